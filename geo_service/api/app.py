@@ -1,0 +1,36 @@
+"""The application factory: settings and engine are bound when the app is made, not at import."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from geo_service import __version__
+from geo_service.api import health
+from geo_service.db.engine import get_engine
+from geo_service.settings import Settings, get_settings
+
+DESCRIPTION = """
+Spatial service for grid-based community governance (网格化服务管理): a county's towns, villages
+and grids, the officers responsible for them, its cameras and its incidents, on PostGIS.
+Coordinates are stored in CGCS2000 (EPSG:4490).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = get_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        engine.dispose()
+
+    # The docs pages' scripts and styles are served by the service: county intranets reach no CDN.
+    app = FastAPIOffline(title="geo_service", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,75 @@
+"""``geo-service db``: the local cluster's life and the schema's migrations."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from geo_service.db import migrate
+from geo_service.db.cluster import ClusterError, LocalCluster
+from geo_service.settings import get_settings
+
+app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _cluster() -> LocalCluster:
+    return LocalCluster(get_settings(), log=lambda message: console.log(message))
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, start the local cluster and create the database (idempotent)."""
+    settings = get_settings()
+    if not settings.uses_local_cluster:
+        console.print("DATABASE_URL is set: the service uses that database, no local cluster is started")
+        return
+    try:
+        status = _cluster().up()
+    except ClusterError as exc:
+        _fail(exc)
+    console.print(status.describe())
+
+
+@app.command()
+def down() -> None:
+    """Stop the local cluster (its data stays)."""
+    try:
+        console.print(_cluster().down().describe())
+    except ClusterError as exc:
+        _fail(exc)
+
+
+@app.command()
+def status() -> None:
+    """Say whether the local cluster runs and which schema revision the database is at."""
+    settings = get_settings()
+    if settings.uses_local_cluster:
+        console.print(_cluster().status().describe())
+    try:
+        current = migrate.current_revision(settings.effective_database_url)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised
+        console.print(f"database unreachable: {str(exc).splitlines()[0]}")
+        raise typer.Exit(1)
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"behind: run `geo-service db migrate` (head is {head})"
+    console.print(f"schema revision {current or 'none'}, {state}")
+
+
+@app.command("migrate")
+def migrate_command(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Upgrade the schema to a revision (default: the newest)."""
+    migrate.upgrade(get_settings().effective_database_url, revision)
+    console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url)}")
+
+
+@app.command()
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base' for an empty schema.")) -> None:
+    """Downgrade the schema to a revision."""
+    migrate.downgrade(get_settings().effective_database_url, revision)
+    console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url) or 'base'}")

@@ -1,0 +1,50 @@
+"""Bulk loading through COPY: the fast path from a DataFrame into a table."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+BATCH = 50_000
+
+
+def ewkb_hex(geometries, srid: int) -> np.ndarray:
+    """Hex EWKB with the SRID, which PostGIS reads directly from COPY."""
+    return shapely.to_wkb(shapely.set_srid(np.asarray(geometries, dtype=object), srid), hex=True, include_srid=True)
+
+
+def copy_frame(
+    cursor,
+    table: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    srid: int = 4490,
+    advance: Callable[[int], None] | None = None,
+) -> int:
+    """COPY ``frame`` into ``table`` (a GeoDataFrame's geometry goes to the column ``geom``).
+
+    Missing values become NULL. Returns the number of rows written.
+    """
+    frame = frame.copy()
+    if isinstance(frame, gpd.GeoDataFrame):
+        geometry_name = frame.geometry.name
+        frame["geom"] = ewkb_hex(frame.geometry.values, srid)
+        frame = pd.DataFrame(frame.drop(columns=geometry_name))
+    columns = list(columns or frame.columns)
+    frame = frame[columns]
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    for start in range(0, len(frame), BATCH):
+        part = frame.iloc[start:start + BATCH]
+        buffer = io.StringIO()
+        part.to_csv(buffer, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S%z")
+        buffer.seek(0)
+        cursor.copy_expert(statement, buffer)
+        if advance:
+            advance(len(part))
+    return len(frame)

@@ -1,0 +1,249 @@
+"""Loading the demo county into PostGIS.
+
+The county is generated from a seed by ``boundaries.demo_county``; this module writes it into the
+database in one transaction, so a load either completes or leaves the database as it was.
+A load is recorded with a fingerprint of the seed and of the code that generates it, so loading
+the same demo again is a fast no-op and a changed generator replaces the old demo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from geo_service import datum
+from geo_service.assign import GridIndex
+from geo_service.db.copy import copy_frame
+from geo_service.db.migrate import current_revision, head_revision
+from geo_service.progress import Reporter, Silent
+from geo_service.rules.seed import seed_rules
+from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT
+
+DEMO_VERSION_NAME = "demo-{seed}"
+# The demo's boundaries are in force from before the first incident of its year.
+DEMO_BOUNDARIES_FROM = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+DATA_TABLES = (
+    "audit_log", "incident_events", "incident_officers", "incidents", "cameras",
+    "officer_assignments", "officers", "grids", "admin_units", "boundary_versions",
+    "time_limit_rules", "responsibility_rules", "roles", "sources", "categories", "service_meta",
+)
+
+
+class DemoLoadError(RuntimeError):
+    """The demo cannot be loaded here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: bool
+    fingerprint: str
+    counts: dict[str, int]
+
+
+def fingerprint(seed: int) -> str:
+    """A hash of everything the demo's contents depend on: seed, generator, rules, schema."""
+    digest = hashlib.sha256(f"seed={seed};schema={head_revision()}".encode())
+    sources = sorted((PROJECT_ROOT / "boundaries").glob("demo_county/*.py"))
+    sources += sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
+    sources += sorted((PACKAGE_DIR / "rules").glob("*.csv"))
+    sources += [PACKAGE_DIR / "datum.py", PACKAGE_DIR / "demo.py", PACKAGE_DIR / "assign.py"]
+    for path in sources:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def loaded_fingerprint(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT value FROM service_meta WHERE key = 'demo_fingerprint'")
+        ).scalar()
+
+
+def _holds_other_data(connection) -> bool:
+    """True when the database has rows that a demo load did not write."""
+    demo = connection.execute(text("SELECT count(*) FROM service_meta WHERE key = 'demo_fingerprint'")).scalar()
+    if demo:
+        return False
+    return bool(connection.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM grids) "
+        "OR EXISTS (SELECT 1 FROM officers)"
+    )).scalar())
+
+
+def load_demo(
+    engine: Engine,
+    seed: int,
+    *,
+    output_dir: Path | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> LoadResult:
+    """Generate the demo county from ``seed`` and load it, unless it is loaded already.
+
+    Parameters
+    ----------
+    engine
+        The database, migrated to the current schema.
+    seed
+        The generator's seed; the same seed gives the same county.
+    output_dir
+        Where to write the county's GeoPackage and ground-truth file for planners and analysts.
+    force
+        Replace whatever the database holds, even data that is not a demo's.
+    """
+    reporter = reporter or Silent()
+    wanted = fingerprint(seed)
+    revision = current_revision(engine.url.render_as_string(hide_password=False))
+    if revision != head_revision():
+        raise DemoLoadError(
+            f"the database schema is at {revision or 'nothing'}, not {head_revision()}: run `geo-service db migrate`"
+        )
+    with engine.connect() as connection:
+        if not force and _holds_other_data(connection):
+            raise DemoLoadError(
+                "the database holds grids, officers or incidents that are not the demo's; "
+                "load the demo into an empty database, or pass --force to replace them"
+            )
+    if loaded_fingerprint(engine) == wanted and not force:
+        reporter.step(f"demo county (seed {seed}) already loaded")
+        return LoadResult(False, wanted, table_counts(engine))
+
+    from boundaries.demo_county import generate, write_outputs
+
+    reporter.step(f"generating the demo county from seed {seed} ...")
+    demo = generate(seed, progress=reporter.step)
+    if output_dir is not None:
+        for path in write_outputs(demo, output_dir):
+            reporter.step(f"wrote {path}")
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            _write(cursor, demo, seed, wanted, reporter)
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
+    return LoadResult(True, wanted, table_counts(engine))
+
+
+def _write(cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
+    reporter.step("clearing the previous contents ...")
+    cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+    seed_rules(cursor)
+
+    cursor.execute(
+        "INSERT INTO boundary_versions (name, status, effective_from, published_at, note) "
+        "VALUES (%s, 'published', %s, now(), %s) RETURNING id",
+        (DEMO_VERSION_NAME.format(seed=seed), DEMO_BOUNDARIES_FROM, f"demo county generated from seed {seed}"),
+    )
+    version_id = cursor.fetchone()[0]
+
+    # Admin units: ids given here so parents can be referred to before they are written.
+    units = pd.concat(
+        [demo.county.assign(level="county", urban=False), demo.towns.assign(level="town", urban=False),
+         demo.villages.assign(level="village")],
+        ignore_index=True,
+    )
+    units["id"] = np.arange(1, len(units) + 1)
+    unit_ids = dict(zip(units["code"], units["id"]))
+    units["parent_id"] = units["parent_code"].map(unit_ids).astype("Int64")
+    units["version_id"] = version_id
+    copy_frame(cursor, "admin_units", units,
+               ["id", "version_id", "code", "level", "kind", "name", "parent_id", "urban", "population", "households", "geom"],
+               advance=reporter.task("admin units", len(units)))
+
+    grids = demo.grids.sort_values(["level", "code"]).reset_index(drop=True)
+    grids["id"] = np.arange(1, len(grids) + 1)
+    grid_ids = dict(zip(grids["code"], grids["id"]))
+    grids["parent_id"] = grids["parent_code"].map(grid_ids).astype("Int64")
+    grids["village_id"] = grids["village_code"].map(unit_ids)
+    grids["version_id"] = version_id
+    if grids["village_id"].isna().any():
+        raise DemoLoadError("the generator produced grids whose village is unknown")
+    copy_frame(cursor, "grids", grids,
+               ["id", "version_id", "code", "name", "level", "kind", "parent_id", "village_id", "population", "households", "geom"],
+               advance=reporter.task("grids", len(grids)))
+
+    officers = demo.officers.reset_index(drop=True)
+    officers["id"] = np.arange(1, len(officers) + 1)
+    copy_frame(cursor, "officers", officers, ["id", "code", "name", "phone", "gender"],
+               advance=reporter.task("officers", len(officers)))
+    assignments = demo.assignments.copy()
+    assignments["officer_id"] = assignments["officer_code"].map(dict(zip(officers["code"], officers["id"])))
+    copy_frame(cursor, "officer_assignments", assignments, ["officer_id", "role", "unit_code", "valid_from", "valid_to"],
+               advance=reporter.task("responsibilities", len(assignments)))
+
+    copy_frame(cursor, "cameras", demo.cameras,
+               ["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m", "status", "installed_on", "geom"],
+               advance=reporter.task("cameras", len(demo.cameras)))
+
+    incidents = _assigned_incidents(demo, grids, version_id, reporter)
+    copy_frame(cursor, "incidents", incidents,
+               ["id", "external_id", "source", "category", "reported_at", "description", "reporter_name",
+                "reporter_phone", "geom", "input_datum", "input_lon", "input_lat", "boundary_version_id",
+                "grid_id", "grid_code", "village_code", "town_code", "county_code", "risk_colour", "status",
+                "tier", "dispatched_at", "deadline", "resolved_at", "closed_at", "satisfaction"],
+               advance=reporter.task("incidents", len(incidents)))
+    events = demo.events.copy()
+    events["incident_id"] = events["external_id"].map(dict(zip(incidents["external_id"], incidents["id"])))
+    copy_frame(cursor, "incident_events", events,
+               ["incident_id", "at", "actor", "action", "from_status", "to_status", "note"],
+               advance=reporter.task("incident timeline", len(events)))
+
+    for table in ("admin_units", "grids", "officers", "incidents"):
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    for key, value in (("demo_seed", str(seed)), ("demo_fingerprint", wanted)):
+        cursor.execute(
+            "INSERT INTO service_meta (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+            (key, value),
+        )
+
+
+def _assigned_incidents(demo, grids: pd.DataFrame, version_id: int, reporter: Reporter):
+    """The demo's incidents located from their input coordinates and assigned to grids."""
+    incidents = demo.incidents.reset_index(drop=True).copy()
+    lon = incidents["input_lon"].to_numpy(dtype=float)
+    lat = incidents["input_lat"].to_numpy(dtype=float)
+    stored_lon, stored_lat = lon.copy(), lat.copy()
+    for name, rows in incidents.groupby("input_datum").groups.items():
+        stored_lon[rows], stored_lat[rows] = datum.convert(lon[rows], lat[rows], name, "cgcs2000")
+    incidents = incidents.set_geometry(
+        gpd.points_from_xy(stored_lon, stored_lat), crs=incidents.crs
+    )
+    index = GridIndex.build(grids["code"], grids["level"], grids.geometry.values)
+    found = index.assign(stored_lon, stored_lat, progress=reporter.task("assigning to grids", len(incidents)))
+    inside = found >= 0
+    codes = np.where(inside, index.codes[np.maximum(found, 0)], None)
+    incidents["grid_code"] = codes
+    incidents["grid_id"] = pd.Series(codes).map(dict(zip(grids["code"], grids["id"]))).astype("Int64")
+    incidents["village_code"] = [c[:12] if c else None for c in codes]
+    incidents["town_code"] = [c[:9] + "000" if c else None for c in codes]
+    incidents["county_code"] = [c[:6] + "000000" if c else None for c in codes]
+    incidents["boundary_version_id"] = version_id
+    incidents["tier"] = "village"
+    incidents["id"] = np.arange(1, len(incidents) + 1)
+    incidents["satisfaction"] = incidents["satisfaction"].astype("Int64")
+    return incidents
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Rows in each of the service's tables."""
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in DATA_TABLES
+        }

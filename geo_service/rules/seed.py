@@ -1,0 +1,48 @@
+"""Seeding the rule tables from the default CSV files, keeping what an administrator changed."""
+
+from __future__ import annotations
+
+from geo_service.rules import read_rule_table
+
+# Reference tables are keyed by code: a default row is added when missing and never overwrites.
+_REFERENCE = {
+    "categories": ("code", "name_zh", "name_en"),
+    "sources": ("code", "name_zh", "name_en"),
+    "roles": ("code", "name_zh", "name_en", "unit_level"),
+}
+
+
+def seed_rules(cursor) -> dict[str, int]:
+    """Insert the default categories, sources, roles and rules where the tables lack them.
+
+    The responsibility and time-limit rules are seeded only into empty tables: once a county has
+    rules of its own, the defaults must not creep back in. Returns rows inserted per table.
+    """
+    inserted: dict[str, int] = {}
+    for table, columns in _REFERENCE.items():
+        rows = read_rule_table(table)[list(columns)].itertuples(index=False, name=None)
+        count = 0
+        for row in rows:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+                "ON CONFLICT DO NOTHING",
+                row,
+            )
+            count += cursor.rowcount
+        inserted[table] = count
+    for table, source, columns in (
+        ("responsibility_rules", "responsibility_rules", ("tier", "risk_colour", "position", "role", "core")),
+        ("time_limit_rules", "time_limits", ("category", "risk_colour", "limit_hours")),
+    ):
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        if cursor.fetchone()[0]:
+            inserted[table] = 0
+            continue
+        frame = read_rule_table(source)[list(columns)]
+        for row in frame.itertuples(index=False, name=None):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+                tuple(v.item() if hasattr(v, "item") else v for v in row),
+            )
+        inserted[table] = len(frame)
+    return inserted

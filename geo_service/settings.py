@@ -1,0 +1,81 @@
+"""The service's one settings object.
+
+Every setting comes from an environment variable prefixed ``GEO_SERVICE_`` (or from a ``.env``
+file in the working directory). ``DATABASE_URL`` is also read without the prefix, as hosting
+platforms set it. Without a database URL the service uses the project-local PostgreSQL cluster
+that ``geo-service db up`` runs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _project_root() -> Path:
+    """The checkout the package runs from, or the working directory for an installed copy."""
+    candidate = PACKAGE_DIR.parent
+    if (candidate / "pyproject.toml").exists():
+        return candidate
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GEO_SERVICE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GEO_SERVICE_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL of a PostGIS database; unset means the local cluster.",
+    )
+
+    # The project-local cluster run by `geo-service db up`.
+    pg_dir: Path = Field(default=PROJECT_ROOT / "var" / "postgres")
+    pg_port: int = 55432
+    pg_database: str = "geo_service"
+    pg_user: str = "geo_service"
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Space and time: CGCS2000 is stored; distances and areas are taken in a 3-degree
+    # Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at 105 E, which
+    # covers the demo county); the county's day is Beijing time.
+    storage_srid: int = 4490
+    metric_srid: int = 4544
+    timezone: str = "Asia/Shanghai"
+
+    # The demo county.
+    demo_seed: int = 511421
+    demo_dir: Path = Field(default=PROJECT_ROOT / "boundaries" / "demo")
+
+    @property
+    def local_database_url(self) -> str:
+        return (
+            f"postgresql+psycopg2://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.local_database_url
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

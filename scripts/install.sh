@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what geo_service needs on Debian or Ubuntu, skipping what is already there:
+# PostgreSQL with PostGIS from the distribution, and the Python environment in .venv.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=()
+command -v python3 >/dev/null || packages+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
+    || packages+=(postgresql postgresql-contrib postgresql-postgis)
+if ((${#packages[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing system packages: ${packages[*]}"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
+fi
+
+# The Python environment is rebuilt only when pyproject.toml changes.
+[ -x "$root/.venv/bin/python" ] || python3 -m venv "$root/.venv"
+stamp="$root/.venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    echo "installing the Python environment in .venv ..."
+    "$root/.venv/bin/pip" install -q --upgrade pip
+    "$root/.venv/bin/pip" install -q -e "$root[test]"
+    rm -f "$root"/.venv/.installed-*
+    touch "$stamp"
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite against a real PostGIS: installs what is missing, starts the local
+# cluster, and runs pytest (extra arguments go to pytest).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+./scripts/install.sh
+.venv/bin/geo-service db up
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,106 @@
+"""Fixtures: the tests run against the project's local PostGIS cluster, never a mock.
+
+The demo county is loaded once into a template database, rebuilt only when its fingerprint
+(seed, generator, rules, schema) changes; each test session clones the template (a file copy,
+seconds) so tests start from the same known contents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+
+import pytest
+from sqlalchemy import Engine, text
+
+from geo_service.db import migrate
+from geo_service.db.cluster import LocalCluster
+from geo_service.db.engine import dispose_engines, get_engine
+from geo_service.settings import Settings, get_settings
+
+TEMPLATE = "geo_service_test_template"
+SESSION_DB = "geo_service_test"
+SEED = 511421
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def cluster(settings: Settings) -> LocalCluster:
+    cluster = LocalCluster(settings, log=lambda message: None)
+    cluster.up()
+    return cluster
+
+
+def _template_fingerprint(cluster: LocalCluster) -> str | None:
+    if not cluster.database_exists(TEMPLATE):
+        return None
+    with closing(cluster.connect(TEMPLATE)) as connection, connection.cursor() as cur:
+        cur.execute("SELECT to_regclass('service_meta')")
+        if cur.fetchone()[0] is None:
+            return None
+        cur.execute("SELECT value FROM service_meta WHERE key = 'demo_fingerprint'")
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture(scope="session")
+def demo_url(cluster: LocalCluster) -> Iterator[str]:
+    """URL of a database holding the demo county, fresh for this test session."""
+    from geo_service.demo import fingerprint, load_demo
+
+    if _template_fingerprint(cluster) != fingerprint(SEED):
+        cluster.create_database(TEMPLATE, drop=True)
+        url = cluster.url(TEMPLATE)
+        migrate.upgrade(url)
+        load_demo(get_engine(url), SEED)
+        dispose_engines()  # a template must have no connections when it is copied
+    cluster.create_database(SESSION_DB, template=TEMPLATE, drop=True)
+    yield cluster.url(SESSION_DB)
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def engine(demo_url: str) -> Engine:
+    return get_engine(demo_url)
+
+
+@pytest.fixture
+def scratch_url(cluster: LocalCluster) -> Iterator[str]:
+    """URL of a new, empty database (PostGIS installed, no schema), dropped afterwards."""
+    name = f"geo_service_scratch_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    yield cluster.url(name)
+    dispose_engines()
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
+    """URL of a private copy of the demo database, for tests that write; dropped afterwards."""
+    name = f"geo_service_copy_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name, template=TEMPLATE)
+    yield cluster.url(name)
+    dispose_engines()
+    cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def client(demo_url: str):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+
+    with TestClient(create_app(Settings(database_url=demo_url))) as test_client:
+        yield test_client
+
+
+def scalar(engine: Engine, sql: str, **params):
+    """One value from the database."""
+    with engine.connect() as connection:
+        return connection.execute(text(sql), params).scalar()
+
