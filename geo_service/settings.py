@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     metric_srid: int = 4544
     timezone: str = "Asia/Shanghai"
 
+    # Lookups: how far beyond the county a point is still answered (with the nearest grid),
+    # and how far around a spot cameras that do not see it are still listed.
+    coverage_margin_m: float = 10_000.0
+    camera_radius_m: float = 300.0
+
     # The demo county.
     demo_seed: int = 511421
     demo_dir: Path = Field(default=PROJECT_ROOT / "boundaries" / "demo")

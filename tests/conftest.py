@@ -104,3 +104,32 @@ def scalar(engine: Engine, sql: str, **params):
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar()
 
+
+
+@pytest.fixture(scope="module")
+def tiny_url(cluster: LocalCluster) -> Iterator[str]:
+    """A database holding the hand-made tiny county (``tests/tiny_county.py``), one per module."""
+    from . import tiny_county
+
+    name = f"geo_service_tiny_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    tiny_county.build(url)
+    yield url
+    dispose_engines()
+    cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(tiny_url: str) -> Engine:
+    return get_engine(tiny_url)
+
+
+@pytest.fixture(scope="module")
+def tiny_client(tiny_url: str):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+
+    with TestClient(create_app(Settings(database_url=tiny_url))) as test_client:
+        yield test_client

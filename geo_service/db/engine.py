@@ -18,8 +18,12 @@ def get_engine(url: str | None = None) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            # pool_pre_ping lets the service ride out a database restart without a restart of its own.
-            engine = _engines[url] = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            # pool_pre_ping lets the service ride out a database restart without a restart of its own;
+            # the session time zone makes every timestamp come back in the county's time.
+            engine = _engines[url] = create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                connect_args={"options": f"-c timezone={get_settings().timezone}"},
+            )
         return engine
 
 

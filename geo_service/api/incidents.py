@@ -1,0 +1,92 @@
+"""``/incidents``: record an incident (idempotent on its external id) and read incidents back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from geo_service.errors import InvalidInput
+from geo_service.versions import as_aware
+from geo_service.incidents import (
+    MAX_PAGE, IncidentFilter, NewIncident, get_incident, list_incidents, record_with,
+)
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+
+class IncidentIn(BaseModel):
+    external_id: str = Field(..., min_length=1, max_length=100, description="The sender's id: posting it again returns the stored incident.")
+    lon: float
+    lat: float
+    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] = Field("cgcs2000", description="Datum of lon/lat.")
+    category: str = Field(..., max_length=40, description="A code from the categories table, e.g. dispute.")
+    source: str = Field(..., max_length=40, description="A code from the sources table, e.g. hotline_12345.")
+    reported_at: datetime = Field(..., description="When it was reported (no zone = Beijing time).")
+    risk_colour: Literal["red", "yellow", "blue"] = "blue"
+    description: str | None = Field(None, max_length=4000)
+    reporter_name: str | None = Field(None, max_length=100)
+    reporter_phone: str | None = Field(None, max_length=20)
+
+
+@router.post("", status_code=201, summary="Record an incident; it is assigned to its grid and people at once")
+def post_incident(body: IncidentIn, request: Request, response: Response) -> dict:
+    """201 with the incident as assigned: grid, hierarchy, officers bound, deadline. Posting an
+    external id already stored answers 200 with the stored incident and writes nothing."""
+    engine = request.app.state.engine
+    with engine.begin() as connection:
+        incident_id, created = record_with(connection, NewIncident(**body.model_dump()),
+                                           settings=request.app.state.settings)
+    with engine.connect() as connection:
+        incident = get_incident(connection, incident_id)
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/incidents/{incident_id}"
+    return incident
+
+
+@router.get("/{incident_id}", summary="One incident, with its officers and timeline")
+def read_incident(incident_id: int, request: Request) -> dict:
+    with request.app.state.engine.connect() as connection:
+        return get_incident(connection, incident_id)
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat (CGCS2000)", field="bbox")
+    return parts  # type: ignore[return-value]
+
+
+@router.get("", summary="Incidents matching filters, newest first, paged")
+def read_incidents(
+    request: Request,
+    start: datetime | None = Query(None, description="Reported at or after (no zone = Beijing time)."),
+    end: datetime | None = Query(None, description="Reported before."),
+    category: list[str] | None = Query(None),
+    status: list[str] | None = Query(None),
+    source: list[str] | None = Query(None),
+    grid: str | None = Query(None, pattern=r"^\d{15}(\d{3}){0,2}$", description="Grid code (a level-1 code includes its sub-grids)."),
+    village: str | None = Query(None, pattern=r"^\d{12}$"),
+    town: str | None = Query(None, pattern=r"^\d{12}$"),
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat in CGCS2000."),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    zone = request.app.state.settings.timezone
+    where = IncidentFilter(
+        start=as_aware(start, zone) if start else None, end=as_aware(end, zone) if end else None,
+        category=category, status=status, source=source, grid=grid, village=village, town=town, bbox=_bbox(bbox),
+    )
+    with request.app.state.engine.connect() as connection:
+        items, total = list_incidents(connection, where, limit=limit, offset=offset)
+    links = []
+    if offset + limit < total:
+        links.append({"rel": "next", "href": str(request.url.include_query_params(offset=offset + limit))})
+    return {"total": total, "limit": limit, "offset": offset, "items": items, "links": links}

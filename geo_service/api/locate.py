@@ -1,0 +1,39 @@
+"""``GET /locate``: the dispatcher's "where is this?"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+
+from geo_service.locate import locate_with
+
+router = APIRouter(tags=["dispatch"])
+
+Crs = Literal["cgcs2000", "wgs84", "gcj02", "bd09"]
+
+
+@router.get("/locate", summary="Grid, hierarchy, responsible officers and cameras of a point")
+def get_locate(
+    request: Request,
+    lon: float = Query(..., description="Longitude in the datum `crs`."),
+    lat: float = Query(..., description="Latitude in the datum `crs`."),
+    crs: Crs = Query("cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."),
+    at: datetime | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
+    risk_colour: Literal["red", "yellow", "blue"] = Query("blue", description="Risk colour of the case: chooses the rules."),
+    tier: Literal["village", "town", "county"] = Query("village", description="Tier handling the case."),
+    camera_radius_m: float = Query(300.0, gt=0, le=2000, description="List cameras within this distance even if they do not see the point."),
+) -> dict:
+    """The finest grid containing the point, its village, town and county, the officers the
+    responsibility rules name (vacancies shown as such) with the escalation chain above them,
+    and the cameras whose view holds the point (then others near it). A point outside every grid
+    but within the covered area answers with `grid` null and the `nearest_grid`.
+    """
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as connection:
+        location = locate_with(
+            connection, lon, lat, crs, at, risk_colour=risk_colour, tier=tier,
+            camera_radius_m=camera_radius_m, settings=settings,
+        )
+    return location.to_dict()

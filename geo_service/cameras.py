@@ -1,0 +1,87 @@
+"""Which cameras see a spot: a camera sees a point inside its view sector, the circular sector of
+radius ``range_m`` centred on ``heading_deg`` (clockwise from north) and ``fov_deg`` wide.
+
+Distances and bearings are taken on the spheroid (PostGIS geography), so the answer holds to
+the metre whatever the projection. Offline and faulty cameras are reported with their status:
+a dispatcher should know a camera points there even if it cannot be watched now.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+METRES_PER_DEGREE = 111_320.0
+
+NEAR = text("""
+    WITH spot AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g),
+    near AS (
+        SELECT c.*, ST_Distance(c.geom::geography, spot.g::geography) AS distance_m,
+               degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg
+          FROM cameras c, spot
+         WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat)
+    )
+    SELECT device_code, name, kind, status, heading_deg, fov_deg, range_m,
+           ST_X(geom) AS lon, ST_Y(geom) AS lat, distance_m, bearing_deg,
+           distance_m <= range_m AND (
+               fov_deg >= 360 OR bearing_deg IS NULL
+               OR abs(mod((bearing_deg - heading_deg + 540)::numeric, 360) - 180) <= fov_deg / 2
+           ) AS sees
+      FROM near
+     WHERE distance_m <= greatest(:radius, range_m)
+     ORDER BY sees DESC, distance_m, device_code
+     LIMIT :limit
+""")
+
+
+@dataclass(frozen=True)
+class CameraView:
+    device_code: str
+    name: str
+    kind: str
+    status: str
+    heading_deg: float
+    fov_deg: float
+    range_m: float
+    lon: float
+    lat: float
+    distance_m: float
+    bearing_deg: float | None
+    sees: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "device_code": self.device_code,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "sees": self.sees,
+            "viewable_now": self.sees and self.status == "online",
+            "distance_m": round(self.distance_m, 1),
+            "bearing_from_camera_deg": None if self.bearing_deg is None else round(self.bearing_deg, 1),
+            "heading_deg": self.heading_deg,
+            "fov_deg": self.fov_deg,
+            "range_m": self.range_m,
+            "lon": self.lon,
+            "lat": self.lat,
+        }
+
+
+def cameras_seeing(
+    connection: Connection, lon: float, lat: float, radius_m: float = 300.0, limit: int = 20
+) -> list[CameraView]:
+    """Cameras whose sector holds the point, nearest first; then others within ``radius_m``.
+
+    Every camera within its own range of the point is considered, even beyond ``radius_m``.
+    """
+    # The bounding box must hold the farthest camera that could see the point.
+    reach = max(radius_m, 1000.0)
+    dlat = reach / METRES_PER_DEGREE * 1.01
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    rows = connection.execute(
+        NEAR, {"lon": lon, "lat": lat, "radius": radius_m, "dlon": dlon, "dlat": dlat, "limit": limit}
+    ).mappings()
+    return [CameraView(**row) for row in rows]

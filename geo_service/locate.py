@@ -1,0 +1,193 @@
+"""Where is this? A point's grid, village, town and county, the people to call, the cameras.
+
+The grid is found in PostGIS by the rule of ``geo_service.assign`` (covering grids, finest level,
+then smallest code), among the grids of the boundary version in force at ``at``. A point inside
+the covered area but outside every grid gets the nearest grid and its distance, so a dispatcher
+still knows whom to call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from geo_service.cameras import CameraView, cameras_seeing
+from geo_service.coordinates import coverage, require_covered, to_storage
+from geo_service.responsibility import Responsible, check_colour, responsible, unit_chain
+from geo_service.settings import Settings, get_settings
+from geo_service.versions import VersionInForce, as_aware, local_day, version_in_force
+
+_PLACE = """
+    SELECT g.code AS grid_code, g.name AS grid_name, g.level AS grid_level, g.kind AS grid_kind,
+           v.code AS village_code, v.name AS village_name,
+           t.code AS town_code, t.name AS town_name,
+           c.code AS county_code, c.name AS county_name, {distance} AS distance_m
+      FROM grids g
+      JOIN admin_units v ON v.id = g.village_id
+      JOIN admin_units t ON t.id = v.parent_id
+      JOIN admin_units c ON c.id = t.parent_id
+"""
+CONTAINING = text(_PLACE.format(distance="0.0") + """
+     WHERE g.version_id = :version AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490))
+     ORDER BY g.level DESC, g.code
+     LIMIT 1
+""")
+# The index orders by planar distance in degrees; the few nearest are re-ranked on the spheroid.
+NEAREST = text("""
+    SELECT * FROM (""" + _PLACE.format(
+    distance="ST_Distance(g.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)::geography)") + """
+         WHERE g.version_id = :version AND g.level = 1
+         ORDER BY g.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)
+         LIMIT 8) near
+     ORDER BY distance_m, grid_code
+     LIMIT 1
+""")
+
+
+@dataclass(frozen=True)
+class Place:
+    grid_code: str
+    grid_name: str
+    grid_level: int
+    grid_kind: str
+    village_code: str
+    village_name: str
+    town_code: str
+    town_name: str
+    county_code: str
+    county_name: str
+    distance_m: float
+
+    @property
+    def units(self) -> list[str]:
+        return unit_chain(self.grid_code, self.village_code, self.town_code, self.county_code)
+
+
+@dataclass(frozen=True)
+class Location:
+    """The answer to "where is this?"."""
+
+    query: dict
+    lon: float
+    lat: float
+    at: datetime
+    version: VersionInForce
+    place: Place | None
+    inside: bool
+    officers: dict[str, list[Responsible]] = field(default_factory=dict)
+    cameras: list[CameraView] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        place = self.place
+        grid = None
+        nearest = None
+        if place is not None:
+            summary = {"code": place.grid_code, "name": place.grid_name, "level": place.grid_level, "kind": place.grid_kind}
+            if self.inside:
+                grid = summary
+            else:
+                nearest = {**summary, "distance_m": round(place.distance_m, 1)}
+        tiers = list(self.officers)
+        return {
+            "query": self.query,
+            "point": {"lon": self.lon, "lat": self.lat, "crs": "cgcs2000"},
+            "at": self.at.isoformat(),
+            "boundary_version": self.version.to_dict(),
+            "inside": self.inside,
+            "grid": grid,
+            "nearest_grid": nearest,
+            "village": place and {"code": place.village_code, "name": place.village_name},
+            "town": place and {"code": place.town_code, "name": place.town_name},
+            "county": place and {"code": place.county_code, "name": place.county_name},
+            "officers": [o.to_dict() for o in self.officers.get(tiers[0], [])] if tiers else [],
+            "escalation": [
+                {"tier": tier, "officers": [o.to_dict() for o in self.officers[tier]]} for tier in tiers[1:]
+            ],
+            "cameras": [c.to_dict() for c in self.cameras],
+        }
+
+
+def find_place(connection: Connection, version_id: int, lon: float, lat: float) -> tuple[Place | None, bool]:
+    """The grid covering a CGCS2000 point and its hierarchy, else the nearest grid's (inside False)."""
+    params = {"version": version_id, "lon": lon, "lat": lat}
+    row = connection.execute(CONTAINING, params).mappings().first()
+    if row is not None:
+        return Place(**row), True
+    row = connection.execute(NEAREST, params).mappings().first()
+    return (Place(**row) if row is not None else None), False
+
+
+def locate_with(
+    connection: Connection,
+    lon: float,
+    lat: float,
+    crs: str = "cgcs2000",
+    at: datetime | None = None,
+    *,
+    risk_colour: str = "blue",
+    tier: str = "village",
+    camera_radius_m: float | None = None,
+    settings: Settings | None = None,
+) -> Location:
+    """Locate a point on an open connection: see :func:`locate`."""
+    settings = settings or get_settings()
+    check_colour(risk_colour)
+    stored = to_storage(lon, lat, crs)
+    moment = as_aware(at, settings.timezone)
+    version = version_in_force(connection, moment)
+    area = coverage(connection, version.id, settings.coverage_margin_m, settings.metric_srid)
+    require_covered(area, lon, lat, crs, stored)
+    place, inside = find_place(connection, version.id, *stored)
+    officers = {}
+    if place is not None:
+        officers = responsible(connection, place.units, local_day(moment, settings.timezone), risk_colour, tier)
+    cameras = cameras_seeing(connection, *stored, radius_m=camera_radius_m or settings.camera_radius_m)
+    query = {"lon": lon, "lat": lat, "crs": crs, "at": at.isoformat() if at else None,
+             "risk_colour": risk_colour, "tier": tier}
+    return Location(query, stored[0], stored[1], moment, version, place, inside, officers, cameras)
+
+
+def locate(
+    engine: Engine,
+    lon: float,
+    lat: float,
+    crs: str = "cgcs2000",
+    at: datetime | None = None,
+    **options,
+) -> Location:
+    """Where is this point, who answers for it and which cameras see it.
+
+    Parameters
+    ----------
+    engine
+        The service's database.
+    lon, lat
+        The point, in the datum ``crs``.
+    crs
+        ``cgcs2000`` (default), ``wgs84``, ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu).
+    at
+        The moment whose boundaries and officers apply (default: now); a naive time is read in
+        the county's time zone.
+    risk_colour, tier
+        The case's colour (``blue`` by default) and the tier handling it, which choose the
+        responsibility rules.
+
+    Returns
+    -------
+    Location
+        ``to_dict()`` gives the JSON the API answers.
+
+    Raises
+    ------
+    InvalidInput
+        Coordinates that are not numbers or are out of range, an unknown datum or colour.
+    OutsideCoverage
+        A point outside the deployment's area (with a hint when latitude and longitude look swapped).
+    NotFound
+        No boundary version was in force at ``at``.
+    """
+    with engine.connect() as connection:
+        return locate_with(connection, lon, lat, crs, at, **options)

@@ -1,0 +1,131 @@
+"""Who answers for a case at a place: the responsibility rules (data) resolved to people.
+
+For each rule that applies to the case's tier and risk colour, in the rules' order, the officers
+holding the rule's role on that day at the nearest unit that encloses the place: its grid, the
+grid's parents, its village, town, county. A role nobody holds is returned as a vacancy, never
+dropped. The tiers above the case's own say through whom it escalates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from geo_service.db.models import RISK_COLOURS, TIERS
+from geo_service.errors import InvalidInput
+
+# depth 0 is the place's own (finest) unit; the nearest holder of a role wins, all its holders
+# at that unit are returned (a busy grid may have two workers).
+RESOLVE = text("""
+    WITH units AS (
+        SELECT u.code AS unit_code, u.depth
+          FROM unnest(CAST(:units AS text[])) WITH ORDINALITY AS u(code, depth)
+    ),
+    rules AS (
+        SELECT r.tier, r.position, r.role, r.core, ro.name_zh, ro.name_en
+          FROM responsibility_rules r JOIN roles ro ON ro.code = r.role
+         WHERE r.tier IN :tiers AND (r.risk_colour IS NULL OR r.risk_colour = :colour)
+    ),
+    holders AS (
+        SELECT r.tier, r.position, a.officer_id, a.unit_code,
+               rank() OVER (PARTITION BY r.tier, r.position ORDER BY u.depth) AS nearness
+          FROM rules r
+          JOIN officer_assignments a ON a.role = r.role
+          JOIN units u ON u.unit_code = a.unit_code
+         WHERE a.valid_from <= :day AND (a.valid_to IS NULL OR a.valid_to >= :day)
+    )
+    SELECT r.tier, r.position, r.role, r.core, r.name_zh, r.name_en,
+           o.code AS officer_code, o.name, o.phone, h.unit_code
+      FROM rules r
+      LEFT JOIN holders h ON h.tier = r.tier AND h.position = r.position AND h.nearness = 1
+      LEFT JOIN officers o ON o.id = h.officer_id
+     ORDER BY array_position(CAST(:tier_order AS text[]), r.tier), r.position, o.code
+""").bindparams(bindparam("tiers", expanding=True))
+
+
+@dataclass(frozen=True)
+class Responsible:
+    tier: str
+    position: int
+    role: str
+    role_name: str
+    core: bool
+    officer_code: str | None
+    name: str | None
+    phone: str | None
+    unit_code: str | None
+
+    @property
+    def vacant(self) -> bool:
+        return self.officer_code is None
+
+    def to_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "role": self.role,
+            "role_name": self.role_name,
+            "core": self.core,
+            "vacant": self.vacant,
+            "officer_code": self.officer_code,
+            "name": self.name,
+            "phone": self.phone,
+            "unit_code": self.unit_code,
+        }
+
+
+def check_colour(risk_colour: str) -> str:
+    if risk_colour not in RISK_COLOURS:
+        raise InvalidInput(
+            f"risk colour {risk_colour!r} is not one of {', '.join(RISK_COLOURS)}", field="risk_colour"
+        )
+    return risk_colour
+
+
+def responsible(
+    connection: Connection,
+    unit_codes: list[str],
+    day: date,
+    risk_colour: str = "blue",
+    tier: str = "village",
+) -> dict[str, list[Responsible]]:
+    """People answering for a place, by tier: the case's own tier first, then those above it.
+
+    Parameters
+    ----------
+    unit_codes
+        The place's units from the finest up: grid code(s), village, town, county.
+    day
+        The county's calendar day: responsibilities are held from and to days.
+    risk_colour, tier
+        The case's colour and the tier it is handled at (village, town or county).
+    """
+    check_colour(risk_colour)
+    if tier not in TIERS:
+        raise InvalidInput(f"tier {tier!r} is not one of {', '.join(TIERS)}", field="tier")
+    tiers = list(TIERS[TIERS.index(tier):])
+    rows = connection.execute(
+        RESOLVE,
+        {"units": unit_codes, "tiers": tiers, "colour": risk_colour, "day": day, "tier_order": list(TIERS)},
+    ).mappings()
+    by_tier: dict[str, list[Responsible]] = {t: [] for t in tiers}
+    for row in rows:
+        by_tier[row["tier"]].append(Responsible(
+            tier=row["tier"], position=row["position"], role=row["role"], role_name=row["name_zh"],
+            core=row["core"], officer_code=row["officer_code"], name=row["name"], phone=row["phone"],
+            unit_code=row["unit_code"],
+        ))
+    return by_tier
+
+
+def unit_chain(grid_code: str | None, village_code: str, town_code: str, county_code: str) -> list[str]:
+    """A place's units from the finest up: the grid and each parent grid, then the admin units.
+
+    Grid codes nest by prefix (DB11/T 2157-2023): a sub-grid's code extends its parent's by 3 digits.
+    """
+    chain = []
+    if grid_code:
+        chain = [grid_code[:n] for n in range(len(grid_code), 14, -3)]
+    return chain + [village_code, town_code, county_code]

@@ -1,0 +1,69 @@
+"""Boundary versions and time: which version is in force at a moment.
+
+A version takes effect at its ``effective_from`` and stays in force until the next published
+version takes effect, so exactly one published version is in force at any moment after the
+first. Times without a zone are read in the county's zone (settings: ``timezone``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo_service.errors import NotFound
+
+IN_FORCE = text("""
+    SELECT id, name, effective_from,
+           (SELECT min(n.effective_from) FROM boundary_versions n
+             WHERE n.status = 'published' AND n.effective_from > v.effective_from) AS effective_to
+      FROM boundary_versions v
+     WHERE status = 'published' AND effective_from <= :at
+     ORDER BY effective_from DESC
+     LIMIT 1
+""")
+
+
+@dataclass(frozen=True)
+class VersionInForce:
+    id: int
+    name: str
+    effective_from: datetime
+    effective_to: datetime | None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "effective_from": self.effective_from.isoformat(),
+            "effective_to": self.effective_to.isoformat() if self.effective_to else None,
+        }
+
+
+def as_aware(moment: datetime | None, zone: str) -> datetime:
+    """``moment`` with a time zone (the county's if it has none); now if ``None``."""
+    if moment is None:
+        return datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=ZoneInfo(zone))
+    return moment
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    """The county's calendar day at ``moment``: responsibilities are held by the day."""
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def version_in_force(connection: Connection, at: datetime) -> VersionInForce:
+    """The published boundary version in force at ``at`` (an aware datetime)."""
+    row = connection.execute(IN_FORCE, {"at": at}).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"no boundary version was in force at {at.isoformat()}: the earliest takes effect later, "
+            "or none is published yet",
+            field="at",
+        )
+    return VersionInForce(**row)
