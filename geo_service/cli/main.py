@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import typer
 
@@ -43,6 +44,46 @@ def locate(
         typer.echo(json.dumps(location.to_dict(), ensure_ascii=False, indent=2))
     else:
         print_location(location.to_dict())
+
+
+@app.command()
+def assign(
+    source: Path = typer.Argument(..., help="CSV (lon, lat columns), GeoJSON, GeoPackage or GeoParquet of points."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."),
+    crs: str = typer.Option("cgcs2000", help="Datum of every row: cgcs2000, wgs84, gcj02 or bd09."),
+    crs_column: str = typer.Option(None, help="Column giving each row's datum instead of --crs."),
+    at: datetime = typer.Option(None, help="Use the boundaries in force at this moment (default now)."),
+    all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Write nothing if any row is in error."),
+    lon_column: str = typer.Option("lon", help="CSV column of longitudes."),
+    lat_column: str = typer.Option("lat", help="CSV column of latitudes."),
+    errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
+) -> None:
+    """Assign every point of a file to its grid, village and town, and write them out."""
+    from geo_service.bulk import assign_file
+    from geo_service.db.engine import get_engine
+    from geo_service.errors import GeoServiceError
+    from geo_service.progress import rich_reporter
+
+    try:
+        with rich_reporter() as reporter:
+            summary = assign_file(get_engine(), source, out, crs=crs, crs_column=crs_column, at=at,
+                                  all_or_nothing=all_or_nothing, lon_column=lon_column, lat_column=lat_column,
+                                  reporter=reporter)
+    except GeoServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} outside every grid "
+               f"(nearest given), {len(summary.errors):,} in error; boundaries {summary.version}", err=True)
+    for row in summary.errors.head(20).itertuples():
+        typer.echo(f"  row {row.row}: {row.error}", err=True)
+    if len(summary.errors) > 20:
+        typer.echo(f"  ... and {len(summary.errors) - 20:,} more", err=True)
+    if errors_out is not None:
+        summary.errors.to_csv(errors_out, index=False)
+    if not summary.written:
+        typer.echo(f"nothing written to {out}: --all-or-nothing and {len(summary.errors):,} rows in error", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {out}", err=True)
 
 
 @app.command()
