@@ -147,7 +147,7 @@ def assign_points(
     # Each distinct datum name is parsed once (aliases such as "gcj-02" allowed); unknown names stay
     # as given and are reported per row.
     raw = pd.Series(np.broadcast_to(np.asarray(datums, dtype=object), (n,)))
-    datums = raw.map({name: _canonical(name) for name in raw.unique()}).to_numpy(dtype=object)
+    datums = raw.map({name: canonical_datum(name) for name in raw.unique()}).to_numpy(dtype=object)
     error = _errors_for(lon, lat, datums)
     if problems is not None:  # what the reader already knew, in its own words, comes first
         error = np.where(problems != "", problems, error)
@@ -195,7 +195,7 @@ def assign_points(
     return result[RESULT_COLUMNS]
 
 
-def _canonical(name) -> str:
+def canonical_datum(name) -> str:
     """The datum's canonical name, or the name as given when it is not a datum."""
     try:
         return datum.parse_datum(str(name))

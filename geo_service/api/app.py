@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
-from geo_service.api import errors, health, incidents, locate
+from geo_service.api import bulk, errors, health, incidents, locate
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings, get_settings
 
@@ -35,5 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(locate.router)
+    app.include_router(bulk.router)
     app.include_router(incidents.router)
     return app

@@ -49,41 +49,63 @@ def locate(
 @app.command()
 def assign(
     source: Path = typer.Argument(..., help="CSV (lon, lat columns), GeoJSON, GeoPackage or GeoParquet of points."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."),
+    load: bool = typer.Option(False, "--load", help="Record the rows as incidents (columns external_id, category, source, reported_at)."),
     crs: str = typer.Option("cgcs2000", help="Datum of every row: cgcs2000, wgs84, gcj02 or bd09."),
     crs_column: str = typer.Option(None, help="Column giving each row's datum instead of --crs."),
-    at: datetime = typer.Option(None, help="Use the boundaries in force at this moment (default now)."),
-    all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Write nothing if any row is in error."),
+    at: datetime = typer.Option(None, help="Use the boundaries in force at this moment (default now; --load uses each row's reported_at)."),
+    all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Write or load nothing if any row is in error."),
     lon_column: str = typer.Option("lon", help="CSV column of longitudes."),
     lat_column: str = typer.Option("lat", help="CSV column of latitudes."),
     errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
 ) -> None:
-    """Assign every point of a file to its grid, village and town, and write them out."""
-    from geo_service.bulk import assign_file
+    """Assign every point of a file to its grid, village and town; write them out or load them as incidents."""
+    from geo_service.bulk import assign_file, file_format, read_points
     from geo_service.db.engine import get_engine
     from geo_service.errors import GeoServiceError
+    from geo_service.incident_import import import_incidents
     from geo_service.progress import rich_reporter
 
+    if out is None and not load:
+        typer.echo("error: give --out FILE, --load, or both", err=True)
+        raise typer.Exit(2)
     try:
         with rich_reporter() as reporter:
-            summary = assign_file(get_engine(), source, out, crs=crs, crs_column=crs_column, at=at,
-                                  all_or_nothing=all_or_nothing, lon_column=lon_column, lat_column=lat_column,
-                                  reporter=reporter)
+            if load:
+                frame, lon, lat, problems = read_points(source, lon_column, lat_column)
+                datums = frame[crs_column].astype(str).str.strip().str.lower().to_numpy(dtype=object) if crs_column else crs
+                result = import_incidents(get_engine(), frame, lon, lat, datums, problems=problems,
+                                          all_or_nothing=all_or_nothing, actor="cli", reporter=reporter)
+                errors = result.rows.loc[result.rows["status"] == "error", ["row", "error"]]
+                if out is not None:
+                    file_format(out)
+                    result.rows.to_csv(out, index=False) if out.suffix == ".csv" else result.rows.to_parquet(out)
+                summary_line = (f"{len(result.rows):,} rows: {result.count('created'):,} recorded, "
+                                f"{result.count('existing'):,} already stored, {result.count('duplicate'):,} repeated "
+                                f"in the file, {len(errors):,} in error")
+                written = result.committed
+            else:
+                summary = assign_file(get_engine(), source, out, crs=crs, crs_column=crs_column, at=at,
+                                      all_or_nothing=all_or_nothing, lon_column=lon_column, lat_column=lat_column,
+                                      reporter=reporter)
+                errors = summary.errors
+                summary_line = (f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} "
+                                f"outside every grid (nearest given), {len(errors):,} in error; "
+                                f"boundaries {summary.version}")
+                written = summary.written
     except GeoServiceError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2)
-    typer.echo(f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} outside every grid "
-               f"(nearest given), {len(summary.errors):,} in error; boundaries {summary.version}", err=True)
-    for row in summary.errors.head(20).itertuples():
+    typer.echo(summary_line, err=True)
+    for row in errors.head(20).itertuples():
         typer.echo(f"  row {row.row}: {row.error}", err=True)
-    if len(summary.errors) > 20:
-        typer.echo(f"  ... and {len(summary.errors) - 20:,} more", err=True)
+    if len(errors) > 20:
+        typer.echo(f"  ... and {len(errors) - 20:,} more", err=True)
     if errors_out is not None:
-        summary.errors.to_csv(errors_out, index=False)
-    if not summary.written:
-        typer.echo(f"nothing written to {out}: --all-or-nothing and {len(summary.errors):,} rows in error", err=True)
+        errors.to_csv(errors_out, index=False)
+    if not written:
+        typer.echo(f"nothing {'loaded' if load else 'written'}: --all-or-nothing and {len(errors):,} rows in error", err=True)
         raise typer.Exit(1)
-    typer.echo(f"wrote {out}", err=True)
 
 
 @app.command()

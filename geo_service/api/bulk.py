@@ -1,0 +1,79 @@
+"""Batch endpoints: assign many points, record many incidents."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from geo_service.api.incidents import IncidentIn
+from geo_service.bulk import assign_points, snapshot
+from geo_service.errors import TooLarge
+from geo_service.incident_import import import_incidents
+
+router = APIRouter(tags=["bulk"])
+
+MAX_POINTS = 100_000
+MAX_INCIDENTS = 10_000
+
+
+class PointIn(BaseModel):
+    lon: float
+    lat: float
+    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] | None = Field(None, description="Overrides the batch's crs.")
+
+
+class AssignIn(BaseModel):
+    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] = "cgcs2000"
+    at: datetime | None = Field(None, description="Use the boundaries in force at this moment (default now).")
+    points: list[PointIn]
+
+
+class BatchIn(BaseModel):
+    all_or_nothing: bool = Field(False, description="Record nothing if any row is in error.")
+    incidents: list[IncidentIn]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON objects, missing values as null."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+@router.post("/assign", summary=f"Assign up to {MAX_POINTS:,} points to grids")
+def post_assign(body: AssignIn, request: Request) -> dict:
+    """One result per point, in order: `status` assigned, outside_grids (nearest grid given) or error."""
+    if len(body.points) > MAX_POINTS:
+        raise TooLarge(f"{len(body.points):,} points: at most {MAX_POINTS:,} a request; split the batch or use "
+                       "`geo-service assign`", field="points")
+    lon = np.array([p.lon for p in body.points], dtype=float)
+    lat = np.array([p.lat for p in body.points], dtype=float)
+    datums = np.array([p.crs or body.crs for p in body.points], dtype=object)
+    with request.app.state.engine.connect() as connection:
+        snap = snapshot(connection, body.at, request.app.state.settings)
+    result = assign_points(snap, lon, lat, datums)
+    return {"boundary_version": snap.version.to_dict(), "results": _records(result)}
+
+
+@router.post("/incidents/batch", summary=f"Record up to {MAX_INCIDENTS:,} incidents at once")
+def post_incident_batch(body: BatchIn, request: Request) -> JSONResponse:
+    """One result per row, in order: created, existing (stored already), duplicate (repeated in the
+    batch) or error with the reason. With `all_or_nothing`, one bad row means 422 and nothing stored."""
+    if len(body.incidents) > MAX_INCIDENTS:
+        raise TooLarge(f"{len(body.incidents):,} incidents: at most {MAX_INCIDENTS:,} a request", field="incidents")
+    frame = pd.DataFrame([i.model_dump() for i in body.incidents],
+                         columns=list(IncidentIn.model_fields))
+    result = import_incidents(
+        request.app.state.engine, frame, frame["lon"].to_numpy(float), frame["lat"].to_numpy(float),
+        frame["crs"].to_numpy(object), all_or_nothing=body.all_or_nothing, actor="api",
+        settings=request.app.state.settings,
+    )
+    counts = {status: result.count(status) for status in ("created", "existing", "duplicate", "error")}
+    status_code = 422 if (body.all_or_nothing and counts["error"]) else 200
+    return JSONResponse({"committed": result.committed, "counts": counts, "rows": _records(result.rows)},
+                        status_code=status_code)
