@@ -177,7 +177,7 @@ def _write(cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
                ["id", "version_id", "code", "name", "level", "kind", "parent_id", "village_id", "population", "households", "geom"],
                advance=reporter.task("grids", len(grids)))
 
-    officers = demo.officers.reset_index(drop=True)
+    officers = demo.officers.rename(columns={"officer_code": "code"}).reset_index(drop=True)
     officers["id"] = np.arange(1, len(officers) + 1)
     copy_frame(cursor, "officers", officers, ["id", "code", "name", "phone", "gender"],
                advance=reporter.task("officers", len(officers)))

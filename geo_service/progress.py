@@ -42,7 +42,7 @@ class RichReporter:
 
 @contextmanager
 def rich_reporter() -> Iterator[RichReporter]:
-    console = Console(stderr=True)
+    console = Console(stderr=True, log_path=False)
     columns = (
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
     )

@@ -19,8 +19,8 @@ def test_healthz_reports_the_database_and_the_loaded_county(client):
     assert database["ok"] is True
     assert database["postgis"].startswith("3.")
     assert database["schema_revision"] == migrate.head_revision()
-    assert database["grids"] > 800
-    assert database["incidents"] == 236_500
+    assert database["boundary_version"] == "demo-511421"
+    assert database["grids_in_force"] > 800
 
 
 def test_healthz_is_503_when_the_database_is_unreachable():

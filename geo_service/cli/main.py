@@ -14,7 +14,7 @@ from geo_service.settings import get_settings
 app = typer.Typer(
     help="geo_service: grids, officers, cameras and incidents of a county on PostGIS.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
