@@ -10,7 +10,7 @@ from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, log_path=False)
 
 
 def _cluster() -> LocalCluster:

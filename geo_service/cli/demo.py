@@ -12,7 +12,7 @@ from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="The demo county (Renshou, 仁寿县, synthetic grids on its real outline).", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, log_path=False)
 
 
 @app.command()
