@@ -3,10 +3,10 @@
     python bench/bench_locate.py                      # against the demo county
     python bench/bench_locate.py --requests 2000 --clients 1,4
 
-The service runs in its own process (uvicorn, as `geo-service serve` runs it) with one extra
-route, `/floor`, that answers a constant: the cost of the HTTP stack alone. Client processes send
-requests over keep-alive connections to random points of the county (in its grids, near its
-edges and in all four datums). For each number of concurrent clients it prints p50 and p99
+The service runs in its own process (as `geo-service serve --workers N` runs it) with one extra
+route, `/floor`, that answers a constant: the cost of the HTTP stack alone. A second process
+generates the load: one thread and keep-alive connection per concurrent client, each sending
+requests for random points of the county's grids in all four datums. For each number of concurrent clients it prints p50 and p99
 latency and requests per second for /locate and for the floor, and the ratio of the two.
 Bounded: every client sends a fixed number of requests, and the server is stopped at the end.
 """
@@ -23,21 +23,29 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 SERVER = """
-import uvicorn
-from geo_service.api.app import create_app
-
-app = create_app()
-
-@app.get("/floor", include_in_schema=False)
-def floor() -> dict:
-    return {"ok": True}
-
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False, workers=1)
+import sys
+sys.path.insert(0, {app_dir!r})
+from geo_service.serving import serve
+serve("127.0.0.1", {port}, {workers}, app="bench_locate:make_app", log_level="warning", access_log=False)
 """
+
+
+def make_app():
+    """The service's own app, plus `/floor`: the HTTP stack's cost with no work behind it."""
+    from geo_service.api.app import create_app
+
+    app = create_app()
+
+    @app.get("/floor", include_in_schema=False)
+    def floor() -> dict:
+        return {"ok": True}
+
+    return app
 
 
 def free_port() -> int:
@@ -69,35 +77,48 @@ def sample_queries(n: int, seed: int) -> list[str]:
     return queries
 
 
-def client(port: int, path: str, queries: list[str], start_at: float, out: mp.Queue) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    latencies = []
+def client(port: int, path: str, queries: list[str], start_at: float) -> tuple[list[float], int]:
+    """Send the queries in order on one keep-alive connection; latencies and the count of errors."""
+    latencies: list[float] = []
     errors = 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.time() < start_at:
         time.sleep(0.001)
     for query in queries:
         started = time.perf_counter()
-        connection.request("GET", f"{path}?{query}")
-        response = connection.getresponse()
-        body = response.read()
+        try:
+            connection.request("GET", f"{path}?{query}")
+            response = connection.getresponse()
+            body = response.read()
+            ok = response.status == 200 and (path != "/locate" or b'"grid"' in body)
+        except (OSError, http.client.HTTPException):
+            connection.close()  # reconnect on the next request
+            ok = False
         latencies.append(time.perf_counter() - started)
-        if response.status != 200 or (path == "/locate" and b'"grid"' not in body):
-            errors += 1
-    out.put((latencies, errors))
+        errors += not ok
+    return latencies, errors
+
+
+def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Queue) -> None:
+    """The load generator: one process, one thread and connection per concurrent client."""
+    share = len(queries) // clients
+    start_at = time.time() + 0.3
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(lambda i: client(port, path, queries[i * share:(i + 1) * share], start_at),
+                                    range(clients)))
+        out.put((results, time.time() - start_at))
+    except BaseException as exc:  # the parent must hear back whatever happens
+        out.put(([([], len(queries))], 1.0))
+        raise exc
 
 
 def load(port: int, path: str, queries: list[str], clients: int) -> dict:
     out: mp.Queue = mp.Queue()
-    share = len(queries) // clients
-    start_at = time.time() + 0.5
-    workers = [mp.Process(target=client, args=(port, path, queries[i * share:(i + 1) * share], start_at, out))
-               for i in range(clients)]
-    for w in workers:
-        w.start()
-    results = [out.get() for _ in workers]
-    for w in workers:
-        w.join()
-    wall = time.time() - start_at
+    process = mp.Process(target=generator, args=(port, path, queries, clients, out))
+    process.start()
+    results, wall = out.get(timeout=600)
+    process.join()
     latencies = np.concatenate([r[0] for r in results]) * 1000
     return {"p50": np.percentile(latencies, 50), "p99": np.percentile(latencies, 99), "rps": len(latencies) / wall,
             "errors": sum(r[1] for r in results), "n": len(latencies)}
@@ -107,9 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="requests per run (shared by the clients)")
     parser.add_argument("--clients", default="1,4", help="concurrent client processes, comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (a 2-core machine: 2)")
     args = parser.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER.replace("{port}", str(port))], env=os.environ.copy())
+    code = SERVER.format(app_dir=os.path.dirname(os.path.abspath(__file__)), port=port, workers=args.workers)
+    server = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
     try:
         for _ in range(200):
             try:
@@ -118,11 +141,9 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         queries = sample_queries(args.requests, seed=7)
-        warm = http.client.HTTPConnection("127.0.0.1", port)
-        for query in queries[:200]:
-            warm.request("GET", f"/locate?{query}")
-            warm.getresponse().read()
-        print(f"/locate against the demo county, {args.requests:,} requests a run, server: 1 uvicorn worker")
+        load(port, "/locate", queries[:400], max(args.workers * 2, 2))  # warm every worker
+        print(f"/locate against the demo county, {args.requests:,} requests a run, "
+              f"server: {args.workers} uvicorn worker(s)")
         print(f"{'clients':>7} {'endpoint':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
         for clients in [int(c) for c in args.clients.split(",")]:
             floor = load(port, "/floor", queries, clients)

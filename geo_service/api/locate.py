@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from geo_service.locate import locate_with
 
@@ -24,7 +25,7 @@ def get_locate(
     risk_colour: Literal["red", "yellow", "blue"] = Query("blue", description="Risk colour of the case: chooses the rules."),
     tier: Literal["village", "town", "county"] = Query("village", description="Tier handling the case."),
     camera_radius_m: float = Query(300.0, gt=0, le=2000, description="List cameras within this distance even if they do not see the point."),
-) -> dict:
+) -> JSONResponse:
     """The finest grid containing the point, its village, town and county, the officers the
     responsibility rules name (vacancies shown as such) with the escalation chain above them,
     and the cameras whose view holds the point (then others near it). A point outside every grid
@@ -36,4 +37,5 @@ def get_locate(
             connection, lon, lat, crs, at, risk_colour=risk_colour, tier=tier,
             camera_radius_m=camera_radius_m, settings=settings,
         )
-    return location.to_dict()
+    # to_dict() is JSON-ready already: skip FastAPI's generic encoder on this hot path.
+    return JSONResponse(location.to_dict())

@@ -115,11 +115,10 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Serve the API (and its OpenAPI document at /docs)."""
-    import uvicorn
+    from geo_service.serving import serve as run
 
     settings = get_settings()
-    uvicorn.run("geo_service.api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers)
+    run(host or settings.host, port or settings.port, workers)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,42 @@
+"""Serving: connections accepted on our listener get TCP_NODELAY (uvicorn #3149 leaves it off)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from geo_service.serving import tcp_listener
+
+
+def _nodelay_of_accepted(listener: socket.socket) -> int:
+    async def main() -> int:
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Report(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Report, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        result = await asyncio.wait_for(seen, 10)
+        writer.close()
+        server.close()
+        return result
+
+    return asyncio.run(main())
+
+
+def test_our_listener_gives_accepted_connections_tcp_nodelay():
+    listener = tcp_listener("127.0.0.1", 0)
+    assert listener.proto == socket.IPPROTO_TCP
+    assert _nodelay_of_accepted(listener) == 1
+
+
+def test_a_listener_bound_like_uvicorns_would_not():
+    """The reason for tcp_listener: if this starts passing, asyncio or uvicorn changed."""
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    plain.bind(("127.0.0.1", 0))
+    assert _nodelay_of_accepted(plain) == 0
