@@ -226,7 +226,7 @@ def read_points(
         raise InvalidInput(f"{path}: no such file", field="file")
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
             missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
             if missing:
                 raise InvalidInput(f"{path.name}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})",

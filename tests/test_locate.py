@@ -267,3 +267,22 @@ def test_get_locate_refuses_bad_input_with_a_422_naming_the_field(tiny_client, p
     body = response.json()
     named = body.get("field") or ",".join(str(e["loc"][-1]) for e in body.get("detail", []))
     assert field in named
+
+
+def test_the_command_line_locates_a_point(tiny_url):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": tiny_url}
+    base = [sys.executable, "-m", "geo_service.cli.main", "locate"]
+    found = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00", "--json"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["grid"]["code"] == EAST + "001"
+    summary = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert "grid 511421100202001" in summary.stdout and "vacant" in summary.stdout
+    refused = subprocess.run(base + ["30.0", "104.12"], capture_output=True, text=True, env=env, timeout=60)
+    assert refused.returncode == 2 and "swapped" in refused.stderr
