@@ -54,7 +54,7 @@ def fingerprint(seed: int) -> str:
     sources = sorted((PROJECT_ROOT / "boundaries").glob("demo_county/*.py"))
     sources += sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
     sources += sorted((PACKAGE_DIR / "rules").glob("*.csv"))
-    sources += [PACKAGE_DIR / "datum.py", PACKAGE_DIR / "demo.py", PACKAGE_DIR / "assign.py"]
+    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "db/copy.py", "rules/seed.py")]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

@@ -37,14 +37,25 @@ def copy_frame(
         frame["geom"] = ewkb_hex(frame.geometry.values, srid)
         frame = pd.DataFrame(frame.drop(columns=geometry_name))
     columns = list(columns or frame.columns)
-    frame = frame[columns]
+    frame = frame[columns].copy()
+    for column in columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = _utc_text(frame[column])
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     for start in range(0, len(frame), BATCH):
         part = frame.iloc[start:start + BATCH]
         buffer = io.StringIO()
-        part.to_csv(buffer, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S%z")
+        part.to_csv(buffer, header=False, index=False, na_rep="\\N")
         buffer.seek(0)
         cursor.copy_expert(statement, buffer)
         if advance:
             advance(len(part))
     return len(frame)
+
+
+def _utc_text(times: pd.Series) -> pd.Series:
+    """Aware timestamps as ISO text in UTC, formatted by numpy: pandas' own formatting of aware
+    timestamps costs about 40 us a row, which dominates a bulk load."""
+    values = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text = np.char.add(np.datetime_as_string(values, unit="us"), "+00")
+    return pd.Series(np.where(np.isnat(values), None, text), index=times.index, dtype=object)
