@@ -96,7 +96,7 @@ def load_synthetic(cluster: LocalCluster, codes, geometries) -> str:
 
 
 def run_ours(codes, levels, geometries, lon, lat) -> np.ndarray:
-    index = GridIndex.build(codes, levels, geometries)
+    index = GridIndex(codes, levels, geometries)
     found = index.assign(lon, lat)
     return np.where(found >= 0, index.codes[np.maximum(found, 0)], None)
 

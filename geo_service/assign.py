@@ -143,10 +143,6 @@ class GridIndex:
         self.tree = STRtree(self.geometries)
         self._raster: GridRaster | None = None
 
-    @classmethod
-    def build(cls, codes, levels, geometries) -> "GridIndex":
-        return cls(codes, levels, geometries)
-
     @property
     def raster(self) -> GridRaster:
         """Built on first use and kept: a snapshot's index serves many batches."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.db.models import MAX_CAMERA_RANGE_M
+
 METRES_PER_DEGREE = 111_320.0
 
 NEAR = text("""
@@ -77,8 +79,8 @@ def cameras_seeing(
 
     Every camera within its own range of the point is considered, even beyond ``radius_m``.
     """
-    # The bounding box must hold the farthest camera that could see the point.
-    reach = max(radius_m, 1000.0)
+    # The bounding box must hold the farthest camera that could see the point (ranges are bounded).
+    reach = max(radius_m, MAX_CAMERA_RANGE_M)
     dlat = reach / METRES_PER_DEGREE * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     rows = connection.execute(

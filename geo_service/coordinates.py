@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service import datum
 from geo_service.errors import InvalidInput, OutsideCoverage
+from geo_service.versions import VersionInForce
 
 COUNTY_OUTLINE = text("""
     SELECT ST_AsBinary(ST_Union(geom)), string_agg(name, '、' ORDER BY code)
@@ -44,17 +45,17 @@ class Coverage:
         )
 
 
-_coverage: dict[tuple[str, int, float], Coverage] = {}
+_coverage: dict[tuple, Coverage] = {}
 _lock = threading.Lock()
 
 
-def coverage(connection: Connection, version_id: int, margin_m: float, metric_srid: int) -> Coverage:
+def coverage(connection: Connection, version: VersionInForce, margin_m: float, metric_srid: int) -> Coverage:
     """The coverage of a boundary version, computed once per process."""
-    key = (str(connection.engine.url), version_id, margin_m)
+    key = (str(connection.engine.url), *version.cache_key, margin_m)
     with _lock:
         if key in _coverage:
             return _coverage[key]
-    wkb, names = connection.execute(COUNTY_OUTLINE, {"version": version_id}).one()
+    wkb, names = connection.execute(COUNTY_OUTLINE, {"version": version.id}).one()
     if wkb is None:
         raise InvalidInput("the boundary version in force has no county outline", field="at")
     outline = shapely.from_wkb(bytes(wkb))

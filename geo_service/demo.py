@@ -224,7 +224,7 @@ def _assigned_incidents(demo, grids: pd.DataFrame, version_id: int, reporter: Re
     incidents = incidents.set_geometry(
         gpd.points_from_xy(stored_lon, stored_lat), crs=incidents.crs
     )
-    index = GridIndex.build(grids["code"], grids["level"], grids.geometry.values)
+    index = GridIndex(grids["code"], grids["level"], grids.geometry.values)
     found = index.assign(stored_lon, stored_lat, progress=reporter.task("assigning to grids", len(incidents)))
     inside = found >= 0
     codes = np.where(inside, index.codes[np.maximum(found, 0)], None)

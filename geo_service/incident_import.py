@@ -26,7 +26,7 @@ from geo_service.incidents import FUTURE_TOLERANCE, time_limit
 from geo_service.progress import Reporter, Silent
 from geo_service.responsibility import responsible, unit_chain
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import local_day
+from geo_service.versions import as_aware, local_day
 
 REQUIRED = ("external_id", "category", "source", "reported_at")
 OPTIONAL = ("risk_colour", "description", "reporter_name", "reporter_phone")
@@ -59,14 +59,25 @@ def _row_errors(frame: pd.DataFrame, categories: set[str], sources: set[str], zo
     source = frame["source"].fillna("").astype(str)
     flag(~source.isin(sources), [f"unknown source {s!r}; known: {', '.join(sorted(sources))}" for s in source])
     colour = frame["risk_colour"].fillna("blue").astype(str)
-    flag(~colour.isin(RISK_COLOURS), [f"risk_colour {c!r} is not one of red, yellow, blue" for c in colour])
-    reported = pd.to_datetime(frame["reported_at"], errors="coerce", utc=False, format="mixed")
-    if reported.dt.tz is None:
-        reported = reported.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
-    reported = reported.dt.tz_convert("UTC")
-    flag(reported.isna(), [f"reported_at {v!r} is not a time" for v in frame["reported_at"]])
+    flag(~colour.isin(RISK_COLOURS), [f"risk_colour {c!r} is not one of {', '.join(RISK_COLOURS)}" for c in colour])
+    raw = frame["reported_at"]
+    parsed = {value: _moment(value, zone) for value in raw.dropna().unique()}
+    reported = pd.to_datetime(raw.map(parsed), utc=True)
+    flag(reported.isna(), [f"reported_at {v!r} is not a time" for v in raw])
     flag(reported > pd.Timestamp(datetime.now(timezone.utc) + FUTURE_TOLERANCE), "reported_at is in the future")
     return error, reported
+
+
+def _moment(value, zone: str) -> datetime | None:
+    """A row's time, aware; a time without a zone is the county's (as everywhere in the service)."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+    return as_aware(value, zone)
 
 
 def import_incidents(
@@ -114,7 +125,7 @@ def import_incidents(
         published = connection.execute(text(
             "SELECT id, effective_from FROM boundary_versions WHERE status = 'published' ORDER BY effective_from"
         )).all()
-        starts = pd.DatetimeIndex([start for _, start in published]).tz_convert(None).to_numpy()
+        starts = pd.to_datetime([start for _, start in published], utc=True).tz_convert(None).to_numpy()
         which = np.searchsorted(starts, reported.dt.tz_convert(None).to_numpy(), side="right") - 1
         which[reported.isna().to_numpy()] = -2  # unreadable times are reported as such already
         error[(which == -1) & (error == "")] = "no boundary version was in force at reported_at"
@@ -130,7 +141,8 @@ def import_incidents(
     error[failed] = assigned["error"].to_numpy()[failed]
 
     external = frame["external_id"].astype(str).str.strip()
-    duplicate = external.duplicated() & (error == "")
+    # A repeat of an earlier valid row; a refused row does not claim its external id.
+    duplicate = external.where(error == "").duplicated() & (error == "")
     rows = pd.DataFrame({"row": np.arange(1, n + 1), "external_id": external, "status": "created", "id": pd.NA,
                          "error": np.where(error == "", None, error)})
     rows.loc[error != "", "status"] = "error"

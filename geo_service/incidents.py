@@ -9,18 +9,19 @@ second click) is stored once, and the second answer is the incident already stor
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service import datum
 from geo_service.coordinates import coverage, require_covered, to_storage
-from geo_service.db.models import RISK_COLOURS
+from geo_service.db.models import TIERS
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.locate import find_place
-from geo_service.responsibility import responsible
+from geo_service.responsibility import check_colour, responsible
 from geo_service.rules import time_limit_hours
 from geo_service.settings import Settings, get_settings
 from geo_service.versions import as_aware, local_day, version_in_force
@@ -85,6 +86,7 @@ def record_with(
     is written then, whatever the new payload says.
     """
     settings = settings or get_settings()
+    new = replace(new, external_id=(new.external_id or "").strip())
     existing = connection.execute(
         text("SELECT id FROM incidents WHERE external_id = :e"), {"e": new.external_id}
     ).scalar()
@@ -96,8 +98,11 @@ def record_with(
     if reported_at > now + FUTURE_TOLERANCE:
         raise InvalidInput(f"reported_at {reported_at.isoformat()} is in the future", field="reported_at")
     x, y = to_storage(new.lon, new.lat, new.crs)
-    version = version_in_force(connection, reported_at)
-    require_covered(coverage(connection, version.id, settings.coverage_margin_m, settings.metric_srid),
+    try:
+        version = version_in_force(connection, reported_at)
+    except NotFound as exc:
+        raise InvalidInput(f"reported_at {reported_at.isoformat()}: {exc.message}", field="reported_at") from exc
+    require_covered(coverage(connection, version, settings.coverage_margin_m, settings.metric_srid),
                     new.lon, new.lat, new.crs, (x, y))
     place, inside = find_place(connection, version.id, x, y)
     dispatched = inside and place is not None
@@ -105,8 +110,8 @@ def record_with(
     row = connection.execute(INSERT, {
         "external_id": new.external_id, "source": new.source, "category": new.category,
         "reported_at": reported_at, "description": new.description, "reporter_name": new.reporter_name,
-        "reporter_phone": new.reporter_phone, "x": x, "y": y, "input_datum": new.crs,
-        "lon": new.lon, "lat": new.lat, "version": version.id,
+        "reporter_phone": new.reporter_phone, "x": x, "y": y,
+        "lon": new.lon, "lat": new.lat, "version": version.id, "input_datum": datum.parse_datum(new.crs),
         "grid_code": place.grid_code if dispatched else None,
         "village_code": place.village_code if dispatched else None,
         "town_code": place.town_code if dispatched else None,
@@ -156,9 +161,7 @@ def record_with(
 def _validate(connection: Connection, new: NewIncident) -> None:
     if not new.external_id or len(new.external_id) > 100:
         raise InvalidInput("external_id must be 1 to 100 characters", field="external_id")
-    if new.risk_colour not in RISK_COLOURS:
-        raise InvalidInput(f"risk_colour {new.risk_colour!r} is not one of {', '.join(RISK_COLOURS)}",
-                           field="risk_colour")
+    check_colour(new.risk_colour)
     _check_known(connection, "category", "categories", new.category)
     _check_known(connection, "source", "sources", new.source)
 
@@ -239,8 +242,8 @@ def get_incident(connection: Connection, incident_id: int, *, timeline: bool = T
           FROM incident_officers b JOIN roles r ON r.code = b.role
           LEFT JOIN officers o ON o.id = b.officer_id
          WHERE b.incident_id = :id AND b.released_at IS NULL
-         ORDER BY b.tier, b.position, o.code
-    """), {"id": incident_id}).mappings()]
+         ORDER BY array_position(CAST(:tiers AS text[]), b.tier), b.position, b.role, o.code
+    """), {"id": incident_id, "tiers": list(TIERS)}).mappings()]
     if timeline:
         incident["timeline"] = [
             {**dict(r), "at": _iso(r["at"])}

@@ -138,7 +138,7 @@ def locate_with(
     stored = to_storage(lon, lat, crs)
     moment = as_aware(at, settings.timezone)
     version = version_in_force(connection, moment)
-    area = coverage(connection, version.id, settings.coverage_margin_m, settings.metric_srid)
+    area = coverage(connection, version, settings.coverage_margin_m, settings.metric_srid)
     require_covered(area, lon, lat, crs, stored)
     place, inside = find_place(connection, version.id, *stored)
     officers = {}

@@ -30,8 +30,8 @@ RESOLVE = text("""
          WHERE r.tier IN :tiers AND (r.risk_colour IS NULL OR r.risk_colour = :colour)
     ),
     holders AS (
-        SELECT r.tier, r.position, a.officer_id, a.unit_code,
-               rank() OVER (PARTITION BY r.tier, r.position ORDER BY u.depth) AS nearness
+        SELECT r.tier, r.position, r.role, a.officer_id, a.unit_code,
+               rank() OVER (PARTITION BY r.tier, r.position, r.role ORDER BY u.depth) AS nearness
           FROM rules r
           JOIN officer_assignments a ON a.role = r.role
           JOIN units u ON u.unit_code = a.unit_code
@@ -40,9 +40,9 @@ RESOLVE = text("""
     SELECT r.tier, r.position, r.role, r.core, r.name_zh, r.name_en,
            o.code AS officer_code, o.name, o.phone, h.unit_code
       FROM rules r
-      LEFT JOIN holders h ON h.tier = r.tier AND h.position = r.position AND h.nearness = 1
+      LEFT JOIN holders h ON h.tier = r.tier AND h.position = r.position AND h.role = r.role AND h.nearness = 1
       LEFT JOIN officers o ON o.id = h.officer_id
-     ORDER BY array_position(CAST(:tier_order AS text[]), r.tier), r.position, o.code
+     ORDER BY array_position(CAST(:tier_order AS text[]), r.tier), r.position, r.role, o.code
 """).bindparams(bindparam("tiers", expanding=True))
 
 

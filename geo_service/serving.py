@@ -9,6 +9,7 @@ TCP_NODELAY as they do with a single worker.
 
 from __future__ import annotations
 
+import inspect
 import socket
 
 import uvicorn
@@ -36,4 +37,8 @@ def serve(host: str, port: int, workers: int = 1, app: str = APP, **options) -> 
             pass
         return
     sock = tcp_listener(host, port)
-    Multiprocess(config, sockets=[sock]).run()
+    # uvicorn's supervisor took the worker function as an argument before it learnt to build it.
+    if "target" in inspect.signature(Multiprocess).parameters:
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()

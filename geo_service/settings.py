@@ -49,10 +49,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Space and time: CGCS2000 is stored; distances and areas are taken in a 3-degree
-    # Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at 105 E, which
-    # covers the demo county); the county's day is Beijing time.
-    storage_srid: int = 4490
+    # Space and time: CGCS2000 (EPSG:4490) is stored, always; distances and areas are taken in
+    # a 3-degree Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at 105 E,
+    # which covers the demo county); the county's day is Beijing time.
     metric_srid: int = 4544
     timezone: str = "Asia/Shanghai"
 

@@ -8,7 +8,7 @@ first. Times without a zone are read in the county's zone (settings: ``timezone`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from geo_service.errors import NotFound
 
 IN_FORCE = text("""
-    SELECT id, name, effective_from,
+    SELECT id, name, effective_from, created_at,
            (SELECT min(n.effective_from) FROM boundary_versions n
              WHERE n.status = 'published' AND n.effective_from > v.effective_from) AS effective_to
       FROM boundary_versions v
@@ -32,7 +32,13 @@ class VersionInForce:
     id: int
     name: str
     effective_from: datetime
+    created_at: datetime
     effective_to: datetime | None
+
+    @property
+    def cache_key(self) -> tuple[int, datetime]:
+        """Identifies the version's contents: a database reloaded from scratch may reuse an id."""
+        return self.id, self.created_at
 
     def to_dict(self) -> dict:
         return {
@@ -44,9 +50,9 @@ class VersionInForce:
 
 
 def as_aware(moment: datetime | None, zone: str) -> datetime:
-    """``moment`` with a time zone (the county's if it has none); now if ``None``."""
+    """``moment`` with a time zone (the county's if it has none); now, in the county's zone, if ``None``."""
     if moment is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(ZoneInfo(zone))
     if moment.tzinfo is None:
         return moment.replace(tzinfo=ZoneInfo(zone))
     return moment

@@ -20,8 +20,8 @@ from geo_service.db.engine import dispose_engines, get_engine
 from geo_service.settings import Settings, get_settings
 
 TEMPLATE = "geo_service_test_template"
-SESSION_DB = "geo_service_test"
 SEED = 511421
+TEMPLATE_LOCK = 5114210  # advisory lock: one test session at a time builds or copies the template
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +53,20 @@ def demo_url(cluster: LocalCluster) -> Iterator[str]:
     """URL of a database holding the demo county, fresh for this test session."""
     from geo_service.demo import fingerprint, load_demo
 
-    if _template_fingerprint(cluster) != fingerprint(SEED):
-        cluster.create_database(TEMPLATE, drop=True)
-        url = cluster.url(TEMPLATE)
-        migrate.upgrade(url)
-        load_demo(get_engine(url), SEED)
-        dispose_engines()  # a template must have no connections when it is copied
-    cluster.create_database(SESSION_DB, template=TEMPLATE, drop=True)
-    yield cluster.url(SESSION_DB)
+    session_db = f"geo_service_test_{uuid.uuid4().hex[:8]}"
+    with closing(cluster.connect()) as lock, lock.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK,))
+        if _template_fingerprint(cluster) != fingerprint(SEED):
+            cluster.create_database(TEMPLATE, drop=True)
+            url = cluster.url(TEMPLATE)
+            migrate.upgrade(url)
+            load_demo(get_engine(url), SEED)
+            dispose_engines()  # a template must have no connections when it is copied
+        cluster.create_database(session_db, template=TEMPLATE)
+        cur.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK,))
+    yield cluster.url(session_db)
     dispose_engines()
+    cluster.drop_database(session_db)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +88,10 @@ def scratch_url(cluster: LocalCluster) -> Iterator[str]:
 def demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
     """URL of a private copy of the demo database, for tests that write; dropped afterwards."""
     name = f"geo_service_copy_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name, template=TEMPLATE)
+    with closing(cluster.connect()) as lock, lock.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK,))
+        cluster.create_database(name, template=TEMPLATE)
+        cur.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK,))
     yield cluster.url(name)
     dispose_engines()
     cluster.drop_database(name)

@@ -120,7 +120,7 @@ def test_a_malformed_file_is_refused_with_the_reason(tiny_engine, tmp_path, name
 def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_path):
     source, rows = mixed_csv
     out = tmp_path / "out.parquet"
-    env = {**os.environ, "DATABASE_URL": tiny_url}
+    env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
     done = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--out", str(out),
                            "--crs-column", "datum", "--at", "2026-01-15T10:00:00"],
                           capture_output=True, text=True, env=env, timeout=120)

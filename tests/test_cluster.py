@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from contextlib import closing
 
 from geo_service.db import migrate
 
@@ -23,18 +25,18 @@ def test_up_twice_is_harmless_and_status_reports_running(cluster):
     assert "running" in done.stderr
 
 
-def test_status_reports_an_unreachable_database(monkeypatch):
+def test_status_reports_an_unreachable_database():
     done = subprocess.run(
         [sys.executable, "-m", "geo_service.cli.main", "db", "status"],
         capture_output=True, text=True, timeout=60,
-        env={**__import__("os").environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:9/none"},
+        env={**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:9/none"},
     )
     assert done.returncode == 1
     assert "unreachable" in done.stderr
 
 
 def test_the_service_database_is_spatial(cluster):
-    with cluster.connect(cluster.settings.pg_database) as connection, connection.cursor() as cur:
+    with closing(cluster.connect(cluster.settings.pg_database)) as connection, connection.cursor() as cur:
         cur.execute("SELECT postgis_lib_version()")
         assert cur.fetchone()[0].startswith("3.")
     assert migrate.head_revision()

@@ -16,6 +16,12 @@ from .conftest import scalar
 from .tiny_county import EAST, WEST
 
 
+def _env(url: str) -> dict:
+    """The environment of a command run against ``url`` (whichever name the variable is set by)."""
+    env = {k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}
+    return {**env, "DATABASE_URL": url}
+
+
 def incident(ext_id: str, **overrides) -> dict:
     row = {"external_id": ext_id, "lon": 104.07, "lat": 30.04, "category": "public_service", "source": "grid_app",
            "reported_at": "2026-02-01T09:00:00+08:00", "risk_colour": "blue"}
@@ -96,7 +102,7 @@ def test_the_command_line_loads_a_file_once(tiny_url, tiny_engine, tmp_path):
                         + [incident("F-bad", lon="east")])
     source = tmp_path / "week.csv"
     rows.to_csv(source, index=False)
-    env = {**os.environ, "DATABASE_URL": tiny_url}
+    env = _env(tiny_url)
     command = [sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--load"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -108,3 +114,71 @@ def test_the_command_line_loads_a_file_once(tiny_url, tiny_engine, tmp_path):
     assert scalar(tiny_engine, """
         SELECT count(*) FROM incident_officers b JOIN incidents i ON i.id = b.incident_id
          WHERE i.external_id LIKE 'F-%'""") == 50 * 6
+
+
+def test_a_batch_may_mix_time_zones_and_zoneless_times(tiny_client):
+    rows = [incident("Z-1", reported_at="2026-02-01T01:00:00Z"),
+            incident("Z-2", reported_at="2026-02-01T09:00:00+08:00"),
+            incident("Z-3", reported_at="2026-02-01T09:00:00")]  # no zone: Beijing time
+    body = tiny_client.post("/incidents/batch", json={"incidents": rows}).json()
+    assert [r["status"] for r in body["rows"]] == ["created"] * 3
+    times = {tiny_client.get(f"/incidents/{r['id']}").json()["reported_at"] for r in body["rows"]}
+    assert times == {"2026-02-01T09:00:00+08:00"}
+
+
+def test_the_command_line_loads_times_in_several_zones(tiny_url, tmp_path):
+    source = tmp_path / "zones.csv"
+    pd.DataFrame([incident("CZ-1", reported_at="2026-02-01T01:00:00Z"),
+                  incident("CZ-2", reported_at="2026-02-01 09:00")]).to_csv(source, index=False)
+    done = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--load"],
+                          capture_output=True, text=True, env=_env(tiny_url), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "2 rows: 2 recorded" in done.stderr
+
+
+def test_a_refused_row_does_not_claim_its_external_id(tiny_client):
+    body = tiny_client.post("/incidents/batch", json={"incidents": [
+        incident("R-1", category="graffiti"), incident("R-1")]}).json()
+    assert [r["status"] for r in body["rows"]] == ["error", "created"]
+    assert body["rows"][1]["id"] is not None
+
+
+def test_reports_older_than_every_boundary_version_are_refused_by_row(tiny_client):
+    body = tiny_client.post("/incidents/batch", json={"incidents": [
+        incident("O-1", reported_at="2019-05-01T10:00:00+08:00")]}).json()
+    assert body["rows"][0]["status"] == "error"
+    assert "no boundary version" in body["rows"][0]["error"]
+    single = tiny_client.post("/incidents", json=incident("O-2", reported_at="2019-05-01T10:00:00+08:00"))
+    assert single.status_code == 422 and single.json()["field"] == "reported_at"
+
+
+def test_a_batch_before_any_boundaries_are_published(scratch_url):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.db import migrate
+    from geo_service.settings import Settings
+
+    migrate.upgrade(scratch_url)
+    with TestClient(create_app(Settings(database_url=scratch_url))) as client:
+        from geo_service.db.engine import get_engine
+        from geo_service.rules.seed import seed_rules
+
+        raw = get_engine(scratch_url).raw_connection()
+        with raw.cursor() as cursor:
+            seed_rules(cursor)
+        raw.commit()
+        raw.close()
+        body = client.post("/incidents/batch", json={"incidents": [incident("E-1")]})
+        assert body.status_code == 200
+        assert "no boundary version" in body.json()["rows"][0]["error"]
+
+
+def test_a_datum_alias_is_stored_by_its_name(tiny_engine):
+    from geo_service.incidents import NewIncident, record_incident
+
+    stored, _ = record_incident(tiny_engine, NewIncident(
+        external_id="  A-1 ", lon=104.12, lat=30.0, crs="GCJ-02", category="dispute", source="citizen",
+        reported_at=datetime(2026, 2, 1, 9, 0)))
+    assert stored["input_location"]["crs"] == "gcj02"
+    assert stored["external_id"] == "A-1"

@@ -101,12 +101,12 @@ def test_a_report_outside_every_grid_waits_for_manual_routing(tiny_client):
     [
         ({"category": "graffiti"}, "category", "known: dispute"),
         ({"source": "pigeon"}, "source", "unknown source"),
-        ({"risk_colour": "green"}, "risk_colour", ""),
+        ({"risk_colour": "green"}, "risk_colour", "'red', 'yellow' or 'blue'"),
         ({"reported_at": (datetime.now(BJ) + timedelta(days=2)).isoformat()}, "reported_at", "future"),
         ({"lon": 116.4, "lat": 39.9}, "lon,lat", "outside the area"),
         ({"lat": 104.07, "lon": 30.04}, "lat", "swapped"),
-        ({"crs": "bd-11"}, "crs", ""),
-        ({"external_id": ""}, "external_id", ""),
+        ({"crs": "bd-11"}, "crs", "'cgcs2000', 'wgs84', 'gcj02' or 'bd09'"),
+        ({"external_id": ""}, "external_id", "at least 1 character"),
     ],
 )
 def test_bad_reports_are_refused_and_nothing_is_stored(tiny_client, tiny_engine, overrides, field, words):
@@ -115,7 +115,7 @@ def test_bad_reports_are_refused_and_nothing_is_stored(tiny_client, tiny_engine,
     assert response.status_code == 422
     body = response.json()
     named = body.get("field") or ",".join(str(e["loc"][-1]) for e in body.get("detail", []))
-    assert field in named
+    assert named == field
     assert words in body.get("message", str(body))
     assert scalar(tiny_engine, "SELECT count(*) FROM incidents") == before
 

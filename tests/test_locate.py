@@ -81,7 +81,7 @@ def test_database_memory_and_an_independent_test_agree_on_every_point(tiny_engin
     for g in grids.values():
         points += [tuple(c) for c in shapely.get_coordinates(g)]
     points += [(104.05, y) for y in np.linspace(29.95, 30.05, 21)] + [(x, 30.0) for x in np.linspace(104.0, 104.2, 21)]
-    index = GridIndex.build(list(grids), [levels[c] for c in grids], list(grids.values()))
+    index = GridIndex(list(grids), [levels[c] for c in grids], list(grids.values()))
     memory = index.assign(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
     for (x, y), found in zip(points, memory):
         covering = [c for c in grids if _exact_covers(grids[c], x, y)]
@@ -266,7 +266,7 @@ def test_get_locate_refuses_bad_input_with_a_422_naming_the_field(tiny_client, p
     assert response.status_code == 422
     body = response.json()
     named = body.get("field") or ",".join(str(e["loc"][-1]) for e in body.get("detail", []))
-    assert field in named
+    assert named == field
 
 
 def test_the_command_line_locates_a_point(tiny_url):
@@ -275,7 +275,7 @@ def test_the_command_line_locates_a_point(tiny_url):
     import subprocess
     import sys
 
-    env = {**os.environ, "DATABASE_URL": tiny_url}
+    env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
     base = [sys.executable, "-m", "geo_service.cli.main", "locate"]
     found = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00", "--json"],
                            capture_output=True, text=True, env=env, timeout=60)
@@ -283,6 +283,24 @@ def test_the_command_line_locates_a_point(tiny_url):
     assert json.loads(found.stdout)["grid"]["code"] == EAST + "001"
     summary = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00"],
                              capture_output=True, text=True, env=env, timeout=60)
+    assert summary.returncode == 0, summary.stderr
     assert "grid 511421100202001" in summary.stdout and "vacant" in summary.stdout
     refused = subprocess.run(base + ["30.0", "104.12"], capture_output=True, text=True, env=env, timeout=60)
     assert refused.returncode == 2 and "swapped" in refused.stderr
+
+
+def test_two_rules_at_one_position_each_name_their_own_role(tiny_url, tiny_engine):
+    """Rules are data: an administrator may put a colour's rule at a position another rule uses."""
+    from sqlalchemy import text
+
+    with tiny_engine.begin() as connection:
+        connection.execute(text("""
+            INSERT INTO responsibility_rules (tier, risk_colour, position, role, core)
+            VALUES ('village', 'blue', 1, 'grid_worker', false)"""))
+    try:
+        found = locate(tiny_engine, 104.07, 30.04, at=V1_TIME).to_dict()["officers"]
+        first = [(o["role"], o["name"]) for o in found if o["position"] == 1]
+        assert first == [("grid_worker", "网格员乙"), ("village_cadre", "包村干部")]
+    finally:
+        with tiny_engine.begin() as connection:
+            connection.execute(text("DELETE FROM responsibility_rules WHERE risk_colour = 'blue' AND position = 1"))

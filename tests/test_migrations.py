@@ -71,3 +71,20 @@ def test_models_agree_with_migrations(scratch_url):
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_a_camera_cannot_claim_a_range_beyond_what_lookups_search(scratch_url):
+    """Lookups search 1 km around a point for cameras that might see it; a longer range is refused."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    migrate.upgrade(scratch_url)
+    engine = create_engine(scratch_url, poolclass=pool.NullPool)
+    insert = text("""
+        INSERT INTO cameras (device_code, name, kind, heading_deg, fov_deg, range_m, geom)
+        VALUES (:code, 'c', 'tianwang', 0, 90, :range, ST_SetSRID(ST_MakePoint(104, 30), 4490))""")
+    with engine.begin() as connection:
+        connection.execute(insert, {"code": "5" * 20, "range": 1000})
+    with pytest.raises(IntegrityError, match="ck_cameras_range"), engine.begin() as connection:
+        connection.execute(insert, {"code": "6" * 20, "range": 1500})
+    engine.dispose()

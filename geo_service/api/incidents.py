@@ -77,7 +77,7 @@ def read_incidents(
     town: str | None = Query(None, pattern=r"^\d{12}$"),
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat in CGCS2000."),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
 ) -> dict:
     zone = request.app.state.settings.timezone
     where = IncidentFilter(

@@ -24,7 +24,7 @@ def get_locate(
     at: datetime | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
     risk_colour: Literal["red", "yellow", "blue"] = Query("blue", description="Risk colour of the case: chooses the rules."),
     tier: Literal["village", "town", "county"] = Query("village", description="Tier handling the case."),
-    camera_radius_m: float = Query(300.0, gt=0, le=2000, description="List cameras within this distance even if they do not see the point."),
+    camera_radius_m: float | None = Query(None, gt=0, le=2000, description="List cameras within this distance even if they do not see the point (default: settings, 300 m)."),
 ) -> JSONResponse:
     """The finest grid containing the point, its village, town and county, the officers the
     responsibility rules name (vacancies shown as such) with the escalation chain above them,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from geo_service.cli.errors import reported
 from geo_service.db import migrate
 from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.settings import get_settings
@@ -64,12 +65,14 @@ def status() -> None:
 @app.command("migrate")
 def migrate_command(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Upgrade the schema to a revision (default: the newest)."""
-    migrate.upgrade(get_settings().effective_database_url, revision)
+    with reported():
+        migrate.upgrade(get_settings().effective_database_url, revision)
     console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url)}")
 
 
 @app.command()
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base' for an empty schema.")) -> None:
     """Downgrade the schema to a revision."""
-    migrate.downgrade(get_settings().effective_database_url, revision)
+    with reported():
+        migrate.downgrade(get_settings().effective_database_url, revision)
     console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url) or 'base'}")

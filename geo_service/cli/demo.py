@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from geo_service.cli.errors import reported
 from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
 
@@ -41,7 +42,7 @@ def load(
 
     settings = get_settings()
     try:
-        with rich_reporter() as reporter:
+        with reported(), rich_reporter() as reporter:
             result = load_demo(get_engine(), seed or settings.demo_seed, output_dir=settings.demo_dir,
                                force=force, reporter=reporter)
     except DemoLoadError as exc:

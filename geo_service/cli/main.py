@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from geo_service.cli import db, demo
+from geo_service.cli.errors import reported
 from geo_service.settings import get_settings
 
 app = typer.Typer(
@@ -32,14 +33,10 @@ def locate(
     """Where is this point: grid, village, town, officers to call and cameras that see it."""
     from geo_service.cli.show import print_location
     from geo_service.db.engine import get_engine
-    from geo_service.errors import GeoServiceError
     from geo_service.locate import locate as locate_point
 
-    try:
+    with reported():
         location = locate_point(get_engine(), lon, lat, crs, at, risk_colour=risk_colour)
-    except GeoServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps(location.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -60,16 +57,18 @@ def assign(
     errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
 ) -> None:
     """Assign every point of a file to its grid, village and town; write them out or load them as incidents."""
-    from geo_service.bulk import assign_file, file_format, read_points
+    from geo_service.bulk import assign_file, read_points
     from geo_service.db.engine import get_engine
-    from geo_service.errors import GeoServiceError
     from geo_service.incident_import import import_incidents
     from geo_service.progress import rich_reporter
 
     if out is None and not load:
         typer.echo("error: give --out FILE, --load, or both", err=True)
         raise typer.Exit(2)
-    try:
+    if load and out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        typer.echo("error: with --load, --out writes each row's outcome to a .csv or .parquet file", err=True)
+        raise typer.Exit(2)
+    with reported():
         with rich_reporter() as reporter:
             if load:
                 frame, lon, lat, problems = read_points(source, lon_column, lat_column)
@@ -78,8 +77,10 @@ def assign(
                                           all_or_nothing=all_or_nothing, actor="cli", reporter=reporter)
                 errors = result.rows.loc[result.rows["status"] == "error", ["row", "error"]]
                 if out is not None:
-                    file_format(out)
-                    result.rows.to_csv(out, index=False) if out.suffix == ".csv" else result.rows.to_parquet(out)
+                    if out.suffix.lower() == ".csv":
+                        result.rows.to_csv(out, index=False)
+                    else:
+                        result.rows.to_parquet(out)
                 summary_line = (f"{len(result.rows):,} rows: {result.count('created'):,} recorded, "
                                 f"{result.count('existing'):,} already stored, {result.count('duplicate'):,} repeated "
                                 f"in the file, {len(errors):,} in error")
@@ -93,9 +94,6 @@ def assign(
                                 f"outside every grid (nearest given), {len(errors):,} in error; "
                                 f"boundaries {summary.version}")
                 written = summary.written
-    except GeoServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2)
     typer.echo(summary_line, err=True)
     for row in errors.head(20).itertuples():
         typer.echo(f"  row {row.row}: {row.error}", err=True)

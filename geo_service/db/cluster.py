@@ -11,6 +11,7 @@ developer's and the test suite's database, not a deployment's (a deployment sets
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import re
@@ -37,6 +38,8 @@ SERVER_OPTIONS = {
     "max_wal_senders": "0",
     "max_wal_size": "2GB",
     "max_connections": "100",
+    # Containers often give /dev/shm only 64 MB; parallel queries then fail with posix segments.
+    "dynamic_shared_memory_type": "mmap",
     "timezone": "'UTC'",
 }
 
@@ -124,11 +127,26 @@ class LocalCluster:
     def __init__(self, settings: Settings, log=print) -> None:
         self.settings = settings
         self.log = log
-        self.root = settings.pg_dir.resolve()
+        self.root = self._reachable(settings.pg_dir.resolve())
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "run"
         self.logfile = self.root / "postgres.log"
         self.port = settings.pg_port
+
+    def _reachable(self, wanted: Path) -> Path:
+        """``wanted``, or when we are root and the ``postgres`` user cannot reach it (a checkout
+        under /root, say), a folder of its own under /var/lib named after ``wanted``."""
+        if not _is_root() or shutil.which("runuser") is None:
+            return wanted
+        try:
+            pwd.getpwnam(SUPERUSER)
+        except KeyError:
+            return wanted  # up() installs the packages, which create the user; checked again then
+        existing = next(p for p in (wanted, *wanted.parents) if p.exists())
+        if subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-x", str(existing)]).returncode == 0:
+            return wanted
+        digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:12]
+        return Path("/var/lib/geo-service") / f"postgres-{digest}"
 
     # -- running server commands as the right user -------------------------------------------
     def _run(self, args: list[str | Path], check: bool = True) -> subprocess.CompletedProcess:
@@ -141,6 +159,8 @@ class LocalCluster:
         return done
 
     def _prepare_folders(self) -> None:
+        if self.root != self.settings.pg_dir.resolve():
+            self.log(f"the postgres user cannot reach {self.settings.pg_dir}: the cluster lives in {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if not _is_root():

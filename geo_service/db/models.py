@@ -47,6 +47,7 @@ ADMIN_LEVELS = ("county", "town", "village")
 ADMIN_KINDS = ("county", "street", "town", "township", "community", "village")
 GRID_KINDS = ("urban", "rural", "special")
 UNIT_LEVELS = ("grid", "village", "town", "county")
+MAX_CAMERA_RANGE_M = 1000
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -262,7 +263,8 @@ class Camera(Base):
         CheckConstraint(_in("status", CAMERA_STATES), name="status"),
         CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading"),
         CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="fov"),
-        CheckConstraint("range_m > 0", name="range"),
+        # Lookups search this far for cameras that might see a point (geo_service.cameras).
+        CheckConstraint(f"range_m > 0 AND range_m <= {MAX_CAMERA_RANGE_M}", name="range"),
         Index("ix_cameras_geom", "geom", postgresql_using="gist"),
     )
 

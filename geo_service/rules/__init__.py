@@ -11,7 +11,6 @@ from importlib import resources
 import pandas as pd
 
 RULE_FILES = ("categories", "sources", "roles", "responsibility_rules", "time_limits")
-RISK_COLOURS = ("red", "yellow", "blue")
 
 
 def read_rule_table(name: str) -> pd.DataFrame:
