@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_service import datum
 from geo_service.assign import GridIndex
-from geo_service.coordinates import Coverage, coverage
+from geo_service.coordinates import Coverage, coverage, coverage_errors, number_errors
 from geo_service.errors import InvalidInput
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings, get_settings
@@ -111,18 +111,11 @@ def snapshot(connection: Connection, at: datetime | None = None, settings: Setti
 
 def _errors_for(lon: np.ndarray, lat: np.ndarray, datums: np.ndarray) -> np.ndarray:
     """Per-row reason a row cannot be used (empty string where it can)."""
-    error = np.full(len(lon), "", dtype=object)
     known = np.isin(datums, datum.DATUMS)
-    error[~known] = [f"unknown datum {d!r}; use one of {', '.join(datum.DATUMS)}" for d in datums[~known]]
-    lon_bad = ~np.isfinite(lon)
-    lat_bad = ~np.isfinite(lat)
-    error[(error == "") & lon_bad] = "lon is not a number"
-    error[(error == "") & lat_bad] = "lat is not a number"
-    lat_range = (error == "") & ((lat < -90) | (lat > 90))
-    looks_swapped = lat_range & (np.abs(lon) <= 90)
-    error[lat_range & ~looks_swapped] = "lat is outside -90 to 90"
-    error[looks_swapped] = "lat is outside -90 to 90 (latitude and longitude look swapped)"
-    error[(error == "") & ((lon < -180) | (lon > 180))] = "lon is outside -180 to 180"
+    unknown = np.array([f"unknown datum {d!r}; use one of {', '.join(datum.DATUMS)}" for d in datums[~known]],
+                       dtype=object)
+    error = number_errors(lon, lat)
+    error[~known] = unknown
     return error
 
 
@@ -156,19 +149,8 @@ def assign_points(
     for name in pd.unique(datums[error == ""]):
         rows = np.flatnonzero((error == "") & (datums == name))
         x[rows], y[rows] = datum.convert(lon[rows], lat[rows], name, "cgcs2000")
-    usable = error == ""
-    covered = np.zeros(n, dtype=bool)
-    covered[usable] = shapely.contains_xy(snap.coverage.area, x[usable], y[usable])
-    outside = usable & ~covered
-    if outside.any():
-        swapped = np.zeros(n, dtype=bool)
-        candidates = np.flatnonzero(outside & (np.abs(lon) <= 90))
-        for name in pd.unique(datums[candidates]):
-            rows = candidates[datums[candidates] == name]
-            sx, sy = datum.convert(lat[rows], lon[rows], name, "cgcs2000")
-            swapped[rows] = shapely.contains_xy(snap.coverage.area, sx, sy)
-        error[outside & swapped] = "outside the covered area; latitude and longitude look swapped"
-        error[outside & ~swapped] = f"outside the covered area: {snap.coverage.describe()}"
+    usable = np.flatnonzero(error == "")
+    error[usable] = coverage_errors(snap.coverage, lon[usable], lat[usable], datums[usable], x[usable], y[usable])[0]
     ok = error == ""
     found = np.full(n, -1)
     found[ok] = snap.index.assign(x[ok], y[ok], progress=reporter.task("assigning to grids", int(ok.sum())))

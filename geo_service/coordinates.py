@@ -11,6 +11,8 @@ import math
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Transformer
 from sqlalchemy import text
@@ -70,18 +72,35 @@ def coverage(connection: Connection, version: VersionInForce, margin_m: float, m
     return found
 
 
+def number_errors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per point, why its numbers cannot be coordinates ("" where they can), naming lon or lat first."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    error = np.full(lon.shape, "", dtype=object)
+
+    def flag(mask, make):
+        mask = mask & (error == "")
+        error[mask] = [make(x, y) for x, y in zip(lon[mask], lat[mask])]
+
+    flag(~np.isfinite(lon), lambda x, y: f"lon is not a finite number ({x})")
+    flag(~np.isfinite(lat), lambda x, y: f"lat is not a finite number ({y})")
+    out_of_range = (lat < -90) | (lat > 90)
+    swapped = out_of_range & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+    flag(swapped, lambda x, y: f"lat {y} is outside -90 to 90 (it looks like a longitude: latitude and "
+                               "longitude look swapped)")
+    flag(out_of_range, lambda x, y: f"lat {y} is outside -90 to 90")
+    flag((lon < -180) | (lon > 180), lambda x, y: f"lon {x} is outside -180 to 180")
+    return error
+
+
 def check_numbers(lon: float, lat: float) -> None:
     """Refuse coordinates that are not finite numbers or out of range, naming which and why."""
     for name, value in (("lon", lon), ("lat", lat)):
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidInput(f"{name} must be a number, got {value!r}", field=name)
-        if not math.isfinite(value):
-            raise InvalidInput(f"{name} must be a finite number, got {value}", field=name)
-    if not -90 <= lat <= 90:
-        hint = " (it looks like a longitude: are latitude and longitude swapped?)" if -180 <= lat <= 180 and -90 <= lon <= 90 else ""
-        raise InvalidInput(f"lat {lat} is outside -90 to 90{hint}", field="lat")
-    if not -180 <= lon <= 180:
-        raise InvalidInput(f"lon {lon} is outside -180 to 180", field="lon")
+    error = number_errors(np.array([lon]), np.array([lat]))[0]
+    if error:
+        raise InvalidInput(error, field=error.split()[0])
 
 
 def to_storage(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -95,17 +114,30 @@ def to_storage(lon: float, lat: float, crs: str) -> tuple[float, float]:
     return float(x), float(y)
 
 
+def coverage_errors(
+    area: Coverage, lon: np.ndarray, lat: np.ndarray, datums: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point (given as lon/lat in its datum, and x/y in CGCS2000), why it is outside the area
+    covered ("" where it is inside), and whether the point with its numbers swapped is inside."""
+    inside = shapely.contains_xy(area.area, x, y)
+    error = np.full(len(x), "", dtype=object)
+    swapped = np.zeros(len(x), dtype=bool)
+    candidates = np.flatnonzero(~inside & (np.abs(lon) <= 90) & (np.abs(lat) <= 180))
+    for name in pd.unique(datums[candidates]):
+        rows = candidates[datums[candidates] == name]
+        sx, sy = datum.convert(lat[rows], lon[rows], name, "cgcs2000")
+        swapped[rows] = shapely.contains_xy(area.area, sx, sy)
+    for row in np.flatnonzero(~inside):
+        error[row] = (f"the point lon={lon[row]}, lat={lat[row]} ({datums[row]}) is outside the area this "
+                      f"deployment covers: {area.describe()}")
+        if swapped[row]:
+            error[row] += f"; latitude and longitude look swapped: lon={lat[row]}, lat={lon[row]} is inside"
+    return error, swapped
+
+
 def require_covered(area: Coverage, lon: float, lat: float, crs: str, stored: tuple[float, float]) -> None:
     """Refuse a point outside the coverage, saying so if the swapped point would be inside."""
-    if area.covers(*stored):
-        return
-    message = f"the point lon={lon}, lat={lat} ({crs}) is outside the area this deployment covers: {area.describe()}"
-    swapped_inside = False
-    if -180 <= lat <= 180 and -90 <= lon <= 90:
-        try:
-            swapped_inside = area.covers(*to_storage(lat, lon, crs))
-        except InvalidInput:
-            swapped_inside = False
-    if swapped_inside:
-        message += f"; latitude and longitude look swapped: lon={lat}, lat={lon} is inside"
-    raise OutsideCoverage(message, field="lon,lat", swapped=swapped_inside)
+    error, swapped = coverage_errors(area, np.array([lon]), np.array([lat]), np.array([crs], dtype=object),
+                                     np.array([stored[0]]), np.array([stored[1]]))
+    if error[0]:
+        raise OutsideCoverage(error[0], field="lon,lat", swapped=bool(swapped[0]))

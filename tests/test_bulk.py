@@ -27,10 +27,10 @@ ROWS = [
     ("abc", "30.0", "cgcs2000", "error", "lon 'abc' is not a number"),
     ("", "30.0", "cgcs2000", "error", "lon is empty"),
     ("30.04", "104.04", "cgcs2000", "error", "look swapped"),
-    ("116.4", "39.9", "cgcs2000", "error", "outside the covered area"),
+    ("116.4", "39.9", "cgcs2000", "error", "outside the area this deployment covers"),
     ("104.25", "30.02", "cgcs2000", "outside_grids", EAST + "002"),
     ("104.18", "29.96", "itrf2014", "error", "unknown datum 'itrf2014'"),
-    ("104.1", "95", "cgcs2000", "error", "lat is outside -90 to 90"),
+    ("104.1", "95", "cgcs2000", "error", "lat 95.0 is outside -90 to 90"),
 ]
 
 

@@ -45,7 +45,7 @@ def test_a_batch_records_good_rows_and_names_bad_ones(tiny_client, tiny_engine):
     assert [r["status"] for r in body["rows"]] == ["created", "error", "duplicate", "existing", "created", "error"]
     assert [r["row"] for r in body["rows"]] == [1, 2, 3, 4, 5, 6]
     assert "unknown category 'graffiti'" in body["rows"][1]["error"]
-    assert "outside the covered area" in body["rows"][5]["error"]
+    assert "outside the area this deployment covers" in body["rows"][5]["error"]
     assert body["counts"] == {"created": 2, "existing": 1, "duplicate": 1, "error": 2}
     assert body["rows"][2]["id"] == body["rows"][0]["id"]
 

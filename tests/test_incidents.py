@@ -105,7 +105,7 @@ def test_a_report_outside_every_grid_waits_for_manual_routing(tiny_client):
         ({"reported_at": (datetime.now(BJ) + timedelta(days=2)).isoformat()}, "reported_at", "future"),
         ({"lon": 116.4, "lat": 39.9}, "lon,lat", "outside the area"),
         ({"lat": 104.07, "lon": 30.04}, "lat", "swapped"),
-        ({"crs": "bd-11"}, "crs", "'cgcs2000', 'wgs84', 'gcj02' or 'bd09'"),
+        ({"crs": "bd-11"}, "crs", "'wgs84', 'cgcs2000', 'gcj02' or 'bd09'"),
         ({"external_id": ""}, "external_id", "at least 1 character"),
     ],
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from geo_service.api.incidents import IncidentIn
 from geo_service.bulk import assign_points, snapshot
+from geo_service.datum import Datum
 from geo_service.errors import TooLarge
 from geo_service.incident_import import import_incidents
 
@@ -26,11 +26,11 @@ MAX_INCIDENTS = 10_000
 class PointIn(BaseModel):
     lon: float
     lat: float
-    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] | None = Field(None, description="Overrides the batch's crs.")
+    crs: Datum | None = Field(None, description="Overrides the batch's crs.")
 
 
 class AssignIn(BaseModel):
-    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] = "cgcs2000"
+    crs: Datum = "cgcs2000"
     at: datetime | None = Field(None, description="Use the boundaries in force at this moment (default now).")
     points: list[PointIn]
 

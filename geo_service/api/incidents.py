@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from geo_service.datum import Datum
+from geo_service.db.models import RiskColour
 from geo_service.errors import InvalidInput
-from geo_service.versions import as_aware
 from geo_service.incidents import (
     MAX_PAGE, IncidentFilter, NewIncident, get_incident, list_incidents, record_with,
 )
+from geo_service.versions import as_aware
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -21,11 +22,11 @@ class IncidentIn(BaseModel):
     external_id: str = Field(..., min_length=1, max_length=100, description="The sender's id: posting it again returns the stored incident.")
     lon: float
     lat: float
-    crs: Literal["cgcs2000", "wgs84", "gcj02", "bd09"] = Field("cgcs2000", description="Datum of lon/lat.")
+    crs: Datum = Field("cgcs2000", description="Datum of lon/lat.")
     category: str = Field(..., max_length=40, description="A code from the categories table, e.g. dispute.")
     source: str = Field(..., max_length=40, description="A code from the sources table, e.g. hotline_12345.")
     reported_at: datetime = Field(..., description="When it was reported (no zone = Beijing time).")
-    risk_colour: Literal["red", "yellow", "blue"] = "blue"
+    risk_colour: RiskColour = "blue"
     description: str | None = Field(None, max_length=4000)
     reporter_name: str | None = Field(None, max_length=100)
     reporter_phone: str | None = Field(None, max_length=20)

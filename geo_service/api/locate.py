@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from geo_service.datum import Datum
+from geo_service.db.models import RiskColour, Tier
 from geo_service.locate import locate_with
 
 router = APIRouter(tags=["dispatch"])
-
-Crs = Literal["cgcs2000", "wgs84", "gcj02", "bd09"]
 
 
 @router.get("/locate", summary="Grid, hierarchy, responsible officers and cameras of a point")
@@ -20,10 +19,10 @@ def get_locate(
     request: Request,
     lon: float = Query(..., description="Longitude in the datum `crs`."),
     lat: float = Query(..., description="Latitude in the datum `crs`."),
-    crs: Crs = Query("cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."),
+    crs: Datum = Query("cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."),
     at: datetime | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
-    risk_colour: Literal["red", "yellow", "blue"] = Query("blue", description="Risk colour of the case: chooses the rules."),
-    tier: Literal["village", "town", "county"] = Query("village", description="Tier handling the case."),
+    risk_colour: RiskColour = Query("blue", description="Risk colour of the case: chooses the rules."),
+    tier: Tier = Query("village", description="Tier handling the case."),
     camera_radius_m: float | None = Query(None, gt=0, le=2000, description="List cameras within this distance even if they do not see the point (default: settings, 300 m)."),
 ) -> JSONResponse:
     """The finest grid containing the point, its village, town and county, the officers the

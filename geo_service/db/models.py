@@ -8,6 +8,7 @@ it for the code, and a test checks the two agree. Geometries are stored in CGCS2
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -34,12 +35,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 SRID = 4490
 
 DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-RISK_COLOURS = ("red", "yellow", "blue")
+RiskColour = Literal["red", "yellow", "blue"]
+Tier = Literal["village", "town", "county"]
+RISK_COLOURS: tuple[str, ...] = get_args(RiskColour)
 INCIDENT_STATES = (
     "reported", "dispatched", "accepted", "in_progress", "resolved", "closed",
     "rejected", "merged", "reopened",
 )
-TIERS = ("village", "town", "county")
+TIERS: tuple[str, ...] = get_args(Tier)
 VERSION_STATES = ("draft", "published", "retired")
 CAMERA_KINDS = ("xueliang", "tianwang", "zongzhi")
 CAMERA_STATES = ("online", "offline", "fault")
