@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
@@ -36,6 +36,8 @@ FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".parquet":
            ".geoparquet": "parquet", ".gpkg": "gpkg"}
 RESULT_COLUMNS = ["status", "error", "grid_code", "grid_name", "grid_level", "village_code", "village_name",
                   "town_code", "town_name", "county_code", "nearest_distance_m", "lon_cgcs2000", "lat_cgcs2000"]
+
+GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 
 GRIDS = text("""
     SELECT g.code, g.name, g.level, v.code AS village_code, v.name AS village_name,
@@ -75,13 +77,18 @@ class GridSnapshot:
         return cls(version, table, index, area, level1_tree, level1_rows, to_metric)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row of the nearest level-1 grid to each point, and the distance in metres."""
+        """Row of the nearest level-1 grid to each point, and the distance in metres on the spheroid
+        (as PostGIS's geography measures it for a single lookup)."""
         mx, my = self.to_metric.transform(x, y)
-        (point_idx, grid_idx), distance = self.level1_tree.query_nearest(shapely.points(mx, my), return_distance=True, all_matches=False)
+        points = shapely.points(mx, my)
+        point_idx, grid_idx = self.level1_tree.query_nearest(points, all_matches=False)
         rows = np.full(len(x), -1)
         metres = np.full(len(x), np.nan)
         rows[point_idx] = self.level1_rows[grid_idx]
-        metres[point_idx] = distance
+        # The nearest point found in the projection, then the geodesic distance to it.
+        ends = shapely.get_coordinates(shapely.shortest_line(points[point_idx], self.level1_tree.geometries[grid_idx]))
+        ex, ey = self.to_metric.transform(ends[1::2, 0], ends[1::2, 1], direction="INVERSE")
+        metres[point_idx] = GEOD.inv(x[point_idx], y[point_idx], ex, ey)[2]
         return rows, metres
 
 

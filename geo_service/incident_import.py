@@ -22,7 +22,7 @@ from geo_service.bulk import canonical_datum, assign_points, snapshot
 from geo_service.db.copy import copy_frame
 from geo_service.db.models import RISK_COLOURS
 from geo_service.errors import InvalidInput
-from geo_service.incidents import FUTURE_TOLERANCE, time_limit
+from geo_service.incidents import FUTURE_TOLERANCE, dispatch_note, outside_note, time_limit
 from geo_service.progress import Reporter, Silent
 from geo_service.responsibility import responsible, unit_chain
 from geo_service.settings import Settings, get_settings
@@ -202,6 +202,10 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
         "deadline": deadline,
     })
     staging["reported_at"] = pd.to_datetime(staging["reported_at"], utc=True)
+    # For the timeline's notes: the grid routed to, or the nearest one for a case outside them all.
+    places = pd.DataFrame({"external_id": staging["external_id"], "grid_name": assigned["grid_name"].to_numpy(),
+                           "nearest_code": assigned["grid_code"].to_numpy(),
+                           "nearest_distance_m": assigned["nearest_distance_m"].to_numpy()})
     cursor.execute("""
         CREATE TEMP TABLE incident_staging (
             external_id text, source text, category text, reported_at timestamptz, description text,
@@ -229,14 +233,24 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
     new = pd.DataFrame(cursor.fetchall(), columns=["id", "external_id"])
     if new.empty:
         return set()
-    written = staging.merge(new, on="external_id")
-    _bind_officers(connection, cursor, written[written["status"] == "dispatched"], now, reporter, settings)
+    written = staging.merge(new, on="external_id").merge(places, on="external_id")
+    dispatched = written[written["status"] == "dispatched"]
+    people = _bind_officers(connection, cursor, dispatched, now, reporter, settings)
+    waiting = written[(written["status"] != "dispatched") & written["nearest_code"].notna()]
+    report_notes = pd.Series(
+        [outside_note(code, name, distance) for code, name, distance
+         in zip(waiting["nearest_code"], waiting["grid_name"], waiting["nearest_distance_m"])],
+        index=waiting.index, dtype=object)
     events = pd.concat([
         pd.DataFrame({"incident_id": written["id"], "at": written["reported_at"], "actor": written["source"],
-                      "action": "report", "from_status": None, "to_status": "reported", "note": None}),
-        pd.DataFrame({"incident_id": written.loc[written["status"] == "dispatched", "id"], "at": now,
-                      "actor": "system", "action": "dispatch", "from_status": "reported", "to_status": "dispatched",
-                      "note": "routed to grid " + written.loc[written["status"] == "dispatched", "grid_code"]}),
+                      "action": "report", "from_status": None, "to_status": "reported",
+                      "note": report_notes.reindex(written.index)}),
+        pd.DataFrame({"incident_id": dispatched["id"], "at": now, "actor": "system", "action": "dispatch",
+                      "from_status": "reported", "to_status": "dispatched",
+                      "note": [dispatch_note(grid, name, [role for _, role, officer, _ in people[(grid, colour)]
+                                                          if officer is None])
+                               for grid, name, colour in zip(dispatched["grid_code"], dispatched["grid_name"],
+                                                             dispatched["risk_colour"])]}),
     ])
     copy_frame(cursor, "incident_events", events, advance=reporter.task("timeline", len(events)))
     connection.execute(
@@ -248,10 +262,13 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
 
 
 def _bind_officers(connection: Connection, cursor, dispatched: pd.DataFrame, now, reporter: Reporter,
-                   settings: Settings) -> None:
-    """Bind each dispatched incident to the people of its place, resolved once per place and colour."""
+                   settings: Settings) -> dict:
+    """Bind each dispatched incident to the people of its place, resolved once per place and colour.
+
+    Returns the people found per (grid code, colour): (position, role, officer code or None, unit).
+    """
     if dispatched.empty:
-        return
+        return {}
     day = local_day(now, settings.timezone)
     people = {}
     for grid, village, town, county, colour in dispatched[
@@ -271,3 +288,4 @@ def _bind_officers(connection: Connection, cursor, dispatched: pd.DataFrame, now
     copy_frame(cursor, "incident_officers", officers,
                ["incident_id", "tier", "position", "role", "officer_id", "unit_code", "bound_at"],
                advance=reporter.task("binding officers", len(officers)))
+    return people

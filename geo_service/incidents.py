@@ -62,6 +62,18 @@ def time_limit(connection: Connection, category: str, risk_colour: str) -> timed
     return timedelta(hours=time_limit_hours(limits, category, risk_colour))
 
 
+def dispatch_note(grid_code: str, grid_name: str, vacant_roles: list[str]) -> str:
+    """The timeline's note on routing a case to its grid (the vacancies it found, if any)."""
+    note = f"routed to grid {grid_code} {grid_name}"
+    return note + (f"; vacant: {', '.join(vacant_roles)}" if vacant_roles else "")
+
+
+def outside_note(grid_code: str, grid_name: str, distance_m: float) -> str:
+    """The timeline's note on a case outside every grid, left for a person to route."""
+    return (f"outside every grid; nearest grid {grid_code} {grid_name} at {distance_m:.0f} m: "
+            "awaiting manual routing")
+
+
 INSERT = text("""
     INSERT INTO incidents (external_id, source, category, reported_at, description, reporter_name,
                            reporter_phone, geom, input_datum, input_lon, input_lat, boundary_version_id,
@@ -136,15 +148,11 @@ def record_with(
                         (SELECT id FROM officers WHERE code = :officer), :unit, :now)
             """), [{"incident": incident_id, "position": p.position, "role": p.role, "officer": p.officer_code,
                     "unit": p.unit_code, "now": now} for p in bound])
-        vacancies = [p.role for p in bound if p.vacant]
-        note = f"routed to grid {place.grid_code} {place.grid_name}"
-        if vacancies:
-            note += f"; vacant: {', '.join(vacancies)}"
+        note = dispatch_note(place.grid_code, place.grid_name, [p.role for p in bound if p.vacant])
         events.append({"action": "dispatch", "actor": "system", "from": "reported", "to": "dispatched", "at": now,
                        "note": note})
     elif place is not None:
-        events[0]["note"] = (f"outside every grid; nearest grid {place.grid_code} {place.grid_name} "
-                             f"at {place.distance_m:.0f} m: awaiting manual routing")
+        events[0]["note"] = outside_note(place.grid_code, place.grid_name, place.distance_m)
     connection.execute(text("""
         INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, note)
         VALUES (:incident, :at, :actor, :action, :from, :to, :note)

@@ -182,3 +182,16 @@ def test_a_datum_alias_is_stored_by_its_name(tiny_engine):
         reported_at=datetime(2026, 2, 1, 9, 0)))
     assert stored["input_location"]["crs"] == "gcj02"
     assert stored["external_id"] == "A-1"
+
+
+def test_a_batch_writes_the_same_timeline_as_one_by_one(tiny_client):
+    """Routing notes name the grid and the vacancies; a case outside the grids names the nearest."""
+    single = [tiny_client.post("/incidents", json=incident(f"S-{n}", **place)).json()
+              for n, place in enumerate([{}, {"lon": 104.25, "lat": 30.02}])]
+    batch = tiny_client.post("/incidents/batch", json={"incidents": [
+        incident("BT-0"), incident("BT-1", lon=104.25, lat=30.02)]}).json()
+    batched = [tiny_client.get(f"/incidents/{row['id']}").json() for row in batch["rows"]]
+    for one, other in zip(single, batched):
+        assert [(e["action"], e["note"]) for e in one["timeline"]] == [(e["action"], e["note"]) for e in other["timeline"]]
+    assert "vacant: grid_leader" in batched[0]["timeline"][1]["note"]
+    assert "nearest grid " + EAST + "002" in batched[1]["timeline"][0]["note"]
