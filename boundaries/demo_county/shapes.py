@@ -478,12 +478,12 @@ def build_layout(rng: np.random.Generator, progress=None) -> Layout:
     town_mass[4:] = np.exp(rng.normal(np.log(6500), 0.45, n_towns - 4))
     town_sigma[4:] = rng.uniform(420, 720, n_towns - 4)
     # market villages (场镇) away from the town seats
-    cand = _sample_points(rng, main.buffer(-1000), lambda x, y: np.ones_like(x), 1.0, 400, 1.0)
-    dmin = cKDTree(town_xy).query(cand)[0]
-    cand = cand[dmin > 4500][:16]
-    market_mass = rng.uniform(1200, 3000, len(cand))
-    market_sigma = rng.uniform(250, 400, len(cand))
-    density = Density(rng, town_xy, town_mass, town_sigma, cand, market_mass, market_sigma)
+    market_xy = _sample_points(rng, main.buffer(-1000), lambda x, y: np.ones_like(x), 1.0, 400, 1.0)
+    dmin = cKDTree(town_xy).query(market_xy)[0]
+    market_xy = market_xy[dmin > 4500][:16]
+    market_mass = rng.uniform(1200, 3000, len(market_xy))
+    market_sigma = rng.uniform(250, 400, len(market_xy))
+    density = Density(rng, town_xy, town_mass, town_sigma, market_xy, market_mass, market_sigma)
     dmax = density(town_xy[:, 0], town_xy[:, 1]).max() * 1.05
 
     say("cutting the county into Voronoi atoms ...")
@@ -527,17 +527,11 @@ def build_layout(rng: np.random.Generator, progress=None) -> Layout:
     free = atom_grid < 0
     town_pop = np.bincount(atom_town[free], weights=atom_pop[free], minlength=n_towns)
     per_town = _apportion(town_pop, N_GRIDS - n_special, minimum=3)
-    grid_town = [int(atom_town[atom_grid == s][0]) for s in range(n_special)]
-    next_id = n_special
-    for t in range(n_towns):
-        nodes = np.flatnonzero((atom_town == t) & free)
-        sub = subgraph(part_graph, nodes)
-        lab = _partition_components(rng, sub, atom_xy[nodes], atom_pop[nodes], per_town[t])
-        atom_grid[nodes] = lab + next_id
-        grid_town += [t] * (lab.max() + 1)
-        next_id += lab.max() + 1
-    grid_town = np.asarray(grid_town)
-    n_grids = next_id
+    special_town = [int(atom_town[atom_grid == s][0]) for s in range(n_special)]
+    town_atoms = [np.flatnonzero((atom_town == t) & free) for t in range(n_towns)]
+    owners, n_grids = _split_each(rng, part_graph, range(n_towns), town_atoms, atom_xy, atom_pop, per_town,
+                                  atom_grid, start=n_special)
+    grid_town = np.asarray(special_town + owners)
     atom_grid = repair_contiguity(adj, atom_grid, atom_town)
     # the exclave joins the grid of the nearest main-part atom
     for e in exclave:
@@ -565,15 +559,9 @@ def build_layout(rng: np.random.Generator, progress=None) -> Layout:
     per_town_v = np.minimum(per_town_v, counts)
     assert per_town_v.sum() == N_VILLAGES, "not enough grids for the villages"
     grid_village = np.full(n_grids, -1)
-    village_town = []
-    next_v = 0
-    for t in range(n_towns):
-        nodes = np.flatnonzero(grid_town == t)
-        sub = subgraph(grid_dist, nodes)
-        lab = _partition_components(rng, sub, gxy[nodes], vweight[nodes], per_town_v[t])
-        grid_village[nodes] = lab + next_v
-        village_town += [t] * (lab.max() + 1)
-        next_v += lab.max() + 1
+    town_grids = [np.flatnonzero(grid_town == t) for t in range(n_towns)]
+    village_town, next_v = _split_each(rng, grid_dist, range(n_towns), town_grids, gxy, vweight, per_town_v,
+                                       grid_village)
     village_town = np.asarray(village_town)
     grid_village = repair_contiguity(grid_adj, grid_village, grid_town)
     vpop = np.bincount(grid_village, weights=grid_pop, minlength=next_v)
@@ -582,28 +570,39 @@ def build_layout(rng: np.random.Generator, progress=None) -> Layout:
 
     say("splitting urban grids into level-2 grids ...")
     atom_sub = np.full(len(atoms), -1)
-    sub_grid = []
     n_atoms_grid = np.bincount(atom_grid, minlength=n_grids)
-    cand = np.flatnonzero(grid_urban & village_urban[grid_village] & (n_atoms_grid >= 6)
-                          & (grid_town < 4))
-    cand = cand[np.argsort(-grid_pop[cand], kind="stable")][:85]
-    for g in np.sort(cand):
-        nodes = np.flatnonzero(atom_grid == g)
-        k = int(np.clip(len(nodes) // 4, 2, 4))
-        sub = subgraph(dist_graph, nodes)
-        lab = _partition_components(rng, sub, atom_xy[nodes], atom_pop[nodes] + atom_area[nodes] * 1e-4, k)
-        base = len(sub_grid)
-        atom_sub[nodes] = lab + base
-        sub_grid += [g] * (lab.max() + 1)
+    split = np.flatnonzero(grid_urban & village_urban[grid_village] & (n_atoms_grid >= 6)
+                           & (grid_town < 4))
+    split = np.sort(split[np.argsort(-grid_pop[split], kind="stable")][:85])
+    grid_atoms = [np.flatnonzero(atom_grid == g) for g in split]
+    sub_counts = [int(np.clip(len(nodes) // 4, 2, 4)) for nodes in grid_atoms]
+    sub_grid, _ = _split_each(rng, dist_graph, split, grid_atoms, atom_xy, atom_pop + atom_area * 1e-4, sub_counts,
+                              atom_sub)
     atom_sub = repair_contiguity(adj, atom_sub, atom_grid)
     return Layout(
         outline=outline, main=main, atoms=atoms, atom_xy=atom_xy, atom_area=atom_area,
         atom_pop=atom_pop, adjacency=adj, town_xy=town_xy, town_mass=town_mass,
-        town_sigma=town_sigma, market_xy=cand, atom_town=atom_town, atom_grid=atom_grid,
+        town_sigma=town_sigma, market_xy=market_xy, atom_town=atom_town, atom_grid=atom_grid,
         grid_town=grid_town, grid_special=grid_special, grid_urban=grid_urban,
         grid_village=grid_village, village_town=village_town, village_urban=village_urban,
         atom_sub=atom_sub, sub_grid=np.asarray(sub_grid, int),
     )
+
+
+def _split_each(rng, graph, parents, members, xy, weight, counts, labels, start=0):
+    """Split each parent's member nodes into its count of balanced, connected parts.
+
+    Writes each part's number (from ``start`` on) into ``labels`` at its nodes; returns the parent
+    of every new part, in order, and the next free number.
+    """
+    owners = []
+    next_id = start
+    for parent, nodes, k in zip(parents, members, counts):
+        lab = _partition_components(rng, subgraph(graph, nodes), xy[nodes], weight[nodes], k)
+        labels[nodes] = lab + next_id
+        owners += [parent] * (lab.max() + 1)
+        next_id += lab.max() + 1
+    return owners, next_id
 
 
 def _partition_components(rng, adj, xy, weight, k):
