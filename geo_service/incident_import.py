@@ -23,6 +23,7 @@ from geo_service.db.copy import copy_frame
 from geo_service.db.models import RISK_COLOURS
 from geo_service.errors import InvalidInput
 from geo_service.incidents import FUTURE_TOLERANCE, dispatch_note, outside_note, time_limit
+from geo_service.outbox import notify_bound
 from geo_service.progress import Reporter, Silent
 from geo_service.responsibility import responsible, unit_chain
 from geo_service.settings import Settings, get_settings
@@ -236,6 +237,7 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
     written = staging.merge(new, on="external_id").merge(places, on="external_id")
     dispatched = written[written["status"] == "dispatched"]
     people = _bind_officers(connection, cursor, dispatched, now, reporter, settings)
+    notify_bound(connection, [int(i) for i in dispatched["id"]], "dispatch")
     waiting = written[(written["status"] != "dispatched") & written["nearest_code"].notna()]
     report_notes = pd.Series(
         [outside_note(code, name, distance) for code, name, distance

@@ -18,9 +18,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_service import datum
 from geo_service.coordinates import coverage, require_covered, to_storage
+from geo_service.case_states import allowed_actions
 from geo_service.db.models import TIERS
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.locate import find_place
+from geo_service.outbox import notify_bound
 from geo_service.responsibility import check_colour, responsible
 from geo_service.rules import time_limit_hours
 from geo_service.settings import Settings, get_settings
@@ -89,6 +91,26 @@ INSERT = text("""
 """)
 
 
+def bind_people(
+    connection: Connection, incident_id: int, units: list[str], risk_colour: str, tier: str,
+    now: datetime, settings: Settings,
+) -> list:
+    """Bind the people the rules name for the case's place, colour and tier (vacancies recorded as
+    such), releasing whoever was bound at that tier before. Returns the people bound."""
+    bound = responsible(connection, units, local_day(now, settings.timezone), risk_colour, tier)[tier]
+    connection.execute(text("""
+        UPDATE incident_officers SET released_at = :now
+         WHERE incident_id = :incident AND tier = :tier AND released_at IS NULL
+    """), {"incident": incident_id, "tier": tier, "now": now})
+    if bound:
+        connection.execute(text("""
+            INSERT INTO incident_officers (incident_id, tier, position, role, officer_id, unit_code, bound_at)
+            VALUES (:incident, :tier, :position, :role, (SELECT id FROM officers WHERE code = :officer), :unit, :now)
+        """), [{"incident": incident_id, "tier": tier, "position": p.position, "role": p.role,
+                "officer": p.officer_code, "unit": p.unit_code, "now": now} for p in bound])
+    return bound
+
+
 def record_with(
     connection: Connection, new: NewIncident, *, actor: str = "system", settings: Settings | None = None
 ) -> tuple[int, bool]:
@@ -139,18 +161,11 @@ def record_with(
     events = [{"action": "report", "actor": new.source, "from": None, "to": "reported", "at": reported_at,
                "note": None}]
     if dispatched:
-        people = responsible(connection, place.units, local_day(now, settings.timezone), new.risk_colour, "village")
-        bound = people["village"]
-        if bound:
-            connection.execute(text("""
-                INSERT INTO incident_officers (incident_id, tier, position, role, officer_id, unit_code, bound_at)
-                VALUES (:incident, 'village', :position, :role,
-                        (SELECT id FROM officers WHERE code = :officer), :unit, :now)
-            """), [{"incident": incident_id, "position": p.position, "role": p.role, "officer": p.officer_code,
-                    "unit": p.unit_code, "now": now} for p in bound])
+        bound = bind_people(connection, incident_id, place.units, new.risk_colour, "village", now, settings)
         note = dispatch_note(place.grid_code, place.grid_name, [p.role for p in bound if p.vacant])
         events.append({"action": "dispatch", "actor": "system", "from": "reported", "to": "dispatched", "at": now,
                        "note": note})
+        notify_bound(connection, [incident_id], "dispatch", note)
     elif place is not None:
         events[0]["note"] = outside_note(place.grid_code, place.grid_name, place.distance_m)
     connection.execute(text("""
@@ -188,7 +203,8 @@ _SELECT = """
     SELECT i.id, i.external_id, i.source, i.category, i.reported_at, i.description,
            i.reporter_name, i.reporter_phone, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
            i.input_datum, i.input_lon, i.input_lat, i.risk_colour, i.status, i.tier,
-           i.dispatched_at, i.deadline, i.resolved_at, i.closed_at, i.satisfaction,
+           i.dispatched_at, i.deadline, i.resolved_at, i.closed_at, i.satisfaction, i.visited_at,
+           i.merged_into_id,
            i.grid_code, g.name AS grid_name, g.level AS grid_level,
            i.village_code, v.name AS village_name, i.town_code, t.name AS town_name,
            i.county_code, c.name AS county_name, bv.id AS version_id, bv.name AS version_name
@@ -235,6 +251,9 @@ def _incident_dict(row) -> dict:
         "resolved_at": _iso(row["resolved_at"]),
         "closed_at": _iso(row["closed_at"]),
         "satisfaction": row["satisfaction"],
+        "visited_at": _iso(row["visited_at"]),
+        "merged_into": row["merged_into_id"],
+        "allowed_actions": allowed_actions(row["status"]),
     }
 
 

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     coverage_margin_m: float = 10_000.0
     camera_radius_m: float = 300.0
 
+    # Notifications: the outbox's messages go to this webhook (an SMS gateway) if set, else to a
+    # log file of JSON lines.
+    outbox_webhook_url: str | None = None
+    outbox_log: Path = Field(default=PROJECT_ROOT / "var" / "outbox.log")
+
     # The demo county.
     demo_seed: int = 511421
     demo_dir: Path = Field(default=PROJECT_ROOT / "boundaries" / "demo")

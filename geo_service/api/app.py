@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
-from geo_service.api import bulk, errors, health, incidents, locate
+from geo_service.api import bulk, cases, errors, health, incidents, locate
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings, get_settings
 
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(locate.router)
     app.include_router(bulk.router)
     app.include_router(incidents.router)
+    app.include_router(cases.router)
     return app

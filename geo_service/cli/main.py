@@ -106,6 +106,28 @@ def assign(
         raise typer.Exit(1)
 
 
+outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("send")
+def outbox_send(
+    limit: int = typer.Option(1000, help="Send at most this many messages."),
+    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
+) -> None:
+    """Deliver the notifications that are due, with retries for those that fail."""
+    from geo_service.db.engine import get_engine
+    from geo_service.outbox import LogSender, WebhookSender, deliver
+
+    settings = get_settings()
+    url = webhook or settings.outbox_webhook_url
+    sender = WebhookSender(url) if url else LogSender(settings.outbox_log)
+    with reported():
+        done = deliver(get_engine(), sender, limit)
+    typer.echo(f"{done.sent:,} sent, {done.failed:,} failed (to be retried)"
+               f"{'' if url else f'; written to {settings.outbox_log}'}", err=True)
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default: settings)."),

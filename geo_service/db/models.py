@@ -333,6 +333,8 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -373,6 +375,32 @@ class IncidentEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
     data = mapped_column(JSONB)
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the same transaction as the change that causes it.
+
+    A sender delivers pending messages with retries; ``id`` is the idempotency key a receiver
+    uses to drop the copy a crash between sending and recording may produce.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),
+        Index("ix_outbox_incident_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    role: Mapped[str | None] = mapped_column(String(40))
+    payload = mapped_column(JSONB, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditLog(Base):

@@ -1,0 +1,31 @@
+"""The states of a case and the steps between them: the data of the state machine
+(``geo_service.workflow`` carries the steps out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPEN = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "dispatch": Transition(frozenset({"reported", "reopened"}), "dispatched"),
+    "accept": Transition(frozenset({"dispatched"}), "accepted"),
+    "start": Transition(frozenset({"accepted"}), "in_progress"),
+    "resolve": Transition(frozenset({"accepted", "in_progress"}), "resolved"),
+    "close": Transition(frozenset({"resolved"}), "closed"),
+    "reject": Transition(frozenset({"reported", "dispatched"}), "rejected"),
+    "merge": Transition(OPEN, "merged"),
+    "reopen": Transition(frozenset({"resolved", "closed"}), "reopened"),
+}
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The actions that may be taken on a case in ``status``, in the loop's order."""
+    return [action for action, step in TRANSITIONS.items() if status in step.sources]

@@ -1,0 +1,51 @@
+"""The closed loop of a case: merges, follow-up visits, and the transactional outbox.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("incidents", sa.Column("merged_into_id", sa.BigInteger(), nullable=True))
+    op.create_foreign_key(op.f("fk_incidents_merged_into_id_incidents"), "incidents", "incidents",
+                          ["merged_into_id"], ["id"])
+    op.add_column("incidents", sa.Column("visited_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("incident_id", sa.BigInteger(), nullable=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("officer_id", sa.Integer(), nullable=True),
+        sa.Column("role", sa.String(length=40), nullable=True),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], name=op.f("fk_outbox_incident_id_incidents"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["officer_id"], ["officers.id"], name=op.f("fk_outbox_officer_id_officers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+    )
+    op.create_index("ix_outbox_pending", "outbox", ["next_attempt_at"], unique=False,
+                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_index("ix_outbox_incident_id", "outbox", ["incident_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_incident_id", table_name="outbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("sent_at IS NULL"))
+    op.drop_table("outbox")
+    op.drop_column("incidents", "visited_at")
+    op.drop_constraint(op.f("fk_incidents_merged_into_id_incidents"), "incidents", type_="foreignkey")
+    op.drop_column("incidents", "merged_into_id")

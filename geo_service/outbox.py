@@ -1,0 +1,119 @@
+"""The transactional outbox: every message is written in the transaction of the change that
+causes it, and delivered afterwards by a sender, with retries.
+
+So no change is committed without its message, and no message exists for a change that was
+rolled back. Each message is delivered in a transaction of its own and marked sent there; a crash
+after the gateway accepted it but before the mark is committed sends it once more, with the same
+``id``, which the receiver uses as an idempotency key to drop the copy.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+MAX_ATTEMPTS = 8
+
+NOTIFY_BOUND = text("""
+    INSERT INTO outbox (incident_id, kind, officer_id, role, payload)
+    SELECT i.id, :kind, o.id, b.role,
+           jsonb_build_object(
+               'kind', :kind, 'incident_id', i.id, 'external_id', i.external_id, 'to', o.name,
+               'phone', o.phone, 'role', b.role, 'category', i.category, 'risk_colour', i.risk_colour,
+               'grid_code', i.grid_code, 'status', i.status, 'tier', i.tier, 'deadline', i.deadline,
+               'note', CAST(:note AS text))
+      FROM incident_officers b
+      JOIN incidents i ON i.id = b.incident_id
+      JOIN officers o ON o.id = b.officer_id
+     WHERE b.incident_id = ANY(:ids) AND b.released_at IS NULL AND b.tier = i.tier
+     ORDER BY i.id, b.position, o.code
+""")
+
+
+def notify_bound(connection: Connection, incident_ids: list[int], kind: str, note: str | None = None) -> int:
+    """Queue a message to every person bound to each case at its tier (a vacancy gets none).
+
+    Runs in the caller's transaction; returns the number of messages queued.
+    """
+    return connection.execute(NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
+
+
+class Sender(Protocol):
+    def send(self, message: dict) -> None:
+        """Deliver one message or raise."""
+
+
+class LogSender:
+    """The default sender: one JSON line per message, in a log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, message: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(message, ensure_ascii=False, default=str) + "\n")
+
+
+class WebhookSender:
+    """POSTs each message as JSON to a URL (an SMS gateway, say), with its id as idempotency key."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def send(self, message: dict) -> None:
+        body = json.dumps(message, ensure_ascii=False, default=str).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "Idempotency-Key": f"outbox-{message['id']}"})
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"the gateway answered {response.status}")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sent: int
+    failed: int
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 30 s, 1 min, 2 min, ... up to an hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def deliver(engine: Engine, sender: Sender, limit: int = 1000) -> Delivery:
+    """Send up to ``limit`` messages that are due, each in its own transaction."""
+    sent = failed = 0
+    for _ in range(limit):
+        with engine.begin() as connection:
+            row = connection.execute(text("""
+                SELECT id, payload, attempts FROM outbox
+                 WHERE sent_at IS NULL AND attempts < :max AND next_attempt_at <= now()
+                 ORDER BY next_attempt_at, id
+                 LIMIT 1
+                   FOR UPDATE SKIP LOCKED
+            """), {"max": MAX_ATTEMPTS}).first()
+            if row is None:
+                break
+            try:
+                sender.send({"id": row.id, **row.payload})
+            except (OSError, RuntimeError, urllib.error.URLError) as exc:
+                connection.execute(text("""
+                    UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + :wait, last_error = :error
+                     WHERE id = :id
+                """), {"id": row.id, "wait": backoff(row.attempts + 1), "error": str(exc)[:500]})
+                failed += 1
+                continue
+            connection.execute(text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :id"),
+                               {"id": row.id})
+            sent += 1
+    return Delivery(sent, failed)

@@ -1,0 +1,143 @@
+"""The closed loop of a case as an explicit state machine.
+
+    reported ──dispatch──▶ dispatched ──accept──▶ accepted ──start──▶ in_progress
+        │                      │                     │                     │
+        │                      └──────────────resolve┴─────────────resolve─┘
+        │                                            ▼
+        └──reject──▶ rejected                    resolved ──close (follow-up visit)──▶ closed
+    any open case ──merge──▶ merged            resolved, closed ──reopen──▶ reopened ──dispatch──▶ ...
+
+Every transition is made by a named actor and recorded on the case's timeline and in the audit
+log, in one transaction with the change and its messages. The case's row is locked for the
+transition, so of two concurrent transitions the second sees the first's result: it either
+applies to the new state or is refused with the current state and the actions allowed from it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo_service.case_states import TRANSITIONS, allowed_actions
+from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.incidents import bind_people, dispatch_note, time_limit
+from geo_service.outbox import notify_bound
+from geo_service.responsibility import unit_chain
+from geo_service.settings import Settings, get_settings
+
+def transition(
+    connection: Connection,
+    incident_id: int,
+    action: str,
+    actor: str,
+    *,
+    note: str | None = None,
+    satisfaction: int | None = None,
+    into: int | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Take ``action`` on a case in the caller's transaction; returns the case's new status.
+
+    ``close`` records the follow-up visit and needs the citizen's ``satisfaction`` (1 to 5);
+    ``merge`` needs the case it duplicates (``into``).
+
+    Raises
+    ------
+    NotFound
+        No such case (or no such target of a merge).
+    Conflict
+        The action is not allowed from the case's current state: the error names the state and
+        the actions that are.
+    InvalidInput
+        An unknown action, a missing actor, satisfaction or merge target.
+    """
+    settings = settings or get_settings()
+    if action not in TRANSITIONS:
+        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(TRANSITIONS)}", field="action")
+    if not actor or not actor.strip():
+        raise InvalidInput("every step of a case is taken by a named actor: give actor", field="actor")
+    case = connection.execute(text("""
+        SELECT i.id, i.status, i.category, i.risk_colour, i.tier, i.grid_code, g.name AS grid_name,
+               i.village_code, i.town_code, i.county_code
+          FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
+         WHERE i.id = :id
+           FOR UPDATE OF i
+    """), {"id": incident_id}).mappings().first()
+    if case is None:
+        raise NotFound(f"no incident with id {incident_id}", field="id")
+    step = TRANSITIONS[action]
+    if case["status"] not in step.sources:
+        allowed = allowed_actions(case["status"])
+        raise Conflict(
+            f"cannot {action} incident {incident_id}: it is {case['status']}; "
+            f"allowed now: {', '.join(allowed) or 'nothing (the case is finished)'}",
+            field="action", current_status=case["status"], allowed_actions=allowed,
+        )
+    now = datetime.now(timezone.utc)
+    changes: dict[str, object] = {}
+    data: dict[str, object] = {}
+    if action == "dispatch":
+        if not case["grid_code"]:
+            raise Conflict(f"incident {incident_id} lies in no grid: route it to a grid before dispatching it",
+                           field="action", current_status=case["status"], allowed_actions=["reject", "merge"])
+        units = unit_chain(case["grid_code"], case["village_code"], case["town_code"], case["county_code"])
+        bound = bind_people(connection, incident_id, units, case["risk_colour"], case["tier"], now, settings)
+        changes.update(dispatched_at=now, deadline=now + time_limit(connection, case["category"], case["risk_colour"]))
+        note = note or dispatch_note(case["grid_code"], case["grid_name"], [p.role for p in bound if p.vacant])
+    elif action == "resolve":
+        changes["resolved_at"] = now
+    elif action == "close":
+        if satisfaction is None or not 1 <= satisfaction <= 5:
+            raise InvalidInput("closing a case records the follow-up visit: give satisfaction, 1 to 5",
+                               field="satisfaction")
+        changes.update(closed_at=now, visited_at=now, satisfaction=satisfaction)
+        data["satisfaction"] = satisfaction
+    elif action == "merge":
+        target = _merge_target(connection, incident_id, into)
+        changes["merged_into_id"] = target
+        data["into"] = target
+        _record(connection, target, actor, "absorb", None, None, f"absorbed duplicate incident {incident_id}",
+                {"duplicate": incident_id}, now)
+    elif action == "reopen":
+        changes.update(closed_at=None, resolved_at=None)
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    connection.execute(
+        text(f"UPDATE incidents SET status = :status, updated_at = :now{', ' + assignments if assignments else ''} "
+             "WHERE id = :id"),
+        {"status": step.target, "now": now, "id": incident_id, **changes},
+    )
+    _record(connection, incident_id, actor, action, case["status"], step.target, note, data, now)
+    if action == "dispatch":
+        notify_bound(connection, [incident_id], "dispatch", note)
+    return step.target
+
+
+def _merge_target(connection: Connection, incident_id: int, into: int | None) -> int:
+    if into is None:
+        raise InvalidInput("merging a case needs the case it duplicates: give into", field="into")
+    if into == incident_id:
+        raise InvalidInput("a case cannot be merged into itself", field="into")
+    status = connection.execute(text("SELECT status FROM incidents WHERE id = :id FOR UPDATE"), {"id": into}).scalar()
+    if status is None:
+        raise NotFound(f"no incident with id {into} to merge into", field="into")
+    if status in ("merged", "rejected"):
+        raise Conflict(f"incident {into} is {status}: merge into the case it became, or another", field="into",
+                       current_status=status, allowed_actions=[])
+    return into
+
+
+def _record(connection: Connection, incident_id: int, actor: str, action: str, before: str | None,
+            after: str | None, note: str | None, data: dict, now: datetime) -> None:
+    connection.execute(text("""
+        INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, note, data)
+        VALUES (:id, :at, :actor, :action, :before, :after, :note, CAST(:data AS jsonb))
+    """), {"id": incident_id, "at": now, "actor": actor, "action": action, "before": before, "after": after,
+           "note": note, "data": json.dumps(data) if data else None})
+    connection.execute(text("""
+        INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
+        VALUES (:actor, :action, 'incident', :id, CAST(:before AS jsonb), CAST(:after AS jsonb))
+    """), {"actor": actor, "action": action, "id": str(incident_id),
+           "before": json.dumps({"status": before}), "after": json.dumps({"status": after, **data})})

@@ -1,0 +1,210 @@
+"""The closed loop of a case: transitions by named actors, refusals, concurrency, the outbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import text
+
+from geo_service.case_states import TRANSITIONS, allowed_actions
+from geo_service.errors import Conflict
+from geo_service.outbox import LogSender, WebhookSender, deliver
+from geo_service.workflow import transition
+
+from .conftest import scalar
+
+
+def new_case(client, ext_id: str, **overrides) -> dict:
+    body = {"external_id": ext_id, "lon": 104.07, "lat": 30.04, "category": "dispute", "source": "hotline_12345",
+            "reported_at": "2026-02-01T09:00:00+08:00", "risk_colour": "blue"}
+    body.update(overrides)
+    response = client.post("/incidents", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def act(client, case_id: int, action: str, actor: str = "网格员乙", **body):
+    return client.post(f"/incidents/{case_id}/{action}", json={"actor": actor, **body})
+
+
+def pending(engine, case_id: int) -> int:
+    return scalar(engine, "SELECT count(*) FROM outbox WHERE incident_id = :id AND sent_at IS NULL", id=case_id)
+
+
+def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "W-1")
+    assert case["status"] == "dispatched" and case["allowed_actions"] == ["accept", "reject", "merge"]
+    # Dispatch told every bound person who exists (the vacant grid leader and mediator get nothing).
+    people = [o for o in case["officers"] if not o["vacant"]]
+    assert pending(tiny_engine, case["id"]) == len(people) == 4
+    for action, status in (("accept", "accepted"), ("start", "in_progress"), ("resolve", "resolved")):
+        response = act(tiny_client, case["id"], action, note=f"{action} done")
+        assert response.status_code == 200 and response.json()["status"] == status
+    closed = act(tiny_client, case["id"], "close", actor="回访员", satisfaction=4).json()
+    assert (closed["status"], closed["satisfaction"]) == ("closed", 4) and closed["visited_at"]
+    reopened = act(tiny_client, case["id"], "reopen", actor="指挥中心", note="居民反映问题复发").json()
+    assert reopened["status"] == "reopened" and reopened["closed_at"] is None
+    again = act(tiny_client, case["id"], "dispatch", actor="指挥中心").json()
+    assert again["status"] == "dispatched"
+    assert datetime.fromisoformat(again["deadline"]) - datetime.fromisoformat(again["dispatched_at"]) == timedelta(days=7)
+    steps = [(e["action"], e["from_status"], e["to_status"], e["actor"]) for e in again["timeline"]]
+    assert steps == [
+        ("report", None, "reported", "hotline_12345"), ("dispatch", "reported", "dispatched", "system"),
+        ("accept", "dispatched", "accepted", "网格员乙"), ("start", "accepted", "in_progress", "网格员乙"),
+        ("resolve", "in_progress", "resolved", "网格员乙"), ("close", "resolved", "closed", "回访员"),
+        ("reopen", "closed", "reopened", "指挥中心"), ("dispatch", "reopened", "dispatched", "指挥中心"),
+    ]
+    assert pending(tiny_engine, case["id"]) == 8  # the people were told again
+    assert scalar(tiny_engine, "SELECT count(*) FROM audit_log WHERE entity = 'incident' AND entity_id = :id",
+                  id=str(case["id"])) == 7  # the creation and six steps
+
+
+@pytest.mark.parametrize(
+    ("steps", "action", "status"),
+    [([], "close", "dispatched"), ([], "start", "dispatched"), (["accept"], "reopen", "accepted"),
+     (["reject"], "accept", "rejected")],
+)
+def test_a_step_not_allowed_now_is_a_409_naming_the_state_and_the_allowed_steps(tiny_client, steps, action, status):
+    case = new_case(tiny_client, f"I-{action}-{'-'.join(steps)}")
+    for step in steps:
+        assert act(tiny_client, case["id"], step).status_code == 200
+    response = act(tiny_client, case["id"], action, satisfaction=5)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["current_status"] == status
+    assert body["allowed_actions"] == allowed_actions(status)
+    assert status in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [("close", {}, "satisfaction"), ("merge", {}, "into"), ("fly", {}, "action"), ("accept", {"actor": ""}, "actor")],
+)
+def test_a_step_missing_what_it_needs_is_a_422(tiny_client, action, body, field):
+    case = new_case(tiny_client, f"M-{action}-{field}")
+    if action == "close":
+        for step in ("accept", "resolve"):
+            act(tiny_client, case["id"], step)
+    response = tiny_client.post(f"/incidents/{case['id']}/{action}", json={"actor": "指挥中心", **body})
+    assert response.status_code == 422
+    named = response.json().get("field") or ",".join(str(e["loc"][-1]) for e in response.json()["detail"])
+    assert named == field
+
+
+def test_of_two_concurrent_steps_only_one_wins(tiny_engine, tiny_client):
+    case = new_case(tiny_client, "C-1")
+    barrier = threading.Barrier(2)
+
+    def accept(actor):
+        barrier.wait()
+        try:
+            with tiny_engine.begin() as connection:
+                return transition(connection, case["id"], "accept", actor)
+        except Conflict as exc:
+            return exc.detail["current_status"]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(accept, ["甲", "乙"]))
+    assert results == ["accepted", "accepted"]  # one accepted it; the other found it accepted already
+    assert scalar(tiny_engine, """
+        SELECT count(*) FROM incident_events WHERE incident_id = :id AND action = 'accept'""", id=case["id"]) == 1
+
+
+def test_a_merge_keeps_both_timelines(tiny_client):
+    original = new_case(tiny_client, "D-1")
+    duplicate = new_case(tiny_client, "D-2", reporter_phone="13900000000")
+    merged = act(tiny_client, duplicate["id"], "merge", actor="指挥中心", into=original["id"]).json()
+    assert merged["status"] == "merged" and merged["merged_into"] == original["id"]
+    assert merged["allowed_actions"] == []
+    target = tiny_client.get(f"/incidents/{original['id']}").json()
+    assert target["timeline"][-1]["action"] == "absorb" and str(duplicate["id"]) in target["timeline"][-1]["note"]
+    assert [e["action"] for e in merged["timeline"]] == ["report", "dispatch", "merge"]
+    assert act(tiny_client, original["id"], "merge", into=original["id"]).status_code == 422
+    assert act(tiny_client, original["id"], "merge", into=999999).status_code == 404
+    assert act(tiny_client, original["id"], "merge", into=duplicate["id"]).status_code == 409
+
+
+def test_every_state_is_reachable_and_finished_states_have_no_way_out():
+    reachable = {"reported"}
+    for _ in TRANSITIONS:
+        reachable |= {step.target for step in TRANSITIONS.values() if step.sources & reachable}
+    assert reachable == {"reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected",
+                         "merged", "reopened"}
+    assert allowed_actions("rejected") == allowed_actions("merged") == []
+
+
+# -- the outbox ----------------------------------------------------------------------------------
+
+def test_a_step_rolled_back_leaves_no_message(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "O-1")
+    act(tiny_client, case["id"], "reject")
+    before = scalar(tiny_engine, "SELECT count(*) FROM outbox")
+    with pytest.raises(RuntimeError), tiny_engine.begin() as connection:
+        connection.execute(text("UPDATE incidents SET status = 'reopened' WHERE id = :id"), {"id": case["id"]})
+        transition(connection, case["id"], "dispatch", "指挥中心")
+        assert scalar(tiny_engine, "SELECT count(*) FROM outbox") == before  # not visible before commit
+        raise RuntimeError("the process dies before commit")
+    assert scalar(tiny_engine, "SELECT count(*) FROM outbox") == before
+
+
+def test_messages_committed_before_a_crash_are_sent_once_afterwards(tiny_client, tiny_engine, tmp_path):
+    case = new_case(tiny_client, "O-2")  # committed with its messages; no sender ran ("the crash")
+    waiting = pending(tiny_engine, case["id"])
+    assert waiting == 4
+    log = tmp_path / "outbox.log"
+    first = deliver(tiny_engine, LogSender(log))
+    assert first.sent >= waiting and pending(tiny_engine, case["id"]) == 0
+    assert deliver(tiny_engine, LogSender(log)).sent == 0  # nothing twice
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    mine = [m for m in lines if m["incident_id"] == case["id"]]
+    assert len(mine) == len({m["id"] for m in mine}) == 4
+    assert {m["role"] for m in mine} == {"village_cadre", "village_party_secretary", "community_police",
+                                          "grid_worker"}
+    assert all(m["kind"] == "dispatch" and m["phone"] for m in mine)
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    received: list = []
+    fail_first: int = 0
+
+    def do_POST(self):  # noqa: N802 - the standard library's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if _Gateway.fail_first > 0:
+            _Gateway.fail_first -= 1
+            self.send_response(503)
+        else:
+            _Gateway.received.append((self.headers["Idempotency-Key"], body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_webhook_gets_each_message_with_its_key_and_failures_are_retried_later(tiny_client, tiny_engine, tmp_path):
+    deliver(tiny_engine, LogSender(tmp_path / "earlier.log"))  # send what earlier tests left
+    case = new_case(tiny_client, "O-3")
+    server = HTTPServer(("127.0.0.1", 0), _Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Gateway.received, _Gateway.fail_first = [], 2
+    try:
+        sender = WebhookSender(f"http://127.0.0.1:{server.server_port}/sms", timeout=5)
+        first = deliver(tiny_engine, sender)
+        assert (first.sent, first.failed) == (2, 2)
+        retried = scalar(tiny_engine, """
+            SELECT count(*) FROM outbox WHERE incident_id = :id AND sent_at IS NULL AND attempts = 1
+               AND next_attempt_at > now() AND last_error IS NOT NULL""", id=case["id"])
+        assert retried == 2
+        assert deliver(tiny_engine, sender).sent == 0  # not due yet
+        with tiny_engine.begin() as connection:
+            connection.execute(text("UPDATE outbox SET next_attempt_at = now() WHERE sent_at IS NULL"))
+        assert deliver(tiny_engine, sender).sent == 2
+    finally:
+        server.shutdown()
+    keys = [key for key, _ in _Gateway.received]
+    assert len(keys) == len(set(keys)) == 4 and all(key.startswith("outbox-") for key in keys)
