@@ -26,6 +26,16 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# Steps that leave the state as it is: urging (催办) the people bound to a case that is being
+# handled, and escalating (提级) it to the town's, then the county's, people.
+IN_PLACE: dict[str, frozenset[str]] = {
+    "urge": frozenset({"dispatched", "accepted", "in_progress"}),
+    "escalate": frozenset({"dispatched", "accepted", "in_progress"}),
+}
+ACTIONS: tuple[str, ...] = (*TRANSITIONS, *IN_PLACE)
+
+
 def allowed_actions(status: str) -> list[str]:
     """The actions that may be taken on a case in ``status``, in the loop's order."""
-    return [action for action, step in TRANSITIONS.items() if status in step.sources]
+    moves = [action for action, step in TRANSITIONS.items() if status in step.sources]
+    return moves + [action for action, states in IN_PLACE.items() if status in states]

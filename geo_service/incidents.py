@@ -204,7 +204,7 @@ _SELECT = """
            i.reporter_name, i.reporter_phone, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
            i.input_datum, i.input_lon, i.input_lat, i.risk_colour, i.status, i.tier,
            i.dispatched_at, i.deadline, i.resolved_at, i.closed_at, i.satisfaction, i.visited_at,
-           i.merged_into_id,
+           i.merged_into_id, i.urge_count,
            i.grid_code, g.name AS grid_name, g.level AS grid_level,
            i.village_code, v.name AS village_name, i.town_code, t.name AS town_name,
            i.county_code, c.name AS county_name, bv.id AS version_id, bv.name AS version_name
@@ -253,6 +253,7 @@ def _incident_dict(row) -> dict:
         "satisfaction": row["satisfaction"],
         "visited_at": _iso(row["visited_at"]),
         "merged_into": row["merged_into_id"],
+        "urge_count": row["urge_count"],
         "allowed_actions": allowed_actions(row["status"]),
     }
 

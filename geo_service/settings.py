@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     coverage_margin_m: float = 10_000.0
     camera_radius_m: float = 300.0
 
+    # The loop: a village case urged this many times is proposed for escalation to the town; an
+    # open case whose deadline is this close is listed as due soon by `geo-service sla`.
+    escalation_after_urges: int = 2
+    due_soon_hours: float = 24.0
+
     # Notifications: the outbox's messages go to this webhook (an SMS gateway) if set, else to a
     # log file of JSON lines.
     outbox_webhook_url: str | None = None

@@ -21,12 +21,89 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service.case_states import TRANSITIONS, allowed_actions
+from geo_service.case_states import ACTIONS, IN_PLACE, TRANSITIONS, allowed_actions
+from geo_service.db.models import TIERS
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.incidents import bind_people, dispatch_note, time_limit
 from geo_service.outbox import notify_bound
 from geo_service.responsibility import unit_chain
 from geo_service.settings import Settings, get_settings
+
+def take_step(connection: Connection, incident_id: int, action: str, actor: str, **options) -> str:
+    """Any step of the loop, a transition or one that leaves the state as it is; returns the status."""
+    if action in IN_PLACE:
+        return {"urge": urge, "escalate": escalate}[action](
+            connection, incident_id, actor, note=options.get("note"), settings=options.get("settings"))
+    return transition(connection, incident_id, action, actor, **options)
+
+
+def _locked_case(connection: Connection, incident_id: int, action: str, actor: str) -> dict:
+    """The case, locked for this step, after checking the step is known, named and allowed now."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}", field="action")
+    if not actor or not actor.strip():
+        raise InvalidInput("every step of a case is taken by a named actor: give actor", field="actor")
+    case = connection.execute(text("""
+        SELECT i.id, i.status, i.category, i.risk_colour, i.tier, i.grid_code, g.name AS grid_name,
+               i.village_code, i.town_code, i.county_code, i.urge_count
+          FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
+         WHERE i.id = :id
+           FOR UPDATE OF i
+    """), {"id": incident_id}).mappings().first()
+    if case is None:
+        raise NotFound(f"no incident with id {incident_id}", field="id")
+    sources = TRANSITIONS[action].sources if action in TRANSITIONS else IN_PLACE[action]
+    if case["status"] not in sources:
+        allowed = allowed_actions(case["status"])
+        raise Conflict(
+            f"cannot {action} incident {incident_id}: it is {case['status']}; "
+            f"allowed now: {', '.join(allowed) or 'nothing (the case is finished)'}",
+            field="action", current_status=case["status"], allowed_actions=allowed,
+        )
+    return dict(case)
+
+
+def urge(connection: Connection, incident_id: int, actor: str, *, note: str | None = None,
+         settings: Settings | None = None) -> str:
+    """Urge (催办) the people bound to a case: told again, and counted. A village case urged
+    ``escalation_after_urges`` times is proposed for escalation on its timeline."""
+    settings = settings or get_settings()
+    case = _locked_case(connection, incident_id, "urge", actor)
+    count = case["urge_count"] + 1
+    now = datetime.now(timezone.utc)
+    connection.execute(text("UPDATE incidents SET urge_count = :count, updated_at = :now WHERE id = :id"),
+                       {"count": count, "now": now, "id": incident_id})
+    propose = case["tier"] != "county" and count >= settings.escalation_after_urges
+    data = {"urge_count": count, **({"escalation_proposed": True} if propose else {})}
+    note = note or f"urged ({count} time{'s' if count > 1 else ''})" + (
+        f"; proposed for escalation after {count} rounds" if propose else "")
+    _record(connection, incident_id, actor, "urge", None, None, note, data, now)
+    notify_bound(connection, [incident_id], "urge", note)
+    return case["status"]
+
+
+def escalate(connection: Connection, incident_id: int, actor: str, *, note: str | None = None,
+             settings: Settings | None = None) -> str:
+    """Escalate (提级) a case to the next tier, village to town to county: the rules bind that
+    tier's people (for a red case, a county leader) and they are told."""
+    settings = settings or get_settings()
+    case = _locked_case(connection, incident_id, "escalate", actor)
+    if case["tier"] == TIERS[-1]:
+        raise Conflict(f"incident {incident_id} is with the county already: it cannot be escalated further",
+                       field="action", current_status=case["status"],
+                       allowed_actions=[a for a in allowed_actions(case["status"]) if a != "escalate"])
+    tier = TIERS[TIERS.index(case["tier"]) + 1]
+    now = datetime.now(timezone.utc)
+    units = unit_chain(case["grid_code"], case["village_code"], case["town_code"], case["county_code"])
+    bound = bind_people(connection, incident_id, units, case["risk_colour"], tier, now, settings)
+    connection.execute(text("UPDATE incidents SET tier = :tier, updated_at = :now WHERE id = :id"),
+                       {"tier": tier, "now": now, "id": incident_id})
+    vacant = [p.role for p in bound if p.vacant]
+    note = note or f"escalated from {case['tier']} to {tier}" + (f"; vacant: {', '.join(vacant)}" if vacant else "")
+    _record(connection, incident_id, actor, "escalate", None, None, note, {"from_tier": case["tier"], "to_tier": tier}, now)
+    notify_bound(connection, [incident_id], "escalate", note)
+    return case["status"]
+
 
 def transition(
     connection: Connection,
@@ -55,27 +132,10 @@ def transition(
         An unknown action, a missing actor, satisfaction or merge target.
     """
     settings = settings or get_settings()
-    if action not in TRANSITIONS:
-        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(TRANSITIONS)}", field="action")
-    if not actor or not actor.strip():
-        raise InvalidInput("every step of a case is taken by a named actor: give actor", field="actor")
-    case = connection.execute(text("""
-        SELECT i.id, i.status, i.category, i.risk_colour, i.tier, i.grid_code, g.name AS grid_name,
-               i.village_code, i.town_code, i.county_code
-          FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
-         WHERE i.id = :id
-           FOR UPDATE OF i
-    """), {"id": incident_id}).mappings().first()
-    if case is None:
-        raise NotFound(f"no incident with id {incident_id}", field="id")
+    if action in IN_PLACE:
+        raise InvalidInput(f"{action} is not a transition: use take_step", field="action")
+    case = _locked_case(connection, incident_id, action, actor)
     step = TRANSITIONS[action]
-    if case["status"] not in step.sources:
-        allowed = allowed_actions(case["status"])
-        raise Conflict(
-            f"cannot {action} incident {incident_id}: it is {case['status']}; "
-            f"allowed now: {', '.join(allowed) or 'nothing (the case is finished)'}",
-            field="action", current_status=case["status"], allowed_actions=allowed,
-        )
     now = datetime.now(timezone.utc)
     changes: dict[str, object] = {}
     data: dict[str, object] = {}

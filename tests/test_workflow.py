@@ -38,7 +38,8 @@ def pending(engine, case_id: int) -> int:
 
 def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_engine):
     case = new_case(tiny_client, "W-1")
-    assert case["status"] == "dispatched" and case["allowed_actions"] == ["accept", "reject", "merge"]
+    assert case["status"] == "dispatched"
+    assert case["allowed_actions"] == ["accept", "reject", "merge", "urge", "escalate"]
     # Dispatch told every bound person who exists (the vacant grid leader and mediator get nothing).
     people = [o for o in case["officers"] if not o["vacant"]]
     assert pending(tiny_engine, case["id"]) == len(people) == 4
@@ -208,3 +209,73 @@ def test_a_webhook_gets_each_message_with_its_key_and_failures_are_retried_later
         server.shutdown()
     keys = [key for key, _ in _Gateway.received]
     assert len(keys) == len(set(keys)) == 4 and all(key.startswith("outbox-") for key in keys)
+
+
+# -- urging, escalation, time limits -----------------------------------------------------------
+
+def test_urging_tells_the_people_again_counts_and_proposes_escalation(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "U-1")
+    first = act(tiny_client, case["id"], "urge", actor="指挥中心").json()
+    assert (first["status"], first["urge_count"]) == ("dispatched", 1)
+    assert pending(tiny_engine, case["id"]) == 8  # dispatch, then the urge: 4 people each time
+    second = act(tiny_client, case["id"], "urge", actor="指挥中心").json()
+    assert second["urge_count"] == 2
+    assert "proposed for escalation after 2 rounds" in second["timeline"][-1]["note"]
+    assert [e["action"] for e in second["timeline"]][-2:] == ["urge", "urge"]
+    assert all(e["from_status"] is None for e in second["timeline"][-2:])  # the state did not move
+
+
+def test_escalation_binds_the_town_then_the_county(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "E-1", risk_colour="red")
+    town = act(tiny_client, case["id"], "escalate", actor="指挥中心").json()
+    assert town["tier"] == "town" and town["status"] == "dispatched"
+    town_roles = [o["role"] for o in town["officers"] if o["tier"] == "town"]
+    assert town_roles == ["general_grid_leader", "town_command_centre", "village_cadre", "town_party_secretary",
+                          "county_leader"]
+    assert [o["name"] for o in town["officers"] if o["tier"] == "town" and o["role"] == "county_leader"] == ["县领导"]
+    assert {o["tier"] for o in town["officers"]} == {"village", "town"}  # the village's people stay bound
+    county = act(tiny_client, case["id"], "escalate", actor="指挥中心").json()
+    assert county["tier"] == "county"
+    assert [o["role"] for o in county["officers"] if o["tier"] == "county"][-1] == "county_leader"
+    refused = act(tiny_client, case["id"], "escalate", actor="指挥中心")
+    assert refused.status_code == 409 and "county already" in refused.json()["message"]
+    assert "escalate" not in refused.json()["allowed_actions"]
+    notes = [e["note"] for e in county["timeline"] if e["action"] == "escalate"]
+    assert notes[0].startswith("escalated from village to town") and notes[1].startswith("escalated from town to county")
+
+
+def test_overdue_cases_are_found_across_their_deadline(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "S-1", lon=104.12, lat=30.0)
+    deadline = datetime.fromisoformat(case["deadline"])
+
+    def sla(at, **query):
+        return tiny_client.get("/sla", params={"at": at.isoformat(), "cases": True, **query}).json()
+
+    def mine(body):
+        return [c for c in body.get("cases", []) if c["id"] == case["id"]]
+
+    before = sla(deadline - timedelta(hours=2))
+    assert mine(before) and mine(before)[0]["overdue"] is False  # due within the next 24 h
+    assert not mine(sla(deadline - timedelta(hours=30)))  # not yet due within 24 h
+    after = sla(deadline + timedelta(seconds=1))
+    assert mine(after)[0]["overdue"] is True
+    east = [v for v in after["villages"] if v["village_code"] == "511421100202"]
+    assert east and east[0]["overdue"] >= 1 and east[0]["town_name"]
+    act(tiny_client, case["id"], "accept")
+    act(tiny_client, case["id"], "resolve")
+    assert not mine(sla(deadline + timedelta(days=1)))  # a resolved case is not running late
+
+
+def test_the_sla_command_lists_by_town_and_village(tiny_url, tiny_client):
+    import os
+    import subprocess
+    import sys
+
+    case = new_case(tiny_client, "SC-1", lon=104.12, lat=30.0)  # in the east village, 单元202
+    env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url,
+           "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "sla", "--at", "2030-01-01T00:00:00",
+                           "--cases"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "单元202" in done.stdout and case["external_id"] in done.stdout
+    assert " overdue," in done.stdout and not done.stdout.strip().endswith("0 overdue, 0 due soon")

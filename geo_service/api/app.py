@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bulk.router)
     app.include_router(incidents.router)
     app.include_router(cases.router)
+    app.include_router(cases.sla_router)
     return app

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from geo_service.case_states import TRANSITIONS
+from geo_service.case_states import ACTIONS
 from geo_service.incidents import get_incident
-from geo_service.workflow import transition
+from geo_service.sla import sla_by_village, sla_cases
+from geo_service.versions import as_aware
+from geo_service.workflow import take_step
 
 router = APIRouter(prefix="/incidents", tags=["cases"])
+sla_router = APIRouter(tags=["cases"])
 
-Action = Literal[tuple(TRANSITIONS)]  # type: ignore[valid-type]  # the state machine's own steps
+Action = Literal[ACTIONS]  # type: ignore[valid-type]  # the state machine's own steps
 
 
 class ActionIn(BaseModel):
@@ -29,7 +33,28 @@ def take_action(incident_id: int, action: Action, body: ActionIn, request: Reque
     names the state and the steps that are; of two concurrent steps the second sees the first."""
     engine = request.app.state.engine
     with engine.begin() as connection:
-        transition(connection, incident_id, action, body.actor, note=body.note, satisfaction=body.satisfaction,
-                   into=body.into, settings=request.app.state.settings)
+        take_step(connection, incident_id, action, body.actor, note=body.note, satisfaction=body.satisfaction,
+                  into=body.into, settings=request.app.state.settings)
     with engine.connect() as connection:
         return get_incident(connection, incident_id)
+
+
+@sla_router.get("/sla", summary="Open cases overdue or due soon, by town and village")
+def get_sla(
+    request: Request,
+    at: datetime | None = Query(None, description="As at this moment (default now; no zone = Beijing time)."),
+    due_within_hours: float | None = Query(None, gt=0, le=24 * 30, description="Also list cases due within this many hours (default: settings)."),
+    cases: bool = Query(False, description="Also list the cases themselves, the most overdue first."),
+) -> dict:
+    settings = request.app.state.settings
+    moment = as_aware(at, settings.timezone)
+    within = timedelta(hours=due_within_hours or settings.due_soon_hours)
+    with request.app.state.engine.connect() as connection:
+        villages = sla_by_village(connection, moment, within)
+        listed = sla_cases(connection, moment, within) if cases else None
+    body = {"at": moment.isoformat(), "due_within_hours": within.total_seconds() / 3600,
+            "overdue": sum(v["overdue"] for v in villages), "due_soon": sum(v["due_soon"] for v in villages),
+            "villages": villages}
+    if listed is not None:
+        body["cases"] = listed
+    return body

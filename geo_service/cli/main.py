@@ -106,6 +106,44 @@ def assign(
         raise typer.Exit(1)
 
 
+@app.command()
+def sla(
+    due_within: float = typer.Option(None, help="Also list what is due within this many hours (default: settings, 24)."),
+    at: datetime = typer.Option(None, help="As at this moment (default now)."),
+    cases: bool = typer.Option(False, "--cases", help="List the cases themselves, the most overdue first."),
+) -> None:
+    """What is overdue or about to be, by town and village."""
+    from datetime import timedelta
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from geo_service.db.engine import get_engine
+    from geo_service.sla import sla_by_village, sla_cases
+    from geo_service.versions import as_aware
+
+    settings = get_settings()
+    moment = as_aware(at, settings.timezone)
+    within = timedelta(hours=due_within or settings.due_soon_hours)
+    with reported(), get_engine().connect() as connection:
+        villages = sla_by_village(connection, moment, within)
+        listed = sla_cases(connection, moment, within) if cases else []
+    table = Table("town", "village", "overdue", f"due in {within.total_seconds() / 3600:g} h", "worst (h late)",
+                  title=f"time limits as at {moment:%Y-%m-%d %H:%M} (Beijing time)")
+    for v in villages:
+        table.add_row(v["town_name"], v["village_name"], f"{v['overdue']:,}", f"{v['due_soon']:,}",
+                      "" if v["worst_overdue_hours"] is None or v["worst_overdue_hours"] <= 0 else f"{v['worst_overdue_hours']:,}")
+    console = Console()
+    console.print(table)
+    console.print(f"{sum(v['overdue'] for v in villages):,} overdue, {sum(v['due_soon'] for v in villages):,} due soon")
+    if listed:
+        detail = Table("id", "external id", "status", "tier", "category", "colour", "deadline", "h late", "urged")
+        for c in listed:
+            detail.add_row(str(c["id"]), c["external_id"], c["status"], c["tier"], c["category"], c["risk_colour"],
+                           c["deadline"][:16], f"{c['hours_past_deadline']}", str(c["urge_count"]))
+        console.print(detail)
+
+
 outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 

@@ -334,6 +334,7 @@ class Incident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    urge_count: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
