@@ -28,9 +28,13 @@ TRANSITIONS: dict[str, Transition] = {
 
 # Steps that leave the state as it is: urging (催办) the people bound to a case that is being
 # handled, and escalating (提级) it to the town's, then the county's, people.
+# A case being handled may also ask the level above for more time, which that level decides.
+HANDLING = frozenset({"dispatched", "accepted", "in_progress"})
 IN_PLACE: dict[str, frozenset[str]] = {
-    "urge": frozenset({"dispatched", "accepted", "in_progress"}),
-    "escalate": frozenset({"dispatched", "accepted", "in_progress"}),
+    "urge": HANDLING,
+    "escalate": HANDLING,
+    "request_extension": HANDLING,
+    "decide_extension": HANDLING,
 }
 ACTIONS: tuple[str, ...] = (*TRANSITIONS, *IN_PLACE)
 

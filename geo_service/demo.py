@@ -31,7 +31,7 @@ DEMO_VERSION_NAME = "demo-{seed}"
 # The demo's boundaries are in force from before the first incident of its year.
 DEMO_BOUNDARIES_FROM = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 DATA_TABLES = (
-    "audit_log", "outbox", "incident_events", "incident_officers", "incidents", "cameras",
+    "audit_log", "outbox", "incident_extensions", "incident_events", "incident_officers", "incidents", "cameras",
     "officer_assignments", "officers", "grids", "admin_units", "boundary_versions",
     "time_limit_rules", "responsibility_rules", "roles", "sources", "categories", "service_meta",
 )

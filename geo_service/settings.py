@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # open case whose deadline is this close is listed as due soon by `geo-service sla`.
     escalation_after_urges: int = 2
     due_soon_hours: float = 24.0
+    # Two cases of one category this close in space and time are proposed as duplicates.
+    duplicate_distance_m: float = 100.0
+    duplicate_window_hours: float = 48.0
 
     # Notifications: the outbox's messages go to this webhook (an SMS gateway) if set, else to a
     # log file of JSON lines.

@@ -10,16 +10,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from geo_service.case_states import IN_PLACE
+from geo_service.case_states import HANDLING
 
 # The states in which a case is being handled against its deadline.
-RUNNING = tuple(sorted(IN_PLACE["urge"]))
+RUNNING = tuple(sorted(HANDLING))
 
 BY_VILLAGE = text("""
     SELECT t.code AS town_code, t.name AS town_name, v.code AS village_code, v.name AS village_name,
            count(*) FILTER (WHERE i.deadline < :at) AS overdue,
            count(*) FILTER (WHERE i.deadline >= :at) AS due_soon,
-           round(max(extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1) AS worst_overdue_hours
+           round(max(extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1)::float8 AS worst_overdue_hours
       FROM incidents i
       JOIN admin_units v ON v.version_id = i.boundary_version_id AND v.code = i.village_code
       JOIN admin_units t ON t.id = v.parent_id
@@ -31,7 +31,7 @@ BY_VILLAGE = text("""
 CASES = text("""
     SELECT i.id, i.external_id, i.status, i.tier, i.category, i.risk_colour, i.deadline, i.urge_count,
            i.town_code, i.village_code, i.grid_code, i.deadline < :at AS overdue,
-           round((extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1) AS hours_past_deadline
+           round((extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1)::float8 AS hours_past_deadline
       FROM incidents i
      WHERE i.status IN :running AND i.deadline < :soon
      ORDER BY i.deadline, i.id

@@ -31,10 +31,16 @@ from geo_service.settings import Settings, get_settings
 
 def take_step(connection: Connection, incident_id: int, action: str, actor: str, **options) -> str:
     """Any step of the loop, a transition or one that leaves the state as it is; returns the status."""
-    if action in IN_PLACE:
-        return {"urge": urge, "escalate": escalate}[action](
-            connection, incident_id, actor, note=options.get("note"), settings=options.get("settings"))
-    return transition(connection, incident_id, action, actor, **options)
+    if action in ("urge", "escalate"):
+        step = urge if action == "urge" else escalate
+        return step(connection, incident_id, actor, note=options.get("note"), settings=options.get("settings"))
+    if action == "request_extension":
+        return request_extension(connection, incident_id, actor, options.get("hours"), options.get("note"))
+    if action == "decide_extension":
+        return decide_extension(connection, incident_id, actor, options.get("grant"), options.get("note"))
+    return transition(connection, incident_id, action, actor, note=options.get("note"),
+                      satisfaction=options.get("satisfaction"), into=options.get("into"),
+                      settings=options.get("settings"))
 
 
 def _locked_case(connection: Connection, incident_id: int, action: str, actor: str) -> dict:
@@ -102,6 +108,60 @@ def escalate(connection: Connection, incident_id: int, actor: str, *, note: str 
     note = note or f"escalated from {case['tier']} to {tier}" + (f"; vacant: {', '.join(vacant)}" if vacant else "")
     _record(connection, incident_id, actor, "escalate", None, None, note, {"from_tier": case["tier"], "to_tier": tier}, now)
     notify_bound(connection, [incident_id], "escalate", note)
+    return case["status"]
+
+
+def request_extension(connection: Connection, incident_id: int, actor: str, hours: int | None,
+                      reason: str | None) -> str:
+    """Ask the level above for ``hours`` more to handle a case; one request waits at a time."""
+    case = _locked_case(connection, incident_id, "request_extension", actor)
+    if not hours or hours <= 0:
+        raise InvalidInput("an extension request needs hours, a positive number", field="hours")
+    waiting = connection.execute(text(
+        "SELECT id FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL"), {"id": incident_id}).first()
+    if waiting is not None:
+        raise Conflict(f"incident {incident_id} already has an extension request waiting for a decision",
+                       field="action", current_status=case["status"], allowed_actions=["decide_extension"])
+    now = datetime.now(timezone.utc)
+    connection.execute(text("""
+        INSERT INTO incident_extensions (incident_id, requested_at, requested_by, hours, reason)
+        VALUES (:id, :now, :actor, :hours, :reason)
+    """), {"id": incident_id, "now": now, "actor": actor, "hours": hours, "reason": reason})
+    decider = TIERS[min(TIERS.index(case["tier"]) + 1, len(TIERS) - 1)]
+    _record(connection, incident_id, actor, "request_extension", None, None,
+            f"asked for {hours} h more ({reason or 'no reason given'}); the {decider} decides", {"hours": hours}, now)
+    return case["status"]
+
+
+def decide_extension(connection: Connection, incident_id: int, actor: str, grant: bool | None,
+                     note: str | None) -> str:
+    """Grant or refuse the waiting extension request; a grant moves the deadline and tells the people."""
+    case = _locked_case(connection, incident_id, "decide_extension", actor)
+    if grant is None:
+        raise InvalidInput("deciding an extension needs grant: true or false", field="grant")
+    request = connection.execute(text("""
+        SELECT id, hours FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL
+    """), {"id": incident_id}).first()
+    if request is None:
+        raise Conflict(f"incident {incident_id} has no extension request waiting for a decision",
+                       field="action", current_status=case["status"],
+                       allowed_actions=[a for a in allowed_actions(case["status"]) if a != "decide_extension"])
+    now = datetime.now(timezone.utc)
+    connection.execute(text("""
+        UPDATE incident_extensions SET decided_at = :now, decided_by = :actor, granted = :grant WHERE id = :id
+    """), {"now": now, "actor": actor, "grant": grant, "id": request.id})
+    if grant:
+        deadline = connection.execute(text("""
+            UPDATE incidents SET deadline = deadline + make_interval(hours => :hours), updated_at = :now
+             WHERE id = :id RETURNING deadline
+        """), {"hours": request.hours, "now": now, "id": incident_id}).scalar()
+        note = note or f"extension of {request.hours} h granted: new deadline {deadline.isoformat()}"
+    else:
+        note = note or f"extension of {request.hours} h refused"
+    _record(connection, incident_id, actor, "decide_extension", None, None, note,
+            {"granted": grant, "hours": request.hours}, now)
+    if grant:
+        notify_bound(connection, [incident_id], "extension", note)
     return case["status"]
 
 

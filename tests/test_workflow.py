@@ -39,7 +39,8 @@ def pending(engine, case_id: int) -> int:
 def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_engine):
     case = new_case(tiny_client, "W-1")
     assert case["status"] == "dispatched"
-    assert case["allowed_actions"] == ["accept", "reject", "merge", "urge", "escalate"]
+    assert case["allowed_actions"] == ["accept", "reject", "merge", "urge", "escalate", "request_extension",
+                                      "decide_extension"]
     # Dispatch told every bound person who exists (the vacant grid leader and mediator get nothing).
     people = [o for o in case["officers"] if not o["vacant"]]
     assert pending(tiny_engine, case["id"]) == len(people) == 4
@@ -279,3 +280,48 @@ def test_the_sla_command_lists_by_town_and_village(tiny_url, tiny_client):
     assert done.returncode == 0, done.stderr
     assert "单元202" in done.stdout and case["external_id"] in done.stdout
     assert " overdue," in done.stdout and not done.stdout.strip().endswith("0 overdue, 0 due soon")
+
+
+# -- extensions and duplicates -----------------------------------------------------------------
+
+def test_an_extension_is_asked_for_and_decided_by_the_level_above(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "X-1")
+    deadline = datetime.fromisoformat(case["deadline"])
+    asked = act(tiny_client, case["id"], "request_extension", hours=48, note="需协调水务部门").json()
+    assert "the town decides" in asked["timeline"][-1]["note"]
+    assert act(tiny_client, case["id"], "request_extension", hours=24).status_code == 409  # one at a time
+    refused = act(tiny_client, case["id"], "decide_extension", actor="镇综治中心", grant=False).json()
+    assert datetime.fromisoformat(refused["deadline"]) == deadline
+    assert act(tiny_client, case["id"], "decide_extension", actor="镇综治中心", grant=True).status_code == 409
+    act(tiny_client, case["id"], "request_extension", hours=48)
+    before = pending(tiny_engine, case["id"])
+    granted = act(tiny_client, case["id"], "decide_extension", actor="镇综治中心", grant=True).json()
+    assert datetime.fromisoformat(granted["deadline"]) - deadline == timedelta(hours=48)
+    assert pending(tiny_engine, case["id"]) == before + 4  # the people are told the new deadline
+    steps = [e["action"] for e in granted["timeline"]]
+    assert steps[-4:] == ["request_extension", "decide_extension", "request_extension", "decide_extension"]
+    assert act(tiny_client, case["id"], "request_extension").status_code == 422  # no hours
+
+
+def test_cases_close_in_space_time_and_kind_are_proposed_as_duplicates(tiny_client):
+    from .tiny_county import offset
+
+    here = (104.0852, 30.0431)
+    base = new_case(tiny_client, "P-0", lon=here[0], lat=here[1], category="security_hazard")
+    near = offset(here, 45, 60)
+    same = new_case(tiny_client, "P-1", lon=near[0], lat=near[1], category="security_hazard",
+                    reported_at="2026-02-01T20:00:00+08:00")
+    new_case(tiny_client, "P-2", lon=near[0], lat=near[1], category="public_service")        # another kind
+    far = offset(here, 45, 300)
+    new_case(tiny_client, "P-3", lon=far[0], lat=far[1], category="security_hazard")        # 300 m away
+    new_case(tiny_client, "P-4", lon=near[0], lat=near[1], category="security_hazard",
+             reported_at="2026-02-05T09:00:00+08:00")                                        # 4 days later
+    found = tiny_client.get(f"/incidents/{base['id']}/duplicates").json()["candidates"]
+    assert [c["external_id"] for c in found] == ["P-1"]
+    assert found[0]["distance_m"] == pytest.approx(60, abs=0.5) and found[0]["hours_apart"] == 11.0
+    wider = tiny_client.get(f"/incidents/{base['id']}/duplicates",
+                            params={"distance_m": 500, "window_hours": 24 * 5}).json()["candidates"]
+    assert [c["external_id"] for c in wider] == ["P-1", "P-4", "P-3"]
+    act(tiny_client, same["id"], "merge", actor="指挥中心", into=base["id"])
+    assert tiny_client.get(f"/incidents/{base['id']}/duplicates").json()["candidates"] == []
+    assert tiny_client.get("/incidents/987654/duplicates").status_code == 404

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from geo_service.case_states import ACTIONS
+from geo_service.duplicates import possible_duplicates
 from geo_service.incidents import get_incident
 from geo_service.sla import sla_by_village, sla_cases
 from geo_service.versions import as_aware
@@ -25,6 +26,8 @@ class ActionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     satisfaction: int | None = Field(None, ge=1, le=5, description="close: the citizen's satisfaction at the follow-up visit.")
     into: int | None = Field(None, description="merge: the case this one duplicates.")
+    hours: int | None = Field(None, gt=0, le=24 * 90, description="request_extension: how many hours more.")
+    grant: bool | None = Field(None, description="decide_extension: grant (true) or refuse (false).")
 
 
 @router.post("/{incident_id}/{action}", summary="Take a step of the case's loop")
@@ -34,7 +37,7 @@ def take_action(incident_id: int, action: Action, body: ActionIn, request: Reque
     engine = request.app.state.engine
     with engine.begin() as connection:
         take_step(connection, incident_id, action, body.actor, note=body.note, satisfaction=body.satisfaction,
-                  into=body.into, settings=request.app.state.settings)
+                  into=body.into, hours=body.hours, grant=body.grant, settings=request.app.state.settings)
     with engine.connect() as connection:
         return get_incident(connection, incident_id)
 
@@ -58,3 +61,21 @@ def get_sla(
     if listed is not None:
         body["cases"] = listed
     return body
+
+
+@router.get("/{incident_id}/duplicates", summary="Cases that may duplicate this one")
+def get_duplicates(
+    incident_id: int,
+    request: Request,
+    distance_m: float | None = Query(None, gt=0, le=5000, description="How close (default: settings, 100 m)."),
+    window_hours: float | None = Query(None, gt=0, le=24 * 90, description="How close in time (default: settings, 48 h)."),
+) -> dict:
+    """Cases of the same category within the distance and the time window, nearest first; merge one
+    with `POST /incidents/{id}/merge` and `into`."""
+    settings = request.app.state.settings
+    distance = distance_m or settings.duplicate_distance_m
+    window = timedelta(hours=window_hours or settings.duplicate_window_hours)
+    with request.app.state.engine.connect() as connection:
+        found = possible_duplicates(connection, incident_id, distance, window)
+    return {"incident_id": incident_id, "distance_m": distance, "window_hours": window.total_seconds() / 3600,
+            "candidates": found}

@@ -378,6 +378,27 @@ class IncidentEvent(Base):
     data = mapped_column(JSONB)
 
 
+class IncidentExtension(Base):
+    """A request for more time on a case, and the decision of the level above."""
+
+    __tablename__ = "incident_extensions"
+    __table_args__ = (
+        CheckConstraint("hours > 0", name="positive"),
+        Index("uq_incident_extensions_pending", "incident_id", unique=True,
+              postgresql_where=text("decided_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(Text)
+    hours: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    granted: Mapped[bool | None] = mapped_column(Boolean)
+
+
 class OutboxMessage(Base):
     """A message to send, written in the same transaction as the change that causes it.
 

@@ -1,4 +1,4 @@
-"""The closed loop of a case: merges, follow-up visits, urging, and the transactional outbox.
+"""The closed loop of a case: merges, follow-up visits, urging, extensions, and the transactional outbox.
 
 Revision ID: 0003
 Revises: 0002
@@ -41,9 +41,31 @@ def upgrade() -> None:
     op.create_index("ix_outbox_pending", "outbox", ["next_attempt_at"], unique=False,
                     postgresql_where=sa.text("sent_at IS NULL"))
     op.create_index("ix_outbox_incident_id", "outbox", ["incident_id"], unique=False)
+    op.create_table(
+        "incident_extensions",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("incident_id", sa.BigInteger(), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("requested_by", sa.Text(), nullable=False),
+        sa.Column("hours", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.Text(), nullable=True),
+        sa.Column("granted", sa.Boolean(), nullable=True),
+        sa.CheckConstraint("hours > 0", name=op.f("ck_incident_extensions_positive")),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"],
+                                name=op.f("fk_incident_extensions_incident_id_incidents"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_extensions")),
+    )
+    # At most one request waits for a decision.
+    op.create_index("uq_incident_extensions_pending", "incident_extensions", ["incident_id"], unique=True,
+                    postgresql_where=sa.text("decided_at IS NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("uq_incident_extensions_pending", table_name="incident_extensions",
+                  postgresql_where=sa.text("decided_at IS NULL"))
+    op.drop_table("incident_extensions")
     op.drop_index("ix_outbox_incident_id", table_name="outbox")
     op.drop_index("ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("sent_at IS NULL"))
     op.drop_table("outbox")
