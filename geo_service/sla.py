@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from geo_service.case_states import HANDLING
+from geo_service.outbox import notify_bound
 
 # The states in which a case is being handled against its deadline.
 RUNNING = tuple(sorted(HANDLING))
@@ -49,3 +50,29 @@ def sla_cases(connection: Connection, at: datetime, due_within: timedelta, limit
     """The open cases overdue or due within ``due_within`` at ``at``, the most overdue first."""
     rows = connection.execute(CASES, {"at": at, "soon": at + due_within, "running": list(RUNNING), "limit": limit})
     return [{**dict(r), "deadline": r["deadline"].isoformat()} for r in rows.mappings()]
+
+
+REMIND = text("""
+    WITH due AS (
+        UPDATE incidents SET reminded_deadline = deadline
+         WHERE status IN :running AND deadline >= :at AND deadline < :soon
+           AND reminded_deadline IS DISTINCT FROM deadline
+        RETURNING id, deadline)
+    INSERT INTO incident_events (incident_id, at, actor, action, note)
+    SELECT id, :at, 'system', 'remind', 'deadline ' || to_char(deadline AT TIME ZONE :zone, 'YYYY-MM-DD HH24:MI')
+      FROM due
+    RETURNING incident_id
+""").bindparams(bindparam("running", expanding=True))
+
+
+def remind_due(connection: Connection, at: datetime, due_within: timedelta, zone: str) -> int:
+    """Tell the people of every case whose deadline falls within ``due_within`` of ``at``, once per
+    deadline (an extended deadline is reminded of again), in the caller's transaction.
+
+    Returns the number of cases reminded.
+    """
+    ids = [r[0] for r in connection.execute(REMIND, {"at": at, "soon": at + due_within, "zone": zone,
+                                                     "running": list(RUNNING)})]
+    if ids:
+        notify_bound(connection, ids, "deadline_near", "the deadline draws near")
+    return len(ids)

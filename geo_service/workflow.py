@@ -84,7 +84,6 @@ def urge(connection: Connection, incident_id: int, actor: str, *, note: str | No
     note = note or f"urged ({count} time{'s' if count > 1 else ''})" + (
         f"; proposed for escalation after {count} rounds" if propose else "")
     _record(connection, incident_id, actor, "urge", None, None, note, data, now)
-    notify_bound(connection, [incident_id], "urge", note)
     return case["status"]
 
 
@@ -107,7 +106,6 @@ def escalate(connection: Connection, incident_id: int, actor: str, *, note: str 
     vacant = [p.role for p in bound if p.vacant]
     note = note or f"escalated from {case['tier']} to {tier}" + (f"; vacant: {', '.join(vacant)}" if vacant else "")
     _record(connection, incident_id, actor, "escalate", None, None, note, {"from_tier": case["tier"], "to_tier": tier}, now)
-    notify_bound(connection, [incident_id], "escalate", note)
     return case["status"]
 
 
@@ -160,8 +158,6 @@ def decide_extension(connection: Connection, incident_id: int, actor: str, grant
         note = note or f"extension of {request.hours} h refused"
     _record(connection, incident_id, actor, "decide_extension", None, None, note,
             {"granted": grant, "hours": request.hours}, now)
-    if grant:
-        notify_bound(connection, [incident_id], "extension", note)
     return case["status"]
 
 
@@ -230,8 +226,6 @@ def transition(
         {"status": step.target, "now": now, "id": incident_id, **changes},
     )
     _record(connection, incident_id, actor, action, case["status"], step.target, note, data, now)
-    if action == "dispatch":
-        notify_bound(connection, [incident_id], "dispatch", note)
     return step.target
 
 
@@ -251,6 +245,8 @@ def _merge_target(connection: Connection, incident_id: int, into: int | None) ->
 
 def _record(connection: Connection, incident_id: int, actor: str, action: str, before: str | None,
             after: str | None, note: str | None, data: dict, now: datetime) -> None:
+    """A step on the case's timeline, in the audit log, and as a message to the people bound to
+    the case at its tier, all in the step's transaction."""
     connection.execute(text("""
         INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, note, data)
         VALUES (:id, :at, :actor, :action, :before, :after, :note, CAST(:data AS jsonb))
@@ -261,3 +257,4 @@ def _record(connection: Connection, incident_id: int, actor: str, action: str, b
         VALUES (:actor, :action, 'incident', :id, CAST(:before AS jsonb), CAST(:after AS jsonb))
     """), {"actor": actor, "action": action, "id": str(incident_id),
            "before": json.dumps({"status": before}), "after": json.dumps({"status": after, **data})})
+    notify_bound(connection, [incident_id], action, note)

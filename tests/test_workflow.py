@@ -61,7 +61,8 @@ def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_
         ("resolve", "in_progress", "resolved", "网格员乙"), ("close", "resolved", "closed", "回访员"),
         ("reopen", "closed", "reopened", "指挥中心"), ("dispatch", "reopened", "dispatched", "指挥中心"),
     ]
-    assert pending(tiny_engine, case["id"]) == 8  # the people were told again
+    # Every step told the four people bound: dispatch, accept, start, resolve, close, reopen, dispatch.
+    assert pending(tiny_engine, case["id"]) == 4 * 7
     assert scalar(tiny_engine, "SELECT count(*) FROM audit_log WHERE entity = 'incident' AND entity_id = :id",
                   id=str(case["id"])) == 7  # the creation and six steps
 
@@ -325,3 +326,28 @@ def test_cases_close_in_space_time_and_kind_are_proposed_as_duplicates(tiny_clie
     act(tiny_client, same["id"], "merge", actor="指挥中心", into=base["id"])
     assert tiny_client.get(f"/incidents/{base['id']}/duplicates").json()["candidates"] == []
     assert tiny_client.get("/incidents/987654/duplicates").status_code == 404
+
+
+def test_a_deadline_drawing_near_is_reminded_of_once(tiny_client, tiny_engine):
+    from geo_service.sla import remind_due
+    from geo_service.versions import as_aware
+
+    case = new_case(tiny_client, "R-1")
+    with tiny_engine.begin() as connection:
+        connection.execute(text("UPDATE incidents SET deadline = now() + interval '3 hours' WHERE id = :id"),
+                           {"id": case["id"]})
+    before = pending(tiny_engine, case["id"])
+
+    def remind():
+        with tiny_engine.begin() as connection:
+            return remind_due(connection, as_aware(None, "Asia/Shanghai"), timedelta(hours=24), "Asia/Shanghai")
+
+    assert remind() >= 1
+    assert pending(tiny_engine, case["id"]) == before + 4
+    assert remind() == 0 and pending(tiny_engine, case["id"]) == before + 4  # once per deadline
+    act(tiny_client, case["id"], "request_extension", hours=5)
+    act(tiny_client, case["id"], "decide_extension", actor="镇综治中心", grant=True)
+    assert remind() >= 1  # the new deadline (8 h away) is reminded of again
+    assert scalar(tiny_engine, "SELECT count(*) FROM outbox WHERE incident_id = :id AND kind = 'deadline_near'",
+                  id=case["id"]) == 8
+    assert [e["action"] for e in tiny_client.get(f"/incidents/{case['id']}").json()["timeline"]].count("remind") == 2

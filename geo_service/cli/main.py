@@ -166,6 +166,24 @@ def outbox_send(
                f"{'' if url else f'; written to {settings.outbox_log}'}", err=True)
 
 
+@outbox_app.command("remind")
+def outbox_remind(
+    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
+) -> None:
+    """Queue reminders for the cases whose deadline draws near (once per deadline); run it from cron."""
+    from datetime import timedelta
+
+    from geo_service.db.engine import get_engine
+    from geo_service.sla import remind_due
+    from geo_service.versions import as_aware
+
+    settings = get_settings()
+    within = timedelta(hours=due_within or settings.due_soon_hours)
+    with reported(), get_engine().begin() as connection:
+        count = remind_due(connection, as_aware(None, settings.timezone), within, settings.timezone)
+    typer.echo(f"{count:,} cases reminded; `geo-service outbox send` delivers the messages", err=True)
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default: settings)."),

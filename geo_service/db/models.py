@@ -335,6 +335,7 @@ class Incident(Base):
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     urge_count: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    reminded_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the deadline last reminded of
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -20,6 +20,7 @@ def upgrade() -> None:
                           ["merged_into_id"], ["id"])
     op.add_column("incidents", sa.Column("visited_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("incidents", sa.Column("urge_count", sa.SmallInteger(), server_default="0", nullable=False))
+    op.add_column("incidents", sa.Column("reminded_deadline", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -69,6 +70,7 @@ def downgrade() -> None:
     op.drop_index("ix_outbox_incident_id", table_name="outbox")
     op.drop_index("ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("sent_at IS NULL"))
     op.drop_table("outbox")
+    op.drop_column("incidents", "reminded_deadline")
     op.drop_column("incidents", "urge_count")
     op.drop_column("incidents", "visited_at")
     op.drop_constraint(op.f("fk_incidents_merged_into_id_incidents"), "incidents", type_="foreignkey")
