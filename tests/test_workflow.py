@@ -351,3 +351,66 @@ def test_a_deadline_drawing_near_is_reminded_of_once(tiny_client, tiny_engine):
     assert scalar(tiny_engine, "SELECT count(*) FROM outbox WHERE incident_id = :id AND kind = 'deadline_near'",
                   id=case["id"]) == 8
     assert [e["action"] for e in tiny_client.get(f"/incidents/{case['id']}").json()["timeline"]].count("remind") == 2
+
+
+def test_the_command_line_drives_the_loop(tiny_url, tiny_client):
+    import os
+    import subprocess
+    import sys
+
+    case = new_case(tiny_client, "CLI-1")
+    env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "geo_service.cli.main", "case", *args],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    accepted = run("accept", str(case["id"]), "--actor", "网格员乙")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "accepted" in accepted.stdout and "allowed now: start, resolve" in accepted.stdout
+    refused = run("close", str(case["id"]), "--actor", "回访员", "--satisfaction", "5")
+    assert refused.returncode == 2 and "it is accepted" in refused.stderr
+    asked = run("request_extension", str(case["id"]), "--actor", "网格员乙", "--hours", "24")
+    granted = run("decide_extension", str(case["id"]), "--actor", "镇综治中心", "--grant")
+    assert asked.returncode == granted.returncode == 0 and "granted" in granted.stdout
+
+
+def test_the_whole_loop_through_the_api_with_every_step_on_the_timeline_and_in_the_outbox(tiny_client, tiny_engine):
+    case = new_case(tiny_client, "FULL-1", risk_colour="red")
+    walk = [
+        ("accept", {}), ("request_extension", {"hours": 24}), ("decide_extension", {"grant": True}),
+        ("urge", {}), ("urge", {}), ("escalate", {}), ("escalate", {}), ("start", {}), ("resolve", {}),
+        ("close", {"satisfaction": 3}), ("reopen", {}), ("dispatch", {}), ("accept", {}), ("resolve", {}),
+        ("close", {"satisfaction": 5}),
+    ]
+    for action, body in walk:
+        response = act(tiny_client, case["id"], action, actor="指挥中心", **body)
+        assert response.status_code == 200, (action, response.text)
+    final = response.json()
+    assert (final["status"], final["tier"], final["satisfaction"], final["urge_count"]) == ("closed", "county", 5, 2)
+    assert [e["action"] for e in final["timeline"]] == ["report", "dispatch"] + [a for a, _ in walk]
+    with tiny_engine.connect() as connection:
+        kinds = [r[0] for r in connection.execute(text(
+            "SELECT DISTINCT ON (kind) kind FROM outbox WHERE incident_id = :id ORDER BY kind"), {"id": case["id"]})]
+    assert set(kinds) == {"dispatch"} | {a for a, _ in walk}  # every step told the people bound
+    county_people = {o["role"] for o in final["officers"] if o["tier"] == "county"}
+    assert "county_leader" in county_people  # a red case at the county binds a county leader
+
+
+def test_two_clients_stepping_at_once_cannot_both_win(tiny_url, tiny_client):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    case = new_case(tiny_client, "TWO-1")
+    barrier = threading.Barrier(2)
+
+    def reject(actor):
+        with TestClient(create_app(Settings(database_url=tiny_url))) as client:
+            barrier.wait()
+            return client.post(f"/incidents/{case['id']}/reject", json={"actor": actor}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(reject, ["甲", "乙"]))
+    assert codes == [200, 409]

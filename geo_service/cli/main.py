@@ -107,6 +107,36 @@ def assign(
 
 
 @app.command()
+def case(
+    action: str = typer.Argument(..., help="dispatch, accept, start, resolve, close, reject, merge, reopen, urge, "
+                                           "escalate, request_extension or decide_extension."),
+    incident_id: int = typer.Argument(..., help="The case's id."),
+    actor: str = typer.Option(..., help="Who takes the step (recorded on the timeline)."),
+    note: str = typer.Option(None, help="A note for the timeline."),
+    satisfaction: int = typer.Option(None, min=1, max=5, help="close: the follow-up visit's satisfaction, 1 to 5."),
+    into: int = typer.Option(None, help="merge: the case this one duplicates."),
+    hours: int = typer.Option(None, min=1, help="request_extension: how many hours more."),
+    grant: bool = typer.Option(None, "--grant/--refuse", help="decide_extension: grant or refuse."),
+) -> None:
+    """Take a step of a case's loop, as POST /incidents/{id}/{action} does."""
+    from geo_service.db.engine import get_engine
+    from geo_service.incidents import get_incident
+    from geo_service.workflow import take_step
+
+    engine = get_engine()
+    with reported():
+        with engine.begin() as connection:
+            status = take_step(connection, incident_id, action, actor, note=note, satisfaction=satisfaction,
+                               into=into, hours=hours, grant=grant)
+        with engine.connect() as connection:
+            incident = get_incident(connection, incident_id)
+    last = incident["timeline"][-1]
+    typer.echo(f"incident {incident_id} ({incident['external_id']}): {status}, tier {incident['tier']}; "
+               f"{last['action']}: {last['note'] or ''}".rstrip("; :"))
+    typer.echo(f"allowed now: {', '.join(incident['allowed_actions']) or 'nothing'}")
+
+
+@app.command()
 def sla(
     due_within: float = typer.Option(None, help="Also list what is due within this many hours (default: settings, 24)."),
     at: datetime = typer.Option(None, help="As at this moment (default now)."),
