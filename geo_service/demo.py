@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,11 +21,13 @@ from sqlalchemy import Engine, text
 
 from geo_service import datum
 from geo_service.assign import GridIndex
+from geo_service.case_states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
 from geo_service.progress import Reporter, Silent
 from geo_service.rules.seed import seed_rules
-from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT
+from geo_service.incident_import import bind_officers
+from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT, get_settings
 
 DEMO_VERSION_NAME = "demo-{seed}"
 # The demo's boundaries are in force from before the first incident of its year.
@@ -54,7 +56,8 @@ def fingerprint(seed: int) -> str:
     sources = sorted((PROJECT_ROOT / "boundaries").glob("demo_county/*.py"))
     sources += sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
     sources += sorted((PACKAGE_DIR / "rules").glob("*.csv"))
-    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "db/copy.py", "rules/seed.py")]
+    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "db/copy.py", "rules/seed.py",
+                                                "incident_import.py", "responsibility.py")]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -124,22 +127,15 @@ def load_demo(
     if output_dir is not None:
         for path in write_outputs(demo, output_dir):
             reporter.step(f"wrote {path}")
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cursor:
-            _write(cursor, demo, seed, wanted, reporter)
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+    with engine.begin() as connection:
+        # COPY goes through the DBAPI cursor of the same connection, in the same transaction.
+        _write(connection, connection.connection.cursor(), demo, seed, wanted, reporter)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE"))
     return LoadResult(True, wanted, table_counts(engine))
 
 
-def _write(cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
+def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
     reporter.step("clearing the previous contents ...")
     cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
     seed_rules(cursor)
@@ -202,6 +198,10 @@ def _write(cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
     copy_frame(cursor, "incident_events", events,
                ["incident_id", "at", "actor", "action", "from_status", "to_status", "note"],
                advance=reporter.task("incident timeline", len(events)))
+
+    # The cases still being handled have their people bound, as a case recorded today would.
+    running = incidents[incidents["status"].isin(HANDLING) & incidents["grid_code"].notna()]
+    bind_officers(connection, cursor, running, datetime.now(timezone.utc), reporter, get_settings())
 
     for table in ("admin_units", "grids", "officers", "incidents"):
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")

@@ -236,7 +236,7 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
         return set()
     written = staging.merge(new, on="external_id").merge(places, on="external_id")
     dispatched = written[written["status"] == "dispatched"]
-    people = _bind_officers(connection, cursor, dispatched, now, reporter, settings)
+    people = bind_officers(connection, cursor, dispatched, now, reporter, settings)
     notify_bound(connection, [int(i) for i in dispatched["id"]], "dispatch")
     waiting = written[(written["status"] != "dispatched") & written["nearest_code"].notna()]
     report_notes = pd.Series(
@@ -263,7 +263,7 @@ def _write(connection: Connection, frame, assigned, reported, inside, now, actor
     return set(new["external_id"])
 
 
-def _bind_officers(connection: Connection, cursor, dispatched: pd.DataFrame, now, reporter: Reporter,
+def bind_officers(connection: Connection, cursor, dispatched: pd.DataFrame, now, reporter: Reporter,
                    settings: Settings) -> dict:
     """Bind each dispatched incident to the people of its place, resolved once per place and colour.
 

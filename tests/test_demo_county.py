@@ -280,3 +280,15 @@ def test_a_failing_load_leaves_the_database_as_it_was(demo_copy_url, monkeypatch
         load_demo(engine, SEED, force=True)
     assert table_counts(engine) == before
     assert scalar(engine, "SELECT value FROM service_meta WHERE key = 'demo_fingerprint'") == fingerprint(SEED)
+
+
+def test_the_demo_cases_still_being_handled_have_their_people_bound(engine):
+    unbound = scalar(engine, """
+        SELECT count(*) FROM incidents i
+         WHERE i.status IN ('dispatched', 'accepted', 'in_progress')
+           AND NOT EXISTS (SELECT 1 FROM incident_officers b WHERE b.incident_id = i.id)""")
+    assert unbound == 0
+    assert scalar(engine, "SELECT count(DISTINCT incident_id) FROM incident_officers") == scalar(
+        engine, "SELECT count(*) FROM incidents WHERE status IN ('dispatched', 'accepted', 'in_progress')")
+    vacancies = scalar(engine, "SELECT count(*) FROM incident_officers WHERE officer_id IS NULL")
+    assert vacancies > 0  # the deliberate vacancies show up as such
