@@ -28,6 +28,7 @@ from geo_service import datum
 from geo_service.assign import GridIndex
 from geo_service.coordinates import Coverage, coverage, coverage_errors, number_errors
 from geo_service.errors import InvalidInput
+from geo_service.locate import GRID_HIERARCHY
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings, get_settings
 from geo_service.versions import VersionInForce, as_aware, version_in_force
@@ -42,10 +43,7 @@ GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 GRIDS = text("""
     SELECT g.code, g.name, g.level, v.code AS village_code, v.name AS village_name,
            t.code AS town_code, t.name AS town_name, c.code AS county_code, ST_AsBinary(g.geom) AS wkb
-      FROM grids g
-      JOIN admin_units v ON v.id = g.village_id
-      JOIN admin_units t ON t.id = v.parent_id
-      JOIN admin_units c ON c.id = t.parent_id
+""" + GRID_HIERARCHY + """
      WHERE g.version_id = :version
      ORDER BY g.code
 """)

@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from geo_service import datum
-from geo_service.assign import GridIndex
+from geo_service.bulk import assign_points, snapshot
 from geo_service.case_states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
 from geo_service.progress import Reporter, Silent
-from geo_service.rules.seed import seed_rules
 from geo_service.incident_import import bind_officers
+from geo_service.rules.seed import seed_rules
 from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT, get_settings
 
 DEMO_VERSION_NAME = "demo-{seed}"
@@ -56,8 +55,9 @@ def fingerprint(seed: int) -> str:
     sources = sorted((PROJECT_ROOT / "boundaries").glob("demo_county/*.py"))
     sources += sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
     sources += sorted((PACKAGE_DIR / "rules").glob("*.csv"))
-    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "db/copy.py", "rules/seed.py",
-                                                "incident_import.py", "responsibility.py")]
+    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "bulk.py", "coordinates.py",
+                                                "db/copy.py", "rules/seed.py", "incident_import.py",
+                                                "responsibility.py")]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -186,7 +186,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
                ["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m", "status", "installed_on", "geom"],
                advance=reporter.task("cameras", len(demo.cameras)))
 
-    incidents = _assigned_incidents(demo, grids, version_id, reporter)
+    incidents = _assigned_incidents(connection, demo, grids, version_id, reporter)
     copy_frame(cursor, "incidents", incidents,
                ["id", "external_id", "source", "category", "reported_at", "description", "reporter_name",
                 "reporter_phone", "geom", "input_datum", "input_lon", "input_lat", "boundary_version_id",
@@ -213,26 +213,20 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
         )
 
 
-def _assigned_incidents(demo, grids: pd.DataFrame, version_id: int, reporter: Reporter):
-    """The demo's incidents located from their input coordinates and assigned to grids."""
+def _assigned_incidents(connection, demo, grids: pd.DataFrame, version_id: int, reporter: Reporter):
+    """The demo's incidents located from their input coordinates and assigned to grids, as any
+    batch of points is (``geo_service.bulk``), against the grids written in this transaction."""
     incidents = demo.incidents.reset_index(drop=True).copy()
-    lon = incidents["input_lon"].to_numpy(dtype=float)
-    lat = incidents["input_lat"].to_numpy(dtype=float)
-    stored_lon, stored_lat = lon.copy(), lat.copy()
-    for name, rows in incidents.groupby("input_datum").groups.items():
-        stored_lon[rows], stored_lat[rows] = datum.convert(lon[rows], lat[rows], name, "cgcs2000")
-    incidents = incidents.set_geometry(
-        gpd.points_from_xy(stored_lon, stored_lat), crs=incidents.crs
-    )
-    index = GridIndex(grids["code"], grids["level"], grids.geometry.values)
-    found = index.assign(stored_lon, stored_lat, progress=reporter.task("assigning to grids", len(incidents)))
-    inside = found >= 0
-    codes = np.where(inside, index.codes[np.maximum(found, 0)], None)
-    incidents["grid_code"] = codes
-    incidents["grid_id"] = pd.Series(codes).map(dict(zip(grids["code"], grids["id"]))).astype("Int64")
-    incidents["village_code"] = [c[:12] if c else None for c in codes]
-    incidents["town_code"] = [c[:9] + "000" if c else None for c in codes]
-    incidents["county_code"] = [c[:6] + "000000" if c else None for c in codes]
+    snap = snapshot(connection, DEMO_BOUNDARIES_FROM)
+    found = assign_points(snap, incidents["input_lon"].to_numpy(dtype=float),
+                          incidents["input_lat"].to_numpy(dtype=float), incidents["input_datum"].to_numpy(object),
+                          reporter)
+    incidents = incidents.set_geometry(gpd.points_from_xy(found["lon_cgcs2000"], found["lat_cgcs2000"]),
+                                       crs=incidents.crs)
+    inside = found["status"] == "assigned"
+    for column in ("grid_code", "village_code", "town_code", "county_code"):
+        incidents[column] = found[column].where(inside, None)
+    incidents["grid_id"] = incidents["grid_code"].map(dict(zip(grids["code"], grids["id"]))).astype("Int64")
     incidents["boundary_version_id"] = version_id
     incidents["tier"] = "village"
     incidents["id"] = np.arange(1, len(incidents) + 1)

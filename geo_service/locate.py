@@ -20,16 +20,19 @@ from geo_service.responsibility import Responsible, check_colour, responsible, u
 from geo_service.settings import Settings, get_settings
 from geo_service.versions import VersionInForce, as_aware, local_day, version_in_force
 
-_PLACE = """
-    SELECT g.code AS grid_code, g.name AS grid_name, g.level AS grid_level, g.kind AS grid_kind,
-           v.code AS village_code, v.name AS village_name,
-           t.code AS town_code, t.name AS town_name,
-           c.code AS county_code, c.name AS county_name, {distance} AS distance_m
+# A grid with the village, town and county it lies in (g, v, t, c): the one place this join is written.
+GRID_HIERARCHY = """
       FROM grids g
       JOIN admin_units v ON v.id = g.village_id
       JOIN admin_units t ON t.id = v.parent_id
       JOIN admin_units c ON c.id = t.parent_id
 """
+_PLACE = """
+    SELECT g.code AS grid_code, g.name AS grid_name, g.level AS grid_level, g.kind AS grid_kind,
+           v.code AS village_code, v.name AS village_name,
+           t.code AS town_code, t.name AS town_name,
+           c.code AS county_code, c.name AS county_name, {distance} AS distance_m
+""" + GRID_HIERARCHY
 CONTAINING = text(_PLACE.format(distance="0.0") + """
      WHERE g.version_id = :version AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490))
      ORDER BY g.level DESC, g.code
