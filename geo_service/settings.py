@@ -68,10 +68,31 @@ class Settings(BaseSettings):
     duplicate_distance_m: float = 100.0
     duplicate_window_hours: float = 48.0
 
+    # Planners' checks of a boundary draft. Overlaps, gaps and spill-overs smaller than the
+    # tolerance are digitising noise, not errors. Household targets per grid: urban grids of 300
+    # to 500 households is the usual guidance (GB/T 34300-2017 and provincial rules built on it);
+    # rural grids are "a natural village or about 300 households", so the rural band is wider.
+    boundary_tolerance_m2: float = 10.0
+    sliver_area_m2: float = 1_000.0
+    sliver_polsby_popper: float = 0.05
+    urban_households: tuple[int, int] = (300, 500)
+    rural_households: tuple[int, int] = (100, 400)
+    # Impact and workload count the incidents of this many recent months.
+    impact_months: int = 12
+    boundary_import_max_features: int = 50_000
+    boundary_upload_max_bytes: int = 200 * 1024 * 1024
+
     # Notifications: the outbox's messages go to this webhook (an SMS gateway) if set, else to a
     # log file of JSON lines.
     outbox_webhook_url: str | None = None
     outbox_log: Path = Field(default=PROJECT_ROOT / "var" / "outbox.log")
+
+    # The map page's basemap: none by default (county intranets have none), or a raster tile URL
+    # template ({z}/{x}/{y}) with the datum its tiles are drawn in; for gcj02 or bd09 (AMap,
+    # Tencent, Baidu) the page's layers are shifted onto it.
+    basemap_url: str | None = None
+    basemap_datum: str = "wgs84"
+    basemap_attribution: str = ""
 
     # The demo county.
     demo_seed: int = 511421

@@ -4,11 +4,18 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# --browser also installs Chromium, which the map page's tests drive headless.
+browser=0
+[ "${1:-}" = "--browser" ] && browser=1
+
 packages=()
 command -v python3 >/dev/null || packages+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
     || packages+=(postgresql postgresql-contrib postgresql-postgis)
+# npm fetches the map page's browser assets once (below); Chromium only with --browser.
+command -v npm >/dev/null || "$root/.venv/bin/python" -m geo_service.web.vendor --check 2>/dev/null || packages+=(npm)
+[ "$browser" -eq 0 ] || command -v chromium >/dev/null || packages+=(chromium)
 if ((${#packages[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -27,3 +34,7 @@ if [ ! -f "$stamp" ]; then
     rm -f "$root"/.venv/.installed-*
     touch "$stamp"
 fi
+
+# Browser assets (Leaflet, MapLibre GL JS): pinned npm packages, hash-checked, unpacked into the
+# git-ignored geo_service/web/vendor/ and served by the service; nothing is fetched at run time.
+"$root/.venv/bin/python" -m geo_service.web.vendor >/dev/null

@@ -3,6 +3,6 @@
 # cluster, and runs pytest (extra arguments go to pytest).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-./scripts/install.sh
+./scripts/install.sh --browser  # the map page is tested in headless Chromium
 .venv/bin/geo-service db up
 exec .venv/bin/python -m pytest "$@"

@@ -84,9 +84,7 @@ def scratch_url(cluster: LocalCluster) -> Iterator[str]:
     cluster.drop_database(name)
 
 
-@pytest.fixture
-def demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
-    """URL of a private copy of the demo database, for tests that write; dropped afterwards."""
+def _demo_copy(cluster: LocalCluster) -> Iterator[str]:
     name = f"geo_service_copy_{uuid.uuid4().hex[:8]}"
     with closing(cluster.connect()) as lock, lock.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK,))
@@ -95,6 +93,18 @@ def demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
     yield cluster.url(name)
     dispose_engines()
     cluster.drop_database(name)
+
+
+@pytest.fixture
+def demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
+    """URL of a private copy of the demo database, for tests that write; dropped afterwards."""
+    yield from _demo_copy(cluster)
+
+
+@pytest.fixture(scope="module")
+def module_demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
+    """A private copy of the demo database shared by one module's tests (a story told in steps)."""
+    yield from _demo_copy(cluster)
 
 
 @pytest.fixture(scope="session")

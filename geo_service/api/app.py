@@ -9,6 +9,8 @@ from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
 from geo_service.api import bulk, cases, errors, health, incidents, locate
+from geo_service.api import map_page, tiles
+from geo_service.api import boundaries, features
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings, get_settings
 
@@ -39,4 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(cases.router)
     app.include_router(cases.sla_router)
+    app.include_router(boundaries.router)
+    app.include_router(features.router)
+    app.include_router(tiles.router)
+    app.include_router(map_page.router)
     return app

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from geo_service.cli import db, demo
+from geo_service.cli import boundaries, db, demo
 from geo_service.cli.errors import reported
 from geo_service.settings import get_settings
 
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
+app.add_typer(boundaries.app, name="boundaries")
 
 
 @app.command()

@@ -83,7 +83,7 @@ class BoundaryVersion(Base):
     __tablename__ = "boundary_versions"
     __table_args__ = (
         CheckConstraint(_in("status", VERSION_STATES), name="status"),
-        CheckConstraint("status = 'draft' OR effective_from IS NOT NULL", name="published_has_date"),
+        CheckConstraint("status <> 'published' OR effective_from IS NOT NULL", name="published_has_date"),
         Index("uq_boundary_versions_effective_from", "effective_from", unique=True,
               postgresql_where=text("status = 'published'")),
     )

@@ -1,0 +1,153 @@
+"""Planners' endpoints: boundary versions, draft upload, checks, impact, workload, publishing, export."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from geo_service.boundaries.checks import check_version
+from geo_service.boundaries.drafts import find_version, import_draft, list_versions, phases, retire_draft
+from geo_service.boundaries.export import export_version
+from geo_service.boundaries.impact import draft_impact, impact_map
+from geo_service.boundaries.publishing import publish, repair_draft
+from geo_service.boundaries.reading import read_boundary_file
+from geo_service.boundaries.workload import compare_workload
+from geo_service.datum import Datum
+from geo_service.errors import InvalidInput, TooLarge
+from geo_service.versions import as_aware
+
+router = APIRouter(prefix="/boundaries", tags=["planning"])
+UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
+
+
+def _version_dict(version, phase: str) -> dict:
+    return {**version.to_dict(), "phase": phase}
+
+
+@router.get("/versions", summary="Boundary versions with their phase now")
+def get_versions(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as connection:
+        phase = phases(connection, as_aware(None, settings.timezone))
+        return JSONResponse([_version_dict(v, phase[v.id]) for v in list_versions(connection)])
+
+
+@router.get("/versions/{version}", summary="One boundary version, by id or name")
+def get_version(request: Request, version: str) -> JSONResponse:
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as connection:
+        found = find_version(connection, version)
+        return JSONResponse(_version_dict(found, phases(connection, as_aware(None, settings.timezone))[found.id]))
+
+
+@router.post("/drafts", status_code=201, summary="Import a draft from an uploaded file")
+def post_draft(
+    request: Request,
+    file: UploadFile = File(..., description="GeoJSON, GeoPackage or zipped Shapefile of grids."),
+    crs: Datum | None = Form(None, description="Datum of the coordinates; default the file's own CRS."),
+    layer: str | None = Form(None, description="The layer holding the grids, if the file has several."),
+    name: str | None = Form(None, description="Name of the new draft."),
+    note: str | None = Form(None),
+    partial: bool = Form(False, description="The file redraws only the villages it has grids in."),
+    into: str | None = Form(None, description="A draft (id or name) whose grids the file replaces."),
+) -> JSONResponse:
+    """All or nothing: a file with any problem answers 422 listing every problem (feature number,
+    code, field, reason) and stores nothing. The answer counts the checks' findings per kind;
+    read them at `/boundaries/versions/{id}/checks`."""
+    settings = request.app.state.settings
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InvalidInput(f"{file.filename!r}: upload a {', '.join(UPLOAD_SUFFIXES)} file", field="file")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1 << 20)
+        if path.stat().st_size > settings.boundary_upload_max_bytes:
+            raise TooLarge(f"{file.filename} is {path.stat().st_size} bytes; at most "
+                           f"{settings.boundary_upload_max_bytes} are accepted", field="file")
+        boundary_file = read_boundary_file(path, crs=crs, layer=layer, source_name=file.filename,
+                                           max_features=settings.boundary_import_max_features)
+        result = import_draft(request.app.state.engine, boundary_file, name=name, note=note, partial=partial,
+                              into=into, settings=settings)
+    return JSONResponse(result.to_dict(), status_code=201)
+
+
+@router.get("/versions/{version}/checks", summary="What is wrong with a version, located (GeoJSON)")
+def get_checks(request: Request, version: str) -> JSONResponse:
+    with request.app.state.engine.begin() as connection:
+        found = find_version(connection, version)
+        report = check_version(connection, found.id, settings=request.app.state.settings)
+    return JSONResponse(report.to_geojson(), media_type="application/geo+json")
+
+
+@router.post("/versions/{version}/repair", summary="Accept the repaired shapes of a draft's invalid grids")
+def post_repair(request: Request, version: str, codes: list[str] | None = Query(None)) -> JSONResponse:
+    return JSONResponse({"repaired": repair_draft(request.app.state.engine, version, codes)})
+
+
+@router.get("/versions/{version}/impact", summary="What a draft would change against the version in force")
+def get_impact(
+    request: Request, version: str,
+    base: str | None = Query(None, description="Compare with this version instead of the one in force."),
+    months: int | None = Query(None, ge=1, le=120, description="Count the incidents of this many recent months."),
+) -> JSONResponse:
+    impact = draft_impact(request.app.state.engine, version, base=base, months=months,
+                          settings=request.app.state.settings)
+    return JSONResponse(impact.to_dict())
+
+
+@router.get("/versions/{version}/impact/map", response_class=HTMLResponse,
+            summary="The changed grids on a map (self-contained HTML)")
+def get_impact_map(request: Request, version: str, base: str | None = Query(None)) -> HTMLResponse:
+    from geo_service.maps import to_html
+
+    engine = request.app.state.engine
+    impact = draft_impact(engine, version, base=base, settings=request.app.state.settings)
+    return HTMLResponse(to_html(impact_map(engine, impact)))
+
+
+@router.get("/versions/{version}/workload", summary="Load per grid worker now and under a draft")
+def get_workload(
+    request: Request, version: str, base: str | None = Query(None),
+    months: int | None = Query(None, ge=1, le=120),
+    villages: list[str] | None = Query(None, description="Only these villages (12-digit codes)."),
+) -> JSONResponse:
+    return JSONResponse(compare_workload(request.app.state.engine, version, base=base, months=months,
+                                         villages=villages, settings=request.app.state.settings))
+
+
+class Publication(BaseModel):
+    effective_from: datetime = Field(..., description="When the version takes effect (no zone = Beijing time).")
+
+
+@router.post("/versions/{version}/publish", summary="Publish a draft from a moment on")
+def post_publish(request: Request, version: str, body: Publication) -> JSONResponse:
+    published = publish(request.app.state.engine, version, body.effective_from, settings=request.app.state.settings)
+    return JSONResponse(published.to_dict())
+
+
+@router.post("/versions/{version}/retire", summary="Set a draft aside for good")
+def post_retire(request: Request, version: str) -> JSONResponse:
+    return JSONResponse(retire_draft(request.app.state.engine, version).to_dict())
+
+
+@router.get("/versions/{version}/export", summary="A version as GeoJSON (grids) or GeoPackage (all layers)")
+def get_export(
+    request: Request, version: str,
+    format: str = Query("gpkg", pattern="^(gpkg|geojson)$"),
+    crs: Datum = Query("cgcs2000", description="Datum of the file's coordinates."),
+) -> FileResponse:
+    folder = tempfile.mkdtemp()
+    with request.app.state.engine.connect() as connection:
+        name = find_version(connection, version).name
+    path = export_version(request.app.state.engine, version, Path(folder) / f"{name}-{crs}.{format}", datum=crs)
+    media = "application/geo+json" if format == "geojson" else "application/geopackage+sqlite3"
+    return FileResponse(path, media_type=media, filename=path.name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))

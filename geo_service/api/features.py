@@ -1,0 +1,119 @@
+"""OGC API - Features at ``/features``: landing page, conformance, collections, items, one item.
+
+QGIS ("WFS / OGC API - Features" connection) and OWSLib read it. See ``geo_service.features``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from geo_service import features as ogc
+
+router = APIRouter(prefix="/features", tags=["OGC API - Features"])
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+RESERVED = {"bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "f"}
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + router.prefix
+
+
+def _link(href: str, rel: str, media: str, title: str | None = None) -> dict:
+    return {"href": href, "rel": rel, "type": media, **({"title": title} if title else {})}
+
+
+@router.get("", include_in_schema=False)
+@router.get("/", summary="Landing page")
+def landing(request: Request) -> JSONResponse:
+    base = _base(request)
+    return JSONResponse({
+        "title": "geo_service features",
+        "description": "Towns, villages, grids (per boundary version), cameras and incidents of the county.",
+        "links": [
+            _link(f"{base}/", "self", JSON, "this document"),
+            _link(str(request.base_url) + "openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0",
+                  "the API definition"),
+            _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
+            _link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+            _link(f"{base}/collections", "data", JSON, "collections"),
+        ],
+    })
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> JSONResponse:
+    return JSONResponse({"conformsTo": ogc.CONFORMANCE})
+
+
+def _collection_document(request: Request, c: ogc.Collection, connection) -> dict:
+    base = _base(request)
+    return {
+        "id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
+        "extent": ogc.extent(connection, c, request.app.state.settings.timezone),
+        "crs": list(ogc.SUPPORTED_CRS), "storageCrs": ogc.STORAGE_CRS,
+        "links": [
+            _link(f"{base}/collections/{c.id}", "self", JSON),
+            _link(f"{base}/collections/{c.id}/items", "items", GEOJSON, "the features"),
+        ],
+    }
+
+
+@router.get("/collections", summary="The collections")
+def get_collections(request: Request) -> JSONResponse:
+    with request.app.state.engine.connect() as connection:
+        documents = [_collection_document(request, c, connection) for c in ogc.collections(connection)]
+    return JSONResponse({
+        "links": [_link(f"{_base(request)}/collections", "self", JSON)],
+        "collections": documents,
+        "crs": list(ogc.SUPPORTED_CRS),
+    })
+
+
+@router.get("/collections/{collection_id}", summary="One collection")
+def get_collection(request: Request, collection_id: str) -> JSONResponse:
+    with request.app.state.engine.connect() as connection:
+        return JSONResponse(_collection_document(request, ogc.collection(connection, collection_id), connection))
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection, a page at a time")
+def get_items(
+    request: Request,
+    collection_id: str,
+    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in `bbox-crs` (default CRS84: lon,lat)."),
+    bbox_crs: str | None = Query(None, alias="bbox-crs"),
+    datetime_: str | None = Query(None, alias="datetime",
+                                  description="An instant or an interval (`a/b`, `..` open). Grids and admin units: the version in force at the instant."),
+    limit: int = Query(ogc.DEFAULT_LIMIT, description=f"1 to {ogc.MAX_LIMIT}."),
+    offset: int = Query(0),
+    crs: str | None = Query(None, description="Output CRS URI (default CRS84)."),
+) -> JSONResponse:
+    filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as connection:
+        page = ogc.items(connection, collection_id, bbox=bbox, bbox_crs=bbox_crs, datetime_value=datetime_,
+                         limit=limit, offset=offset, crs=crs, filters=filters, zone=settings.timezone)
+    uri = page.pop("crs")
+    self_url = request.url
+    links = [_link(str(self_url), "self", GEOJSON),
+             _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON)]
+    if offset + page["numberReturned"] < page["numberMatched"]:
+        links.append(_link(str(self_url.include_query_params(offset=offset + limit, limit=limit)), "next", GEOJSON))
+    if offset > 0:
+        links.append(_link(str(self_url.include_query_params(offset=max(0, offset - limit), limit=limit)), "prev", GEOJSON))
+    page["links"] = links
+    page["timeStamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return JSONResponse(page, media_type=GEOJSON, headers={"Content-Crs": f"<{uri}>"})
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+def get_item(request: Request, collection_id: str, feature_id: str, crs: str | None = Query(None)) -> JSONResponse:
+    with request.app.state.engine.connect() as connection:
+        feature = ogc.item(connection, collection_id, feature_id, crs=crs, zone=request.app.state.settings.timezone)
+    uri = feature.pop("crs")
+    feature["links"] = [_link(str(request.url), "self", GEOJSON),
+                        _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON)]
+    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{uri}>"})

@@ -1,0 +1,120 @@
+"""The dispatcher's map page at ``/``, its own files, and what it asks the service for.
+
+Everything the page loads comes from the service: its HTML, script and style
+(``geo_service/web/static``), MapLibre GL JS (installed from the npm registry at set-up), the
+style document and the tiles. The page draws in the basemap's datum; coordinates typed in any
+datum are converted here (``geo_service.datum``), never in the browser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas
+import shapely
+from shapely.geometry import mapping
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from geo_service.datum import Datum, convert, convert_geometry
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.tiles.service import display_datum
+from geo_service.web.vendor import PACKAGES, asset_path
+
+router = APIRouter(tags=["map"])
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+STATIC_DIR = WEB_DIR / "static"
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+SPAN_DAYS = 30
+CONFIG = text("""
+    SELECT (SELECT max(reported_at) FROM incidents) AS latest,
+           (SELECT json_agg(json_build_object('code', code, 'name', name_zh, 'name_en', name_en) ORDER BY code)
+              FROM categories) AS categories
+""")
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> HTMLResponse:
+    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/map/static/{name}", include_in_schema=False)
+def static_file(name: str) -> FileResponse:
+    path = STATIC_DIR / name
+    if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise NotFound(f"no such file of the map page: {name}", field="name")
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/map/vendor/{package}/{file:path}", include_in_schema=False)
+def vendor_file(package: str, file: str) -> FileResponse:
+    """A file of a pinned browser package (only the files its manifest lists)."""
+    if package not in PACKAGES or file not in PACKAGES[package].files:
+        raise NotFound(f"no such vendored file: {package}/{file}", field="file")
+    path = asset_path(package, file)
+    kind = STATIC_TYPES.get(path.suffix, "application/octet-stream")
+    # The version is pinned in the manifest: a new version is a new install, a page reload suffices.
+    return FileResponse(path, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/map/config.json", summary="What the map page needs to start")
+def map_config(request: Request) -> JSONResponse:
+    """The basemap and its datum, the categories and statuses to filter by, and a default span
+    (the 30 days up to the latest incident)."""
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as connection:
+        row = connection.execute(CONFIG).mappings().one()
+    latest = row["latest"]
+    span = None
+    if latest is not None:
+        from datetime import timedelta
+        from zoneinfo import ZoneInfo
+
+        end = latest.astimezone(ZoneInfo(settings.timezone)).date() + timedelta(days=1)
+        span = {"start": (end - timedelta(days=SPAN_DAYS)).isoformat(), "end": end.isoformat()}
+    statuses = ["reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected", "merged",
+                "reopened"]
+    return JSONResponse({
+        "datum": display_datum(settings.basemap_datum),
+        "basemap": bool(settings.basemap_url),
+        "categories": row["categories"] or [],
+        "statuses": statuses,
+        "span": span,
+        "datums": ["cgcs2000", "wgs84", "gcj02", "bd09"],
+    }, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/map/convert", summary="Convert a point between datums")
+def convert_point(
+    lon: float = Query(..., description="Longitude in `src`."),
+    lat: float = Query(..., description="Latitude in `src`."),
+    src: Datum = Query(..., alias="from", description="Datum of lon/lat."),
+    dst: Datum = Query(..., alias="to", description="Datum wanted."),
+) -> dict:
+    try:
+        x, y = convert(lon, lat, src, dst)
+    except ValueError as e:
+        raise InvalidInput(f"lon/lat: {e}", field="lon") from None
+    return {"lon": float(x), "lat": float(y), "crs": dst}
+
+
+@router.post("/map/convert", summary="Convert a GeoJSON FeatureCollection between datums")
+def convert_features(
+    collection: dict = Body(..., description="A GeoJSON FeatureCollection in lon/lat."),
+    src: Datum = Query("cgcs2000", alias="from"),
+    dst: Datum = Query(..., alias="to"),
+) -> JSONResponse:
+    """The page overlays GeoJSON (hotspots) on a GCJ-02 or BD-09 basemap through this."""
+    if collection.get("type") != "FeatureCollection" or not isinstance(collection.get("features"), list):
+        raise InvalidInput("body: must be a GeoJSON FeatureCollection", field="body")
+    try:
+        frame = geopandas.GeoDataFrame.from_features(collection["features"])
+    except (KeyError, TypeError, ValueError, shapely.errors.GEOSException) as e:
+        raise InvalidInput(f"body: not readable as GeoJSON features ({e})", field="body") from None
+    moved = convert_geometry(frame.geometry.values, src, dst)
+    features = [
+        {**feature, "geometry": mapping(geom) if geom is not None else None}
+        for feature, geom in zip(collection["features"], moved)
+    ]
+    return JSONResponse({**collection, "features": features})

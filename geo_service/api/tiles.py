@@ -1,0 +1,123 @@
+"""``/tiles``: vector tiles of the declared layers, their TileJSON and the map's MapLibre style."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from geo_service.tiles.layers import load_layers
+from geo_service.tiles.service import TileService, display_datum, _int_param, _time_param
+from geo_service.tiles.style import style_document, tilejson
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _make_service(state) -> TileService:
+    return TileService(state.engine, load_layers(), state.settings.timezone)
+
+
+@asynccontextmanager
+async def _check_layers(app: FastAPI):
+    """Read and check the layer files when the service starts: a broken one stops the start."""
+    app.state.tiles = _make_service(app.state)
+    yield
+
+
+router = APIRouter(prefix="/tiles", tags=["map"], lifespan=_check_layers)
+
+
+def tile_service(request: Request) -> TileService:
+    """The app's tile service (made at start, or on first use where the app was not started)."""
+    state = request.app.state
+    service = getattr(state, "tiles", None)
+    if service is None:
+        service = state.tiles = _make_service(state)
+    return service
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    return {key: request.query_params.getlist(key) for key in request.query_params.keys()}
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.get("", summary="The declared map layers")
+def list_layers(request: Request) -> JSONResponse:
+    service = tile_service(request)
+    base = _base_url(request)
+    return JSONResponse({"layers": [
+        {"name": layer.name, "title": layer.title, "description": layer.description,
+         "minzoom": layer.minzoom, "maxzoom": layer.maxzoom, "geometry_type": layer.geometry_type,
+         "parameters": sorted(layer.parameters), "tilejson": f"{base}/tiles/{layer.name}.json"}
+        for layer in service.layers.values()
+    ], "style": f"{base}/tiles/style.json"})
+
+
+@router.get("/style.json", summary="MapLibre style document drawing every layer")
+def get_style(request: Request) -> JSONResponse:
+    """Query: `datum` (the basemap's: wgs84, gcj02, bd09; default the settings' basemap datum),
+    `at` or `version` (the boundary version; default in force now) and the incident filters
+    (`start`, `end`, `category`, `status`), written into the tile addresses."""
+    service = tile_service(request)
+    settings = request.app.state.settings
+    query = _query(request)
+    datum = display_datum((query.get("datum") or [settings.basemap_datum])[-1])
+    filters = _filters(service, query)
+    with service.engine.connect() as connection:
+        version = service.version(connection, _int_param(query, "version"), _time_param(query, "at"))
+        bounds = service.county_bounds(connection, version)
+    style = style_document(_base_url(request), service.layers, version.id, bounds if datum == "wgs84" else None,
+                           datum, filters, settings.basemap_url, settings.basemap_attribution)
+    return JSONResponse(style, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/{layer}.json", summary="TileJSON of one layer")
+def get_tilejson(request: Request, layer: str = Path(..., description="A declared layer's name.")) -> JSONResponse:
+    service = tile_service(request)
+    spec = service.layer(layer)
+    query = _query(request)
+    datum = display_datum((query.get("datum") or [None])[-1])
+    with service.engine.connect() as connection:
+        values = service.parameters(connection, spec, query)
+        version = service.version(connection, _int_param(query, "version"), _time_param(query, "at"))
+        bounds = service.county_bounds(connection, version)
+    raw = {name: query[name][-1] for name in values}
+    return JSONResponse(tilejson(_base_url(request), spec, version.id, bounds, datum, raw),
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    summary="One vector tile",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"},
+               304: {"description": "Not modified (If-None-Match)"}},
+)
+def get_tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
+    """A Mapbox Vector Tile of one layer made by PostGIS. Query: `version` (a published boundary
+    version; default the one in force, or the one in force `at`), `datum` (gcj02 or bd09 shifts the
+    features onto such a basemap), and the layer's own parameters (see its TileJSON). Empty tiles
+    answer 204. `ETag` and `Cache-Control` are set; `If-None-Match` answers 304."""
+    answer = tile_service(request).tile(layer, z, x, y, _query(request))
+    headers = {"ETag": answer.etag, "Cache-Control": answer.cache_control}
+    if request.headers.get("if-none-match") == answer.etag:
+        return Response(status_code=304, headers=headers)
+    if not answer.body:
+        return Response(status_code=204, headers=headers)
+    return Response(answer.body, media_type=MVT, headers=headers)
+
+
+def _filters(service: TileService, query: dict[str, list[str]]) -> dict[str, str]:
+    """Incident filters for the style's tile addresses, checked against the layers that take them."""
+    names = {name for layer in service.layers.values() for name in layer.parameters}
+    filters = {name: query[name][-1] for name in names if query.get(name)}
+    if filters:
+        with service.engine.connect() as connection:
+            for layer in service.layers.values():
+                if set(filters) <= set(layer.parameters):
+                    service.parameters(connection, layer, {k: [v] for k, v in filters.items()})
+    return filters

@@ -1,0 +1,213 @@
+"""What is wrong with a boundary version, grid by grid, each problem with where it is.
+
+Every check runs in PostGIS over the version's grids. Shapes are compared in the storage CRS,
+where lookups decide which grid holds a point (an edge is straight in longitude and latitude,
+not in a projection: a 10 km edge along a parallel bows by metres in Gauss-Krüger), and what
+is found is measured in the metric projection (settings ``metric_srid``). Errors stop a draft from being published: invalid geometry,
+siblings overlapping, gaps in a village's (or a parent grid's) cover, grids spilling over their
+village's (or parent's) edge. Warnings are for the planner to weigh: slivers, grids without a
+grid worker, grids far from the household target.
+
+A geometry that is invalid is checked further in its repaired form (``ST_MakeValid``), which the
+report offers as the fix (``geo_service.boundaries.drafts``: accept it with ``repair_draft``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from geo_service.settings import Settings, get_settings
+from geo_service.versions import as_aware, local_day
+
+Severity = Literal["error", "warning"]
+CHECKS: dict[str, Severity] = {
+    "invalid_geometry": "error",
+    "overlap": "error",
+    "gap": "error",
+    "outside_parent": "error",
+    "sliver": "warning",
+    "no_grid_worker": "warning",
+    "households": "warning",
+}
+COLUMNS = ["check", "severity", "grid_code", "other_code", "unit_code", "message", "area_m2", "location", "repaired"]
+
+# The version's grids once, with the geometry to compare (repaired if need be).
+_PREPARE = """
+    DROP TABLE IF EXISTS check_grids;
+    CREATE TEMP TABLE check_grids AS
+    SELECT g.id, g.code, g.level, g.kind, g.parent_id, g.village_id, g.households, g.geom,
+           ST_IsValid(g.geom) AS valid,
+           CASE WHEN ST_IsValid(g.geom) THEN g.geom
+                ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(g.geom), 3)) END AS m
+      FROM grids g WHERE g.version_id = {version};
+    CREATE INDEX ON check_grids USING gist (m);
+    ANALYZE check_grids;
+"""
+
+_QUERIES: dict[str, str] = {
+    "invalid_geometry": """
+        SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
+               'invalid geometry: ' || ST_IsValidReason(geom) AS message,
+               abs(ST_Area(ST_Transform(geom, :srid)) - ST_Area(ST_Transform(m, :srid))) AS area_m2,
+               coalesce((ST_IsValidDetail(geom)).location, ST_PointOnSurface(m)) AS location,
+               m AS repaired
+          FROM check_grids WHERE NOT valid
+    """,
+    # Level-1 grids tile the county, so any two overlapping are wrong; sub-grids tile their parent.
+    "overlap": """
+        SELECT a.code AS grid_code, b.code AS other_code, NULL AS unit_code,
+               format('overlaps %s by %s m²', b.code, round(area::numeric, 1)) AS message,
+               area AS area_m2, x AS location, NULL::geometry AS repaired
+          FROM check_grids a
+          JOIN check_grids b ON a.code < b.code AND a.level = b.level
+                            AND (a.level = 1 OR a.parent_id = b.parent_id) AND a.m && b.m
+          CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.m, b.m), 3) AS x) i
+          CROSS JOIN LATERAL (SELECT ST_Area(ST_Transform(x, :srid)) AS area) s
+         WHERE area > :tol
+    """,
+    "gap": """
+        WITH parents AS (
+            SELECT v.code AS unit_code, v.geom AS m,
+                   (SELECT ST_Union(c.m) FROM check_grids c WHERE c.village_id = v.id AND c.level = 1) AS cover
+              FROM admin_units v WHERE v.version_id = :version AND v.level = 'village'
+            UNION ALL
+            SELECT p.code, p.m, ST_Union(c.m)
+              FROM check_grids p JOIN check_grids c ON c.parent_id = p.id GROUP BY p.code, p.m
+        ), holes AS (
+            SELECT unit_code, (ST_Dump(coalesce(ST_Difference(m, cover), m))).geom AS x FROM parents
+        )
+        SELECT NULL AS grid_code, NULL AS other_code, unit_code,
+               format('%s m² of %s are in none of its grids', round(area::numeric, 1), unit_code) AS message,
+               area AS area_m2, x AS location, NULL::geometry AS repaired
+          FROM holes CROSS JOIN LATERAL (SELECT ST_Area(ST_Transform(x, :srid)) AS area) s WHERE area > :tol
+    """,
+    "outside_parent": """
+        WITH spill AS (
+            SELECT g.code, v.code AS unit_code, ST_CollectionExtract(ST_Difference(g.m, v.geom), 3) AS x
+              FROM check_grids g JOIN admin_units v ON v.id = g.village_id WHERE g.level = 1
+            UNION ALL
+            SELECT g.code, p.code, ST_CollectionExtract(ST_Difference(g.m, p.m), 3)
+              FROM check_grids g JOIN check_grids p ON p.id = g.parent_id
+        )
+        SELECT code AS grid_code, NULL AS other_code, unit_code,
+               format('%s m² lie outside %s', round(area::numeric, 1), unit_code) AS message,
+               area AS area_m2, x AS location, NULL::geometry AS repaired
+          FROM spill CROSS JOIN LATERAL (SELECT ST_Area(ST_Transform(x, :srid)) AS area) s WHERE area > :tol
+    """,
+    # A part that is tiny, or thin by Polsby-Popper (4πA/P²: 1 for a disc, near 0 for a ribbon).
+    "sliver": """
+        SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
+               format('a part of %s m² with Polsby-Popper %s', round(a::numeric, 1), round(pp::numeric, 3)) AS message,
+               a AS area_m2, x AS location, NULL::geometry AS repaired
+          FROM (SELECT code, d.geom AS x, ST_Area(t.p) AS a, 4 * pi() * ST_Area(t.p) / nullif(ST_Perimeter(t.p) ^ 2, 0) AS pp
+                  FROM check_grids, ST_Dump(m) d, ST_Transform(d.geom, :srid) AS t(p)) parts
+         WHERE a < :sliver_area OR pp < :sliver_pp
+    """,
+    "no_grid_worker": """
+        SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
+               format('no grid worker is responsible for %s on %s', code, :day) AS message,
+               ST_Area(ST_Transform(m, :srid)) AS area_m2, geom AS location, NULL::geometry AS repaired
+          FROM check_grids g
+         WHERE level = 1 AND NOT EXISTS (
+               SELECT 1 FROM officer_assignments a
+                WHERE a.role = 'grid_worker' AND a.unit_code = g.code
+                  AND a.valid_from <= :day AND (a.valid_to IS NULL OR a.valid_to >= :day))
+    """,
+    "households": """
+        SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
+               format('%s households; the target for a %s grid is %s to %s', households, kind,
+                      CASE kind WHEN 'urban' THEN :urban_low ELSE :rural_low END,
+                      CASE kind WHEN 'urban' THEN :urban_high ELSE :rural_high END) AS message,
+               ST_Area(ST_Transform(m, :srid)) AS area_m2, geom AS location, NULL::geometry AS repaired
+          FROM check_grids
+         WHERE level = 1 AND kind <> 'special'
+           AND NOT households BETWEEN (CASE kind WHEN 'urban' THEN :urban_low ELSE :rural_low END)
+                                  AND (CASE kind WHEN 'urban' THEN :urban_high ELSE :rural_high END)
+    """,
+}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Problems of one version: one row per problem, ``location`` where it is (EPSG:4490)."""
+
+    version_id: int
+    problems: gpd.GeoDataFrame
+
+    @property
+    def errors(self) -> int:
+        return int((self.problems["severity"] == "error").sum())
+
+    def summary(self) -> dict[str, int]:
+        counts = self.problems["check"].value_counts()
+        return {check: int(counts.get(check, 0)) for check in CHECKS}
+
+    def to_geojson(self) -> dict:
+        """A FeatureCollection: each problem located, the repaired shape (if any) as a property."""
+        features = []
+        for row in self.problems.itertuples(index=False):
+            properties = {c: getattr(row, c) for c in COLUMNS if c not in ("location", "repaired")}
+            properties["area_m2"] = round(float(row.area_m2), 2) if pd.notna(row.area_m2) else None
+            properties["repaired"] = shapely.geometry.mapping(row.repaired) if row.repaired is not None else None
+            features.append({"type": "Feature", "geometry": shapely.geometry.mapping(row.location),
+                             "properties": properties})
+        return {"type": "FeatureCollection", "version_id": self.version_id, "summary": self.summary(),
+                "errors": self.errors, "features": features}
+
+
+def check_version(
+    connection: Connection | Engine,
+    version_id: int,
+    *,
+    on: date | None = None,
+    checks: tuple[str, ...] | None = None,
+    settings: Settings | None = None,
+) -> CheckReport:
+    """Run the checks on a version's grids.
+
+    Parameters
+    ----------
+    version_id : int
+        The version (draft or published).
+    on : date, optional
+        The day whose grid workers count (default today, in the county's zone).
+    checks : tuple of str, optional
+        A subset of :data:`CHECKS` (default all).
+    """
+    if isinstance(connection, Engine):
+        with connection.begin() as conn:
+            return check_version(conn, version_id, on=on, checks=checks, settings=settings)
+    settings = settings or get_settings()
+    srid = int(settings.metric_srid)
+    connection.exec_driver_sql(_PREPARE.format(version=int(version_id)))
+    params = {
+        "version": version_id, "srid": srid, "tol": settings.boundary_tolerance_m2,
+        "sliver_area": settings.sliver_area_m2, "sliver_pp": settings.sliver_polsby_popper,
+        "day": on or local_day(as_aware(None, settings.timezone), settings.timezone),
+        "urban_low": settings.urban_households[0], "urban_high": settings.urban_households[1],
+        "rural_low": settings.rural_households[0], "rural_high": settings.rural_households[1],
+    }
+    frames = []
+    for check in checks or tuple(CHECKS):
+        rows = connection.execute(text(_QUERIES[check]), params).mappings().all()
+        if rows:
+            frame = pd.DataFrame(rows)
+            frame.insert(0, "check", check)
+            frame.insert(1, "severity", CHECKS[check])
+            frames.append(frame)
+    connection.exec_driver_sql("DROP TABLE IF EXISTS check_grids")
+    problems = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    for column in ("location", "repaired"):
+        problems[column] = shapely.from_wkb(problems[column].to_numpy()) if len(problems) else None
+    problems = gpd.GeoDataFrame(problems[COLUMNS], geometry="location", crs="EPSG:4490")
+    problems = problems.sort_values(["severity", "check", "grid_code", "unit_code"], na_position="last",
+                                    key=lambda s: s.map({"error": 0, "warning": 1}) if s.name == "severity" else s)
+    return CheckReport(version_id, problems.reset_index(drop=True))

@@ -1,0 +1,279 @@
+"""Drafts: a planner's grids stored as a boundary version that no lookup uses until it is published.
+
+A draft carries its own copy of the towns and villages of the version it was based on, so that
+it is complete on its own: publishing it changes which version is in force and nothing else. An
+import is one transaction: a file with any problem leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from geo_service.boundaries.reading import BoundaryFile
+from geo_service.db.copy import copy_frame
+from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.progress import Reporter, Silent
+from geo_service.settings import Settings, get_settings
+from geo_service.versions import as_aware, version_in_force
+
+ADMIN_COLUMNS = "code, level, kind, name, urban, population, households, geom"
+GRID_COLUMNS = "code, name, level, kind, population, households, geom"
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    name: str
+    status: str
+    effective_from: datetime | None
+    published_at: datetime | None
+    created_at: datetime
+    note: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "status": self.status,
+            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "created_at": self.created_at.isoformat(), "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    version: Version
+    base: Version
+    grids: int
+    source: str
+    datum: str
+    replaced_villages: tuple[str, ...] | None  # None: the file is the whole county
+    estimated: tuple[str, ...]
+    problems: dict[str, int] = field(default_factory=dict)  # check -> count, from geo_service.boundaries.checks
+
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version.to_dict(), "base": self.base.to_dict(), "grids": self.grids,
+            "source": self.source, "datum": self.datum,
+            "replaced_villages": list(self.replaced_villages) if self.replaced_villages is not None else None,
+            "estimated": list(self.estimated), "problems": self.problems,
+        }
+
+
+_VERSION = "SELECT id, name, status, effective_from, published_at, created_at, note FROM boundary_versions"
+
+
+def find_version(connection: Connection, ref: int | str, *, lock: bool = False) -> Version:
+    """A version by id or by name."""
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
+    sql = _VERSION + (" WHERE id = :ref" if by_id else " WHERE name = :ref") + (" FOR UPDATE" if lock else "")
+    row = connection.execute(text(sql), {"ref": int(ref) if by_id else ref}).mappings().first()
+    if row is None:
+        raise NotFound(f"no boundary version {ref!r}", field="version")
+    return Version(**row)
+
+
+def list_versions(connection: Connection) -> list[Version]:
+    return [Version(**row) for row in connection.execute(text(_VERSION + " ORDER BY id")).mappings()]
+
+
+def phases(connection: Connection, now: datetime) -> dict[int, str]:
+    """Each version's phase at ``now``: draft, retired, scheduled, in force or superseded."""
+    rows = connection.execute(text("SELECT id, status, effective_from FROM boundary_versions")).all()
+    current = max(((f, i) for i, s, f in rows if s == "published" and f <= now), default=(None, None))[1]
+    return {
+        i: s if s != "published" else "in force" if i == current else "scheduled" if f > now else "superseded"
+        for i, s, f in rows
+    }
+
+
+def require_draft(version: Version) -> None:
+    if version.status != "draft":
+        raise Conflict(f"version {version.name!r} is {version.status}: only a draft can be changed; "
+                       "import into a new draft instead", field="version")
+
+
+def import_draft(
+    engine: Engine,
+    boundary_file: BoundaryFile,
+    *,
+    name: str | None = None,
+    note: str | None = None,
+    partial: bool = False,
+    into: int | str | None = None,
+    base: int | str | None = None,
+    settings: Settings | None = None,
+    reporter: Reporter | None = None,
+) -> ImportResult:
+    """Store a file's grids as a draft version, all or nothing.
+
+    Parameters
+    ----------
+    boundary_file : BoundaryFile
+        From :func:`geo_service.boundaries.reading.read_boundary_file`.
+    name, note : str, optional
+        The new draft's name (default ``draft-<time>``) and a note.
+    partial : bool
+        The file redraws only the villages it has grids in; every other village keeps the
+        grids of the base version. Otherwise the file is the whole county.
+    into : int or str, optional
+        An existing draft whose grids the file replaces (a corrected file); default a new draft.
+    base : int or str, optional
+        The version the draft starts from (its towns and villages, and in a partial import the
+        other villages' grids); default the version in force now.
+    """
+    from geo_service.boundaries.checks import check_version  # checks build on drafts' lookups
+
+    settings = settings or get_settings()
+    reporter = reporter or Silent()
+    grids = boundary_file.grids
+    with engine.begin() as connection:
+        base_version = (find_version(connection, base) if base is not None else
+                        _in_force_now(connection, settings))
+        if into is not None:
+            draft = find_version(connection, into, lock=True)
+            require_draft(draft)
+            connection.execute(text("DELETE FROM admin_units WHERE version_id = :v"), {"v": draft.id})
+            connection.execute(text("UPDATE boundary_versions SET note = coalesce(:note, note) WHERE id = :v"),
+                               {"v": draft.id, "note": note})
+        else:
+            draft = _new_draft(connection, name, note, settings)
+        reporter.step(f"draft {draft.name!r} from version {base_version.name!r}")
+        _copy_admin_units(connection, base_version.id, draft.id)
+        villages = _require_villages(connection, draft.id, grids, boundary_file.source)
+        replaced = tuple(sorted(villages)) if partial else None
+        if partial:
+            _copy_other_grids(connection, base_version.id, draft.id, villages)
+        _write_grids(connection, draft.id, base_version.id, grids, reporter)
+        count = connection.execute(text("SELECT count(*) FROM grids WHERE version_id = :v"), {"v": draft.id}).scalar_one()
+        reporter.step(f"checking {count} grids ...")
+        report = check_version(connection, draft.id, settings=settings)
+        draft = find_version(connection, draft.id)
+    return ImportResult(
+        version=draft, base=base_version, grids=count, source=boundary_file.source,
+        datum=boundary_file.datum, replaced_villages=replaced, estimated=boundary_file.estimated,
+        problems=report.summary(),
+    )
+
+
+def retire_draft(engine: Engine, ref: int | str) -> Version:
+    """Set a draft aside for good: it is kept for the record and can no longer be published."""
+    with engine.begin() as connection:
+        version = find_version(connection, ref, lock=True)
+        require_draft(version)
+        connection.execute(text("UPDATE boundary_versions SET status = 'retired' WHERE id = :v"), {"v": version.id})
+        return find_version(connection, version.id)
+
+
+def _in_force_now(connection: Connection, settings: Settings) -> Version:
+    return find_version(connection, version_in_force(connection, as_aware(None, settings.timezone)).id)
+
+
+def _new_draft(connection: Connection, name: str | None, note: str | None, settings: Settings) -> Version:
+    name = name or "draft-" + datetime.now(ZoneInfo(settings.timezone)).strftime("%Y%m%d-%H%M%S")
+    taken = connection.execute(text("SELECT status FROM boundary_versions WHERE name = :n"), {"n": name}).scalar()
+    if taken is not None:
+        raise Conflict(f"a {taken} version is already called {name!r}: choose another name, "
+                       "or import into that draft", field="name")
+    version_id = connection.execute(
+        text("INSERT INTO boundary_versions (name, status, note) VALUES (:n, 'draft', :note) RETURNING id"),
+        {"n": name, "note": note},
+    ).scalar_one()
+    return find_version(connection, version_id)
+
+
+def _copy_admin_units(connection: Connection, base_id: int, draft_id: int) -> None:
+    """The base's county, towns and villages, level by level so parents exist before children."""
+    connection.execute(text(f"""
+        INSERT INTO admin_units (version_id, parent_id, {ADMIN_COLUMNS})
+        SELECT :draft, NULL, {ADMIN_COLUMNS} FROM admin_units WHERE version_id = :base AND level = 'county'
+    """), {"draft": draft_id, "base": base_id})
+    for level in ("town", "village"):
+        connection.execute(text(f"""
+            INSERT INTO admin_units (version_id, parent_id, {ADMIN_COLUMNS})
+            SELECT :draft, dp.id, {', '.join('b.' + c.strip() for c in ADMIN_COLUMNS.split(','))}
+              FROM admin_units b
+              JOIN admin_units bp ON bp.id = b.parent_id
+              JOIN admin_units dp ON dp.version_id = :draft AND dp.code = bp.code
+             WHERE b.version_id = :base AND b.level = :level
+        """), {"draft": draft_id, "base": base_id, "level": level})
+
+
+def _require_villages(connection: Connection, draft_id: int, grids, source: str) -> set[str]:
+    known = set(connection.execute(
+        text("SELECT code FROM admin_units WHERE version_id = :v AND level = 'village'"), {"v": draft_id}).scalars())
+    problems = [
+        {"feature": int(feature), "code": code, "field": "code",
+         "reason": f"its village {code[:12]} is not a village or community of this county"}
+        for feature, code in zip(grids["feature"], grids["code"]) if code[:12] not in known
+    ]
+    if problems:
+        first = problems[0]
+        raise InvalidInput(
+            f"{source}: feature {first['feature']}: code: {first['reason']}"
+            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "") + "; nothing was imported",
+            field="file", problems=problems)
+    return set(grids["code"].str[:12])
+
+
+def _copy_other_grids(connection: Connection, base_id: int, draft_id: int, villages: set[str]) -> None:
+    """In a partial import, the grids of every village the file does not redraw, unchanged."""
+    for level in (1, 2, 3):
+        connection.execute(text(f"""
+            INSERT INTO grids (version_id, village_id, parent_id, {GRID_COLUMNS})
+            SELECT :draft, dv.id, dp.id, {', '.join('b.' + c.strip() for c in GRID_COLUMNS.split(','))}
+              FROM grids b
+              JOIN admin_units bv ON bv.id = b.village_id
+              JOIN admin_units dv ON dv.version_id = :draft AND dv.code = bv.code
+              LEFT JOIN grids bp ON bp.id = b.parent_id
+              LEFT JOIN grids dp ON dp.version_id = :draft AND dp.code = bp.code
+             WHERE b.version_id = :base AND b.level = :level AND NOT (bv.code = ANY(:villages))
+        """), {"draft": draft_id, "base": base_id, "level": level, "villages": sorted(villages)})
+
+
+# Households and residents a file does not give are estimated from the base version's grids of the
+# same level, in proportion to the area shared (residents spread evenly within a grid).
+_ESTIMATE = text("""
+    UPDATE import_grids i SET households = coalesce(i.households, e.households),
+                              population = coalesce(i.population, e.population)
+      FROM (SELECT i.code,
+                   round(sum(b.households * s.share))::int AS households,
+                   round(sum(b.population * s.share))::int AS population
+              FROM import_grids i
+              JOIN grids b ON b.version_id = :base AND b.level = i.level AND ST_Intersects(b.geom, i.geom)
+              CROSS JOIN LATERAL (
+                  SELECT ST_Area(ST_Intersection(ST_MakeValid(i.geom), b.geom)::geography)
+                         / nullif(ST_Area(b.geom::geography), 0) AS share) s
+             GROUP BY i.code) e
+     WHERE e.code = i.code AND (i.households IS NULL OR i.population IS NULL)
+""")
+
+
+def _write_grids(connection: Connection, draft_id: int, base_id: int, grids, reporter: Reporter) -> None:
+    connection.execute(text("""
+        CREATE TEMP TABLE import_grids (
+            feature int, code text, name text, level smallint, kind text,
+            households int, population int, geom geometry(MultiPolygon, 4490)
+        ) ON COMMIT DROP
+    """))
+    cursor = connection.connection.driver_connection.cursor()
+    copy_frame(cursor, "import_grids", grids,
+               ["feature", "code", "name", "level", "kind", "households", "population", "geom"],
+               advance=reporter.task("grids", len(grids)))
+    connection.execute(_ESTIMATE, {"base": base_id})
+    for level in (1, 2, 3):
+        connection.execute(text("""
+            INSERT INTO grids (version_id, village_id, parent_id, code, name, level, kind, population, households, geom)
+            SELECT :draft, v.id, p.id, i.code, i.name, i.level,
+                   coalesce(i.kind, CASE WHEN v.urban THEN 'urban' ELSE 'rural' END),
+                   coalesce(i.population, 0), coalesce(i.households, 0), i.geom
+              FROM import_grids i
+              JOIN admin_units v ON v.version_id = :draft AND v.code = left(i.code, 12)
+              LEFT JOIN grids p ON p.version_id = :draft AND p.code = left(i.code, length(i.code) - 3) AND i.level > 1
+             WHERE i.level = :level
+             ORDER BY i.feature
+        """), {"draft": draft_id, "level": level})

@@ -1,0 +1,1 @@
+"""Map layers: declared in tiles/, cut into vector tiles by PostGIS, described by TileJSON and a style."""

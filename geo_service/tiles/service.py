@@ -1,0 +1,162 @@
+"""Serving tiles: which boundary version a tile is drawn for, its validator and how long it keeps.
+
+Tiles drawn from boundaries carry the version's id in their address (TileJSON and the style
+pin it) and in their ETag, so publishing a version changes both and a browser never keeps old
+grids. A tile asked for without a version is drawn for the version in force now and must be
+revalidated (``no-cache``): its ETag then changes exactly when the version in force does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from geo_service.datum import parse_datum
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.tiles.layers import Layer
+from geo_service.tiles.mvt import DISPLAY_DATUMS, Tile, bind_values, render_tile
+from geo_service.versions import VersionInForce, as_aware, version_in_force
+
+RESERVED = {"version", "at", "datum"}
+PUBLISHED = text("""
+    SELECT id, name, effective_from, created_at,
+           (SELECT min(n.effective_from) FROM boundary_versions n
+             WHERE n.status = 'published' AND n.effective_from > v.effective_from) AS effective_to
+      FROM boundary_versions v
+     WHERE v.id = :id AND v.status = 'published'
+""")
+COUNTY_BOUNDS = text("""
+    SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = :version AND level = 'county') b
+""")
+CHOICES_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class TileAnswer:
+    body: bytes
+    etag: str
+    cache_control: str
+
+
+def display_datum(raw: str | None) -> str:
+    """The datum a client draws in; cgcs2000 is drawn as wgs84 (they differ by under a metre)."""
+    if raw is None or raw == "":
+        return "wgs84"
+    try:
+        datum = parse_datum(raw)
+    except ValueError as e:
+        raise InvalidInput(f"datum: {e}", field="datum") from None
+    return "wgs84" if datum == "cgcs2000" else datum
+
+
+class TileService:
+    """Tiles, TileJSON and style for the declared layers over one database."""
+
+    def __init__(self, engine: Engine, layers: dict[str, Layer], zone: str) -> None:
+        self.engine = engine
+        self.layers = layers
+        self.zone = zone
+        self._choices: dict[str, tuple[float, set[str]]] = {}
+
+    def layer(self, name: str) -> Layer:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise NotFound(f"no map layer {name!r}; layers: {', '.join(self.layers)}", field="layer") from None
+
+    def version(self, connection: Connection, version_id: int | None = None, at: datetime | None = None) -> VersionInForce:
+        """The published version ``version_id``, else the one in force at ``at`` (default now)."""
+        if version_id is None:
+            return version_in_force(connection, as_aware(at, self.zone))
+        row = connection.execute(PUBLISHED, {"id": version_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"version: no published boundary version has id {version_id}", field="version")
+        return VersionInForce(**row)
+
+    def county_bounds(self, connection: Connection, version: VersionInForce) -> list[float] | None:
+        row = connection.execute(COUNTY_BOUNDS, {"version": version.id}).first()
+        return [round(v, 6) for v in row] if row and row[0] is not None else None
+
+    def _allowed(self, connection: Connection, layer: Layer, name: str) -> set[str] | None:
+        parameter = layer.parameters[name]
+        if parameter.choices:
+            return set(parameter.choices)
+        if not parameter.choices_sql:
+            return None
+        cached = self._choices.get(parameter.choices_sql)
+        if cached is None or time.monotonic() - cached[0] > CHOICES_TTL_S:
+            values = {str(v) for (v,) in connection.execute(text(parameter.choices_sql))}
+            cached = self._choices[parameter.choices_sql] = (time.monotonic(), values)
+        return cached[1]
+
+    def parameters(self, connection: Connection, layer: Layer, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """The layer's parameters from a request's query (lists of raw values), checked."""
+        unknown = sorted(set(query) - set(layer.parameters) - RESERVED)
+        if unknown:
+            takes = ", ".join(sorted(set(layer.parameters) | RESERVED))
+            raise InvalidInput(f"{unknown[0]}: layer {layer.name!r} takes no such parameter (it takes {takes})",
+                               field=unknown[0])
+        values = {}
+        for name, parameter in layer.parameters.items():
+            raw = query.get(name)
+            if raw:
+                allowed = self._allowed(connection, layer, name) if parameter.type.startswith("string") else None
+                values[name] = parameter.parse(raw if parameter.type == "string_list" else raw[-1], allowed)
+        bound = bind_values(layer, values, self.zone)
+        if bound.get("start") is not None and bound.get("end") is not None and bound["start"] >= bound["end"]:
+            raise InvalidInput(f"end: {values['end']} is not after start {values['start']}", field="end")
+        return values
+
+    def tile(self, layer_name: str, z: int, x: int, y: int, query: Mapping[str, list[str]]) -> TileAnswer:
+        layer = self.layer(layer_name)
+        tile = Tile.checked(z, x, y)
+        datum = display_datum((query.get("datum") or [None])[-1])
+        pinned = _int_param(query, "version")
+        at = _time_param(query, "at")
+        with self.engine.connect() as connection:
+            version = self.version(connection, pinned, at)
+            values = self.parameters(connection, layer, query)
+            body = render_tile(connection, layer, tile, version_id=version.id, values=values, datum=datum,
+                               zone=self.zone)
+        if layer.boundaries:
+            stamp = f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
+            etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
+        else:
+            etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+        if layer.live:
+            cache = "public, max-age=30"
+        elif layer.boundaries:
+            cache = "public, max-age=86400, immutable" if pinned is not None else "no-cache"
+        else:
+            cache = "public, max-age=300"
+        return TileAnswer(body, etag, cache)
+
+
+def _int_param(query: Mapping[str, list[str]], name: str) -> int | None:
+    raw = (query.get(name) or [None])[-1]
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: {raw!r} is not a boundary version id (a whole number)", field=name) from None
+
+
+def _time_param(query: Mapping[str, list[str]], name: str) -> datetime | None:
+    raw = (query.get(name) or [None])[-1]
+    if raw in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: {raw!r} is not an ISO 8601 time", field=name) from None
+
+
+__all__ = ["DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]
