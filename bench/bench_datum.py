@@ -54,7 +54,7 @@ def main() -> None:
 
     pps_ours = N_OURS / t_ours
     pps_theirs = N_THEIRS / t_theirs
-    print(f"gcj02 -> wgs84, points inside mainland China (median of runs)")
+    print("gcj02 -> wgs84, points inside mainland China (median of runs)")
     print(f"  ours (numpy, {N_OURS:,} pts, {RUNS_OURS} runs):     {t_ours:8.3f} s  {pps_ours:12,.0f} pts/s")
     print(
         f"  prcoords.gcj_wgs_bored ({N_THEIRS:,} pts, {RUNS_THEIRS} runs): {t_theirs:8.3f} s  "

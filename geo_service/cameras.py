@@ -18,20 +18,27 @@ from geo_service.db.models import MAX_CAMERA_RANGE_M
 
 METRES_PER_DEGREE = 111_320.0
 
-NEAR = text("""
+def sees_sql(camera: str, point: str) -> str:
+    """SQL true when camera ``camera`` (a table alias) sees the point expression ``point``: the
+    one statement of the view rule, used by lookups here and by coverage analyses."""
+    bearing = f"ST_Azimuth({camera}.geom::geography, {point}::geography)"
+    return f"""(ST_DWithin({camera}.geom::geography, {point}::geography, {camera}.range_m)
+        AND ({camera}.fov_deg >= 360 OR {bearing} IS NULL
+             OR abs(mod((degrees({bearing}) - {camera}.heading_deg + 540)::numeric, 360) - 180)
+                <= {camera}.fov_deg / 2))"""
+
+
+NEAR = text(f"""
     WITH spot AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g),
     near AS (
         SELECT c.*, ST_Distance(c.geom::geography, spot.g::geography) AS distance_m,
-               degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg
+               degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg,
+               {sees_sql("c", "spot.g")} AS sees
           FROM cameras c, spot
          WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat)
     )
     SELECT device_code, name, kind, status, heading_deg, fov_deg, range_m,
-           ST_X(geom) AS lon, ST_Y(geom) AS lat, distance_m, bearing_deg,
-           distance_m <= range_m AND (
-               fov_deg >= 360 OR bearing_deg IS NULL
-               OR abs(mod((bearing_deg - heading_deg + 540)::numeric, 360) - 180) <= fov_deg / 2
-           ) AS sees
+           ST_X(geom) AS lon, ST_Y(geom) AS lat, distance_m, bearing_deg, sees
       FROM near
      WHERE distance_m <= greatest(:radius, range_m)
      ORDER BY sees DESC, distance_m, device_code

@@ -7,7 +7,6 @@ it inside, a note that latitude and longitude look swapped (the usual mistake).
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 

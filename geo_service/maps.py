@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 from functools import lru_cache
 from pathlib import Path

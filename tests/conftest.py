@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -151,3 +151,32 @@ def tiny_client(tiny_url: str):
 
     with TestClient(create_app(Settings(database_url=tiny_url))) as test_client:
         yield test_client
+
+
+@contextmanager
+def live_server(url: str) -> Iterator[str]:
+    """The service on a free loopback port, in a thread, for clients that speak real HTTP."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from geo_service.api.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -16,7 +16,6 @@ from geo_service import datum
 from geo_service.datum import (
     DATUMS,
     bd09_to_gcj02,
-    bd09_to_wgs84,
     convert,
     convert_geometry,
     convert_geoseries,
@@ -25,7 +24,6 @@ from geo_service.datum import (
     in_china,
     parse_datum,
     to_storage,
-    wgs84_to_bd09,
     wgs84_to_gcj02,
 )
 

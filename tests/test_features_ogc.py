@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from owslib.ogcapi.features import Features
 
-from geo_service.api.app import create_app
 from geo_service.features import CONFORMANCE, CRS84, EPSG
-from geo_service.settings import Settings
 
-from .conftest import scalar
+from .conftest import live_server, scalar
 
 SW_CORNER = "104.0,29.8,104.15,29.95"  # a corner of the demo county (lon, lat)
 
 
 @pytest.fixture(scope="module")
 def base_url(demo_url: str):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=demo_url)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/features"
-    server.should_exit = True
-    thread.join(10)
+    with live_server(demo_url) as url:
+        yield url + "/features"
 
 
 @pytest.fixture(scope="module")

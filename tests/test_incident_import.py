@@ -8,7 +8,6 @@ import sys
 from datetime import datetime, timedelta
 
 import pandas as pd
-import pytest
 
 from geo_service.api import bulk as bulk_api
 

@@ -8,18 +8,14 @@ coordinates in any datum or to an incident. A screenshot is kept in var/test-art
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 
-from geo_service.api.app import create_app
 from geo_service.locate import locate
-from geo_service.settings import PROJECT_ROOT, Settings
+from geo_service.settings import PROJECT_ROOT
+
+from .conftest import live_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,27 +25,10 @@ MAP_LEFT = 340  # the panel's width: the map starts there
 VIEW = {"width": 1280, "height": 800}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(demo_url):
-    port = free_port()
-    config = uvicorn.Config(create_app(Settings(database_url=demo_url)), host="127.0.0.1", port=port,
-                            log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with live_server(demo_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

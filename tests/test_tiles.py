@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,9 +18,8 @@ from geo_service.cameras import cameras_seeing
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings
 from geo_service.tiles.layers import LAYERS_DIR, LayerError, load_layers, parse_layer
-from geo_service.tiles.mvt import EARTH_RADIUS, Tile, lonlat_to_mercator
+from geo_service.tiles.mvt import Tile, lonlat_to_mercator
 
-from .conftest import scalar
 
 BJ = ZoneInfo("Asia/Shanghai")
 CENTRE = (104.10, 30.00)  # the demo county's seat, dense with grids, cameras and incidents

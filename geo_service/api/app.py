@@ -11,6 +11,7 @@ from geo_service import __version__
 from geo_service.api import bulk, cases, errors, health, incidents, locate
 from geo_service.api import map_page, tiles
 from geo_service.api import boundaries, features
+from geo_service.api import analysis
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings, get_settings
 
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features.router)
     app.include_router(tiles.router)
     app.include_router(map_page.router)
+    app.include_router(analysis.router)
     return app

@@ -1,0 +1,125 @@
+"""Density: hexagons of a chosen size, and a kernel density surface.
+
+Hexagon density is :func:`geo_service.analysis.counts.counts` with ``unit='hex'`` (``per_km2``).
+
+The kernel density surface is Gaussian. PostGIS bins the incidents into square cells of
+``cell_m`` in the metric projection (one row per occupied cell, not per incident); the cells'
+counts are smoothed with a Gaussian of standard deviation ``bandwidth_m`` (scipy's
+``gaussian_filter``), which equals summing a Gaussian kernel over the points to within the cell
+size. Without a bandwidth, the rule of thumb is Scott's, h = sigma * n ** (-1/6) (in two
+dimensions Silverman's rule gives the same factor), sigma being the root mean of the two
+coordinates' variances of the binned points. Over a whole county this smooths a great deal
+(kilometres): it is the county-wide picture; give a bandwidth of a few hundred metres to see
+hotspots.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import ndimage
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from geo_service.analysis.span import IncidentFilter
+from geo_service.analysis.units import no_jit, units_for
+from geo_service.db.models import SRID
+from geo_service.errors import InvalidInput
+from geo_service.settings import get_settings
+
+CELL_RANGE_M = (25.0, 5000.0)
+BANDWIDTH_RANGE_M = (10.0, 50_000.0)
+MAX_CELLS = 4_000_000
+
+_BINS = """
+    SELECT floor(ST_X(p) / :cell)::int AS col, floor(ST_Y(p) / :cell)::int AS row, count(*) AS n
+      FROM (SELECT ST_Transform(i.geom, :srid) AS p FROM incidents i WHERE {condition} OFFSET 0) s
+     GROUP BY 1, 2
+"""
+
+
+@dataclass
+class KernelDensity:
+    """A density surface: incidents per km2 over cells of ``cell_m`` in the metric projection.
+
+    ``array[r, c]`` is the cell whose lower-left corner is (x0 + c * cell_m, y0 + r * cell_m);
+    ``cells`` holds the cells inside the county as polygons (EPSG:4490) with ``density_per_km2``.
+    """
+
+    array: np.ndarray
+    x0: float
+    y0: float
+    cell_m: float
+    bandwidth_m: float
+    rule: str
+    n: int
+    cells: gpd.GeoDataFrame
+
+
+def scott_bandwidth(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """Scott's rule, h = sigma * n ** (-1/6), for weighted points (n = total weight)."""
+    n = float(weights.sum())
+    if n < 2:
+        raise InvalidInput("too few incidents for a bandwidth rule: give bandwidth_m", field="bandwidth_m")
+    mean_x, mean_y = np.average(x, weights=weights), np.average(y, weights=weights)
+    variance = (np.average((x - mean_x) ** 2, weights=weights) + np.average((y - mean_y) ** 2, weights=weights)) / 2
+    return math.sqrt(variance) * n ** (-1 / 6)
+
+
+def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250.0,
+                   bandwidth_m: float | None = None) -> KernelDensity:
+    """A Gaussian kernel density surface of the incidents ``where`` selects (see the module's notes)."""
+    _check_range("cell_m", cell_m, CELL_RANGE_M)
+    if bandwidth_m is not None:
+        _check_range("bandwidth_m", bandwidth_m, BANDWIDTH_RANGE_M)
+    srid = get_settings().metric_srid
+    with engine.begin() as connection:
+        no_jit(connection)
+        county = units_for(connection, where, "town").to_crs(srid).union_all()
+        bins = pd.read_sql(text(_BINS.format(condition=where.sql("i"))), connection,
+                           params={**where.params(), "cell": float(cell_m), "srid": srid})
+    n = int(bins["n"].sum())
+    centres_x = (bins["col"].to_numpy() + 0.5) * cell_m
+    centres_y = (bins["row"].to_numpy() + 0.5) * cell_m
+    if bandwidth_m is None:
+        bandwidth, rule = scott_bandwidth(centres_x, centres_y, bins["n"].to_numpy(float)), "Scott: sigma * n^(-1/6)"
+    else:
+        bandwidth, rule = float(bandwidth_m), "given"
+    # The raster spans the county and three bandwidths around it, so nothing near the edge is cut.
+    minx, miny, maxx, maxy = county.bounds
+    margin = 3 * bandwidth
+    col0, row0 = math.floor((minx - margin) / cell_m), math.floor((miny - margin) / cell_m)
+    cols, rows = math.ceil((maxx + margin) / cell_m) - col0, math.ceil((maxy + margin) / cell_m) - row0
+    if cols * rows > MAX_CELLS:
+        raise InvalidInput(f"{cols * rows:,} cells of {cell_m:g} m: more than {MAX_CELLS:,}; use larger cells",
+                           field="cell_m")
+    raster = np.zeros((rows, cols))
+    inside = ((bins["col"] >= col0) & (bins["col"] < col0 + cols) & (bins["row"] >= row0) & (bins["row"] < row0 + rows)).to_numpy()
+    np.add.at(raster, (bins["row"].to_numpy()[inside] - row0, bins["col"].to_numpy()[inside] - col0),
+              bins["n"].to_numpy()[inside])
+    smoothed = ndimage.gaussian_filter(raster, sigma=bandwidth / cell_m, mode="constant", truncate=4.0)
+    density = smoothed / (cell_m * cell_m / 1e6)
+    x0, y0 = col0 * cell_m, row0 * cell_m
+    cells = _cells_inside(density, x0, y0, cell_m, county, srid)
+    cells.attrs.update(bandwidth_m=bandwidth, rule=rule, cell_m=cell_m, n=n, filter=where.to_dict())
+    return KernelDensity(density, x0, y0, float(cell_m), bandwidth, rule, n, cells)
+
+
+def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, county, srid: int) -> gpd.GeoDataFrame:
+    rows, cols = np.indices(density.shape)
+    cx, cy = x0 + (cols.ravel() + 0.5) * cell_m, y0 + (rows.ravel() + 0.5) * cell_m
+    keep = shapely.contains_xy(county, cx, cy)
+    boxes = shapely.box(cx[keep] - cell_m / 2, cy[keep] - cell_m / 2, cx[keep] + cell_m / 2, cy[keep] + cell_m / 2)
+    frame = gpd.GeoDataFrame({"density_per_km2": density.ravel()[keep]}, geometry=boxes, crs=srid)
+    return frame.to_crs(SRID)
+
+
+def _check_range(name: str, value: float, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+        raise InvalidInput(f"{name} must be between {low:g} and {high:g} metres, not {value!r}", field=name)

@@ -1,0 +1,207 @@
+"""Emerging hot spots, in the manner of ArcGIS Pro's Emerging Hot Spot Analysis.
+
+The span is cut into equal time steps, anchored at its end (a partial first step is dropped, so
+the final step, which most patterns turn on, is whole). PostGIS counts each unit's incidents per
+step (the space-time cube); Gi* is taken at every step over the same weights (analytic z, as
+ArcGIS does; Benjamini-Hochberg per step); the Mann-Kendall test gives each unit's trend in its
+Gi* z-scores. ArcGIS's neighbourhood may also reach into earlier steps; here it is spatial only.
+
+Each unit is then named by ArcGIS's definitions (hot shown; cold mirrors them):
+
+new
+    hot at the final step and never before.
+consecutive
+    a single uninterrupted run of at least two hot steps ending at the final step, never hot
+    before the run, and hot in less than 90% of the steps.
+intensifying / diminishing
+    hot in at least 90% of the steps including the final one, and the intensity of clustering
+    rising / falling significantly (Mann-Kendall).
+persistent
+    hot in at least 90% of the steps, no significant trend.
+sporadic
+    hot at the final step, on and off before, in less than 90% of the steps, never cold.
+oscillating
+    hot at the final step, cold at some earlier step, hot in less than 90% of the steps.
+historical
+    not hot at the final step, but hot in at least 90% of the steps.
+no pattern detected
+    none of these.
+
+A unit hot earlier but neither at the end nor in 90% of the steps (a hotspot that has faded) has
+no ArcGIS pattern; its falling trend (``trend`` = 'down') still says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from geo_service.analysis.hotspots import gi_star
+from geo_service.analysis.span import IncidentFilter, Span
+from geo_service.analysis.stats import check_confidence, mann_kendall
+from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit, units_for
+from geo_service.analysis.weights import unit_weights, with_self
+from geo_service.errors import InvalidInput
+
+MIN_STEPS = 10  # ArcGIS asks for at least ten time steps
+MAX_STEPS = 400
+PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating",
+            "historical")
+NO_PATTERN = "no pattern detected"
+
+
+@dataclass
+class SpaceTimeCube:
+    """Counts per unit (rows of ``frame``) and time step (columns); ``steps`` are the steps' starts."""
+
+    frame: gpd.GeoDataFrame
+    steps: list[datetime]
+    step: timedelta
+    counts: np.ndarray
+
+
+@dataclass
+class EmergingHotspots:
+    """The per-unit answer (``frame``) and the per-step Gi* behind it (units x steps)."""
+
+    frame: gpd.GeoDataFrame
+    steps: list[datetime]
+    counts: np.ndarray
+    z: np.ndarray
+    hot: np.ndarray
+    cold: np.ndarray
+
+
+def space_time_cube(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None,
+                    step_days: int = 7) -> SpaceTimeCube:
+    """Incidents per unit and time step, counted in PostGIS."""
+    size = check_unit(unit, size_m)
+    if not isinstance(step_days, int) or step_days < 1:
+        raise InvalidInput(f"step_days must be a whole number of days, at least 1, not {step_days!r}", field="step_days")
+    step = timedelta(days=step_days)
+    n_steps = int((where.span.end - where.span.start) // step)
+    if n_steps < MIN_STEPS:
+        raise InvalidInput(f"the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at "
+                           f"least {MIN_STEPS}: a longer span or shorter steps", field="step_days")
+    if n_steps > MAX_STEPS:
+        raise InvalidInput(f"the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
+                           field="step_days")
+    origin = where.span.end - n_steps * step
+    cut = IncidentFilter(Span(origin, where.span.end), where.categories)
+    sql = text(f"""WITH {keyed_sql(unit, cut, {"t": "i.reported_at"})}
+                   SELECT key, floor(extract(epoch FROM t - :origin) / :step_s)::int AS step, count(*) AS n
+                     FROM keyed GROUP BY 1, 2""")
+    with engine.begin() as connection:
+        no_jit(connection)
+        frame = units_for(connection, cut, unit, size)
+        rows = pd.read_sql(sql, connection, params={**keyed_params(cut, unit, size), "origin": origin,
+                                                   "step_s": step.total_seconds()})
+    row_of = pd.Series(np.arange(len(frame)), index=frame["code"])
+    rows = rows[rows["key"].isin(row_of.index)]
+    cube = np.zeros((len(frame), n_steps))
+    cube[row_of[rows["key"]].to_numpy(), rows["step"].to_numpy()] = rows["n"].to_numpy()
+    frame["count"] = cube.sum(axis=1).astype(int)
+    frame.attrs.update(unit=unit, size_m=size, filter=cut.to_dict(), step_days=step_days)
+    return SpaceTimeCube(frame, [origin + k * step for k in range(n_steps)], step, cube)
+
+
+def classify(hot: np.ndarray, cold: np.ndarray, trend_z: float, trend_significant: bool) -> str:
+    """ArcGIS's pattern for one unit's series of hot and cold steps (see the module's notes)."""
+    for spot, other, sign, kind in ((hot, cold, 1, "hot spot"), (cold, hot, -1, "cold spot")):
+        pattern = _pattern(np.asarray(spot, bool), np.asarray(other, bool), sign * trend_z, trend_significant)
+        if pattern:
+            return f"{pattern} {kind}"
+    return NO_PATTERN
+
+
+def _pattern(spot: np.ndarray, other: np.ndarray, rising: float, trend_significant: bool) -> str | None:
+    n = len(spot)
+    share = spot.sum() / n
+    if share >= 0.9:
+        if not spot[-1]:
+            return "historical"
+        if trend_significant and rising > 0:
+            return "intensifying"
+        if trend_significant and rising < 0:
+            return "diminishing"
+        return "persistent"
+    if not spot[-1]:
+        return None
+    if spot.sum() == 1:
+        return "new"
+    run = n - (np.flatnonzero(~spot).max() + 1 if (~spot).any() else 0)  # length of the final run
+    if run >= 2 and not spot[: n - run].any():
+        return "consecutive"
+    if other[:-1].any():
+        return "oscillating"
+    return "sporadic"
+
+
+def emerging_hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,
+                      step_days: int = 7, confidence: float = 0.90, value: str = "count") -> EmergingHotspots:
+    """Emerging hot and cold spots of the incidents ``where`` selects (see the module's notes).
+
+    Parameters
+    ----------
+    step_days
+        The length of a time step; the span must hold at least 10 whole steps.
+    confidence
+        A step is hot or cold at this confidence (after the correction), and a trend significant.
+    value
+        ``count``, or ``per_1000`` (per 1,000 residents; grids, villages and towns only).
+
+    Returns
+    -------
+    EmergingHotspots
+        ``frame`` has per unit: ``count`` (incidents in the steps), ``pattern``, ``hot_steps``,
+        ``cold_steps``, ``n_steps``, ``final_z``, ``trend_tau``, ``trend_z``, ``trend_p`` and
+        ``trend`` ('up', 'down' or 'none', of the Gi* z-scores), and ``count_trend`` (the same test
+        on the counts themselves).
+    """
+    check_confidence(confidence)
+    if value not in ("count", "per_1000") or (value == "per_1000" and unit == "hex"):
+        raise InvalidInput("value must be count, or per_1000 for grids, villages and towns", field="value")
+    cube = space_time_cube(engine, where, unit, size_m, step_days)
+    frame = cube.frame
+    graph, described = unit_weights(frame, unit, frame.attrs["size_m"])
+    graph = with_self(graph)
+    values = cube.counts
+    if value == "per_1000":
+        population = frame["population"].to_numpy(float)
+        values = np.divide(values * 1000, population[:, None], out=np.zeros_like(values), where=population[:, None] > 0)
+    n_units, n_steps = values.shape
+    z = np.zeros((n_units, n_steps))
+    hot = np.zeros((n_units, n_steps), bool)
+    cold = np.zeros((n_units, n_steps), bool)
+    for k in range(n_steps):
+        step = gi_star(values[:, k], graph, permutations=0, confidence=confidence)
+        z[:, k] = step["gi_z"].fillna(0).to_numpy()
+        hot[:, k] = step["class"].str.startswith("hot").to_numpy()
+        cold[:, k] = step["class"].str.startswith("cold").to_numpy()
+    alpha = 1 - confidence
+    tau, trend_z, trend_p = mann_kendall(z)
+    count_tau, count_z, count_p = mann_kendall(values)
+    pattern = np.full(n_units, NO_PATTERN, dtype=object)
+    for row in np.flatnonzero(hot.any(axis=1) | cold.any(axis=1)):
+        pattern[row] = classify(hot[row], cold[row], trend_z[row], trend_p[row] <= alpha)
+    frame["pattern"] = pattern
+    frame["hot_steps"] = hot.sum(axis=1)
+    frame["cold_steps"] = cold.sum(axis=1)
+    frame["n_steps"] = n_steps
+    frame["final_z"] = z[:, -1]
+    frame["trend_tau"], frame["trend_z"], frame["trend_p"] = tau, trend_z, trend_p
+    frame["trend"] = _direction(trend_z, trend_p, alpha)
+    frame["count_trend"] = _direction(count_z, count_p, alpha)
+    frame.attrs.update(value=value, confidence=confidence, steps=n_steps, first_step=cube.steps[0].isoformat(),
+                       weights=described + "; each unit its own neighbour (Gi*)")
+    return EmergingHotspots(frame, cube.steps, cube.counts, z, hot, cold)
+
+
+def _direction(z: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(p <= alpha, np.where(z > 0, "up", "down"), "none").astype(object)

@@ -1,0 +1,96 @@
+"""Rates and rankings of the closed loop by town or village over a span.
+
+Of the cases reported in the span (rejected and merged ones aside):
+
+``handled_rate``
+    share resolved or closed.
+``closed_rate``
+    share closed (办结, after the follow-up visit).
+``overdue_rate``
+    of the cases that were dispatched (and so had a deadline), the share resolved after it, or
+    still unresolved with the deadline passed as at ``as_of``.
+``median_hours_to_close``
+    median time from report to closure of the closed cases.
+``satisfaction``
+    mean follow-up satisfaction (1 to 5) of the visits made; ``satisfied_rate`` the share of 4 or 5.
+
+Every unit is ranked on each metric (1 = best: highest rates, lowest overdue rate and time), ties
+sharing the better rank. One query over the incidents, grouped by the codes recorded on them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from geo_service.analysis.span import IncidentFilter
+from geo_service.errors import InvalidInput
+from geo_service.settings import get_settings
+from geo_service.versions import as_aware, version_in_force
+
+LEVELS = ("town", "village")
+# metric -> True when higher is better
+METRICS = {"handled_rate": True, "closed_rate": True, "overdue_rate": False, "median_hours_to_close": False,
+           "satisfaction": True}
+
+_SQL = """
+    SELECT i.{level}_code AS code, u.name, {town_columns}
+           count(*) AS cases,
+           count(*) FILTER (WHERE i.status IN ('resolved', 'closed')) AS handled,
+           count(*) FILTER (WHERE i.status = 'closed') AS closed,
+           count(*) FILTER (WHERE i.deadline IS NOT NULL) AS with_deadline,
+           count(*) FILTER (WHERE i.deadline < coalesce(i.resolved_at, :as_of)) AS overdue,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.closed_at - i.reported_at) / 3600)
+               FILTER (WHERE i.status = 'closed') AS median_hours_to_close,
+           avg(i.satisfaction)::float8 AS satisfaction,
+           count(i.satisfaction) AS visits,
+           count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied
+      FROM incidents i
+      LEFT JOIN admin_units u ON u.version_id = :version AND u.code = i.{level}_code
+      {town_join}
+     WHERE {condition} AND i.{level}_code IS NOT NULL
+     GROUP BY i.{level}_code, u.name {town_group}
+"""
+
+
+def rankings(engine: Engine, where: IncidentFilter, level: str = "town", *, order_by: str = "overdue_rate",
+             as_of: datetime | None = None) -> pd.DataFrame:
+    """The closed loop's rates by ``level`` ('town' or 'village'), ranked on ``order_by``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit with cases in the span, sorted by ``rank`` (on ``order_by``): ``code``,
+        ``name`` (and ``town_code``, ``town_name`` for villages), the counts, the rates of the
+        module's notes, and ``rank_<metric>`` for each metric.
+    """
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r}", field="level")
+    if order_by not in METRICS:
+        raise InvalidInput(f"order_by must be one of {', '.join(METRICS)}, not {order_by!r}", field="order_by")
+    as_of = as_aware(as_of, get_settings().timezone)
+    village = level == "village"
+    sql = _SQL.format(
+        level=level, condition=where.sql("i"),
+        town_columns="i.town_code, t.name AS town_name," if village else "",
+        town_join="LEFT JOIN admin_units t ON t.version_id = :version AND t.code = i.town_code" if village else "",
+        town_group=", i.town_code, t.name" if village else "",
+    )
+    with engine.connect() as connection:
+        version = version_in_force(connection, where.span.end - timedelta(microseconds=1))
+        frame = pd.read_sql(text(sql), connection, params={**where.params(), "version": version.id, "as_of": as_of})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["handled_rate"] = frame["handled"] / frame["cases"]
+        frame["closed_rate"] = frame["closed"] / frame["cases"]
+        frame["overdue_rate"] = frame["overdue"] / frame["with_deadline"].where(frame["with_deadline"] > 0)
+        frame["satisfied_rate"] = frame["satisfied"] / frame["visits"].where(frame["visits"] > 0)
+    for metric, higher_is_better in METRICS.items():
+        frame[f"rank_{metric}"] = frame[metric].rank(ascending=not higher_is_better, method="min").astype("Int64")
+    frame["rank"] = frame[f"rank_{order_by}"]
+    frame = frame.sort_values(["rank", "code"], na_position="last").reset_index(drop=True)
+    frame.attrs.update(level=level, order_by=order_by, as_of=as_of.isoformat(), filter=where.to_dict())
+    return frame

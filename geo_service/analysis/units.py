@@ -1,0 +1,187 @@
+"""The places an analysis counts in: grids, villages, towns, or hexagons of a chosen size.
+
+Grids, villages and towns are those of the boundary version in force at the end of the span;
+an incident counts in the unit it was assigned to when it was reported (its recorded codes),
+which is who answered for it. "Grid" means the finest grids, the ones incidents are assigned to
+(a level-1 grid split into level-2 grids is counted through its parts).
+
+Hexagons are PostGIS's ``ST_HexagonGrid`` tiling in the metric projection (settings:
+``metric_srid``), anchored at its origin: ``size_m`` is the length of a side (a hexagon is
+``sqrt(3) * size_m`` across its flats and ``2.6 * size_m**2`` in area). An incident's hexagon is
+found by arithmetic on its projected coordinates (no spatial join): a point lies in the hexagon
+whose centre is nearest, and only two columns of centres can be nearest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo_service.analysis.span import IncidentFilter
+from geo_service.db.models import SRID
+from geo_service.errors import InvalidInput
+from geo_service.settings import get_settings
+from geo_service.versions import VersionInForce, local_day, version_in_force
+
+UNITS = ("grid", "village", "town", "hex")
+HEX_SIZE_RANGE_M = (100.0, 5000.0)
+_HEX_CACHE: OrderedDict[tuple, gpd.GeoDataFrame] = OrderedDict()
+_HEX_CACHE_SIZE = 8
+
+# Current grid workers (role grid_worker) on the day; a unit counts those of its grids.
+_WORKERS = """
+    workers AS (SELECT unit_code FROM officer_assignments
+                 WHERE role = 'grid_worker' AND valid_from <= :day AND (valid_to IS NULL OR valid_to >= :day))
+"""
+_UNIT_SQL = {
+    # A level-2 grid shares the worker of the level-1 grid it lies in.
+    "grid": f"""
+        WITH {_WORKERS}
+        SELECT g.code, g.name, g.population, g.households,
+               (SELECT count(*) FROM workers w
+                 WHERE w.unit_code IN (g.code, left(g.code, 15), left(g.code, 18)))::int AS grid_workers,
+               ST_Area(g.geom::geography) / 1e6 AS area_km2, g.geom
+          FROM grids g
+         WHERE g.version_id = :version AND NOT EXISTS (SELECT 1 FROM grids c WHERE c.parent_id = g.id)
+         ORDER BY g.code
+    """,
+    "village": f"""
+        WITH {_WORKERS}
+        SELECT u.code, u.name, u.population, u.households,
+               (SELECT count(*) FROM workers w WHERE left(w.unit_code, 12) = u.code)::int AS grid_workers,
+               ST_Area(u.geom::geography) / 1e6 AS area_km2, u.geom
+          FROM admin_units u WHERE u.version_id = :version AND u.level = 'village' ORDER BY u.code
+    """,
+    "town": f"""
+        WITH {_WORKERS}
+        SELECT u.code, u.name, u.population, u.households,
+               (SELECT count(*) FROM workers w WHERE left(w.unit_code, 9) = left(u.code, 9))::int AS grid_workers,
+               ST_Area(u.geom::geography) / 1e6 AS area_km2, u.geom
+          FROM admin_units u WHERE u.version_id = :version AND u.level = 'town' ORDER BY u.code
+    """,
+    # Every hexagon touching the county; the county is cut into small pieces first so that each
+    # test is cheap (one test against the whole outline costs seconds).
+    "hex": """
+        WITH county AS (SELECT ST_Transform(geom, :srid) AS g FROM admin_units
+                         WHERE version_id = :version AND level = 'county'),
+             pieces AS MATERIALIZED (SELECT ST_Subdivide(g, 64) AS g FROM county)
+        SELECT h.i || ':' || h.j AS code, h.i, h.j, ST_Transform(h.geom, 4490) AS geom
+          FROM county, ST_HexagonGrid(:size, county.g) h
+         WHERE EXISTS (SELECT 1 FROM pieces p WHERE p.g && h.geom AND ST_Intersects(p.g, h.geom))
+         ORDER BY h.i, h.j
+    """,
+}
+_KEY_COLUMN = {"grid": "grid_code", "village": "village_code", "town": "town_code"}
+
+
+def check_unit(unit: str, size_m: float | None) -> float | None:
+    """The hexagon size to use (None for other units); a clear error for a bad unit or size."""
+    if unit not in UNITS:
+        raise InvalidInput(f"unknown unit {unit!r}; one of {', '.join(UNITS)}", field="unit")
+    if unit != "hex":
+        return None
+    if size_m is None:
+        raise InvalidInput("unit 'hex' needs size_m, the hexagons' side in metres", field="size_m")
+    low, high = HEX_SIZE_RANGE_M
+    if not (isinstance(size_m, (int, float)) and math.isfinite(size_m) and low <= size_m <= high):
+        raise InvalidInput(f"size_m must be between {low:g} and {high:g} metres, not {size_m!r}", field="size_m")
+    return float(size_m)
+
+
+def units_for(connection: Connection, where: IncidentFilter, unit: str, size_m: float | None = None) -> gpd.GeoDataFrame:
+    """:func:`unit_frame` for the boundary version in force at the end of the span."""
+    return unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m)
+
+
+def unit_frame(connection: Connection, unit: str, at: datetime, size_m: float | None = None) -> gpd.GeoDataFrame:
+    """The units of the version in force at ``at``: code, name, population, households, grid workers.
+
+    Hexagons carry no population (NaN): residents are counted by grid and village, not by cell.
+    """
+    size = check_unit(unit, size_m)
+    version = version_in_force(connection, at)
+    if unit == "hex":
+        return _hexagons(connection, version, size)
+    params = {"version": version.id, "day": local_day(at, get_settings().timezone)}
+    frame = gpd.read_postgis(text(_UNIT_SQL[unit]), connection, geom_col="geom", params=params)
+    return frame.set_crs(SRID, allow_override=True)
+
+
+def _hexagons(connection: Connection, version: VersionInForce, size: float) -> gpd.GeoDataFrame:
+    srid = get_settings().metric_srid
+    key = (str(connection.engine.url), version.cache_key, size, srid)
+    if key in _HEX_CACHE:
+        _HEX_CACHE.move_to_end(key)
+        return _HEX_CACHE[key].copy()
+    frame = gpd.read_postgis(text(_UNIT_SQL["hex"]), connection, geom_col="geom",
+                             params={"version": version.id, "srid": srid, "size": size})
+    frame = frame.set_crs(SRID, allow_override=True)
+    frame["name"] = frame["code"]
+    for column in ("population", "households", "grid_workers"):
+        frame[column] = float("nan")
+    frame["area_km2"] = 1.5 * math.sqrt(3) * size**2 / 1e6
+    frame = frame[["code", "name", "population", "households", "grid_workers", "area_km2", "i", "j", "geom"]]
+    _HEX_CACHE[key] = frame
+    while len(_HEX_CACHE) > _HEX_CACHE_SIZE:
+        _HEX_CACHE.popitem(last=False)
+    return frame.copy()
+
+
+def keyed_sql(unit: str, where: IncidentFilter, columns: dict[str, str] | None = None) -> str:
+    """CTEs ending in ``keyed(key, <columns>)``: each counted incident with its unit's code.
+
+    ``columns`` maps output names to expressions over ``incidents AS i``. Binds :start, :end,
+    :categories, and for hexagons :size and :srid.
+    """
+    columns = columns or {}
+    inner = "".join(f", {expression} AS {name}" for name, expression in columns.items())
+    passed = "".join(f", {name}" for name in columns)
+    if unit != "hex":
+        return f"keyed AS (SELECT i.{_KEY_COLUMN[unit]} AS key{inner} FROM incidents i WHERE {where.sql('i')})"
+    # Column i's centres are at x = 1.5 size i, y = sqrt(3) size (j + (i odd) / 2); the nearest
+    # centre of columns i0 = floor(x / 1.5 size) and i0 + 1 is the hexagon holding the point.
+    return f"""
+        projected AS MATERIALIZED (
+            SELECT ST_X(p) AS x, ST_Y(p) AS y{passed}
+              FROM (SELECT ST_Transform(i.geom, :srid) AS p{inner} FROM incidents i WHERE {where.sql('i')}) s),
+        columns AS (SELECT x, y, floor(x / (1.5 * :size))::int AS i0{passed} FROM projected),
+        candidates AS (
+            SELECT x, y, i0,
+                   round((y - (i0 & 1) * sqrt(3) * :size / 2) / (sqrt(3) * :size))::int AS j0,
+                   round((y - ((i0 + 1) & 1) * sqrt(3) * :size / 2) / (sqrt(3) * :size))::int AS j1{passed}
+              FROM columns),
+        nearest AS (
+            SELECT i0, j0, j1,
+                   (x - 1.5 * :size * i0) ^ 2 + (y - sqrt(3) * :size * (j0 + (i0 & 1) * 0.5::float8)) ^ 2
+                   <= (x - 1.5 * :size * (i0 + 1)) ^ 2 + (y - sqrt(3) * :size * (j1 + ((i0 + 1) & 1) * 0.5::float8)) ^ 2
+                   AS first{passed}
+              FROM candidates),
+        keyed AS (
+            SELECT CASE WHEN first THEN i0 ELSE i0 + 1 END || ':' || CASE WHEN first THEN j0 ELSE j1 END AS key{passed}
+              FROM nearest)
+    """
+
+
+def keyed_params(where: IncidentFilter, unit: str, size_m: float | None) -> dict:
+    params = where.params()
+    if unit == "hex":
+        params.update(size=float(size_m), srid=get_settings().metric_srid)
+    return params
+
+
+def no_jit(connection: Connection) -> None:
+    """Turn off PostgreSQL's JIT for this transaction: ST_Transform's high cost estimate makes the
+    planner compile these queries, which costs a second and saves nothing."""
+    connection.execute(text("SET LOCAL jit = off"))
+
+
+def attach(frame: gpd.GeoDataFrame, values: pd.DataFrame, fill: dict | None = None) -> gpd.GeoDataFrame:
+    """``frame`` with the columns of ``values`` (indexed by unit code), missing units filled."""
+    merged = frame.merge(values, left_on="code", right_index=True, how="left")
+    return merged.fillna(fill or {})
