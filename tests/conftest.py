@@ -180,3 +180,17 @@ def live_server(url: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def ground_truth() -> dict:
+    """The demo county's planted patterns (``ground_truth.json``), written by the generator if a
+    fresh clone does not have them yet (the demo's outputs are not committed)."""
+    import json
+
+    settings = Settings()
+    path = settings.demo_dir / "ground_truth.json"
+    if not path.exists():
+        from boundaries.demo_county import generate, write_outputs
+
+        write_outputs(generate(settings.demo_seed), settings.demo_dir)
+    return json.loads(path.read_text())

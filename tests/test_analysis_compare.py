@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,10 +14,11 @@ from sqlalchemy import text
 from geo_service.analysis import compare_spans, incident_filter, make_span, preset_spans, rankings
 from geo_service.analysis.stats import two_span_test
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
+
+from .conftest import ground_truth
 
 BJ = ZoneInfo("Asia/Shanghai")
-TRUTH = json.loads((get_settings().demo_dir / "ground_truth.json").read_text())
+TRUTH = ground_truth()
 YEAR = ("2025-11-17", "2026-11-16")
 
 

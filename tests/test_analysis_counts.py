@@ -3,7 +3,6 @@ independent computation."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import geopandas as gpd
@@ -19,7 +18,9 @@ from geo_service.analysis.density import scott_bandwidth
 from geo_service.errors import InvalidInput
 from geo_service.settings import get_settings
 
-TRUTH = json.loads((get_settings().demo_dir / "ground_truth.json").read_text())["hotspots"]
+from .conftest import ground_truth
+
+TRUTH = ground_truth()["hotspots"]
 YEAR = ("2025-11-17", "2026-11-16")
 COUNTED = ("i.status NOT IN ('rejected', 'merged') AND i.reported_at >= '2025-11-17 00:00+08' "
            "AND i.reported_at < '2026-11-16 00:00+08'")

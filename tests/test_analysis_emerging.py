@@ -3,7 +3,6 @@ series, and the demo county's planted patterns found (printed per hotspot)."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pymannkendall
@@ -14,9 +13,10 @@ from geo_service.analysis.emerging import classify
 from geo_service.analysis.stats import mann_kendall
 from geo_service.analysis.weights import unit_weights
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
 
-TRUTH = json.loads((get_settings().demo_dir / "ground_truth.json").read_text())["hotspots"]
+from .conftest import ground_truth
+
+TRUTH = ground_truth()["hotspots"]
 YEAR = ("2025-11-17", "2026-11-16")
 
 

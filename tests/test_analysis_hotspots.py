@@ -3,7 +3,6 @@ data, and find the hotspots planted in the demo county (precision and recall pri
 
 from __future__ import annotations
 
-import json
 
 import esda
 import geopandas as gpd
@@ -21,10 +20,11 @@ from geo_service.analysis.hotspots import gi_star
 from geo_service.analysis.stats import confidence_classes, fdr
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
+
+from .conftest import ground_truth
 
 YEAR = ("2025-11-17", "2026-11-16")
-TRUTH = json.loads((get_settings().demo_dir / "ground_truth.json").read_text())["hotspots"]
+TRUTH = ground_truth()["hotspots"]
 
 
 def _where(engine, categories=None, span=YEAR):

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import mapbox_vector_tile
 import numpy as np
 import pytest
+import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -175,6 +176,31 @@ def test_incident_counts_at_low_zoom_are_the_counts_per_grid(client, engine):
         assert feature["properties"]["count"] == expected[feature["properties"]["code"]]
     total = sum(f["properties"]["count"] for f in got)
     assert 0 < total <= sum(expected.values())
+
+
+def test_density_hexagons_count_the_incidents_inside_them(client, engine):
+    tile = tile_at(*CENTRE, 14)
+    got = features(get_tile(client, "incident_density", tile, size_m="300", start="2026-01-01",
+                            end="2026-07-01"), "incident_density")
+    assert len(got) > 10
+    # Each drawn hexagon, found again from a point inside it (its drawn part's centre, in tile
+    # units, y up), and its incidents counted directly.
+    count_at = text("""
+        WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
+             spot AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(
+                          ST_XMin(e) + :px / 4096.0 * (ST_XMax(e) - ST_XMin(e)),
+                          ST_YMin(e) + :py / 4096.0 * (ST_YMax(e) - ST_YMin(e))), 3857), 4544) AS p FROM env),
+             hex AS (SELECT h.geom FROM spot, ST_HexagonGrid(300, ST_Expand(spot.p, 1)) h
+                      WHERE ST_Intersects(h.geom, spot.p) LIMIT 1)
+        SELECT count(*) FROM hex JOIN incidents i ON ST_Intersects(hex.geom, ST_Transform(i.geom, 4544))
+         WHERE i.reported_at >= '2026-01-01 00:00+08' AND i.reported_at < '2026-07-01 00:00+08'
+           AND i.merged_into_id IS NULL""")
+    with engine.connect() as connection:
+        for feature in got[:25]:
+            inside = shapely.geometry.shape(feature["geometry"]).representative_point()
+            expected = connection.execute(count_at, {"z": tile.z, "x": tile.x, "y": tile.y,
+                                                     "px": inside.x, "py": inside.y}).scalar()
+            assert feature["properties"]["count"] == expected
 
 
 def test_camera_tiles_and_sectors(client, engine):
