@@ -197,3 +197,43 @@ def test_the_planners_api_from_upload_to_export(tiny_client, tmp_path):
     broken = tiny_client.post("/boundaries/drafts", files={"file": ("broken.geojson", b'{"type": "FeatureColl')})
     assert broken.status_code == 422 and "broken.geojson" in broken.json()["message"]
     assert json.loads(tiny_client.get("/boundaries/versions/nope").text)["error"] == "NotFound"
+
+
+def test_lookups_during_publishing_see_one_version_or_the_other(tiny_engine, tiny_settings, tmp_path):
+    """Lookups for a moment after the new version's date, running while it is published: each
+    answer is wholly the old version's or wholly the new one's, and after publishing, the new."""
+    import threading
+
+    from geo_service.locate import locate
+
+    grids = {WEST + "001": (1, box(104.00, 29.95, 104.10, 30.05)),  # the west village as one grid
+             EAST + "001": (1, shapely.union(*V2_GRIDS[EAST + "001"][1].geoms)), EAST + "002": V2_GRIDS[EAST + "002"]}
+    path = tmp_path / "one-grid.geojson"
+    _frame(grids).to_file(path)
+    import_draft(tiny_engine, read_boundary_file(path), name="one-grid", settings=tiny_settings)
+    when = datetime(2098, 6, 1, tzinfo=BJ)
+    spot = (104.03, 29.97)  # the south-west grid before, the single west grid after
+    seen: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            found = locate(tiny_engine, *spot, "cgcs2000", when, settings=tiny_settings)
+            seen.append((found.version.name, found.place.grid_code))
+
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    for t in lookers:
+        t.start()
+    while len(seen) < 20:
+        threading.Event().wait(0.01)
+    publish(tiny_engine, "one-grid", datetime(2098, 1, 1, tzinfo=BJ), settings=tiny_settings, now=NOW)
+    after = len(seen)
+    while len(seen) < after + 20:
+        threading.Event().wait(0.01)
+    stop.set()
+    for t in lookers:
+        t.join()
+    old = {(name, code) for name, code in seen if name != "one-grid"}
+    assert old and all(code == WEST + "002" for _, code in old)  # the version in force before: v2
+    assert {code for name, code in seen if name == "one-grid"} == {WEST + "001"}
+    assert all(name == "one-grid" for name, _ in seen[after + 2:])
