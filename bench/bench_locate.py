@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from signin import bench_headers
+
 SERVER = """
 import sys
 sys.path.insert(0, {app_dir!r})
@@ -77,7 +79,7 @@ def sample_queries(n: int, seed: int) -> list[str]:
     return queries
 
 
-def client(port: int, path: str, queries: list[str], start_at: float) -> tuple[list[float], int]:
+def client(port: int, path: str, queries: list[str], start_at: float, headers: dict) -> tuple[list[float], int]:
     """Send the queries in order on one keep-alive connection; latencies and the count of errors."""
     latencies: list[float] = []
     errors = 0
@@ -87,7 +89,7 @@ def client(port: int, path: str, queries: list[str], start_at: float) -> tuple[l
     for query in queries:
         started = time.perf_counter()
         try:
-            connection.request("GET", f"{path}?{query}")
+            connection.request("GET", f"{path}?{query}", headers=headers)
             response = connection.getresponse()
             body = response.read()
             ok = response.status == 200 and (path != "/locate" or b'"grid"' in body)
@@ -99,13 +101,13 @@ def client(port: int, path: str, queries: list[str], start_at: float) -> tuple[l
     return latencies, errors
 
 
-def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Queue) -> None:
+def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Queue, headers: dict) -> None:
     """The load generator: one process, one thread and connection per concurrent client."""
     share = len(queries) // clients
     start_at = time.time() + 0.3
     try:
         with ThreadPoolExecutor(clients) as pool:
-            results = list(pool.map(lambda i: client(port, path, queries[i * share:(i + 1) * share], start_at),
+            results = list(pool.map(lambda i: client(port, path, queries[i * share:(i + 1) * share], start_at, headers),
                                     range(clients)))
         out.put((results, time.time() - start_at))
     except BaseException as exc:  # the parent must hear back whatever happens
@@ -113,9 +115,9 @@ def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Qu
         raise exc
 
 
-def load(port: int, path: str, queries: list[str], clients: int) -> dict:
+def load(port: int, path: str, queries: list[str], clients: int, headers: dict) -> dict:
     out: mp.Queue = mp.Queue()
-    process = mp.Process(target=generator, args=(port, path, queries, clients, out))
+    process = mp.Process(target=generator, args=(port, path, queries, clients, out, headers))
     process.start()
     results, wall = out.get(timeout=600)
     process.join()
@@ -133,28 +135,33 @@ def main() -> None:
     port = free_port()
     code = SERVER.format(app_dir=os.path.dirname(os.path.abspath(__file__)), port=port, workers=args.workers)
     server = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        queries = sample_queries(args.requests, seed=7)
-        load(port, "/locate", queries[:400], max(args.workers * 2, 2))  # warm every worker
-        print(f"/locate against the demo county, {args.requests:,} requests a run, "
-              f"server: {args.workers} uvicorn worker(s)")
-        print(f"{'clients':>7} {'endpoint':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
-        for clients in [int(c) for c in args.clients.split(",")]:
-            floor = load(port, "/floor", queries, clients)
-            found = load(port, "/locate", queries, clients)
-            for name, r in (("floor", floor), ("locate", found)):
-                print(f"{clients:>7} {name:>8} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f} {r['errors']:>6}")
-            print(f"{'':>7} /locate costs {found['p50'] / floor['p50']:.1f}x the HTTP floor at p50; "
-                  f"{found['rps'] / floor['rps']:.2f}x its throughput")
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+    with bench_headers() as headers:
+        try:
+            run_all(args, port, headers)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+
+
+def run_all(args, port: int, headers: dict) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    queries = sample_queries(args.requests, seed=7)
+    load(port, "/locate", queries[:400], max(args.workers * 2, 2), headers)  # warm every worker
+    print(f"/locate against the demo county, {args.requests:,} requests a run, "
+          f"server: {args.workers} uvicorn worker(s)")
+    print(f"{'clients':>7} {'endpoint':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+    for clients in [int(c) for c in args.clients.split(",")]:
+        floor = load(port, "/floor", queries, clients, headers)
+        found = load(port, "/locate", queries, clients, headers)
+        for name, r in (("floor", floor), ("locate", found)):
+            print(f"{clients:>7} {name:>8} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f} {r['errors']:>6}")
+        print(f"{'':>7} /locate costs {found['p50'] / floor['p50']:.1f}x the HTTP floor at p50; "
+              f"{found['rps'] / floor['rps']:.2f}x its throughput")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from signin import bench_headers
+
 OURS = """
 from geo_service.serving import serve
 serve("127.0.0.1", {port}, 1, log_level="warning", access_log=False)
@@ -82,12 +84,12 @@ def county_tiles(zoom: int, bounds: list[float], n: int, rng: np.random.Generato
     return [tiles[i] for i in picks]
 
 
-def fetch_all(port: int, paths: list[str]) -> tuple[list[float], int]:
+def fetch_all(port: int, paths: list[str], headers: dict) -> tuple[list[float], int]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
     latencies, size = [], 0
     for path in paths:
         started = time.perf_counter()
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         body = response.read()
         latencies.append(time.perf_counter() - started)
@@ -98,11 +100,12 @@ def fetch_all(port: int, paths: list[str]) -> tuple[list[float], int]:
     return latencies, size
 
 
-def run(port: int, paths: list[str], clients: int) -> dict:
-    fetch_all(port, paths)  # warm-up: connections, plans, caches
+def run(port: int, paths: list[str], clients: int, headers: dict | None = None) -> dict:
+    headers = headers or {}
+    fetch_all(port, paths, headers)  # warm-up: connections, plans, caches
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(lambda _: fetch_all(port, paths), range(clients)))
+        results = list(pool.map(lambda _: fetch_all(port, paths, headers), range(clients)))
     elapsed = time.perf_counter() - started
     latencies = np.concatenate([r[0] for r in results]) * 1000
     return {"tiles_s": len(latencies) / elapsed, "p50": float(np.percentile(latencies, 50)),
@@ -129,32 +132,38 @@ def main() -> None:
         "TIPG_DB_DATETIME_EXTENT": "false",
     })
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", ours_port)
-        conn.request("GET", "/tiles/grids.json")
-        tilejson = json.loads(conn.getresponse().read())
-        version = tilejson["tiles"][0].split("version=")[1]
-        rng = np.random.default_rng(args.seed)
-        print(f"grid tiles over the demo county; ours (FastAPI + ST_AsMVT) vs tipg {_tipg_version()}; "
-              f"{args.tiles} tiles per zoom, 1 worker each")
-        print(f"{'zoom':>4} {'clients':>7} {'ours tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'tipg tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'KB/tile':>7} {'ratio':>6}")
-        ratios = []
-        for zoom in (int(z) for z in args.zooms.split(",")):
-            tiles = county_tiles(zoom, tilejson["bounds"], args.tiles, rng)
-            ours_paths = [f"/tiles/grids/{z}/{x}/{y}.mvt?version={version}" for z, x, y in tiles]
-            tipg_paths = [f"/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={TIPG_PROPERTIES}"
-                          for z, x, y in tiles]
-            for clients in (int(c) for c in args.clients.split(",")):
-                a = run(ours_port, ours_paths, clients)
-                b = run(tipg_port, tipg_paths, clients)
-                ratio = a["tiles_s"] / b["tiles_s"]
-                ratios.append(ratio)
-                print(f"{zoom:>4} {clients:>7} {a['tiles_s']:>12.0f} {a['p50']:>7.2f} {a['p99']:>7.2f} "
-                      f"{b['tiles_s']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} {a['kb']:>7.1f} {ratio:>6.2f}")
-        print(f"median ratio ours/tipg (tiles per second): {np.median(ratios):.2f}")
+        with bench_headers() as headers:
+            compare(args, ours_port, tipg_port, headers)
     finally:
         stop(ours)
         stop(tipg)
+
+
+def compare(args, ours_port: int, tipg_port: int, headers: dict) -> None:
+    """Ours (signed in, as every client must be) and tipg on the same random tiles."""
+    conn = http.client.HTTPConnection("127.0.0.1", ours_port)
+    conn.request("GET", "/tiles/grids.json", headers=headers)
+    tilejson = json.loads(conn.getresponse().read())
+    version = tilejson["tiles"][0].split("version=")[1]
+    rng = np.random.default_rng(args.seed)
+    print(f"grid tiles over the demo county; ours (FastAPI + ST_AsMVT) vs tipg {_tipg_version()}; "
+          f"{args.tiles} tiles per zoom, 1 worker each")
+    print(f"{'zoom':>4} {'clients':>7} {'ours tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'tipg tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'KB/tile':>7} {'ratio':>6}")
+    ratios = []
+    for zoom in (int(z) for z in args.zooms.split(",")):
+        tiles = county_tiles(zoom, tilejson["bounds"], args.tiles, rng)
+        ours_paths = [f"/tiles/grids/{z}/{x}/{y}.mvt?version={version}" for z, x, y in tiles]
+        tipg_paths = [f"/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={TIPG_PROPERTIES}"
+                      for z, x, y in tiles]
+        for clients in (int(c) for c in args.clients.split(",")):
+            a = run(ours_port, ours_paths, clients, headers)
+            b = run(tipg_port, tipg_paths, clients)
+            ratio = a["tiles_s"] / b["tiles_s"]
+            ratios.append(ratio)
+            print(f"{zoom:>4} {clients:>7} {a['tiles_s']:>12.0f} {a['p50']:>7.2f} {a['p99']:>7.2f} "
+                  f"{b['tiles_s']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} {a['kb']:>7.1f} {ratio:>6.2f}")
+    print(f"median ratio ours/tipg (tiles per second): {np.median(ratios):.2f}")
 
 
 def _tipg_version() -> str:

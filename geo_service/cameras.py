@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.db.models import MAX_CAMERA_RANGE_M
 
 METRES_PER_DEGREE = 111_320.0
@@ -28,14 +29,14 @@ def sees_sql(camera: str, point: str) -> str:
                 <= {camera}.fov_deg / 2))"""
 
 
-NEAR = text(f"""
+NEAR = f"""
     WITH spot AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g),
     near AS (
         SELECT c.*, ST_Distance(c.geom::geography, spot.g::geography) AS distance_m,
                degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg,
                {sees_sql("c", "spot.g")} AS sees
           FROM cameras c, spot
-         WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat)
+         WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat) AND {{scope}}
     )
     SELECT device_code, name, kind, status, heading_deg, fov_deg, range_m,
            ST_X(geom) AS lon, ST_Y(geom) AS lat, distance_m, bearing_deg, sees
@@ -43,7 +44,7 @@ NEAR = text(f"""
      WHERE distance_m <= greatest(:radius, range_m)
      ORDER BY sees DESC, distance_m, device_code
      LIMIT :limit
-""")
+"""
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class CameraView:
 
 
 def cameras_seeing(
-    connection: Connection, lon: float, lat: float, radius_m: float = 300.0, limit: int = 20
+    connection: Connection, lon: float, lat: float, radius_m: float = 300.0, limit: int = 20,
+    scope: Jurisdiction | None = None,
 ) -> list[CameraView]:
     """Cameras whose sector holds the point, nearest first; then others within ``radius_m``.
 
@@ -90,7 +92,9 @@ def cameras_seeing(
     reach = max(radius_m, MAX_CAMERA_RANGE_M)
     dlat = reach / METRES_PER_DEGREE * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    scope = scope or EVERYTHING
     rows = connection.execute(
-        NEAR, {"lon": lon, "lat": lat, "radius": radius_m, "dlon": dlon, "dlat": dlat, "limit": limit}
+        text(NEAR.format(scope=scope.covers("c.geom"))),
+        {"lon": lon, "lat": lat, "radius": radius_m, "dlon": dlon, "dlat": dlat, "limit": limit, **scope.params()},
     ).mappings()
     return [CameraView(**row) for row in rows]

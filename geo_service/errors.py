@@ -36,6 +36,18 @@ class OutsideCoverage(InvalidInput):
     """A location outside the area this deployment covers."""
 
 
+class Unauthenticated(GeoServiceError):
+    """No valid bearer token: the API answers 401 with ``WWW-Authenticate: Bearer``."""
+
+    status_code = 401
+
+
+class Forbidden(GeoServiceError):
+    """A valid user asking for what their role or jurisdiction does not allow."""
+
+    status_code = 403
+
+
 class NotFound(GeoServiceError):
     status_code = 404
 

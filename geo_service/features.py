@@ -18,8 +18,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.versions import as_aware, version_in_force
+from geo_service.versions import as_aware, storable, version_in_force
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -53,7 +54,16 @@ class Collection:
     filters: tuple[str, ...] = ()  # properties that may be filtered by equality (?name=value)
     versioned: bool = False  # rows belong to a boundary version
     fixed_version: int | None = None
+    permission: str = "boundaries.read"
+    scope_kind: str = "grids"  # which of Jurisdiction's predicates limits the rows
     extra: dict = field(default_factory=dict)
+
+    def scoped(self, scope: Jurisdiction) -> str:
+        """The rows of this collection within ``scope``, as a condition on the source's aliases."""
+        alias = self.id_column.split(".")[0]
+        if self.scope_kind == "cameras":
+            return scope.covers(self.geometry)
+        return getattr(scope, self.scope_kind)(alias)
 
 
 _ADMIN = Collection(
@@ -64,7 +74,7 @@ _ADMIN = Collection(
     properties={"code": "u.code", "name": "u.name", "level": "u.level", "kind": "u.kind",
                 "parent_code": "p.code", "urban": "u.urban", "households": "u.households",
                 "population": "u.population"},
-    filters=("level", "kind", "parent_code"), versioned=True,
+    filters=("level", "kind", "parent_code"), versioned=True, scope_kind="units",
 )
 _GRID_PROPERTIES = {"code": "g.code", "name": "g.name", "level": "g.level", "kind": "g.kind",
                     "village_code": "v.code", "parent_code": "p.code", "households": "g.households",
@@ -84,7 +94,7 @@ _CAMERAS = Collection(
     properties={"device_code": "c.device_code", "name": "c.name", "kind": "c.kind", "status": "c.status",
                 "heading_deg": "c.heading_deg", "fov_deg": "c.fov_deg", "range_m": "c.range_m",
                 "installed_on": "c.installed_on"},
-    filters=("kind", "status"),
+    filters=("kind", "status"), permission="cameras.read", scope_kind="cameras",
 )
 _INCIDENTS = Collection(
     id="incidents", title="Incidents",
@@ -96,6 +106,7 @@ _INCIDENTS = Collection(
                 "grid_code": "i.grid_code", "village_code": "i.village_code", "town_code": "i.town_code"},
     time_column="i.reported_at",
     filters=("category", "status", "risk_colour", "source", "tier", "grid_code", "village_code", "town_code"),
+    permission="incidents.read", scope_kind="incidents",
 )
 STATIC = {c.id: c for c in (_ADMIN, _GRIDS, _CAMERAS, _INCIDENTS)}
 VERSIONED_GRIDS = re.compile(r"^grids-v(\d+)$")
@@ -177,9 +188,13 @@ def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datet
         if part in ("..", ""):
             return None
         try:
-            return as_aware(datetime.fromisoformat(part.replace("Z", "+00:00")), zone)
+            moment = datetime.fromisoformat(part.replace("Z", "+00:00"))
         except ValueError:
             raise BadRequest(f"datetime: {part!r} is not an RFC 3339 date-time", field="datetime") from None
+        try:
+            return as_aware(storable(moment), zone)
+        except ValueError as exc:
+            raise BadRequest(f"datetime: {exc}", field="datetime") from None
 
     if "/" in value:
         start, _, end = value.partition("/")
@@ -245,8 +260,11 @@ def items(
     crs: str | None = None,
     filters: dict[str, str] | None = None,
     zone: str = "Asia/Shanghai",
+    scope: Jurisdiction | None = None,
 ) -> dict:
-    """A page of a collection's features as a GeoJSON FeatureCollection (links added by the API)."""
+    """A page of a collection's features within ``scope`` as a GeoJSON FeatureCollection (links
+    added by the API)."""
+    scope = scope or EVERYTHING
     c = collection(connection, collection_id)
     uri, srid, lat_first = parse_crs(crs)
     box = parse_bbox(bbox, bbox_crs)
@@ -259,8 +277,9 @@ def items(
         raise BadRequest(f"limit: {limit} is not between 1 and {MAX_LIMIT}", field="limit")
     if offset < 0:
         raise BadRequest(f"offset: {offset} is negative", field="offset")
-    params: dict = {"version": _version(connection, c, when, zone), "limit": limit, "offset": offset}
-    where = _where(c, box, when, filters or {}, params)
+    params: dict = {"version": _version(connection, c, when, zone), "limit": limit, "offset": offset,
+                    **scope.params()}
+    where = f" AND {c.scoped(scope)}" + _where(c, box, when, filters or {}, params)
     matched = connection.execute(text(f"SELECT count(*) FROM {c.source}{where}"), params).scalar_one()
     rows = connection.execute(text(
         f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source}{where} ORDER BY {c.id_column} "
@@ -270,29 +289,34 @@ def items(
 
 
 def item(connection: Connection, collection_id: str, feature_id: str, *, crs: str | None = None,
-         zone: str = "Asia/Shanghai") -> dict:
+         zone: str = "Asia/Shanghai", scope: Jurisdiction | None = None) -> dict:
+    """One feature; NotFound if it does not exist or lies outside ``scope``."""
+    scope = scope or EVERYTHING
     c = collection(connection, collection_id)
     uri, srid, lat_first = parse_crs(crs)
-    params = {"version": _version(connection, c, None, zone), "fid": feature_id}
+    params = {"version": _version(connection, c, None, zone), "fid": feature_id, **scope.params()}
     if c.id_column == "i.id" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
     row = connection.execute(text(
-        f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source} AND {c.id_column}::text = :fid"), params).scalar()
+        f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source} AND {c.id_column}::text = :fid "
+        f"AND {c.scoped(scope)}"), params).scalar()
     if row is None:
         raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
     return {**row, "crs": uri}
 
 
-def extent(connection: Connection, c: Collection, zone: str) -> dict:
-    """The collection's bounding box (CRS84) and, for incidents, its time span."""
-    params = {"version": _version(connection, c, None, zone)}
-    box = connection.execute(text(f"SELECT ST_Extent({c.geometry}) FROM {c.source}"), params).scalar()
+def extent(connection: Connection, c: Collection, zone: str, scope: Jurisdiction | None = None) -> dict:
+    """The bounding box (CRS84) of the collection's rows within ``scope`` and, for incidents, their time span."""
+    scope = scope or EVERYTHING
+    params = {"version": _version(connection, c, None, zone), **scope.params()}
+    source = f"{c.source} AND {c.scoped(scope)}"
+    box = connection.execute(text(f"SELECT ST_Extent({c.geometry}) FROM {source}"), params).scalar()
     result: dict = {}
     if box:
         numbers = [float(v) for v in re.findall(r"-?[\d.]+", box)]
         result["spatial"] = {"bbox": [numbers], "crs": CRS84}
     if c.time_column:
-        start, end = connection.execute(text(f"SELECT min({c.time_column}), max({c.time_column}) FROM {c.source}"),
+        start, end = connection.execute(text(f"SELECT min({c.time_column}), max({c.time_column}) FROM {source}"),
                                         params).one()
         result["temporal"] = {"interval": [[start.isoformat() if start else None, end.isoformat() if end else None]],
                               "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}

@@ -20,6 +20,7 @@ from geo_service import datum
 from geo_service.coordinates import coverage, require_covered, to_storage
 from geo_service.case_states import allowed_actions
 from geo_service.db.models import TIERS
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.locate import find_place
 from geo_service.outbox import notify_bound
@@ -258,9 +259,21 @@ def _incident_dict(row) -> dict:
     }
 
 
-def get_incident(connection: Connection, incident_id: int, *, timeline: bool = True) -> dict:
-    """One incident with its bound officers and, if asked, its timeline."""
-    row = connection.execute(text(_SELECT + " WHERE i.id = :id"), {"id": incident_id}).mappings().first()
+def require_visible(connection: Connection, incident_id: int, scope: Jurisdiction | None = None) -> None:
+    """NotFound unless the incident exists within ``scope``: one outside is not confirmed to exist."""
+    scope = scope or EVERYTHING
+    found = connection.execute(text(f"SELECT 1 FROM incidents i WHERE i.id = :id AND {scope.incidents('i')}"),
+                               {"id": incident_id, **scope.params()}).first()
+    if found is None:
+        raise NotFound(f"no incident with id {incident_id}", field="id")
+
+
+def get_incident(connection: Connection, incident_id: int, *, timeline: bool = True,
+                 scope: Jurisdiction | None = None) -> dict:
+    """One incident with its bound officers and, if asked, its timeline (NotFound outside ``scope``)."""
+    scope = scope or EVERYTHING
+    row = connection.execute(text(_SELECT + f" WHERE i.id = :id AND {scope.incidents('i')}"),
+                             {"id": incident_id, **scope.params()}).mappings().first()
     if row is None:
         raise NotFound(f"no incident with id {incident_id}", field="id")
     incident = _incident_dict(row)
@@ -300,14 +313,16 @@ MAX_PAGE = 1000
 
 
 def list_incidents(
-    connection: Connection, where: IncidentFilter, *, limit: int = 100, offset: int = 0
+    connection: Connection, where: IncidentFilter, *, limit: int = 100, offset: int = 0,
+    scope: Jurisdiction | None = None,
 ) -> tuple[list[dict], int]:
-    """A page of incidents matching ``where``, newest first, and the number matching in all."""
+    """A page of incidents matching ``where`` within ``scope``, newest first, and the number matching in all."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}, got {limit}", field="limit")
     if offset < 0:
         raise InvalidInput("offset must not be negative", field="offset")
-    clauses, params = [], {}
+    scope = scope or EVERYTHING
+    clauses, params = [scope.incidents("i")], scope.params()
     if where.start:
         clauses.append("i.reported_at >= :start")
         params["start"] = where.start

@@ -14,7 +14,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.cameras import CameraView, cameras_seeing
+from geo_service.errors import NotFound
 from geo_service.coordinates import coverage, require_covered, to_storage
 from geo_service.responsibility import Responsible, check_colour, responsible, unit_chain
 from geo_service.settings import Settings, get_settings
@@ -134,8 +136,11 @@ def locate_with(
     tier: str = "village",
     camera_radius_m: float | None = None,
     settings: Settings | None = None,
+    scope: Jurisdiction | None = None,
 ) -> Location:
-    """Locate a point on an open connection: see :func:`locate`."""
+    """Locate a point on an open connection: see :func:`locate`. Within a ``scope`` (a user's
+    jurisdiction), a point whose grid lies outside it is not found, and only cameras inside it
+    are listed."""
     settings = settings or get_settings()
     check_colour(risk_colour)
     stored = to_storage(lon, lat, crs)
@@ -144,10 +149,13 @@ def locate_with(
     area = coverage(connection, version, settings.coverage_margin_m, settings.metric_srid)
     require_covered(area, lon, lat, crs, stored)
     place, inside = find_place(connection, version.id, *stored)
+    if scope is not None and not (place and scope.holds(place.town_code, place.village_code, place.grid_code)):
+        raise NotFound(f"no grid of your jurisdiction ({scope.name}) holds or is nearest to this point",
+                       field="lon")
     officers = {}
     if place is not None:
         officers = responsible(connection, place.units, local_day(moment, settings.timezone), risk_colour, tier)
-    cameras = cameras_seeing(connection, *stored, radius_m=camera_radius_m or settings.camera_radius_m)
+    cameras = cameras_seeing(connection, *stored, radius_m=camera_radius_m or settings.camera_radius_m, scope=scope)
     query = {"lon": lon, "lat": lat, "crs": crs, "at": at.isoformat() if at else None,
              "risk_colour": risk_colour, "tier": tier}
     return Location(query, stored[0], stored[1], moment, version, place, inside, officers, cameras)

@@ -52,12 +52,16 @@ class Sender(Protocol):
 
 
 class LogSender:
-    """The default sender: one JSON line per message, in a log file."""
+    """The default sender: one JSON line per message, in a log file. A log file is not a channel
+    for personal data, so the recipient's phone is masked there; a gateway gets the number."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def send(self, message: dict) -> None:
+        from geo_service.auth.personal import mask_phone
+
+        message = {**message, "phone": mask_phone(message.get("phone"))}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(message, ensure_ascii=False, default=str) + "\n")

@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     basemap_datum: str = "wgs84"
     basemap_attribution: str = ""
 
+    # Identity: OpenID Connect tokens from the county's identity provider are accepted when its
+    # keys are configured (a JWKS URL or file), with the claims naming a user's role and jurisdiction.
+    oidc_jwks: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_name_claim: str = "preferred_username"
+    oidc_role_claim: str = "geo_service_role"
+    oidc_jurisdiction_claim: str = "geo_service_jurisdiction"
+
+    # Limits: request bodies, and requests per minute per user to the expensive endpoints
+    # (analyses, bulk work, exports).
+    max_body_bytes: int = 20 * 1024 * 1024
+    expensive_per_minute: int = 30
+
     # The demo county.
     demo_seed: int = 511421
     demo_dir: Path = Field(default=PROJECT_ROOT / "boundaries" / "demo")

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.case_states import HANDLING
 from geo_service.outbox import notify_bound
 
 # The states in which a case is being handled against its deadline.
 RUNNING = tuple(sorted(HANDLING))
 
-BY_VILLAGE = text("""
+BY_VILLAGE = """
     SELECT t.code AS town_code, t.name AS town_name, v.code AS village_code, v.name AS village_name,
            count(*) FILTER (WHERE i.deadline < :at) AS overdue,
            count(*) FILTER (WHERE i.deadline >= :at) AS due_soon,
@@ -24,31 +25,41 @@ BY_VILLAGE = text("""
       FROM incidents i
       JOIN admin_units v ON v.version_id = i.boundary_version_id AND v.code = i.village_code
       JOIN admin_units t ON t.id = v.parent_id
-     WHERE i.status IN :running AND i.deadline < :soon
+     WHERE i.status IN :running AND i.deadline < :soon AND {scope}
      GROUP BY t.code, t.name, v.code, v.name
      ORDER BY overdue DESC, due_soon DESC, v.code
-""").bindparams(bindparam("running", expanding=True))
+"""
 
-CASES = text("""
+CASES = """
     SELECT i.id, i.external_id, i.status, i.tier, i.category, i.risk_colour, i.deadline, i.urge_count,
            i.town_code, i.village_code, i.grid_code, i.deadline < :at AS overdue,
            round((extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1)::float8 AS hours_past_deadline
       FROM incidents i
-     WHERE i.status IN :running AND i.deadline < :soon
+     WHERE i.status IN :running AND i.deadline < :soon AND {scope}
      ORDER BY i.deadline, i.id
      LIMIT :limit
-""").bindparams(bindparam("running", expanding=True))
+"""
 
 
-def sla_by_village(connection: Connection, at: datetime, due_within: timedelta) -> list[dict]:
+def _scoped(sql: str, scope: Jurisdiction | None) -> tuple:
+    scope = scope or EVERYTHING
+    return text(sql.format(scope=scope.incidents("i"))).bindparams(bindparam("running", expanding=True)), scope.params()
+
+
+def sla_by_village(connection: Connection, at: datetime, due_within: timedelta,
+                   scope: Jurisdiction | None = None) -> list[dict]:
     """Per village with any: open cases past their deadline at ``at``, and those due within ``due_within``."""
-    rows = connection.execute(BY_VILLAGE, {"at": at, "soon": at + due_within, "running": list(RUNNING)})
+    query, params = _scoped(BY_VILLAGE, scope)
+    rows = connection.execute(query, {"at": at, "soon": at + due_within, "running": list(RUNNING), **params})
     return [dict(r) for r in rows.mappings()]
 
 
-def sla_cases(connection: Connection, at: datetime, due_within: timedelta, limit: int = 1000) -> list[dict]:
+def sla_cases(connection: Connection, at: datetime, due_within: timedelta, limit: int = 1000,
+              scope: Jurisdiction | None = None) -> list[dict]:
     """The open cases overdue or due within ``due_within`` at ``at``, the most overdue first."""
-    rows = connection.execute(CASES, {"at": at, "soon": at + due_within, "running": list(RUNNING), "limit": limit})
+    query, params = _scoped(CASES, scope)
+    rows = connection.execute(query, {"at": at, "soon": at + due_within, "running": list(RUNNING),
+                                      "limit": limit, **params})
     return [{**dict(r), "deadline": r["deadline"].isoformat()} for r in rows.mappings()]
 
 

@@ -8,13 +8,13 @@ first. Times without a zone are read in the county's zone (settings: ``timezone`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service.errors import NotFound
+from geo_service.errors import InvalidInput, NotFound
 
 IN_FORCE = text("""
     SELECT id, name, effective_from, created_at,
@@ -47,6 +47,39 @@ class VersionInForce:
             "effective_from": self.effective_from.isoformat(),
             "effective_to": self.effective_to.isoformat() if self.effective_to else None,
         }
+
+
+# The world's UTC offsets run from -12:00 to +14:00; PostgreSQL refuses beyond +-15:59.
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+def storable(moment: datetime) -> datetime:
+    """``moment`` if it names a real instant the database can store; ValueError saying why not.
+
+    Python accepts offsets up to +-23:59 and dates whose UTC instant falls outside years 1 to 9999;
+    neither is a time anyone reports, and both would fail deep inside a query.
+    """
+    offset = moment.utcoffset()
+    if offset is not None:
+        if abs(offset) > MAX_UTC_OFFSET:
+            raise ValueError(f"the UTC offset {moment.strftime('%z')} is outside -1200 to +1400")
+        try:
+            moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError(f"{moment.isoformat()} is out of range") from None
+    return moment
+
+
+def parse_moment(raw: str, field: str) -> datetime:
+    """An ISO 8601 time from a request (``Z`` allowed), or InvalidInput naming ``field``."""
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{field}: {raw!r} is not an ISO 8601 time", field=field) from None
+    try:
+        return storable(moment)
+    except ValueError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
 def as_aware(moment: datetime | None, zone: str) -> datetime:

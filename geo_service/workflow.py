@@ -252,9 +252,12 @@ def _record(connection: Connection, incident_id: int, actor: str, action: str, b
         VALUES (:id, :at, :actor, :action, :before, :after, :note, CAST(:data AS jsonb))
     """), {"id": incident_id, "at": now, "actor": actor, "action": action, "before": before, "after": after,
            "note": note, "data": json.dumps(data) if data else None})
+    # The audit log names the signed-in user when there is one (the API sets it on the transaction,
+    # see geo_service.auth.audit.sign), the timeline whoever the step was taken for.
     connection.execute(text("""
         INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
-        VALUES (:actor, :action, 'incident', :id, CAST(:before AS jsonb), CAST(:after AS jsonb))
+        VALUES (coalesce(nullif(current_setting('geo_service.user', true), ''), :actor), :action, 'incident', :id,
+                CAST(:before AS jsonb), CAST(:after AS jsonb))
     """), {"actor": actor, "action": action, "id": str(incident_id),
            "before": json.dumps({"status": before}), "after": json.dumps({"status": after, **data})})
     notify_bound(connection, [incident_id], action, note)

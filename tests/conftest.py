@@ -20,6 +20,17 @@ from geo_service.db.engine import dispose_engines, get_engine
 from geo_service.settings import Settings, get_settings
 
 TEMPLATE = "geo_service_test_template"
+
+# Figures tests measure for the record (requests fuzzed, posts lost under a restart, ...), printed
+# at the end of the run.
+FIGURES: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for name, figure in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {figure}")
 SEED = 511421
 TEMPLATE_LOCK = 5114210  # advisory lock: one test session at a time builds or copies the template
 
@@ -107,13 +118,33 @@ def module_demo_copy_url(cluster: LocalCluster, demo_url: str) -> Iterator[str]:
     yield from _demo_copy(cluster)
 
 
-@pytest.fixture(scope="session")
-def client(demo_url: str):
+def token_for(url: str, role: str = "admin", jurisdiction: str | None = None, name: str | None = None) -> str:
+    """A bearer token for a new user of the database at ``url`` (default: an admin over the county)."""
+    from geo_service.auth.users import add_user
+
+    engine = get_engine(url)
+    if jurisdiction is None:
+        with engine.connect() as connection:
+            jurisdiction = connection.execute(text("SELECT code FROM admin_units WHERE level = 'county' LIMIT 1")).scalar()
+    name = name or f"{role}-{jurisdiction}-{uuid.uuid4().hex[:6]}"
+    return add_user(engine, name, role, jurisdiction, settings=Settings(database_url=url), actor="tests")[1]
+
+
+def signed_in(url: str, role: str = "admin", jurisdiction: str | None = None, name: str | None = None, **settings):
+    """A TestClient on a new app over ``url`` whose requests carry a token of ``role`` over ``jurisdiction``."""
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
 
-    with TestClient(create_app(Settings(database_url=demo_url))) as test_client:
+    token = token_for(url, role, jurisdiction, name)
+    return TestClient(create_app(Settings(database_url=url, **settings)),
+                      headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="session")
+def client(demo_url: str):
+    """The API on the demo county, signed in as an administrator over the whole county."""
+    with signed_in(demo_url) as test_client:
         yield test_client
 
 
@@ -145,11 +176,7 @@ def tiny_engine(tiny_url: str) -> Engine:
 
 @pytest.fixture(scope="module")
 def tiny_client(tiny_url: str):
-    from fastapi.testclient import TestClient
-
-    from geo_service.api.app import create_app
-
-    with TestClient(create_app(Settings(database_url=tiny_url))) as test_client:
+    with signed_in(tiny_url) as test_client:
         yield test_client
 
 

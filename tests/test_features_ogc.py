@@ -9,9 +9,14 @@ from owslib.ogcapi.features import Features
 
 from geo_service.features import CONFORMANCE, CRS84, EPSG
 
-from .conftest import live_server, scalar
+from .conftest import live_server, scalar, token_for
 
 SW_CORNER = "104.0,29.8,104.15,29.95"  # a corner of the demo county (lon, lat)
+
+
+@pytest.fixture(scope="module")
+def auth(demo_url: str) -> dict:
+    return {"Authorization": f"Bearer {token_for(demo_url)}"}
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +26,14 @@ def base_url(demo_url: str):
 
 
 @pytest.fixture(scope="module")
-def api(base_url: str) -> Features:
-    return Features(base_url)
+def http(auth: dict):
+    with httpx.Client(headers=auth) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def api(base_url: str, auth: dict) -> Features:
+    return Features(base_url, headers=auth)
 
 
 def test_landing_page_and_conformance(api):
@@ -58,11 +69,11 @@ def test_bbox_selects_what_postgis_selects(api, engine):
     assert page["numberMatched"] == len(page["features"]) == expected > 0
 
 
-def test_paging_walks_every_feature_once(base_url, engine):
+def test_paging_walks_every_feature_once(http, base_url, engine):
     url = f"{base_url}/collections/incidents/items?bbox={SW_CORNER}&datetime=2026-03-01T00:00:00%2B08:00/2026-03-08T00:00:00%2B08:00&limit=50"
     seen: list[int] = []
     while url:
-        page = httpx.get(url).json()
+        page = http.get(url).json()
         seen += [f["id"] for f in page["features"]]
         url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
     expected = scalar(engine, """
@@ -82,31 +93,31 @@ def test_property_filters_and_open_intervals(api, engine):
         assert not {"reporter_name", "reporter_phone", "description"} & set(feature["properties"])
 
 
-def test_crs_by_reference_puts_latitude_first_for_epsg_4490(base_url):
+def test_crs_by_reference_puts_latitude_first_for_epsg_4490(http, base_url):
     code = "511421001001001"
-    plain = httpx.get(f"{base_url}/collections/grids/items/{code}")
-    cgcs = httpx.get(f"{base_url}/collections/grids/items/{code}", params={"crs": EPSG.format(4490)})
+    plain = http.get(f"{base_url}/collections/grids/items/{code}")
+    cgcs = http.get(f"{base_url}/collections/grids/items/{code}", params={"crs": EPSG.format(4490)})
     assert plain.headers["Content-Crs"] == f"<{CRS84}>" and cgcs.headers["Content-Crs"] == f"<{EPSG.format(4490)}>"
     lon, lat = plain.json()["geometry"]["coordinates"][0][0][0]
     assert cgcs.json()["geometry"]["coordinates"][0][0][0] == [lat, lon]
     # A bbox in EPSG:4490 is read latitude first too.
     swapped = "29.8,104.0,29.95,104.15"
-    same = httpx.get(f"{base_url}/collections/grids/items", params={"bbox": swapped, "bbox-crs": EPSG.format(4490)})
-    assert same.json()["numberMatched"] == httpx.get(f"{base_url}/collections/grids/items",
+    same = http.get(f"{base_url}/collections/grids/items", params={"bbox": swapped, "bbox-crs": EPSG.format(4490)})
+    assert same.json()["numberMatched"] == http.get(f"{base_url}/collections/grids/items",
                                                      params={"bbox": SW_CORNER}).json()["numberMatched"]
 
 
-def test_one_item_and_a_missing_one(api, base_url, engine):
+def test_one_item_and_a_missing_one(http, api, base_url, engine):
     feature = api.collection_item("grids", "511421001001001")
     assert feature["properties"]["households"] == scalar(
         engine, "SELECT households FROM grids WHERE version_id = 1 AND code = '511421001001001'")
-    missing = httpx.get(f"{base_url}/collections/grids/items/511421999999001")
+    missing = http.get(f"{base_url}/collections/grids/items/511421999999001")
     assert missing.status_code == 404 and "511421999999001" in missing.json()["message"]
-    assert httpx.get(f"{base_url}/collections/rivers").status_code == 404
+    assert http.get(f"{base_url}/collections/rivers").status_code == 404
 
 
-def test_grids_at_an_instant_before_any_version(base_url):
-    answer = httpx.get(f"{base_url}/collections/grids/items", params={"datetime": "2020-01-01T00:00:00Z"})
+def test_grids_at_an_instant_before_any_version(http, base_url):
+    answer = http.get(f"{base_url}/collections/grids/items", params={"datetime": "2020-01-01T00:00:00Z"})
     assert answer.status_code == 404 and "no boundary version" in answer.json()["message"]
 
 
@@ -120,7 +131,7 @@ def test_grids_at_an_instant_before_any_version(base_url):
     ({"datetime": "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"}, "datetime"),
     ({"colour": "red"}, "colour"),
 ])
-def test_bad_parameters_answer_400_naming_them(base_url, params, field):
-    answer = httpx.get(f"{base_url}/collections/incidents/items", params=params)
+def test_bad_parameters_answer_400_naming_them(http, base_url, params, field):
+    answer = http.get(f"{base_url}/collections/incidents/items", params=params)
     assert answer.status_code == 400
     assert answer.json()["field"] == field

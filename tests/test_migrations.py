@@ -13,6 +13,7 @@ EXPECTED_TABLES = {
     "boundary_versions", "admin_units", "grids", "roles", "officers", "officer_assignments",
     "categories", "sources", "responsibility_rules", "time_limit_rules", "cameras", "incidents",
     "incident_officers", "incident_events", "audit_log", "service_meta", "outbox", "incident_extensions",
+    "access_roles", "role_permissions", "users",
 }
 
 

@@ -21,6 +21,8 @@ from geo_service.settings import Settings
 from geo_service.tiles.layers import LAYERS_DIR, LayerError, load_layers, parse_layer
 from geo_service.tiles.mvt import Tile, lonlat_to_mercator
 
+from .conftest import signed_in
+
 
 BJ = ZoneInfo("Asia/Shanghai")
 CENTRE = (104.10, 30.00)  # the demo county's seat, dense with grids, cameras and incidents
@@ -294,11 +296,11 @@ def test_tiles_carry_validators_and_answer_304(client):
     pinned = get_tile(client, "grids", tile, version=1)
     assert "immutable" in pinned.headers["cache-control"] and pinned.content == first.content
     live = get_tile(client, "incidents", tile_at(*CENTRE, 14))
-    assert live.headers["cache-control"] == "public, max-age=30"
+    assert live.headers["cache-control"] == "private, max-age=30"
 
 
 def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(demo_copy_url):
-    with TestClient(create_app(Settings(database_url=demo_copy_url))) as client:
+    with signed_in(demo_copy_url) as client:
         tile = tile_at(*CENTRE, 13)
         before = get_tile(client, "grids", tile)
         url_before = client.get("/tiles/grids.json").json()["tiles"][0]
@@ -372,9 +374,7 @@ def test_the_style_draws_every_layer_and_carries_the_filters(client):
 
 
 def test_a_gcj02_basemap_from_the_settings_shifts_the_styles_tiles(demo_url):
-    settings = Settings(database_url=demo_url, basemap_url="http://tiles.intranet/{z}/{x}/{y}.png",
-                        basemap_datum="gcj02")
-    with TestClient(create_app(settings)) as client:
+    with signed_in(demo_url, basemap_url="http://tiles.intranet/{z}/{x}/{y}.png", basemap_datum="gcj02") as client:
         style = client.get("/tiles/style.json").json()
         config = client.get("/map/config.json").json()
     assert style["sources"]["basemap"]["tiles"] == ["http://tiles.intranet/{z}/{x}/{y}.png"]

@@ -15,13 +15,15 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.analysis.span import IncidentFilter, Span
 from geo_service.analysis.stats import check_confidence, fdr, two_span_test
 from geo_service.analysis.units import attach, check_unit, keyed_params, keyed_sql, no_jit, units_for
 
 
 def compare_spans(engine: Engine, base: Span, current: Span, categories: tuple[str, ...] = (), unit: str = "grid",
-                  size_m: float | None = None, *, confidence: float = 0.95) -> gpd.GeoDataFrame:
+                  size_m: float | None = None, *, confidence: float = 0.95,
+                  scope: Jurisdiction | None = None) -> gpd.GeoDataFrame:
     """Incidents of ``base`` against ``current`` by unit.
 
     Parameters
@@ -45,7 +47,8 @@ def compare_spans(engine: Engine, base: Span, current: Span, categories: tuple[s
     check_confidence(confidence)
     size = check_unit(unit, size_m)
     whole = Span(min(base.start, current.start), max(base.end, current.end))
-    where = IncidentFilter(whole, tuple(categories))
+    scope = scope or EVERYTHING
+    where = IncidentFilter(whole, tuple(categories), scope)
     sql = text(f"""WITH {keyed_sql(unit, where, {"t": "i.reported_at"})}
                    SELECT key, count(*) FILTER (WHERE t >= :base_start AND t < :base_end) AS base,
                           count(*) FILTER (WHERE t >= :current_start AND t < :current_end) AS current
@@ -54,7 +57,7 @@ def compare_spans(engine: Engine, base: Span, current: Span, categories: tuple[s
               "current_start": current.start, "current_end": current.end}
     with engine.begin() as connection:
         no_jit(connection)
-        frame = units_for(connection, IncidentFilter(current, tuple(categories)), unit, size)
+        frame = units_for(connection, IncidentFilter(current, tuple(categories), scope), unit, size)
         found = pd.read_sql(sql, connection, params=params, index_col="key")
     frame = attach(frame, found, {"base": 0, "current": 0})
     share = current.days / (base.days + current.days)

@@ -48,7 +48,7 @@ class KernelDensity:
     """A density surface: incidents per km2 over cells of ``cell_m`` in the metric projection.
 
     ``array[r, c]`` is the cell whose lower-left corner is (x0 + c * cell_m, y0 + r * cell_m);
-    ``cells`` holds the cells inside the county as polygons (EPSG:4490) with ``density_per_km2``.
+    ``cells`` holds the cells inside the county (or the user's jurisdiction) as polygons (EPSG:4490) with ``density_per_km2``.
     """
 
     array: np.ndarray
@@ -80,7 +80,7 @@ def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250
     srid = get_settings().metric_srid
     with engine.begin() as connection:
         no_jit(connection)
-        county = units_for(connection, where, "town").to_crs(srid).union_all()
+        area = _area(connection, where, srid)
         bins = pd.read_sql(text(_BINS.format(condition=where.sql("i"))), connection,
                            params={**where.params(), "cell": float(cell_m), "srid": srid})
     n = int(bins["n"].sum())
@@ -90,8 +90,8 @@ def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250
         bandwidth, rule = scott_bandwidth(centres_x, centres_y, bins["n"].to_numpy(float)), "Scott: sigma * n^(-1/6)"
     else:
         bandwidth, rule = float(bandwidth_m), "given"
-    # The raster spans the county and three bandwidths around it, so nothing near the edge is cut.
-    minx, miny, maxx, maxy = county.bounds
+    # The raster spans the area and three bandwidths around it, so nothing near the edge is cut.
+    minx, miny, maxx, maxy = area.bounds
     margin = 3 * bandwidth
     col0, row0 = math.floor((minx - margin) / cell_m), math.floor((miny - margin) / cell_m)
     cols, rows = math.ceil((maxx + margin) / cell_m) - col0, math.ceil((maxy + margin) / cell_m) - row0
@@ -105,15 +105,23 @@ def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250
     smoothed = ndimage.gaussian_filter(raster, sigma=bandwidth / cell_m, mode="constant", truncate=4.0)
     density = smoothed / (cell_m * cell_m / 1e6)
     x0, y0 = col0 * cell_m, row0 * cell_m
-    cells = _cells_inside(density, x0, y0, cell_m, county, srid)
+    cells = _cells_inside(density, x0, y0, cell_m, area, srid)
     cells.attrs.update(bandwidth_m=bandwidth, rule=rule, cell_m=cell_m, n=n, filter=where.to_dict())
     return KernelDensity(density, x0, y0, float(cell_m), bandwidth, rule, n, cells)
 
 
-def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, county, srid: int) -> gpd.GeoDataFrame:
+def _area(connection, where: IncidentFilter, srid: int) -> shapely.Geometry:
+    """Where the surface is drawn, in the metric projection: the county, or the user's jurisdiction
+    (a village holds no town, so the towns inside it would be none)."""
+    if where.scope.whole_county:
+        return units_for(connection, where, "town").to_crs(srid).union_all()
+    return gpd.GeoSeries([shapely.from_wkb(where.scope.area)], crs=SRID).to_crs(srid).iloc[0]
+
+
+def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, area, srid: int) -> gpd.GeoDataFrame:
     rows, cols = np.indices(density.shape)
     cx, cy = x0 + (cols.ravel() + 0.5) * cell_m, y0 + (rows.ravel() + 0.5) * cell_m
-    keep = shapely.contains_xy(county, cx, cy)
+    keep = shapely.contains_xy(area, cx, cy)
     boxes = shapely.box(cx[keep] - cell_m / 2, cy[keep] - cell_m / 2, cx[keep] + cell_m / 2, cy[keep] + cell_m / 2)
     frame = gpd.GeoDataFrame({"density_per_km2": density.ravel()[keep]}, geometry=boxes, crs=srid)
     return frame.to_crs(SRID)

@@ -84,16 +84,17 @@ def space_time_cube(engine: Engine, where: IncidentFilter, unit: str = "grid", s
     size = check_unit(unit, size_m)
     if not isinstance(step_days, int) or step_days < 1:
         raise InvalidInput(f"step_days must be a whole number of days, at least 1, not {step_days!r}", field="step_days")
-    step = timedelta(days=step_days)
-    n_steps = int((where.span.end - where.span.start) // step)
+    # Whole steps in the span, counted in days first: a step longer than any span is no timedelta.
+    n_steps = int((where.span.end - where.span.start) / timedelta(days=1) // step_days)
     if n_steps < MIN_STEPS:
         raise InvalidInput(f"the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at "
                            f"least {MIN_STEPS}: a longer span or shorter steps", field="step_days")
     if n_steps > MAX_STEPS:
         raise InvalidInput(f"the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
                            field="step_days")
+    step = timedelta(days=step_days)
     origin = where.span.end - n_steps * step
-    cut = IncidentFilter(Span(origin, where.span.end), where.categories)
+    cut = IncidentFilter(Span(origin, where.span.end), where.categories, where.scope)
     sql = text(f"""WITH {keyed_sql(unit, cut, {"t": "i.reported_at"})}
                    SELECT key, floor(extract(epoch FROM t - :origin) / :step_s)::int AS step, count(*) AS n
                      FROM keyed GROUP BY 1, 2""")
@@ -105,7 +106,8 @@ def space_time_cube(engine: Engine, where: IncidentFilter, unit: str = "grid", s
     row_of = pd.Series(np.arange(len(frame)), index=frame["code"])
     rows = rows[rows["key"].isin(row_of.index)]
     cube = np.zeros((len(frame), n_steps))
-    cube[row_of[rows["key"]].to_numpy(), rows["step"].to_numpy()] = rows["n"].to_numpy()
+    # astype: an empty answer (no incident in the span) comes back with columns of no type.
+    cube[row_of[rows["key"]].to_numpy(int), rows["step"].to_numpy(int)] = rows["n"].to_numpy(float)
     frame["count"] = cube.sum(axis=1).astype(int)
     frame.attrs.update(unit=unit, size_m=size, filter=cut.to_dict(), step_days=step_days)
     return SpaceTimeCube(frame, [origin + k * step for k in range(n_steps)], step, cube)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput
 from geo_service.settings import get_settings
 from geo_service.versions import as_aware
@@ -71,24 +72,28 @@ class IncidentFilter:
 
     span: Span
     categories: tuple[str, ...] = field(default=())
+    scope: Jurisdiction = EVERYTHING  # a user's jurisdiction: only its incidents and units are analysed
 
     def sql(self, alias: str = "i") -> str:
-        """A WHERE condition over ``incidents AS alias`` (bind :start, :end, :categories)."""
+        """A WHERE condition over ``incidents AS alias`` (bind :start, :end, :categories and the scope's)."""
         condition = (f"{alias}.reported_at >= :start AND {alias}.reported_at < :end"
                      f" AND {alias}.status NOT IN ('rejected', 'merged')")
         if self.categories:
             condition += f" AND {alias}.category = ANY(:categories)"
+        if not self.scope.whole_county:
+            condition += f" AND {self.scope.incidents(alias)}"
         return condition
 
     def params(self) -> dict:
-        return {"start": self.span.start, "end": self.span.end, "categories": list(self.categories)}
+        return {"start": self.span.start, "end": self.span.end, "categories": list(self.categories),
+                **self.scope.params()}
 
     def to_dict(self) -> dict:
         return {**self.span.to_dict(), "categories": list(self.categories) or "all"}
 
 
 def incident_filter(connection: Connection, span: Span, categories: list[str] | tuple[str, ...] | str | None = None,
-                    ) -> IncidentFilter:
+                    scope: Jurisdiction | None = None) -> IncidentFilter:
     """An :class:`IncidentFilter`, its categories checked against the ``categories`` table."""
     if isinstance(categories, str):
         categories = [c for c in categories.split(",")]
@@ -99,7 +104,7 @@ def incident_filter(connection: Connection, span: Span, categories: list[str] | 
         if unknown:
             raise InvalidInput(f"unknown category {', '.join(map(repr, unknown))}; known: "
                                f"{', '.join(sorted(known))}", field="category")
-    return IncidentFilter(span, wanted)
+    return IncidentFilter(span, wanted, scope or EVERYTHING)
 
 
 def preset_spans(kind: str, at: datetime | None = None, *, zone: str | None = None) -> tuple[Span, Span]:

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import geopandas as gpd
+import shapely
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -95,8 +96,14 @@ def check_unit(unit: str, size_m: float | None) -> float | None:
 
 
 def units_for(connection: Connection, where: IncidentFilter, unit: str, size_m: float | None = None) -> gpd.GeoDataFrame:
-    """:func:`unit_frame` for the boundary version in force at the end of the span."""
-    return unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m)
+    """:func:`unit_frame` for the boundary version in force at the end of the span, only the units
+    inside the filter's scope (a unit belongs to the jurisdiction its inner point lies in)."""
+    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m)
+    if where.scope.whole_county:
+        return frame
+    area = shapely.from_wkb(where.scope.area)
+    inside = shapely.covers(area, frame.geometry.representative_point().values)
+    return frame[inside].reset_index(drop=True)
 
 
 def unit_frame(connection: Connection, unit: str, at: datetime, size_m: float | None = None) -> gpd.GeoDataFrame:

@@ -18,14 +18,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from geo_service import analysis
 from geo_service.analysis.span import IncidentFilter, make_span
+from geo_service.api.auth import allow
+from geo_service.api.limits import expensive
+from geo_service.api.params import Moment
 from geo_service.errors import InvalidInput
 
-router = APIRouter(prefix="/analysis", tags=["analysis"])
+# Every analysis needs analysis.read, counts towards the user's rate of expensive requests, and
+# sees only the incidents and places of the user's jurisdiction.
+router = APIRouter(prefix="/analysis", tags=["analysis"],
+                   dependencies=[Depends(allow("analysis.read")), Depends(expensive)])
 
 Unit = Literal["grid", "village", "town", "hex"]
 Confidence = Literal["0.9", "0.95", "0.99"]
@@ -42,7 +48,8 @@ def _filter(request: Request, start: datetime | None, end: datetime | None, cate
             prefix: str = "") -> IncidentFilter:
     span = make_span(start, end, zone=request.app.state.settings.timezone, prefix=prefix)
     with request.app.state.engine.connect() as connection:
-        return analysis.incident_filter(connection, span, [c for value in category or [] for c in value.split(",")])
+        return analysis.incident_filter(connection, span, [c for value in category or [] for c in value.split(",")],
+                                        scope=request.state.principal.jurisdiction)
 
 
 def _size(unit: str, size_m: float | None) -> float | None:
@@ -82,8 +89,8 @@ RATE_COLUMNS = ["code", "name", "count", "population", "households", "grid_worke
 
 
 @router.get("/counts", summary="Incidents and rates (per 1,000 residents, per grid worker, per km2) by place")
-def get_counts(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: datetime | None = START,
-               end: datetime | None = END, category: list[str] | None = CATEGORY) -> JSONResponse:
+def get_counts(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: Moment | None = START,
+               end: Moment | None = END, category: list[str] | None = CATEGORY) -> JSONResponse:
     where = _filter(request, start, end, category)
     frame = analysis.counts(request.app.state.engine, where, unit, _size(unit, size_m))
     return feature_collection(frame, RATE_COLUMNS)
@@ -91,7 +98,7 @@ def get_counts(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE,
 
 @router.get("/density", summary="Hexagon density: incidents per hexagon and per km2")
 def get_density(request: Request, size_m: float = Query(200.0, description="Hexagon side in metres."),
-                start: datetime | None = START, end: datetime | None = END, category: list[str] | None = CATEGORY,
+                start: Moment | None = START, end: Moment | None = END, category: list[str] | None = CATEGORY,
                 include_empty: bool = Query(False, description="Also the hexagons with no incident.")) -> JSONResponse:
     where = _filter(request, start, end, category)
     frame = analysis.counts(request.app.state.engine, where, "hex", size_m)
@@ -103,7 +110,7 @@ def get_density(request: Request, size_m: float = Query(200.0, description="Hexa
 @router.get("/kde", summary="Kernel density surface (Gaussian), incidents per km2 on square cells")
 def get_kde(request: Request, cell_m: float = Query(500.0, description="Cell side in metres."),
             bandwidth_m: float | None = Query(None, description="Kernel standard deviation in metres; default Scott's rule."),
-            start: datetime | None = START, end: datetime | None = END, category: list[str] | None = CATEGORY,
+            start: Moment | None = START, end: Moment | None = END, category: list[str] | None = CATEGORY,
             min_per_km2: float = Query(0.01, ge=0, description="Leave out cells below this density.")) -> JSONResponse:
     where = _filter(request, start, end, category)
     surface = analysis.kernel_density(request.app.state.engine, where, cell_m=cell_m, bandwidth_m=bandwidth_m)
@@ -114,7 +121,7 @@ def get_kde(request: Request, cell_m: float = Query(500.0, description="Cell sid
 @router.get("/clusters", summary="DBSCAN clusters of incidents (ST_ClusterDBSCAN), as convex hulls")
 def get_clusters(request: Request, eps_m: float = Query(100.0, description="Neighbourhood radius in metres."),
                  min_points: int = Query(20, description="Incidents within eps_m that make a core point."),
-                 start: datetime | None = START, end: datetime | None = END,
+                 start: Moment | None = START, end: Moment | None = END,
                  category: list[str] | None = CATEGORY) -> JSONResponse:
     where = _filter(request, start, end, category)
     frame = analysis.dbscan_clusters(request.app.state.engine, where, eps_m=eps_m, min_points=min_points)
@@ -125,8 +132,8 @@ HOTSPOT_COLUMNS = ["code", "name", "count", "per_1000", "gi_z", "z_sim", "p_valu
 
 
 @router.get("/hotspots", summary="Getis-Ord Gi* hot and cold spots with FDR, classed at 90/95/99%")
-def get_hotspots(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: datetime | None = START,
-                 end: datetime | None = END, category: list[str] | None = CATEGORY,
+def get_hotspots(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: Moment | None = START,
+                 end: Moment | None = END, category: list[str] | None = CATEGORY,
                  value: Literal["count", "per_1000"] = Query("count", description="count, or per_1000 residents."),
                  confidence: Confidence = CONFIDENCE,
                  inference: Literal["analytic", "permutation"] = Query("analytic", description="How p-values are found."),
@@ -141,9 +148,9 @@ def get_hotspots(request: Request, unit: Unit = UNIT, size_m: float | None = SIZ
 
 
 @router.get("/emerging", summary="Emerging hot spots (Gi* per time step, Mann-Kendall trend, ArcGIS's patterns)")
-def get_emerging(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: datetime | None = START,
-                 end: datetime | None = END, category: list[str] | None = CATEGORY,
-                 step_days: int = Query(7, description="Time step in days; at least 10 steps in the span."),
+def get_emerging(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: Moment | None = START,
+                 end: Moment | None = END, category: list[str] | None = CATEGORY,
+                 step_days: int = Query(7, ge=1, le=3660, description="Time step in days; at least 10 steps in the span."),
                  value: Literal["count", "per_1000"] = Query("count", description="count, or per_1000 residents."),
                  confidence: Confidence = CONFIDENCE,
                  with_pattern_only: bool = Query(False, description="Only the units with a pattern.")) -> JSONResponse:
@@ -161,9 +168,9 @@ def get_emerging(request: Request, unit: Unit = UNIT, size_m: float | None = SIZ
 def get_compare(request: Request,
                 preset: Literal["day", "week", "month", "year"] | None = Query(
                     None, description="today/yesterday, this week/last, month on month, year on year, up to `at`."),
-                at: datetime | None = Query(None, description="With preset: the moment compared up to (default now)."),
-                base_start: datetime | None = Query(None), base_end: datetime | None = Query(None),
-                current_start: datetime | None = Query(None), current_end: datetime | None = Query(None),
+                at: Moment | None = Query(None, description="With preset: the moment compared up to (default now)."),
+                base_start: Moment | None = Query(None), base_end: Moment | None = Query(None),
+                current_start: Moment | None = Query(None), current_end: Moment | None = Query(None),
                 unit: Unit = UNIT, size_m: float | None = SIZE, category: list[str] | None = CATEGORY,
                 confidence: Confidence = Query("0.95", description="Confidence for calling a change significant.")
                 ) -> JSONResponse:
@@ -182,7 +189,7 @@ def get_compare(request: Request,
                            f"(missing {', '.join(missing)})", field=missing[0])
     where = _filter(request, current.start, current.end, category)
     frame = analysis.compare_spans(request.app.state.engine, base, current, where.categories, unit,
-                                   _size(unit, size_m), confidence=float(confidence))
+                                   _size(unit, size_m), confidence=float(confidence), scope=where.scope)
     return feature_collection(frame, ["code", "name", "base", "current", "expected", "change", "change_pct",
                                       "rate_ratio", "p_value", "p_fdr", "significant", "direction"])
 
@@ -191,8 +198,8 @@ def get_compare(request: Request,
 def get_rankings(request: Request, level: Literal["town", "village"] = Query("town"),
                  order_by: Literal["handled_rate", "closed_rate", "overdue_rate", "median_hours_to_close",
                                    "satisfaction"] = Query("overdue_rate", description="The metric ranked on."),
-                 start: datetime | None = START, end: datetime | None = END, category: list[str] | None = CATEGORY,
-                 as_of: datetime | None = Query(None, description="Open cases count as overdue past their deadline at "
+                 start: Moment | None = START, end: Moment | None = END, category: list[str] | None = CATEGORY,
+                 as_of: Moment | None = Query(None, description="Open cases count as overdue past their deadline at "
                                                                    "this moment (default now).")) -> JSONResponse:
     where = _filter(request, start, end, category)
     frame = analysis.rankings(request.app.state.engine, where, level, order_by=order_by, as_of=as_of)
@@ -201,8 +208,8 @@ def get_rankings(request: Request, level: Literal["town", "village"] = Query("to
 
 
 @router.get("/coverage", summary="Camera coverage of incidents and hot spots; hot spots no camera sees")
-def get_coverage(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: datetime | None = START,
-                 end: datetime | None = END, category: list[str] | None = CATEGORY,
+def get_coverage(request: Request, unit: Unit = UNIT, size_m: float | None = SIZE, start: Moment | None = START,
+                 end: Moment | None = END, category: list[str] | None = CATEGORY,
                  confidence: Confidence = Query("0.95", description="Hot spots at this confidence or more."),
                  online_only: bool = Query(False, description="Count only cameras online now.")) -> JSONResponse:
     where = _filter(request, start, end, category)

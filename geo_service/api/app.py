@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
-from geo_service.api import bulk, cases, errors, health, incidents, locate
-from geo_service.api import map_page, tiles
-from geo_service.api import boundaries, features
-from geo_service.api import analysis
+from geo_service.api import (
+    analysis, audit, auth, boundaries, bulk, cases, errors, features, health, incidents, locate, map_page, tiles,
+)
+from geo_service.api.limits import BodyLimit, RateLimiter
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings, get_settings
 
@@ -19,6 +19,11 @@ DESCRIPTION = """
 Spatial service for grid-based community governance (网格化服务管理): a county's towns, villages
 and grids, the officers responsible for them, its cameras and its incidents, on PostGIS.
 Coordinates are stored in CGCS2000 (EPSG:4490).
+
+Every endpoint but `/healthz`, the map page's files and these documents needs a bearer token
+(`Authorization: Bearer ...`, from `geo-service users add`): a user's role decides what they may do
+and their jurisdiction (county, town, village or grid) what they see. An item outside it answers
+404, as if it did not exist.
 """
 
 
@@ -35,8 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(title="geo_service", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.rate_limiter = RateLimiter()
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.boundary_upload_max_bytes, upload_paths=("/boundaries/drafts",))
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(audit.router)
     app.include_router(locate.router)
     app.include_router(bulk.router)
     app.include_router(incidents.router)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from geo_service.api.auth import allow
+from geo_service.api.limits import expensive
+from geo_service.api.params import Moment
+from geo_service.auth.principal import Principal
 from geo_service.boundaries.checks import check_version
 from geo_service.boundaries.drafts import find_version, import_draft, list_versions, phases, retire_draft
 from geo_service.boundaries.export import export_version
@@ -24,6 +27,10 @@ from geo_service.errors import InvalidInput, TooLarge
 from geo_service.versions import as_aware
 
 router = APIRouter(prefix="/boundaries", tags=["planning"])
+PLANNING = "planning the county's boundaries"
+READ = Depends(allow("boundaries.read"))
+PLAN = Depends(allow("boundaries.read", county=PLANNING))
+WRITE = Depends(allow("boundaries.write", county=PLANNING))
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 
 
@@ -32,7 +39,7 @@ def _version_dict(version, phase: str) -> dict:
 
 
 @router.get("/versions", summary="Boundary versions with their phase now")
-def get_versions(request: Request) -> JSONResponse:
+def get_versions(request: Request, principal: Principal = READ) -> JSONResponse:
     settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
         phase = phases(connection, as_aware(None, settings.timezone))
@@ -40,7 +47,7 @@ def get_versions(request: Request) -> JSONResponse:
 
 
 @router.get("/versions/{version}", summary="One boundary version, by id or name")
-def get_version(request: Request, version: str) -> JSONResponse:
+def get_version(request: Request, version: str, principal: Principal = READ) -> JSONResponse:
     settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
         found = find_version(connection, version)
@@ -57,6 +64,7 @@ def post_draft(
     note: str | None = Form(None),
     partial: bool = Form(False, description="The file redraws only the villages it has grids in."),
     into: str | None = Form(None, description="A draft (id or name) whose grids the file replaces."),
+    principal: Principal = WRITE,
 ) -> JSONResponse:
     """All or nothing: a file with any problem answers 422 listing every problem (feature number,
     code, field, reason) and stores nothing. The answer counts the checks' findings per kind;
@@ -75,12 +83,12 @@ def post_draft(
         boundary_file = read_boundary_file(path, crs=crs, layer=layer, source_name=file.filename,
                                            max_features=settings.boundary_import_max_features)
         result = import_draft(request.app.state.engine, boundary_file, name=name, note=note, partial=partial,
-                              into=into, settings=settings)
+                              into=into, settings=settings, actor=principal.name)
     return JSONResponse(result.to_dict(), status_code=201)
 
 
 @router.get("/versions/{version}/checks", summary="What is wrong with a version, located (GeoJSON)")
-def get_checks(request: Request, version: str) -> JSONResponse:
+def get_checks(request: Request, version: str, principal: Principal = PLAN) -> JSONResponse:
     with request.app.state.engine.begin() as connection:
         found = find_version(connection, version)
         report = check_version(connection, found.id, settings=request.app.state.settings)
@@ -88,8 +96,9 @@ def get_checks(request: Request, version: str) -> JSONResponse:
 
 
 @router.post("/versions/{version}/repair", summary="Accept the repaired shapes of a draft's invalid grids")
-def post_repair(request: Request, version: str, codes: list[str] | None = Query(None)) -> JSONResponse:
-    return JSONResponse({"repaired": repair_draft(request.app.state.engine, version, codes)})
+def post_repair(request: Request, version: str, codes: list[str] | None = Query(None),
+                principal: Principal = WRITE) -> JSONResponse:
+    return JSONResponse({"repaired": repair_draft(request.app.state.engine, version, codes, actor=principal.name)})
 
 
 @router.get("/versions/{version}/impact", summary="What a draft would change against the version in force")
@@ -97,6 +106,7 @@ def get_impact(
     request: Request, version: str,
     base: str | None = Query(None, description="Compare with this version instead of the one in force."),
     months: int | None = Query(None, ge=1, le=120, description="Count the incidents of this many recent months."),
+    principal: Principal = PLAN,
 ) -> JSONResponse:
     impact = draft_impact(request.app.state.engine, version, base=base, months=months,
                           settings=request.app.state.settings)
@@ -105,7 +115,8 @@ def get_impact(
 
 @router.get("/versions/{version}/impact/map", response_class=HTMLResponse,
             summary="The changed grids on a map (self-contained HTML)")
-def get_impact_map(request: Request, version: str, base: str | None = Query(None)) -> HTMLResponse:
+def get_impact_map(request: Request, version: str, base: str | None = Query(None),
+                   principal: Principal = PLAN) -> HTMLResponse:
     from geo_service.maps import to_html
 
     engine = request.app.state.engine
@@ -118,24 +129,26 @@ def get_workload(
     request: Request, version: str, base: str | None = Query(None),
     months: int | None = Query(None, ge=1, le=120),
     villages: list[str] | None = Query(None, description="Only these villages (12-digit codes)."),
+    principal: Principal = PLAN,
 ) -> JSONResponse:
     return JSONResponse(compare_workload(request.app.state.engine, version, base=base, months=months,
                                          villages=villages, settings=request.app.state.settings))
 
 
 class Publication(BaseModel):
-    effective_from: datetime = Field(..., description="When the version takes effect (no zone = Beijing time).")
+    effective_from: Moment = Field(..., description="When the version takes effect (no zone = Beijing time).")
 
 
 @router.post("/versions/{version}/publish", summary="Publish a draft from a moment on")
-def post_publish(request: Request, version: str, body: Publication) -> JSONResponse:
-    published = publish(request.app.state.engine, version, body.effective_from, settings=request.app.state.settings)
+def post_publish(request: Request, version: str, body: Publication, principal: Principal = WRITE) -> JSONResponse:
+    published = publish(request.app.state.engine, version, body.effective_from, settings=request.app.state.settings,
+                        actor=principal.name)
     return JSONResponse(published.to_dict())
 
 
 @router.post("/versions/{version}/retire", summary="Set a draft aside for good")
-def post_retire(request: Request, version: str) -> JSONResponse:
-    return JSONResponse(retire_draft(request.app.state.engine, version).to_dict())
+def post_retire(request: Request, version: str, principal: Principal = WRITE) -> JSONResponse:
+    return JSONResponse(retire_draft(request.app.state.engine, version, actor=principal.name).to_dict())
 
 
 @router.get("/versions/{version}/export", summary="A version as GeoJSON (grids) or GeoPackage (all layers)")
@@ -143,6 +156,8 @@ def get_export(
     request: Request, version: str,
     format: str = Query("gpkg", pattern="^(gpkg|geojson)$"),
     crs: Datum = Query("cgcs2000", description="Datum of the file's coordinates."),
+    principal: Principal = PLAN,
+    _: None = Depends(expensive),
 ) -> FileResponse:
     folder = tempfile.mkdtemp()
     with request.app.state.engine.connect() as connection:

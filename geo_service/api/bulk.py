@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from geo_service.api.auth import allow
 from geo_service.api.incidents import IncidentIn
+from geo_service.api.limits import expensive
+from geo_service.api.params import Moment
+from geo_service.auth.principal import Principal
 from geo_service.bulk import assign_points, snapshot
 from geo_service.datum import Datum
 from geo_service.errors import TooLarge
 from geo_service.incident_import import import_incidents
 
-router = APIRouter(tags=["bulk"])
+router = APIRouter(tags=["bulk"], dependencies=[Depends(expensive)])
+WHOLE_COUNTY = "bulk work"
 
 MAX_POINTS = 100_000
 MAX_INCIDENTS = 10_000
@@ -31,7 +35,7 @@ class PointIn(BaseModel):
 
 class AssignIn(BaseModel):
     crs: Datum = "cgcs2000"
-    at: datetime | None = Field(None, description="Use the boundaries in force at this moment (default now).")
+    at: Moment | None = Field(None, description="Use the boundaries in force at this moment (default now).")
     points: list[PointIn]
 
 
@@ -46,7 +50,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 @router.post("/assign", summary=f"Assign up to {MAX_POINTS:,} points to grids")
-def post_assign(body: AssignIn, request: Request) -> dict:
+def post_assign(body: AssignIn, request: Request,
+                principal: Principal = Depends(allow("locate", county=WHOLE_COUNTY))) -> dict:
     """One result per point, in order: `status` assigned, outside_grids (nearest grid given) or error."""
     if len(body.points) > MAX_POINTS:
         raise TooLarge(f"{len(body.points):,} points: at most {MAX_POINTS:,} a request; split the batch or use "
@@ -61,7 +66,8 @@ def post_assign(body: AssignIn, request: Request) -> dict:
 
 
 @router.post("/incidents/batch", summary=f"Record up to {MAX_INCIDENTS:,} incidents at once")
-def post_incident_batch(body: BatchIn, request: Request) -> JSONResponse:
+def post_incident_batch(body: BatchIn, request: Request,
+                        principal: Principal = Depends(allow("incidents.write", county=WHOLE_COUNTY))) -> JSONResponse:
     """One result per row, in order: created, existing (stored already), duplicate (repeated in the
     batch) or error with the reason. With `all_or_nothing`, one bad row means 422 and nothing stored."""
     if len(body.incidents) > MAX_INCIDENTS:
@@ -70,7 +76,7 @@ def post_incident_batch(body: BatchIn, request: Request) -> JSONResponse:
                          columns=list(IncidentIn.model_fields))
     result = import_incidents(
         request.app.state.engine, frame, frame["lon"].to_numpy(float), frame["lat"].to_numpy(float),
-        frame["crs"].to_numpy(object), all_or_nothing=body.all_or_nothing, actor="api",
+        frame["crs"].to_numpy(object), all_or_nothing=body.all_or_nothing, actor=principal.name,
         settings=request.app.state.settings,
     )
     counts = {status: result.count(status) for status in ("created", "existing", "duplicate", "error")}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from geo_service import features as ogc
+from geo_service.api.auth import current_principal
+from geo_service.auth.principal import Principal
 
 router = APIRouter(prefix="/features", tags=["OGC API - Features"])
 GEOJSON = "application/geo+json"
@@ -49,11 +51,11 @@ def conformance() -> JSONResponse:
     return JSONResponse({"conformsTo": ogc.CONFORMANCE})
 
 
-def _collection_document(request: Request, c: ogc.Collection, connection) -> dict:
+def _collection_document(request: Request, c: ogc.Collection, connection, principal: Principal) -> dict:
     base = _base(request)
     return {
         "id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-        "extent": ogc.extent(connection, c, request.app.state.settings.timezone),
+        "extent": ogc.extent(connection, c, request.app.state.settings.timezone, principal.jurisdiction),
         "crs": list(ogc.SUPPORTED_CRS), "storageCrs": ogc.STORAGE_CRS,
         "links": [
             _link(f"{base}/collections/{c.id}", "self", JSON),
@@ -63,9 +65,11 @@ def _collection_document(request: Request, c: ogc.Collection, connection) -> dic
 
 
 @router.get("/collections", summary="The collections")
-def get_collections(request: Request) -> JSONResponse:
+def get_collections(request: Request, principal: Principal = Depends(current_principal)) -> JSONResponse:
+    """The collections the user's role may read."""
     with request.app.state.engine.connect() as connection:
-        documents = [_collection_document(request, c, connection) for c in ogc.collections(connection)]
+        documents = [_collection_document(request, c, connection, principal) for c in ogc.collections(connection)
+                     if principal.can(c.permission)]
     return JSONResponse({
         "links": [_link(f"{_base(request)}/collections", "self", JSON)],
         "collections": documents,
@@ -74,9 +78,11 @@ def get_collections(request: Request) -> JSONResponse:
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
-def get_collection(request: Request, collection_id: str) -> JSONResponse:
+def get_collection(request: Request, collection_id: str, principal: Principal = Depends(current_principal)) -> JSONResponse:
     with request.app.state.engine.connect() as connection:
-        return JSONResponse(_collection_document(request, ogc.collection(connection, collection_id), connection))
+        c = ogc.collection(connection, collection_id)
+        principal.require(c.permission)
+        return JSONResponse(_collection_document(request, c, connection, principal))
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection, a page at a time")
@@ -90,12 +96,15 @@ def get_items(
     limit: int = Query(ogc.DEFAULT_LIMIT, description=f"1 to {ogc.MAX_LIMIT}."),
     offset: int = Query(0),
     crs: str | None = Query(None, description="Output CRS URI (default CRS84)."),
+    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
+        principal.require(ogc.collection(connection, collection_id).permission)
         page = ogc.items(connection, collection_id, bbox=bbox, bbox_crs=bbox_crs, datetime_value=datetime_,
-                         limit=limit, offset=offset, crs=crs, filters=filters, zone=settings.timezone)
+                         limit=limit, offset=offset, crs=crs, filters=filters, zone=settings.timezone,
+                         scope=principal.jurisdiction)
     uri = page.pop("crs")
     self_url = request.url
     links = [_link(str(self_url), "self", GEOJSON),
@@ -110,9 +119,12 @@ def get_items(
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
-def get_item(request: Request, collection_id: str, feature_id: str, crs: str | None = Query(None)) -> JSONResponse:
+def get_item(request: Request, collection_id: str, feature_id: str, crs: str | None = Query(None),
+             principal: Principal = Depends(current_principal)) -> JSONResponse:
     with request.app.state.engine.connect() as connection:
-        feature = ogc.item(connection, collection_id, feature_id, crs=crs, zone=request.app.state.settings.timezone)
+        principal.require(ogc.collection(connection, collection_id).permission)
+        feature = ogc.item(connection, collection_id, feature_id, crs=crs, zone=request.app.state.settings.timezone,
+                           scope=principal.jurisdiction)
     uri = feature.pop("crs")
     feature["links"] = [_link(str(request.url), "self", GEOJSON),
                         _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from geo_service.api.auth import allow
+from geo_service.api.params import Moment
+from geo_service.auth.personal import present_officers
+from geo_service.auth.principal import Principal
 from geo_service.datum import Datum
 from geo_service.db.models import RiskColour, Tier
 from geo_service.locate import locate_with
@@ -17,10 +20,11 @@ router = APIRouter(tags=["dispatch"])
 @router.get("/locate", summary="Grid, hierarchy, responsible officers and cameras of a point")
 def get_locate(
     request: Request,
+    principal: Principal = Depends(allow("locate")),
     lon: float = Query(..., description="Longitude in the datum `crs`."),
     lat: float = Query(..., description="Latitude in the datum `crs`."),
     crs: Datum = Query("cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."),
-    at: datetime | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
+    at: Moment | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
     risk_colour: RiskColour = Query("blue", description="Risk colour of the case: chooses the rules."),
     tier: Tier = Query("village", description="Tier handling the case."),
     camera_radius_m: float | None = Query(None, gt=0, le=2000, description="List cameras within this distance even if they do not see the point (default: settings, 300 m)."),
@@ -31,10 +35,13 @@ def get_locate(
     but within the covered area answers with `grid` null and the `nearest_grid`.
     """
     settings = request.app.state.settings
-    with request.app.state.engine.connect() as connection:
+    with request.app.state.engine.begin() as connection:
         location = locate_with(
             connection, lon, lat, crs, at, risk_colour=risk_colour, tier=tier,
-            camera_radius_m=camera_radius_m, settings=settings,
+            camera_radius_m=camera_radius_m, settings=settings, scope=principal.jurisdiction,
         )
+        body = location.to_dict()
+        people = body["officers"] + [o for tier_ in body["escalation"] for o in tier_["officers"]]
+        present_officers(connection, people, principal, "grid", body["grid"]["code"] if body["grid"] else None)
     # to_dict() is JSON-ready already: skip FastAPI's generic encoder on this hot path.
-    return JSONResponse(location.to_dict())
+    return JSONResponse(body)

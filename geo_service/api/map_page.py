@@ -4,21 +4,31 @@ Everything the page loads comes from the service: its HTML, script and style
 (``geo_service/web/static``), MapLibre GL JS (installed from the npm registry at set-up), the
 style document and the tiles. The page draws in the basemap's datum; coordinates typed in any
 datum are converted here (``geo_service.datum``), never in the browser.
+
+The page's own files are public (the page has to load to show its sign-in); everything it then
+asks for carries the user's bearer token. Each of these files is sent with a Content-Security-Policy
+that lets the page talk to nothing but this service (and the basemap's server, when one is set).
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import geopandas
 import shapely
 from shapely.geometry import mapping
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from sqlalchemy import text
 
+from geo_service.api.auth import current_principal
+from geo_service.auth.principal import Principal
 from geo_service.datum import Datum, convert, convert_geometry
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.settings import Settings
 from geo_service.tiles.service import display_datum
 from geo_service.web.vendor import PACKAGES, asset_path
 
@@ -34,28 +44,60 @@ CONFIG = text("""
 """)
 
 
+def _origin(url: str) -> str | None:
+    """The CSP source of a tile URL template's server: scheme://host[:port], a templated label
+    (``{s}.tiles.example``) becoming a wildcard; None for what is not an http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = re.sub(r"\{[^}]*\}", "*", parts.netloc)
+    return f"{parts.scheme}://{host}"
+
+
+@lru_cache(maxsize=8)
+def _page_headers(basemap_url: str | None) -> dict[str, str]:
+    # MapLibre runs its workers from a blob: URL and decodes images through blob:/data: URLs; it
+    # needs nothing else. No inline style either: MapLibre positions its elements through the CSSOM
+    # (which a policy does not restrict), and the page writes no style attribute.
+    origin = _origin(basemap_url) if basemap_url else None
+    basemap = f" {origin}" if origin else ""
+    policy = "; ".join([
+        "default-src 'self'", "script-src 'self'", "style-src 'self'",
+        f"img-src 'self' data: blob:{basemap}", "worker-src 'self' blob:", "child-src blob:",
+        f"connect-src 'self'{basemap}", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
+        "frame-ancestors 'none'", "form-action 'self'",
+    ])
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+def page_headers(settings: Settings, cache_control: str = "no-cache") -> dict[str, str]:
+    """The headers of every file of the page: its Content-Security-Policy and the rest."""
+    return {**_page_headers(settings.basemap_url), "Cache-Control": cache_control}
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index() -> HTMLResponse:
-    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
+def index(request: Request) -> HTMLResponse:
+    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"),
+                        headers=page_headers(request.app.state.settings))
 
 
 @router.get("/map/static/{name}", include_in_schema=False)
-def static_file(name: str) -> FileResponse:
+def static_file(request: Request, name: str) -> FileResponse:
     path = STATIC_DIR / name
     if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
         raise NotFound(f"no such file of the map page: {name}", field="name")
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=page_headers(request.app.state.settings))
 
 
 @router.get("/map/vendor/{package}/{file:path}", include_in_schema=False)
-def vendor_file(package: str, file: str) -> FileResponse:
+def vendor_file(request: Request, package: str, file: str) -> FileResponse:
     """A file of a pinned browser package (only the files its manifest lists)."""
     if package not in PACKAGES or file not in PACKAGES[package].files:
         raise NotFound(f"no such vendored file: {package}/{file}", field="file")
     path = asset_path(package, file)
     kind = STATIC_TYPES.get(path.suffix, "application/octet-stream")
     # The version is pinned in the manifest: a new version is a new install, a page reload suffices.
-    return FileResponse(path, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
+    return FileResponse(path, media_type=kind, headers=page_headers(request.app.state.settings, "public, max-age=3600"))
 
 
 @router.get("/map/config.json", summary="What the map page needs to start")
@@ -82,10 +124,26 @@ def map_config(request: Request) -> JSONResponse:
         "statuses": statuses,
         "span": span,
         "datums": ["cgcs2000", "wgs84", "gcj02", "bd09"],
-    }, headers={"Cache-Control": "no-cache"})
+    }, headers=page_headers(settings))
 
 
-@router.get("/map/convert", summary="Convert a point between datums")
+@router.get("/map/extent", summary="The bounding box of the signed-in user's jurisdiction")
+def jurisdiction_extent(
+    principal: Principal = Depends(current_principal),
+    datum: str = Query("wgs84", description="The datum the map is drawn in (wgs84, gcj02, bd09)."),
+) -> dict:
+    """Where the map opens for this user: the box around their town, village or grid in the map's
+    datum; `bbox` is null for a user of the whole county (the style's own view fits the county)."""
+    shown = display_datum(datum)
+    jurisdiction = principal.jurisdiction
+    bbox = None
+    if not jurisdiction.whole_county and jurisdiction.area is not None:
+        area = convert_geometry(shapely.from_wkb(jurisdiction.area), "cgcs2000", shown)
+        bbox = [round(float(v), 6) for v in area.bounds]
+    return {**jurisdiction.to_dict(), "whole_county": jurisdiction.whole_county, "datum": shown, "bbox": bbox}
+
+
+@router.get("/map/convert", summary="Convert a point between datums", dependencies=[Depends(current_principal)])
 def convert_point(
     lon: float = Query(..., description="Longitude in `src`."),
     lat: float = Query(..., description="Latitude in `src`."),
@@ -99,7 +157,8 @@ def convert_point(
     return {"lon": float(x), "lat": float(y), "crs": dst}
 
 
-@router.post("/map/convert", summary="Convert a GeoJSON FeatureCollection between datums")
+@router.post("/map/convert", summary="Convert a GeoJSON FeatureCollection between datums",
+             dependencies=[Depends(current_principal)])
 def convert_features(
     collection: dict = Body(..., description="A GeoJSON FeatureCollection in lon/lat."),
     src: Datum = Query("cgcs2000", alias="from"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse
 
+from geo_service.api.auth import current_principal
+from geo_service.auth.principal import Principal
 from geo_service.tiles.layers import load_layers
 from geo_service.tiles.service import TileService, display_datum, _int_param, _time_param
 from geo_service.tiles.style import style_document, tilejson
@@ -97,12 +99,13 @@ def get_tilejson(request: Request, layer: str = Path(..., description="A declare
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"},
                304: {"description": "Not modified (If-None-Match)"}},
 )
-def get_tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
+def get_tile(request: Request, layer: str, z: int, x: int, y: int,
+             principal: Principal = Depends(current_principal)) -> Response:
     """A Mapbox Vector Tile of one layer made by PostGIS. Query: `version` (a published boundary
     version; default the one in force, or the one in force `at`), `datum` (gcj02 or bd09 shifts the
     features onto such a basemap), and the layer's own parameters (see its TileJSON). Empty tiles
     answer 204. `ETag` and `Cache-Control` are set; `If-None-Match` answers 304."""
-    answer = tile_service(request).tile(layer, z, x, y, _query(request))
+    answer = tile_service(request).tile(layer, z, x, y, _query(request), principal)
     headers = {"ETag": answer.etag, "Cache-Control": answer.cache_control}
     if request.headers.get("if-none-match") == answer.etag:
         return Response(status_code=304, headers=headers)

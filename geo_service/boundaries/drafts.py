@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.auth import audit
 from geo_service.boundaries.reading import BoundaryFile
 from geo_service.db.copy import copy_frame
 from geo_service.errors import Conflict, InvalidInput, NotFound
@@ -108,6 +109,7 @@ def import_draft(
     base: int | str | None = None,
     settings: Settings | None = None,
     reporter: Reporter | None = None,
+    actor: str = "cli",
 ) -> ImportResult:
     """Store a file's grids as a draft version, all or nothing.
 
@@ -153,6 +155,9 @@ def import_draft(
         reporter.step(f"checking {count} grids ...")
         report = check_version(connection, draft.id, settings=settings)
         draft = find_version(connection, draft.id)
+        audit.record(connection, actor, "boundaries.import", "boundary_version", draft.id,
+                     after={"name": draft.name, "source": boundary_file.source, "datum": boundary_file.datum,
+                            "grids": count, "partial": partial, "base": base_version.name})
     return ImportResult(
         version=draft, base=base_version, grids=count, source=boundary_file.source,
         datum=boundary_file.datum, replaced_villages=replaced, estimated=boundary_file.estimated,
@@ -160,12 +165,14 @@ def import_draft(
     )
 
 
-def retire_draft(engine: Engine, ref: int | str) -> Version:
+def retire_draft(engine: Engine, ref: int | str, *, actor: str = "cli") -> Version:
     """Set a draft aside for good: it is kept for the record and can no longer be published."""
     with engine.begin() as connection:
         version = find_version(connection, ref, lock=True)
         require_draft(version)
         connection.execute(text("UPDATE boundary_versions SET status = 'retired' WHERE id = :v"), {"v": version.id})
+        audit.record(connection, actor, "boundaries.retire", "boundary_version", version.id,
+                     before={"status": "draft"}, after={"status": "retired"})
         return find_version(connection, version.id)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geo_service.auth import audit
 from geo_service.boundaries.checks import CHECKS, check_version
 from geo_service.boundaries.drafts import Version, find_version, require_draft
 from geo_service.errors import Conflict, InvalidInput
@@ -29,6 +30,7 @@ def publish(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
+    actor: str = "cli",
 ) -> Version:
     """Put a draft in force from ``effective_from`` (a time without a zone is the county's).
 
@@ -68,17 +70,23 @@ def publish(
             UPDATE boundary_versions SET status = 'published', effective_from = :at, published_at = now()
              WHERE id = :v
         """), {"v": version.id, "at": effective_from})
+        audit.record(connection, actor, "boundaries.publish", "boundary_version", version.id,
+                     before={"status": "draft"}, after={"status": "published", "effective_from": effective_from})
         return find_version(connection, version.id)
 
 
-def repair_draft(engine: Engine, ref: int | str, codes: list[str] | None = None) -> list[str]:
+def repair_draft(engine: Engine, ref: int | str, codes: list[str] | None = None, *, actor: str = "cli") -> list[str]:
     """Replace a draft's invalid grids (or only those in ``codes``) by the repaired shapes the
     checks offered. Returns the codes repaired."""
     with engine.begin() as connection:
         version = find_version(connection, ref, lock=True)
         require_draft(version)
-        return list(connection.execute(text("""
+        repaired = list(connection.execute(text("""
             UPDATE grids SET geom = ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3))
              WHERE version_id = :v AND NOT ST_IsValid(geom) AND (:all OR code = ANY(:codes))
             RETURNING code
         """), {"v": version.id, "all": codes is None, "codes": codes or []}).scalars())
+        if repaired:
+            audit.record(connection, actor, "boundaries.repair", "boundary_version", version.id,
+                         after={"grids": repaired})
+        return repaired

@@ -52,3 +52,11 @@ def load(
     for name, count in result.counts.items():
         table.add_row(name, f"{count:,}")
     Console().print(table)
+
+
+@app.command("users")
+def users_command() -> None:
+    """One user per role on the demo county, with fresh tokens printed (earlier demo tokens revoked)."""
+    from geo_service.cli.users import demo_users_command
+
+    demo_users_command()

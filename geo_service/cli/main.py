@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from geo_service.cli import boundaries, db, demo
+from geo_service.cli import audit, boundaries, db, demo, users
 from geo_service.cli.errors import reported
 from geo_service.settings import get_settings
 
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(boundaries.app, name="boundaries")
+app.add_typer(users.app, name="users")
+app.command("audit")(audit.audit_command)
 
 
 @app.command()

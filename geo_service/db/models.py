@@ -426,6 +426,45 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class AccessRole(Base):
+    """Who a user of the service is (admin, planner, dispatcher, analyst, grid worker, leader):
+    not to be confused with ``roles``, the posts officers hold in the responsibility rules."""
+
+    __tablename__ = "access_roles"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+
+
+class RolePermission(Base):
+    """What a role may do (``geo_service/rules/permissions.csv`` seeds it; the table is the truth)."""
+
+    __tablename__ = "role_permissions"
+
+    role: Mapped[str] = mapped_column(ForeignKey("access_roles.code", ondelete="CASCADE"), primary_key=True)
+    permission: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class User(Base):
+    """A user of the service: a role, a jurisdiction (county, town, village or grid code), and a
+    bearer token of which only the SHA-256 is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(r"jurisdiction ~ '^\d{12}(\d{3}){0,3}$'", name="jurisdiction_format"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(ForeignKey("access_roles.code"))
+    jurisdiction: Mapped[str] = mapped_column(String(21))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditLog(Base):
     """Every write, and every read of personal data: who, when, what, before and after."""
 

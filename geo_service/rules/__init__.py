@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-RULE_FILES = ("categories", "sources", "roles", "responsibility_rules", "time_limits")
+RULE_FILES = ("categories", "sources", "roles", "responsibility_rules", "time_limits", "access_roles", "permissions")
 
 
 def read_rule_table(name: str) -> pd.DataFrame:

@@ -9,13 +9,14 @@ _REFERENCE = {
     "categories": ("code", "name_zh", "name_en"),
     "sources": ("code", "name_zh", "name_en"),
     "roles": ("code", "name_zh", "name_en", "unit_level"),
+    "access_roles": ("code", "name_zh", "name_en"),
 }
 
 
 def seed_rules(cursor) -> dict[str, int]:
-    """Insert the default categories, sources, roles and rules where the tables lack them.
+    """Insert the default categories, sources, roles, rules and permissions where the tables lack them.
 
-    The responsibility and time-limit rules are seeded only into empty tables: once a county has
+    The responsibility and time-limit rules and the permissions are seeded only into empty tables: once a county has
     rules of its own, the defaults must not creep back in. Returns rows inserted per table.
     """
     inserted: dict[str, int] = {}
@@ -33,6 +34,7 @@ def seed_rules(cursor) -> dict[str, int]:
     for table, source, columns in (
         ("responsibility_rules", "responsibility_rules", ("tier", "risk_colour", "position", "role", "core")),
         ("time_limit_rules", "time_limits", ("category", "risk_colour", "limit_hours")),
+        ("role_permissions", "permissions", ("role", "permission")),
     ):
         cursor.execute(f"SELECT count(*) FROM {table}")
         if cursor.fetchone()[0]:

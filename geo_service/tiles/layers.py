@@ -34,7 +34,7 @@ PARAMETER_TYPES = ("string", "string_list", "integer", "datetime")
 STYLE_TYPES = ("fill", "line", "circle", "fill-extrusion", "heatmap")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _KNOWN = {
-    "top": {"title", "description", "minzoom", "maxzoom", "geometry_type", "boundaries", "live",
+    "top": {"title", "description", "minzoom", "maxzoom", "geometry_type", "boundaries", "live", "permission",
             "extent", "buffer", "properties", "tooltip", "source", "parameters", "style"},
     "source": {"table", "where", "sql", "geometry_column", "id_column"},
     "parameter": {"type", "description", "choices", "choices_sql", "default", "example"},
@@ -122,6 +122,7 @@ class Layer:
     style_layers: tuple[dict, ...]
     digest: str  # of the declaration: part of every tile's validator
     style: dict = field(default_factory=dict)  # folium hints derived from the first style layer
+    permission: str = "boundaries.read"  # what a user's role needs to see the layer
 
 
 def _require(path: Path, data: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
@@ -259,6 +260,9 @@ def parse_layer(path: Path) -> Layer:
         if not isinstance(value, int) or not low <= value <= high:
             raise LayerError(path, key, f"must be a whole number from {low} to {high}")
     styles = _style(path, data, name, geometry_type)
+    permission = data.get("permission", "boundaries.read")
+    if not isinstance(permission, str) or not permission:
+        raise LayerError(path, "permission", "must name a permission, e.g. incidents.read")
     return Layer(
         name=name, path=path, title=data.get("title", name), description=data.get("description", ""),
         minzoom=minzoom, maxzoom=maxzoom, geometry_type=geometry_type,
@@ -267,6 +271,7 @@ def parse_layer(path: Path) -> Layer:
         properties=dict(properties), tooltip=tuple(tooltip), source_sql=sql, geometry_column=geometry,
         id_column=ident, parameters=_parameters(path, data, sql), style_layers=styles,
         digest=hashlib.sha256(path.read_bytes()).hexdigest()[:12], style=_folium_hints(styles),
+        permission=permission,
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
+from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.datum import convert, parse_datum
 from geo_service.errors import InvalidInput
 from geo_service.tiles.layers import Layer
@@ -114,8 +115,11 @@ def source_sql(layer: Layer) -> str:
 
 
 @lru_cache(maxsize=256)
-def tile_statement(layer: Layer, shifted: bool) -> TextClause:
+def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextClause:
+    """The tile's SQL; ``scoped`` keeps only features whose inner point lies in ``:scope_area``
+    (a user's jurisdiction, see ``geo_service.auth.jurisdiction``)."""
     geom = f"ST_Transform(src.{_quoted(layer.geometry_column)}, 3857)"
+    scope_sql = f"ST_Covers(ST_GeomFromEWKB(:scope_area), ST_PointOnSurface(src.{_quoted(layer.geometry_column)}))"
     if shifted:
         geom = f"ST_Affine({geom}, :a, :b, :d, :e, :xoff, :yoff)"
     columns = [f"src.{_quoted(p)}" for p in layer.properties]
@@ -129,6 +133,7 @@ def tile_statement(layer: Layer, shifted: bool) -> TextClause:
                                 {layer.extent}, {layer.buffer}, true) AS geom,
                    {", ".join(columns)}
               FROM ({source_sql(layer)}) src
+             {"WHERE " + scope_sql if scoped else ""}
         ) mvt
         WHERE mvt.geom IS NOT NULL
     """)
@@ -156,6 +161,7 @@ def render_tile(
     values: dict[str, Any] | None = None,
     datum: str = "wgs84",
     zone: str = "Asia/Shanghai",
+    scope: Jurisdiction | None = None,
 ) -> bytes:
     """One tile of ``layer``: MVT bytes, empty when no feature falls in it.
 
@@ -177,5 +183,8 @@ def render_tile(
     if shifted:
         params.update(datum_affine(tile, datum))
     params.update(bind_values(layer, values or {}, zone))
-    data = connection.execute(tile_statement(layer, shifted), params).scalar()
+    scoped = scope is not None and not scope.whole_county
+    if scoped:
+        params.update(scope.params())
+    data = connection.execute(tile_statement(layer, shifted, scoped), params).scalar()
     return bytes(data) if data else b""

@@ -20,8 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 from geo_service.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.tiles.layers import Layer
+from geo_service.auth.principal import Principal
 from geo_service.tiles.mvt import DISPLAY_DATUMS, Tile, bind_values, render_tile
-from geo_service.versions import VersionInForce, as_aware, version_in_force
+from geo_service.versions import VersionInForce, as_aware, parse_moment, version_in_force
 
 RESERVED = {"version", "at", "datum"}
 PUBLISHED = text("""
@@ -114,8 +115,14 @@ class TileService:
             raise InvalidInput(f"end: {values['end']} is not after start {values['start']}", field="end")
         return values
 
-    def tile(self, layer_name: str, z: int, x: int, y: int, query: Mapping[str, list[str]]) -> TileAnswer:
+    def tile(self, layer_name: str, z: int, x: int, y: int, query: Mapping[str, list[str]],
+             principal: Principal | None = None) -> TileAnswer:
+        """One tile; with a ``principal``, only if their role may see the layer, and only the features
+        of their jurisdiction (the validator and caching then are the user's own)."""
         layer = self.layer(layer_name)
+        if principal is not None:
+            principal.require(layer.permission)
+        scope = principal.jurisdiction if principal is not None else None
         tile = Tile.checked(z, x, y)
         datum = display_datum((query.get("datum") or [None])[-1])
         pinned = _int_param(query, "version")
@@ -124,18 +131,20 @@ class TileService:
             version = self.version(connection, pinned, at)
             values = self.parameters(connection, layer, query)
             body = render_tile(connection, layer, tile, version_id=version.id, values=values, datum=datum,
-                               zone=self.zone)
+                               zone=self.zone, scope=scope)
         if layer.boundaries:
-            stamp = f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
+            stamp = (f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
+                     f"-{scope.code if scope is not None else ''}")
             etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
         else:
             etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+        # "private": what a tile holds depends on who asks, so no shared cache may keep it.
         if layer.live:
-            cache = "public, max-age=30"
+            cache = "private, max-age=30"
         elif layer.boundaries:
-            cache = "public, max-age=86400, immutable" if pinned is not None else "no-cache"
+            cache = "private, max-age=86400, immutable" if pinned is not None else "no-cache"
         else:
-            cache = "public, max-age=300"
+            cache = "private, max-age=300"
         return TileAnswer(body, etag, cache)
 
 
@@ -153,10 +162,7 @@ def _time_param(query: Mapping[str, list[str]], name: str) -> datetime | None:
     raw = (query.get(name) or [None])[-1]
     if raw in (None, ""):
         return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: {raw!r} is not an ISO 8601 time", field=name) from None
+    return parse_moment(raw, name)
 
 
 __all__ = ["DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]

@@ -1,13 +1,48 @@
 // The dispatcher's map: the service's style and tiles, a click for "where is this?", a search box.
 // The map is drawn in the basemap's datum (config.datum); every conversion is asked of the service.
+// Every request to the service carries the signed-in user's bearer token; a 401 anywhere brings
+// back the sign-in, and layers the user's role may not see (a 403) leave the map.
 "use strict";
 
-const state = { config: null, datum: "wgs84", map: null, popup: null, hotspots: false };
+const TOKEN_KEY = "geo_service.token";
+const state = {
+  config: null, datum: "wgs84", map: null, popup: null, hotspots: false,
+  token: null, me: null, extent: null, forbidden: new Set(),
+};
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+// --- the token -----------------------------------------------------------------------------------
+
+function sameOrigin(url) {
+  try { return new URL(url, location.href).origin === location.origin; } catch { return false; }
+}
+
+// The token goes to this service only, never to a basemap's server.
+function withToken(url, options = {}) {
+  const headers = new Headers(options.headers || {});
+  if (state.token && sameOrigin(url)) headers.set("Authorization", `Bearer ${state.token}`);
+  return { ...options, headers };
+}
+
+async function api(url, options) {
+  const response = await fetch(url, withToken(url, options));
+  if (response.status === 401 && state.token) signOut("Your sign-in is no longer accepted: sign in again.");
+  return response;
+}
+
+function stored() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+
+function store(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage refused (private mode): the token lives in this page only */ }
+}
+
 async function getJSON(url, options) {
-  const response = await fetch(url, options);
+  const response = await api(url, options);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new Error(body.message || body.detail?.[0]?.msg || `${response.status} ${response.statusText}`);
@@ -64,6 +99,38 @@ function layerToggles() {
     input.addEventListener("change", apply);
     if (!input.checked) apply();
     box.appendChild(label);
+  }
+}
+
+// The style without the sources the user may not see: those whose layers declare a permission
+// the user lacks, and those whose tiles already answered 403.
+function allowedStyle(style) {
+  const can = new Set(state.me?.permissions || []);
+  for (const layer of style.layers || []) {
+    const needs = layer.metadata?.["geo_service:permission"];
+    if (needs && layer.source && !can.has(needs)) state.forbidden.add(layer.source);
+  }
+  const sources = Object.fromEntries(Object.entries(style.sources || {}).filter(([id]) => !state.forbidden.has(id)));
+  return { ...style, sources, layers: (style.layers || []).filter((l) => !state.forbidden.has(l.source)) };
+}
+
+function dropForbidden() {
+  const map = state.map;
+  if (!map || !map.style) return;
+  for (const layer of map.getStyle().layers) if (state.forbidden.has(layer.source)) map.removeLayer(layer.id);
+  for (const id of state.forbidden) if (map.getSource(id)) map.removeSource(id);
+  if (window.geoMapReady) layerToggles();
+}
+
+function mapError(event) {
+  const status = event.error?.status;
+  if (status === 401) {
+    setTimeout(() => signOut("Your sign-in is no longer accepted: sign in again."), 0);  // removes the map
+  } else if (status === 403 && event.sourceId) {
+    state.forbidden.add(event.sourceId);
+    setTimeout(dropForbidden, 0);  // not while MapLibre is still handing out this tile's error
+  } else {
+    console.error(event.error);
   }
 }
 
@@ -155,13 +222,13 @@ const HOTSPOT_COLOURS = ["match", ["get", "class"], "hot 99%", "#b2182b", "hot 9
 
 async function offerHotspots() {
   // A HEAD on a GET-only route answers 405; 404 means the service has no hotspots to offer.
-  const probe = await fetch("/analysis/hotspots", { method: "HEAD" }).catch(() => null);
+  const probe = await api("/analysis/hotspots", { method: "HEAD" }).catch(() => null);
   if (!probe || probe.status === 404) return;
-  $("hotspots-toggle").hidden = false;
-  $("hotspots").addEventListener("change", () => showHotspots($("hotspots").checked));
+  if (state.map) $("hotspots-toggle").hidden = false;
 }
 
 async function showHotspots(on) {
+  if (!state.map) return;
   state.hotspots = on;
   for (const id of ["hotspots-fill", "hotspots-circle"]) if (state.map.getLayer(id)) state.map.removeLayer(id);
   if (state.map.getSource("hotspots")) state.map.removeSource("hotspots");
@@ -180,14 +247,85 @@ async function showHotspots(on) {
     state.map.addLayer({ id: "hotspots-circle", type: "circle", source: "hotspots", filter: ["==", ["geometry-type"], "Point"],
       paint: { "circle-color": HOTSPOT_COLOURS, "circle-radius": 6 } });
   } catch (error) {
+    if (error.status === 403) {  // the user's role may not see analyses: no toggle for them
+      $("hotspots").checked = false;
+      $("hotspots-toggle").hidden = true;
+      state.hotspots = false;
+    }
     $("filter-error").textContent = `hotspots: ${error.message}`;
   }
 }
 
-// --- start -------------------------------------------------------------------------------------
+// --- signing in and out ------------------------------------------------------------------------
 
-async function start() {
-  const config = state.config = await getJSON("/map/config.json");
+function showSignIn(message = "") {
+  document.body.classList.add("signed-out");
+  $("who").hidden = true;
+  $("signin-error").textContent = message;
+  $("signin-token").value = "";
+  $("signin-token").focus();
+}
+
+async function signIn(token, remember) {
+  $("signin-error").textContent = "";
+  let response;
+  try {
+    response = await fetch("/auth/me", { headers: { Authorization: `Bearer ${token}` } });
+  } catch (error) {
+    showSignIn(`The service cannot be reached: ${error.message}`);
+    return;
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    store(null);
+    const reason = body.message || `${response.status} ${response.statusText}`;
+    showSignIn(response.status === 401 ? `Not signed in: ${reason}.` : `Cannot sign in: ${reason}`);
+    return;
+  }
+  state.token = token;
+  state.me = body;
+  store(remember ? token : null);
+  $("who-name").textContent = body.name;
+  $("who-role").textContent = body.role;
+  $("who-jurisdiction").textContent = `${body.jurisdiction.name} (${body.jurisdiction.code || body.jurisdiction.level})`;
+  $("who").hidden = false;
+  document.body.classList.remove("signed-out");
+  try {
+    await openMap();
+  } catch (error) {
+    if (state.token) $("status").textContent = `could not start: ${error.message}`;
+  }
+}
+
+function signOut(message = "") {
+  if (state.token === null && document.body.classList.contains("signed-out")) return;
+  state.token = null;
+  state.me = null;
+  store(null);
+  closeMap();
+  // The next user starts from their own jurisdiction, not from where this one left the map.
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  showSignIn(message);
+}
+
+// --- the map -----------------------------------------------------------------------------------
+
+function closeMap() {
+  state.popup?.remove();
+  state.map?.remove();
+  state.map = window.geoMap = null;
+  window.geoMapReady = false;
+  state.forbidden.clear();
+  state.hotspots = false;
+  $("hotspots").checked = false;
+  $("hotspots-toggle").hidden = true;
+  $("layers").innerHTML = "";
+  $("lookup").innerHTML = '<p class="hint">Click the map to see the grid, village, officers and cameras there.</p>';
+}
+
+async function loadConfig() {
+  if (state.config) return state.config;
+  const config = await getJSON("/map/config.json");
   state.datum = config.datum;
   checkboxes($("categories"), "category", config.categories);
   checkboxes($("statuses"), "status", config.statuses.map((s) => ({ code: s, name: s })));
@@ -196,22 +334,43 @@ async function start() {
     $("filters").elements.end.value = config.span.end;
   }
   $("status").textContent = `drawn in ${config.datum.toUpperCase()}${config.basemap ? " over the basemap" : ", no basemap"}`;
+  return (state.config = config);
+}
+
+async function openMap() {
+  closeMap();
+  await loadConfig();
+  // Where the map opens: the user's town, village or grid (null for the whole county).
+  state.extent = await getJSON(`/map/extent?datum=${state.datum}`);
+  if (!state.token) return;  // signed out meanwhile
+  // A position in the address (a shared link, a reload) wins; MapLibre writes one soon after the
+  // style loads, so look now.
+  const placed = Boolean(location.hash);
 
   const map = state.map = window.geoMap = new maplibregl.Map({
     container: "map",
-    style: styleUrl(),
     // CJK text would be drawn with the browser's own fonts; the styles use no text, so no glyphs are served.
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
     hash: true,
     maxZoom: 20,
     attributionControl: { compact: true },
+    // The style, TileJSON and tiles come from this service: they carry the token (a basemap does
+    // not). A tile holds what its user may see, so the browser's copy is revalidated (the service's
+    // ETag names the user's jurisdiction): the next user of a shared computer gets their own tiles.
+    transformRequest: (url) => (sameOrigin(url) && state.token
+      ? { url, headers: { Authorization: `Bearer ${state.token}` }, cache: "no-cache" } : { url }),
   });
+  map.setStyle(styleUrl(), { transformStyle: (previous, next) => allowedStyle(next) });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  map.on("error", mapError);
 
   map.once("load", () => {
     const style = map.getStyle();
-    if (!location.hash && style.center) map.jumpTo({ center: style.center, zoom: style.zoom || 9 });
+    if (!placed) {
+      if (state.extent?.bbox) map.fitBounds(state.extent.bbox, { padding: 24, animate: false });
+      else if (style.center) map.jumpTo({ center: style.center, zoom: style.zoom || 9 });
+    }
     layerToggles();
     window.geoMapReady = true;
   });
@@ -231,20 +390,35 @@ async function start() {
     const extra = incident ? `<h2>Incident ${esc(incident.id)}</h2><p>${esc(incident.properties.category)} · ${esc(incident.properties.status)} · ${esc(incident.properties.reported_at)}</p>` : "";
     lookup(lng, lat, state.datum, e.lngLat, extra);
   });
+  offerHotspots();
+}
 
+// --- start -------------------------------------------------------------------------------------
+
+function start() {
+  $("signin").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("signin-token").value.trim();
+    if (token) signIn(token, $("signin-remember").checked);
+  });
+  $("sign-out").addEventListener("click", () => signOut("Signed out."));
+  $("hotspots").addEventListener("change", () => showHotspots($("hotspots").checked));
   $("search").addEventListener("submit", search);
   $("filters").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("filter-error").textContent = "";
+    if (!state.map) return;
     try {
       await getJSON(styleUrl());  // the service checks the filters (a 422 names the field)
-      map.setStyle(styleUrl());
-      map.once("styledata", () => { if (state.hotspots) showHotspots(true); });
+      state.map.setStyle(styleUrl(), { transformStyle: (previous, next) => allowedStyle(next) });
+      state.map.once("styledata", () => { if (state.hotspots) showHotspots(true); });
     } catch (error) {
       $("filter-error").textContent = error.message;
     }
   });
-  offerHotspots();
+  const token = stored();
+  if (token) signIn(token, true);
+  else showSignIn();
 }
 
-start().catch((error) => { $("status").textContent = `could not start: ${error.message}`; });
+start();

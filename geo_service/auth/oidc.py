@@ -1,0 +1,54 @@
+"""OpenID Connect access tokens from the county's own identity provider, verified against its keys.
+
+Settings: ``oidc_jwks`` (the provider's JWKS, a URL or a file), ``oidc_issuer``, ``oidc_audience``,
+and the claims that carry a user's name, role and jurisdiction. The signature, expiry, issuer
+and audience are all checked; a token failing any of them is refused as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import jwt
+
+from geo_service.errors import Unauthenticated
+from geo_service.settings import Settings
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+@lru_cache(maxsize=4)
+def _keys(source: str) -> jwt.PyJWKClient | jwt.PyJWKSet:
+    if source.startswith(("http://", "https://")):
+        return jwt.PyJWKClient(source, cache_keys=True, lifespan=300)
+    return jwt.PyJWKSet.from_dict(json.loads(Path(source).read_text()))
+
+
+def _signing_key(token: str, source: str):
+    keys = _keys(source)
+    if isinstance(keys, jwt.PyJWKClient):
+        return keys.get_signing_key_from_jwt(token).key
+    kid = jwt.get_unverified_header(token).get("kid")
+    for key in keys.keys:
+        if kid is None or key.key_id == kid:
+            return key.key
+    raise Unauthenticated("the token is signed with a key the identity provider does not publish")
+
+
+def claims_of(token: str, settings: Settings) -> tuple[str, str, str]:
+    """(name, role, jurisdiction) from a verified token."""
+    try:
+        claims = jwt.decode(
+            token, _signing_key(token, settings.oidc_jwks), algorithms=ALGORITHMS,
+            audience=settings.oidc_audience, issuer=settings.oidc_issuer,
+            options={"require": ["exp", "iss", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"the identity provider's token is not valid: {exc}") from None
+    missing = [c for c in (settings.oidc_role_claim, settings.oidc_jurisdiction_claim) if c not in claims]
+    if missing:
+        raise Unauthenticated(f"the identity provider's token lacks the claims {', '.join(missing)}")
+    name = str(claims.get(settings.oidc_name_claim) or claims["sub"])
+    return name, str(claims[settings.oidc_role_claim]), str(claims[settings.oidc_jurisdiction_claim])

@@ -1,0 +1,66 @@
+"""The principal a request acts as: a user, their role's permissions and their jurisdiction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo_service.auth.jurisdiction import Jurisdiction, resolve
+from geo_service.auth.tokens import token_hash
+from geo_service.errors import Forbidden, Unauthenticated
+from geo_service.settings import Settings
+
+_BY_TOKEN = text("""
+    SELECT u.name, u.role, u.jurisdiction,
+           coalesce(array_agg(p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+      FROM users u LEFT JOIN role_permissions p ON p.role = u.role
+     WHERE u.token_hash = :hash AND u.revoked_at IS NULL
+     GROUP BY u.name, u.role, u.jurisdiction
+""")
+_PERMISSIONS = text("SELECT permission FROM role_permissions WHERE role = :role")
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    permissions: frozenset[str]
+    jurisdiction: Jurisdiction
+    via: str = "token"  # or "oidc"
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.can(permission):
+            raise Forbidden(f"the {self.role} role may not do this (it needs the {permission!r} permission)",
+                            field="permission")
+
+    def require_county(self, what: str) -> None:
+        if not self.jurisdiction.whole_county:
+            raise Forbidden(f"{what} is for users whose jurisdiction is the whole county; "
+                            f"yours is {self.jurisdiction.code} ({self.jurisdiction.name})", field="jurisdiction")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "role": self.role, "permissions": sorted(self.permissions),
+                "jurisdiction": self.jurisdiction.to_dict(), "via": self.via}
+
+
+def principal_for_token(connection: Connection, token: str, settings: Settings) -> Principal:
+    """The user a bearer token belongs to: a token of ours, or an OpenID Connect token when an
+    identity provider is configured."""
+    if token.count(".") == 2 and settings.oidc_jwks:
+        from geo_service.auth.oidc import claims_of
+
+        name, role, code = claims_of(token, settings)
+        permissions = frozenset(connection.execute(_PERMISSIONS, {"role": role}).scalars())
+        if not permissions:
+            raise Unauthenticated(f"the identity provider's role {role!r} is not a role of this service")
+        return Principal(name, role, permissions, resolve(connection, code, settings.timezone), via="oidc")
+    row = connection.execute(_BY_TOKEN, {"hash": token_hash(token)}).mappings().first()
+    if row is None:
+        raise Unauthenticated("the token is unknown or revoked")
+    return Principal(row["name"], row["role"], frozenset(row["permissions"]),
+                     resolve(connection, row["jurisdiction"], settings.timezone))

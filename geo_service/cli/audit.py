@@ -1,0 +1,43 @@
+"""``geo-service audit``: read the audit log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo_service.cli.errors import reported
+
+out = Console()
+
+
+def audit_command(
+    since: datetime = typer.Option(None, help="At or after (no zone = Beijing time)."),
+    actor: str = typer.Option(None, help="Only this user's entries."),
+    action: str = typer.Option(None, help="e.g. read_personal, user.add, boundaries.publish."),
+    entity: str = typer.Option(None, help="e.g. incident, user, boundary_version."),
+    entity_id: str = typer.Option(None, help="One entity's entries."),
+    limit: int = typer.Option(50, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
+) -> None:
+    """Who changed or read what, when: every write and every unmasked read of personal data."""
+    from geo_service.auth.audit import query
+    from geo_service.db.engine import get_engine
+    from geo_service.settings import get_settings
+    from geo_service.versions import as_aware
+
+    with reported():
+        rows, total = query(get_engine(), since=as_aware(since, get_settings().timezone) if since else None,
+                            actor=actor, action=action, entity=entity, entity_id=entity_id, limit=limit)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False, default=str))
+        return
+    table = Table("at", "actor", "action", "entity", "id", "after", title=f"{len(rows)} of {total} entries")
+    for r in rows:
+        table.add_row(r["at"][:19], r["actor"], r["action"], r["entity"], r["entity_id"] or "",
+                      json.dumps(r["after"], ensure_ascii=False)[:60] if r["after"] else "")
+    out.print(table)

@@ -1,0 +1,79 @@
+"""``geo-service users``: who may use the service, with what role, over which part of the county."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo_service.cli.errors import reported
+
+app = typer.Typer(help="Users: add (prints the token, once), list, revoke.", no_args_is_help=True)
+out = Console()
+
+
+def _engine():
+    from geo_service.db.engine import get_engine
+
+    return get_engine()
+
+
+@app.command()
+def add(
+    name: str = typer.Argument(..., help="The user's name (unique)."),
+    role: str = typer.Option(..., help="admin, planner, dispatcher, analyst, grid_worker or leader."),
+    jurisdiction: str = typer.Option(..., help="The code of the county, a town, a village or a grid."),
+    note: str = typer.Option(None, help="A note kept with the user."),
+) -> None:
+    """Add a user and print their bearer token (shown only now; only its digest is kept)."""
+    from geo_service.auth.users import add_user
+
+    with reported():
+        user, token = add_user(_engine(), name, role, jurisdiction, note=note)
+    out.print(f"{user.name}: {user.role} over {user.jurisdiction}")
+    typer.echo(token)
+
+
+@app.command("list")
+def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked users.")) -> None:
+    """Users with their role and jurisdiction (never their tokens)."""
+    from geo_service.auth.users import list_users
+
+    with reported():
+        users = list_users(_engine(), include_revoked=all_)
+    table = Table("name", "role", "jurisdiction", "created", "revoked", "note")
+    for u in users:
+        table.add_row(u.name, u.role, u.jurisdiction, u.created_at.strftime("%Y-%m-%d %H:%M"),
+                      u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "", u.note or "")
+    out.print(table)
+
+
+@app.command()
+def revoke(name: str = typer.Argument(..., help="The user whose token stops working now.")) -> None:
+    """Revoke a user's token at once (the user stays on record)."""
+    from geo_service.auth.users import revoke_user
+
+    with reported():
+        user = revoke_user(_engine(), name)
+    out.print(f"{user.name} is revoked")
+
+
+def demo_users_command() -> None:
+    """One user per role on the demo county, with fresh tokens printed (earlier demo tokens revoked)."""
+    from sqlalchemy import text
+
+    from geo_service.auth.users import demo_users
+
+    engine = _engine()
+    with reported():
+        with engine.connect() as connection:
+            county, town, village, grid = connection.execute(text("""
+                SELECT c.code, t.code, v.code, g.code
+                  FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
+                  JOIN admin_units c ON c.id = t.parent_id
+                 WHERE g.level = 1 ORDER BY g.code LIMIT 1""")).one()
+        issued = demo_users(engine, county, town, village, grid)
+    # Plain lines, never a table: a token cut short by the terminal's width would be useless.
+    typer.echo("demo users (sign in on the map page, or send 'Authorization: Bearer <token>'):")
+    for user, token in issued:
+        typer.echo(f"  {user.name:<25} {user.role:<12} {user.jurisdiction:<16} {token}")
