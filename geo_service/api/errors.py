@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pandas.errors import DatabaseError as PandasDatabaseError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo_service.errors import GeoServiceError, Unauthenticated
@@ -43,14 +45,25 @@ def install(app: FastAPI) -> None:
                              "character (\\u0000), which no field may contain"}, status_code=422)
 
     # The database going away (a restart, a failover) is the service being briefly unavailable, not
-    # a fault: 503 with a hint to retry; the pool reconnects by itself on the next request.
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    # a fault: 503 with a hint to retry; the pool reconnects by itself on the next request. pandas
+    # (read_sql, and geopandas' read_postgis) wraps the driver's error in one of its own.
+    async def _maybe_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not database_gone(exc):
+            raise exc
         return JSONResponse({"error": "Unavailable", "message": "the database cannot be reached just now; retry shortly"},
                             status_code=503, headers={"Retry-After": "2"})
 
-    @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return await _database_unavailable(request, exc)  # type: ignore[arg-type]
-        raise exc
+    for kind in (DBAPIError, PandasDatabaseError):
+        app.add_exception_handler(kind, _maybe_unavailable)
+
+
+def database_gone(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from, is the connection to the database failing."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (OperationalError, psycopg2.OperationalError, psycopg2.InterfaceError)):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
