@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.versions import as_aware, storable, version_in_force
+from geo_service.versions import as_aware, parse_moment, version_in_force
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -187,14 +187,7 @@ def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datet
     def one(part: str) -> datetime | None:
         if part in ("..", ""):
             return None
-        try:
-            moment = datetime.fromisoformat(part.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadRequest(f"datetime: {part!r} is not an RFC 3339 date-time", field="datetime") from None
-        try:
-            return as_aware(storable(moment), zone)
-        except ValueError as exc:
-            raise BadRequest(f"datetime: {exc}", field="datetime") from None
+        return as_aware(parse_moment(part, "datetime", error=BadRequest), zone)
 
     if "/" in value:
         start, _, end = value.partition("/")

@@ -70,16 +70,16 @@ def storable(moment: datetime) -> datetime:
     return moment
 
 
-def parse_moment(raw: str, field: str) -> datetime:
-    """An ISO 8601 time from a request (``Z`` allowed), or InvalidInput naming ``field``."""
+def parse_moment(raw: str, field: str, error: type[InvalidInput] = InvalidInput) -> datetime:
+    """An ISO 8601 time from a request (``Z`` allowed), or ``error`` naming ``field``."""
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{field}: {raw!r} is not an ISO 8601 time", field=field) from None
+        raise error(f"{field}: {raw!r} is not an ISO 8601 time", field=field) from None
     try:
         return storable(moment)
     except ValueError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from None
+        raise error(f"{field}: {exc}", field=field) from None
 
 
 def as_aware(moment: datetime | None, zone: str) -> datetime:

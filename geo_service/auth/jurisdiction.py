@@ -75,11 +75,8 @@ class Jurisdiction:
         }[self.level]
 
     def covers(self, geometry: str) -> str:
-        """A feature inside the jurisdiction's area, judged by its inner point (a polygon on the
-        edge belongs to the side its body is on, not to both)."""
-        if self.whole_county:
-            return "TRUE"
-        return f"ST_Covers(ST_GeomFromEWKB(:scope_area), ST_PointOnSurface({geometry}))"
+        """A feature inside the jurisdiction's area (see :func:`area_covers`)."""
+        return "TRUE" if self.whole_county else area_covers(geometry)
 
     def holds(self, town_code: str | None, village_code: str | None, grid_code: str | None) -> bool:
         """Whether a place with these codes lies in the jurisdiction (the same rule as :meth:`incidents`)."""
@@ -92,6 +89,12 @@ class Jurisdiction:
 
     def to_dict(self) -> dict:
         return {"code": self.code, "level": self.level, "name": self.name}
+
+
+def area_covers(geometry: str) -> str:
+    """SQL: the feature lies in the area bound as ``:scope_area``, judged by its inner point (a
+    polygon on the edge belongs to the side its body is on, not to both)."""
+    return f"ST_Covers(ST_GeomFromEWKB(:scope_area), ST_PointOnSurface({geometry}))"
 
 
 # Resolved jurisdictions are kept briefly per database and code: every request needs one, and a

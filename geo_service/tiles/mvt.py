@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
-from geo_service.auth.jurisdiction import Jurisdiction
+from geo_service.auth.jurisdiction import Jurisdiction, area_covers
 from geo_service.datum import convert, parse_datum
 from geo_service.errors import InvalidInput
 from geo_service.tiles.layers import Layer
@@ -119,7 +119,7 @@ def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextCla
     """The tile's SQL; ``scoped`` keeps only features whose inner point lies in ``:scope_area``
     (a user's jurisdiction, see ``geo_service.auth.jurisdiction``)."""
     geom = f"ST_Transform(src.{_quoted(layer.geometry_column)}, 3857)"
-    scope_sql = f"ST_Covers(ST_GeomFromEWKB(:scope_area), ST_PointOnSurface(src.{_quoted(layer.geometry_column)}))"
+    scope_sql = area_covers(f"src.{_quoted(layer.geometry_column)}")
     if shifted:
         geom = f"ST_Affine({geom}, :a, :b, :d, :e, :xoff, :yoff)"
     columns = [f"src.{_quoted(p)}" for p in layer.properties]
