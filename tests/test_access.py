@@ -63,7 +63,8 @@ def _town_of_grid(engine, code: str) -> str:
 
 PROTECTED = ["/locate?lon=104.1&lat=30.0", "/incidents", "/incidents/1", "/sla", "/boundaries/versions",
              "/features/collections", "/features/collections/grids/items", "/tiles/grids/13/6565/3398.mvt",
-             "/analysis/counts", "/audit", "/auth/me", "/map/convert?lon=104&lat=30&from=wgs84&to=gcj02"]
+             "/analysis/counts", "/audit", "/auth/me", "/map/convert?lon=104&lat=30&from=wgs84&to=gcj02",
+             "/tiles", "/tiles/style.json", "/tiles/grids.json"]
 PUBLIC = ["/healthz", "/docs", "/openapi.json", "/", "/features/", "/features/conformance", "/map/config.json"]
 
 

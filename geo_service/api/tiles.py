@@ -27,7 +27,9 @@ async def _check_layers(app: FastAPI):
     yield
 
 
-router = APIRouter(prefix="/tiles", tags=["map"], lifespan=_check_layers)
+# Every layer, style and tile is for a signed-in user (the dependency runs once per request, and
+# get_tile receives the same principal).
+router = APIRouter(prefix="/tiles", tags=["map"], lifespan=_check_layers, dependencies=[Depends(current_principal)])
 
 
 def tile_service(request: Request) -> TileService:
