@@ -6,7 +6,7 @@
 For each scenario, one million points (half spread evenly over the area, half clustered around
 a few centres, as incidents are) are assigned by:
 
-* ours: ``geo_service.assign.GridIndex`` (STR-tree in memory, the documented tie rule included);
+* ours: ``geo_service.lookup.grid_index.GridIndex`` (STR-tree in memory, the documented tie rule included);
 * sjoin: ``geopandas.sjoin(points, grids, predicate="intersects")`` (no tie rule: it returns every
   covering grid, so it does strictly less work);
 * postgis: COPY the points into a table, index it, and ``JOIN grids ON ST_Covers`` as the planner
@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from geo_service.assign import GridIndex
+from geo_service.lookup.grid_index import GridIndex
 from geo_service.db.cluster import LocalCluster
 from geo_service.db.engine import get_engine
 from geo_service.settings import get_settings

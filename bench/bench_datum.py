@@ -1,4 +1,4 @@
-"""Benchmark GCJ-02 -> WGS84: geo_service.datum (vectorised) vs prcoords (python loop).
+"""Benchmark GCJ-02 -> WGS84: geo_service.coordinates.datum (vectorised) vs prcoords (python loop).
 
 Run: ``python bench/bench_datum.py`` (needs the ``test`` extra for prcoords).
 Points are drawn uniformly inside mainland China, so every point takes the
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from geo_service import datum
+from geo_service.coordinates import datum
 
 N_OURS = 1_000_000
 N_THEIRS = 20_000

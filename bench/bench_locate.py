@@ -58,7 +58,7 @@ def free_port() -> int:
 
 def sample_queries(n: int, seed: int) -> list[str]:
     """Query strings for random points in the county's grids, in random datums."""
-    from geo_service import datum
+    from geo_service.coordinates import datum
     from geo_service.db.engine import get_engine
 
     with get_engine().connect() as connection:

@@ -26,7 +26,7 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from geo_service.datum import convert_geoseries, parse_datum
+from geo_service.coordinates.datum import convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput
 from geo_service.web.vendor import asset_path
 
@@ -312,7 +312,7 @@ def lookup_map(result: dict, engine: Any = None) -> OfflineMap:
     Parameters
     ----------
     result
-        What ``geo_service.locate.locate(...).to_dict()`` (or ``GET /locate``) answers.
+        What ``geo_service.lookup.locate.locate(...).to_dict()`` (or ``GET /locate``) answers.
     engine
         Where the grid's polygon and the cameras' view sectors are read (default: the
         settings' database); the lookup's own answer carries no geometry.
@@ -367,7 +367,7 @@ def layer_map(engine: Any, layer: str, bbox: tuple[float, float, float, float] |
     **filters
         The layer's declared parameters (for incidents: ``start``, ``end``, ``category``, ``status``).
     """
-    from geo_service.tiles.features import layer_frame
+    from geo_service.tiles.frames import layer_frame
     from geo_service.tiles.layers import load_layers
 
     declared = load_layers()

@@ -1,7 +1,12 @@
-"""The service's one settings object.
+"""The service's settings: one object, made of one part per concern, built by the faces.
+
+Only ``create_app`` and the command line build settings (``Settings()``, or
+``Settings.from_values(...)`` with overrides); the library receives them, or the values it
+needs, from its caller and never reads the process's environment itself.
 
 Every setting comes from an environment variable prefixed ``GEO_SERVICE_`` (or from a ``.env``
-file in the working directory). ``DATABASE_URL`` is also read without the prefix, as hosting
+file in the working directory), named as before the split: ``GEO_SERVICE_TIMEZONE`` sets
+``settings.place.timezone``. ``DATABASE_URL`` is also read without the prefix, as hosting
 platforms set it. Without a database URL the service uses the project-local PostgreSQL cluster
 that ``geo-service db up`` runs.
 """
@@ -10,9 +15,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_service.times import DEFAULT_ZONE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,50 +36,85 @@ def _project_root() -> Path:
 PROJECT_ROOT = _project_root()
 
 
-class Settings(BaseSettings):
+class _Part(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GEO_SERVICE_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
+
+class DatabaseSettings(_Part):
+    """Where the database is: a URL, or the project-local cluster run by ``geo-service db up``."""
+
     database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("GEO_SERVICE_DATABASE_URL", "DATABASE_URL"),
+        validation_alias=AliasChoices("GEO_SERVICE_DATABASE_URL", "DATABASE_URL", "database_url"),
         description="SQLAlchemy URL of a PostGIS database; unset means the local cluster.",
     )
-
-    # The project-local cluster run by `geo-service db up`.
     pg_dir: Path = Field(default=PROJECT_ROOT / "var" / "postgres")
     pg_port: int = 55432
     pg_database: str = "geo_service"
     pg_user: str = "geo_service"
 
-    # Serving.
+    @property
+    def local_url(self) -> str:
+        return f"postgresql+psycopg2://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def url(self) -> str:
+        """The URL the service connects to."""
+        return self.database_url or self.local_url
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.database_url is None
+
+
+class ServingSettings(_Part):
+    """The HTTP server and what keeps one client from starving the others."""
+
     host: str = "127.0.0.1"
     port: int = 8000
+    # Request bodies, and requests per minute per user to the expensive endpoints (analyses,
+    # bulk work, exports).
+    max_body_bytes: int = 20 * 1024 * 1024
+    expensive_per_minute: int = 30
 
-    # Space and time: CGCS2000 (EPSG:4490) is stored, always; distances and areas are taken in
-    # a 3-degree Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at 105 E,
-    # which covers the demo county); the county's day is Beijing time.
+
+class PlaceSettings(_Part):
+    """Space and time of the county: CGCS2000 (EPSG:4490) is stored, always; distances and areas
+    are taken in a 3-degree Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at
+    105 E, which covers the demo county); the county's day is Beijing time."""
+
     metric_srid: int = 4544
-    timezone: str = "Asia/Shanghai"
-
-    # Lookups: how far beyond the county a point is still answered (with the nearest grid),
-    # and how far around a spot cameras that do not see it are still listed.
+    timezone: str = DEFAULT_ZONE
+    # Lookups: how far beyond the county a point is still answered (with the nearest grid), and
+    # how far around a spot cameras that do not see it are still listed.
     coverage_margin_m: float = 10_000.0
     camera_radius_m: float = 300.0
 
-    # The loop: a village case urged this many times is proposed for escalation to the town; an
-    # open case whose deadline is this close is listed as due soon by `geo-service sla`.
+
+class CaseSettings(_Part):
+    """The closed loop and its messages."""
+
+    # A village case urged this many times is proposed for escalation to the town; an open case
+    # whose deadline is this close is listed as due soon.
     escalation_after_urges: int = 2
     due_soon_hours: float = 24.0
     # Two cases of one category this close in space and time are proposed as duplicates.
     duplicate_distance_m: float = 100.0
     duplicate_window_hours: float = 48.0
+    # The outbox's messages go to this webhook (an SMS gateway) if set, else to a log file of
+    # JSON lines.
+    outbox_webhook_url: str | None = None
+    outbox_log: Path = Field(default=PROJECT_ROOT / "var" / "outbox.log")
 
-    # Planners' checks of a boundary draft. Overlaps, gaps and spill-overs smaller than the
-    # tolerance are digitising noise, not errors. Household targets per grid: urban grids of 300
-    # to 500 households is the usual guidance (GB/T 34300-2017 and provincial rules built on it);
-    # rural grids are "a natural village or about 300 households", so the rural band is wider.
+
+class PlanningSettings(_Part):
+    """Planners' checks of a boundary draft. Overlaps, gaps and spill-overs smaller than the
+    tolerance are digitising noise, not errors. Household targets per grid: urban grids of 300 to
+    500 households is the usual guidance (GB/T 34300-2017 and provincial rules built on it); rural
+    grids are "a natural village or about 300 households", so the rural band is wider."""
+
     boundary_tolerance_m2: float = 10.0
     sliver_area_m2: float = 1_000.0
     sliver_polsby_popper: float = 0.05
@@ -82,20 +125,21 @@ class Settings(BaseSettings):
     boundary_import_max_features: int = 50_000
     boundary_upload_max_bytes: int = 200 * 1024 * 1024
 
-    # Notifications: the outbox's messages go to this webhook (an SMS gateway) if set, else to a
-    # log file of JSON lines.
-    outbox_webhook_url: str | None = None
-    outbox_log: Path = Field(default=PROJECT_ROOT / "var" / "outbox.log")
 
-    # The map page's basemap: none by default (county intranets have none), or a raster tile URL
-    # template ({z}/{x}/{y}) with the datum its tiles are drawn in; for gcj02 or bd09 (AMap,
-    # Tencent, Baidu) the page's layers are shifted onto it.
+class MapSettings(_Part):
+    """The map page's basemap: none by default (county intranets have none), or a raster tile URL
+    template ({z}/{x}/{y}) with the datum its tiles are drawn in; for gcj02 or bd09 (AMap,
+    Tencent, Baidu) the page's layers are shifted onto it."""
+
     basemap_url: str | None = None
     basemap_datum: str = "wgs84"
     basemap_attribution: str = ""
 
-    # Identity: OpenID Connect tokens from the county's identity provider are accepted when its
-    # keys are configured (a JWKS URL or file), with the claims naming a user's role and jurisdiction.
+
+class IdentitySettings(_Part):
+    """OpenID Connect tokens from the county's identity provider are accepted when its keys are
+    configured (a JWKS URL or file), with the claims naming a user's role and jurisdiction."""
+
     oidc_jwks: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -103,31 +147,69 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "geo_service_role"
     oidc_jurisdiction_claim: str = "geo_service_jurisdiction"
 
-    # Limits: request bodies, and requests per minute per user to the expensive endpoints
-    # (analyses, bulk work, exports).
-    max_body_bytes: int = 20 * 1024 * 1024
-    expensive_per_minute: int = 30
 
-    # The demo county.
+class DemoSettings(_Part):
+    """The demo county: its seed and where its generated files go."""
+
     demo_seed: int = 511421
     demo_dir: Path = Field(default=PROJECT_ROOT / "boundaries" / "demo")
 
-    @property
-    def local_database_url(self) -> str:
-        return (
-            f"postgresql+psycopg2://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
-        )
 
-    @property
-    def effective_database_url(self) -> str:
-        return self.database_url or self.local_database_url
+class Settings(BaseModel):
+    """All the settings, one part per concern; each part reads its own ``GEO_SERVICE_*`` variables."""
 
-    @property
-    def uses_local_cluster(self) -> bool:
-        return self.database_url is None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    place: PlaceSettings = Field(default_factory=PlaceSettings)
+    cases: CaseSettings = Field(default_factory=CaseSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_names(cls, values: Any) -> Any:
+        """Accept settings by their flat names, as the environment spells them
+        (``Settings(database_url=url, timezone="Asia/Urumqi")``), each sent to its part; an
+        unknown name is refused, so a misspelt override cannot pass unnoticed."""
+        if not isinstance(values, dict):
+            return values
+        routed: dict[str, Any] = {}
+        flat: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            if name in cls.model_fields:
+                routed[name] = value
+            elif name in _PART_OF:
+                flat.setdefault(_PART_OF[name], {})[name] = value
+            else:
+                raise ValueError(f"no setting called {name!r}")
+        for part, given in flat.items():
+            current = routed.get(part)
+            if isinstance(current, BaseModel):
+                routed[part] = current.model_copy(update=given)
+            else:
+                routed[part] = _PART_TYPES[part](**{**(current or {}), **given})
+        return routed
+
+    def __getattr__(self, name: str) -> Any:  # transitional: flat reads while callers move to parts
+        part = _PART_OF.get(name)
+        if part is not None:
+            return getattr(getattr(self, part), name)
+        if name in ("effective_database_url", "local_database_url", "uses_local_cluster"):
+            database = self.database
+            return {"effective_database_url": database.url, "local_database_url": database.local_url,
+                    "uses_local_cluster": database.uses_local_cluster}[name]
+        return super().__getattr__(name)
+
+
+_PART_TYPES: dict[str, type[_Part]] = {
+    part: field.annotation for part, field in Settings.model_fields.items()  # type: ignore[misc]
+}
+_PART_OF: dict[str, str] = {name: part for part, kind in _PART_TYPES.items() for name in kind.model_fields}
 
 
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of this process, read once."""
+    """The settings of this process, read once: for the faces (the command line), never the library."""
     return Settings()

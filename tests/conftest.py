@@ -62,7 +62,7 @@ def _template_fingerprint(cluster: LocalCluster) -> str | None:
 @pytest.fixture(scope="session")
 def demo_url(cluster: LocalCluster) -> Iterator[str]:
     """URL of a database holding the demo county, fresh for this test session."""
-    from geo_service.demo import fingerprint, load_demo
+    from geo_service.demo.loader import fingerprint, load_demo
 
     session_db = f"geo_service_test_{uuid.uuid4().hex[:8]}"
     with closing(cluster.connect()) as lock, lock.cursor() as cur:
@@ -217,7 +217,7 @@ def ground_truth() -> dict:
     settings = Settings()
     path = settings.demo_dir / "ground_truth.json"
     if not path.exists():
-        from boundaries.demo_county import generate, write_outputs
+        from geo_service.demo.generator import generate, write_outputs
 
         write_outputs(generate(settings.demo_seed), settings.demo_dir)
     return json.loads(path.read_text())

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from geo_service.analysis import coverage_by_unit, hotspot_coverage, incident_coverage, incident_filter, make_span
-from geo_service.cameras import cameras_seeing
+from geo_service.lookup.cameras import cameras_seeing
 
 DAY = ("2026-06-03", "2026-06-04")
 

@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from geo_service.assign import NEAR_BOUNDARY, GridIndex
+from geo_service.lookup.grid_index import NEAR_BOUNDARY, GridIndex
 
 from . import tiny_county as tiny
 

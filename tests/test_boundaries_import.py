@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from geo_service.boundaries.checks import check_version
 from geo_service.boundaries.drafts import import_draft, retire_draft
 from geo_service.boundaries.publishing import publish, repair_draft
-from geo_service.boundaries.reading import read_boundary_file
+from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.settings import Settings
 
@@ -204,7 +204,7 @@ def test_lookups_during_publishing_see_one_version_or_the_other(tiny_engine, tin
     answer is wholly the old version's or wholly the new one's, and after publishing, the new."""
     import threading
 
-    from geo_service.locate import locate
+    from geo_service.lookup.locate import locate
 
     grids = {WEST + "001": (1, box(104.00, 29.95, 104.10, 30.05)),  # the west village as one grid
              EAST + "001": (1, shapely.union(*V2_GRIDS[EAST + "001"][1].geoms)), EAST + "002": V2_GRIDS[EAST + "002"]}

@@ -23,12 +23,12 @@ from geo_service.boundaries.drafts import find_version, import_draft, list_versi
 from geo_service.boundaries.export import export_version, version_layer
 from geo_service.boundaries.impact import draft_impact, impact_map
 from geo_service.boundaries.publishing import publish
-from geo_service.boundaries.reading import read_boundary_file
+from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.workload import compare_workload
-from geo_service.datum import convert_geoseries
+from geo_service.coordinates.datum import convert_geoseries
 from geo_service.db.engine import get_engine
 from geo_service.errors import Conflict
-from geo_service.locate import locate
+from geo_service.lookup.locate import locate
 from geo_service.settings import Settings
 
 BJ = ZoneInfo("Asia/Shanghai")

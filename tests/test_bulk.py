@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo_service import datum
-from geo_service.bulk import assign_file, assign_points, snapshot
+from geo_service.coordinates import datum
+from geo_service.lookup.bulk_assign import assign_file, assign_points, snapshot
 from geo_service.errors import InvalidInput
-from geo_service.locate import locate
+from geo_service.lookup.locate import locate
 
 from .tiny_county import EAST, WEST
 

@@ -1,4 +1,4 @@
-"""Tests for geo_service.datum (no database needed)."""
+"""Tests for geo_service.coordinates.datum (no database needed)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import shapely
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point, Polygon
 
-from geo_service import datum
-from geo_service.datum import (
+from geo_service.coordinates import datum
+from geo_service.coordinates.datum import (
     DATUMS,
     bd09_to_gcj02,
     convert,

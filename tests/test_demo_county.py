@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from geo_service.db import migrate
 from geo_service.db.engine import get_engine
-from geo_service.demo import DemoLoadError, fingerprint, load_demo, table_counts
+from geo_service.demo.loader import DemoLoadError, fingerprint, load_demo, table_counts
 from geo_service.rules import read_rule_table
 
 from .conftest import SEED, scalar
@@ -209,7 +209,7 @@ def test_the_county_outline_was_converted_from_gcj02(engine):
 
 
 def test_incident_locations_round_trip_from_their_input_datum(engine):
-    from geo_service import datum
+    from geo_service.coordinates import datum
 
     sample = rows(engine, """
         SELECT DISTINCT ON (input_datum) input_datum, input_lon, input_lat, ST_X(geom), ST_Y(geom)
@@ -271,11 +271,11 @@ def _broken_demo() -> types.SimpleNamespace:
 
 
 def test_a_failing_load_leaves_the_database_as_it_was(demo_copy_url, monkeypatch):
-    import boundaries.demo_county
+    import geo_service.demo.generator
 
     engine = get_engine(demo_copy_url)
     before = table_counts(engine)
-    monkeypatch.setattr(boundaries.demo_county, "generate", lambda seed, progress=None: _broken_demo())
+    monkeypatch.setattr(geo_service.demo.generator, "generate", lambda seed, progress=None: _broken_demo())
     with pytest.raises(Exception, match="code_format"):
         load_demo(engine, SEED, force=True)
     assert table_counts(engine) == before

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from boundaries.demo_county import generate, write_outputs
-from boundaries.demo_county.generate import _generate
-from boundaries.demo_county.units import sequence_rank
-from geo_service import datum
+from geo_service.demo.generator import generate, write_outputs
+from geo_service.demo.generator.generate import _generate
+from geo_service.demo.generator.units import sequence_rank
+from geo_service.coordinates import datum
 from geo_service.rules import read_rule_table, time_limit_hours
 
 SEED = 511421

@@ -159,7 +159,7 @@ def test_a_batch_before_any_boundaries_are_published(scratch_url):
 
     from geo_service.db import migrate
     from geo_service.db.engine import get_engine
-    from geo_service.incident_import import import_incidents
+    from geo_service.cases.batch import import_incidents
     from geo_service.rules.seed import seed_rules
     from geo_service.settings import Settings
 
@@ -180,7 +180,7 @@ def test_a_batch_before_any_boundaries_are_published(scratch_url):
 
 
 def test_a_datum_alias_is_stored_by_its_name(tiny_engine):
-    from geo_service.incidents import NewIncident, record_incident
+    from geo_service.cases.recording import NewIncident, record_incident
 
     stored, _ = record_incident(tiny_engine, NewIncident(
         external_id="  A-1 ", lon=104.12, lat=30.0, crs="GCJ-02", category="dispute", source="citizen",

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from geo_service import datum
-from geo_service.incidents import NewIncident, record_incident
+from geo_service.coordinates import datum
+from geo_service.cases.recording import NewIncident, record_incident
 
 from .conftest import scalar
 from .tiny_county import BJ, EAST, WEST

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from geo_service import datum
-from geo_service.assign import GridIndex
+from geo_service.coordinates import datum
+from geo_service.lookup.grid_index import GridIndex
 from geo_service.errors import InvalidInput, NotFound, OutsideCoverage
-from geo_service.locate import locate
+from geo_service.lookup.locate import locate
 
 from . import tiny_county as tiny
 from .tiny_county import BJ, EAST, SPOT, WEST
@@ -121,7 +121,7 @@ def test_impossible_points_are_refused_with_the_reason(tiny_engine, lon, lat, cr
 
 def test_swapped_coordinates_are_named_where_both_orders_are_valid_numbers():
     """In western China both orders can be valid: Kashgar (75.99 E, 39.47 N) given the wrong way round."""
-    from geo_service.coordinates import Coverage, require_covered
+    from geo_service.coordinates.coverage import Coverage, require_covered
 
     kashgar = Coverage(shapely.box(75.5, 39.0, 76.5, 40.0), "喀什市", 0)
     with pytest.raises(OutsideCoverage, match="look swapped: lon=75.99, lat=39.47 is inside"):

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from geo_service.auth.users import revoke_user
-from geo_service.locate import locate
+from geo_service.lookup.locate import locate
 from geo_service.settings import PROJECT_ROOT
 
 from .conftest import live_server, token_for
@@ -443,7 +443,7 @@ def test_a_click_shows_the_lookup_of_that_spot(page, server, engine):
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09", "cgcs2000"])
 def test_the_search_box_takes_coordinates_in_any_datum(page, server, engine, crs):
-    from geo_service import datum
+    from geo_service.coordinates import datum
 
     open_map(page, server, "#10/30.0/104.1")
     lon, lat = (float(v) for v in datum.convert(104.0712, 30.0031, "cgcs2000", crs))

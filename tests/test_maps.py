@@ -13,9 +13,10 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo_service import datum, maps
+from geo_service import maps
+from geo_service.coordinates import datum
 from geo_service.errors import InvalidInput
-from geo_service.locate import locate
+from geo_service.lookup.locate import locate
 
 
 class AssetLinks(HTMLParser):

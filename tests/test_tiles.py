@@ -13,9 +13,9 @@ import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from geo_service import datum
+from geo_service.coordinates import datum
 from geo_service.api.app import create_app
-from geo_service.cameras import cameras_seeing
+from geo_service.lookup.cameras import cameras_seeing
 from geo_service.db.engine import get_engine
 from geo_service.settings import Settings
 from geo_service.tiles.layers import LAYERS_DIR, LayerError, load_layers, parse_layer

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import text
 
-from geo_service.case_states import TRANSITIONS, allowed_actions
+from geo_service.cases.states import TRANSITIONS, allowed_actions
 from geo_service.errors import Conflict
-from geo_service.outbox import LogSender, WebhookSender, deliver
-from geo_service.workflow import transition
+from geo_service.cases.outbox import LogSender, WebhookSender, deliver
+from geo_service.cases.steps import transition
 
 from .conftest import scalar
 
@@ -335,8 +335,8 @@ def test_cases_close_in_space_time_and_kind_are_proposed_as_duplicates(tiny_clie
 
 
 def test_a_deadline_drawing_near_is_reminded_of_once(tiny_client, tiny_engine):
-    from geo_service.sla import remind_due
-    from geo_service.versions import as_aware
+    from geo_service.cases.sla import remind_due
+    from geo_service.boundaries.versions import as_aware
 
     case = new_case(tiny_client, "R-1")
     with tiny_engine.begin() as connection:

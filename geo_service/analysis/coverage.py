@@ -1,7 +1,7 @@
 """Camera coverage: the share of incidents inside some camera's view, overall and for each hot
 spot, and the hot spots no camera sees.
 
-A camera sees a point inside its view sector exactly as :mod:`geo_service.cameras` decides it for
+A camera sees a point inside its view sector exactly as :mod:`geo_service.lookup.cameras` decides it for
 the dispatcher (distance and bearing on the spheroid, ``range_m``, ``heading_deg``, ``fov_deg``);
 here it is asked of every incident of the span at once, in one query that looks only at the
 cameras within reach of each incident (the cameras' index). Cameras of every status count unless
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from geo_service.analysis.hotspots import hotspots
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit
-from geo_service.cameras import METRES_PER_DEGREE, sees_sql
+from geo_service.lookup.cameras import METRES_PER_DEGREE, sees_sql
 
 
 def coverage_by_unit(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from geo_service.analysis.span import IncidentFilter
 from geo_service.errors import InvalidInput
 from geo_service.settings import get_settings
-from geo_service.versions import as_aware, version_in_force
+from geo_service.boundaries.versions import as_aware, version_in_force
 
 LEVELS = ("town", "village")
 # metric -> True when higher is better

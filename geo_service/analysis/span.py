@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput
 from geo_service.settings import get_settings
-from geo_service.versions import as_aware
+from geo_service.boundaries.versions import as_aware
 
 NOT_COUNTED = ("rejected", "merged")
 PRESETS = ("day", "week", "month", "year")

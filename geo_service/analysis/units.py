@@ -28,7 +28,7 @@ from geo_service.analysis.span import IncidentFilter
 from geo_service.db.models import SRID
 from geo_service.errors import InvalidInput
 from geo_service.settings import get_settings
-from geo_service.versions import VersionInForce, local_day, version_in_force
+from geo_service.boundaries.versions import VersionInForce, local_day, version_in_force
 
 UNITS = ("grid", "village", "town", "hex")
 HEX_SIZE_RANGE_M = (100.0, 5000.0)

@@ -9,7 +9,7 @@ from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
 from geo_service.api import (
-    analysis, audit, auth, boundaries, bulk, cases, errors, features, health, incidents, locate, map_page, tiles,
+    analysis, audit, auth, boundaries, bulk, cases, errors, health, incidents, locate, map_page, ogc_features, tiles,
 )
 from geo_service.api.limits import BodyLimit, RateLimiter
 from geo_service.db.engine import get_engine
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(cases.sla_router)
     app.include_router(boundaries.router)
-    app.include_router(features.router)
+    app.include_router(ogc_features.router)
     app.include_router(tiles.router)
     app.include_router(map_page.router)
     app.include_router(analysis.router)

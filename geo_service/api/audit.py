@@ -9,7 +9,7 @@ from geo_service.api.auth import allow
 from geo_service.api.params import Moment
 from geo_service.auth import audit
 from geo_service.auth.principal import Principal
-from geo_service.versions import as_aware
+from geo_service.boundaries.versions import as_aware
 
 router = APIRouter(tags=["audit"])
 

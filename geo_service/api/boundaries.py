@@ -20,11 +20,11 @@ from geo_service.boundaries.drafts import find_version, import_draft, list_versi
 from geo_service.boundaries.export import export_version
 from geo_service.boundaries.impact import draft_impact, impact_map
 from geo_service.boundaries.publishing import publish, repair_draft
-from geo_service.boundaries.reading import read_boundary_file
+from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.workload import compare_workload
-from geo_service.datum import Datum
+from geo_service.coordinates.datum import Datum
 from geo_service.errors import InvalidInput, TooLarge
-from geo_service.versions import as_aware
+from geo_service.boundaries.versions import as_aware
 
 router = APIRouter(prefix="/boundaries", tags=["planning"])
 PLANNING = "planning the county's boundaries"

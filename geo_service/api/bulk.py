@@ -15,10 +15,10 @@ from geo_service.api.incidents import IncidentIn
 from geo_service.api.limits import expensive
 from geo_service.api.params import Moment
 from geo_service.auth.principal import Principal
-from geo_service.bulk import assign_points, snapshot
-from geo_service.datum import Datum
+from geo_service.lookup.bulk_assign import assign_points, snapshot
+from geo_service.coordinates.datum import Datum
 from geo_service.errors import TooLarge
-from geo_service.incident_import import import_incidents
+from geo_service.cases.batch import import_incidents
 
 router = APIRouter(tags=["bulk"], dependencies=[Depends(expensive)])
 WHOLE_COUNTY = "bulk work"

@@ -13,12 +13,12 @@ from geo_service.api.params import Moment
 from geo_service.auth import audit
 from geo_service.auth.personal import present_incident
 from geo_service.auth.principal import Principal
-from geo_service.case_states import ACTIONS
-from geo_service.duplicates import possible_duplicates
-from geo_service.incidents import get_incident, require_visible
-from geo_service.sla import sla_by_village, sla_cases
-from geo_service.versions import as_aware
-from geo_service.workflow import take_step
+from geo_service.cases.states import ACTIONS
+from geo_service.cases.duplicates import possible_duplicates
+from geo_service.cases.recording import get_incident, require_visible
+from geo_service.cases.sla import sla_by_village, sla_cases
+from geo_service.boundaries.versions import as_aware
+from geo_service.cases.steps import take_step
 
 router = APIRouter(prefix="/incidents", tags=["cases"])
 sla_router = APIRouter(tags=["cases"])

@@ -11,13 +11,13 @@ from geo_service.api.params import Moment
 from geo_service.auth import audit
 from geo_service.auth.personal import present_incident, present_incidents
 from geo_service.auth.principal import Principal
-from geo_service.datum import Datum
+from geo_service.coordinates.datum import Datum
 from geo_service.db.models import RiskColour
 from geo_service.errors import Forbidden, InvalidInput, NotFound
-from geo_service.incidents import (
+from geo_service.cases.recording import (
     MAX_PAGE, IncidentFilter, NewIncident, get_incident, list_incidents, record_with, require_visible,
 )
-from geo_service.versions import as_aware
+from geo_service.boundaries.versions import as_aware
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 

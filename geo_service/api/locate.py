@@ -10,9 +10,9 @@ from geo_service.api.auth import allow
 from geo_service.api.params import Moment
 from geo_service.auth.personal import present_officers
 from geo_service.auth.principal import Principal
-from geo_service.datum import Datum
+from geo_service.coordinates.datum import Datum
 from geo_service.db.models import RiskColour, Tier
-from geo_service.locate import locate_with
+from geo_service.lookup.locate import locate_with
 
 router = APIRouter(tags=["dispatch"])
 

@@ -3,7 +3,7 @@
 Everything the page loads comes from the service: its HTML, script and style
 (``geo_service/web/static``), MapLibre GL JS (installed from the npm registry at set-up), the
 style document and the tiles. The page draws in the basemap's datum; coordinates typed in any
-datum are converted here (``geo_service.datum``), never in the browser.
+datum are converted here (``geo_service.coordinates.datum``), never in the browser.
 
 The page's own files are public (the page has to load to show its sign-in); everything it then
 asks for carries the user's bearer token. Each of these files is sent with a Content-Security-Policy
@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from geo_service.api.auth import current_principal
 from geo_service.auth.principal import Principal
-from geo_service.datum import Datum, convert, convert_geometry
+from geo_service.coordinates.datum import Datum, convert, convert_geometry
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.settings import Settings
 from geo_service.tiles.service import display_datum

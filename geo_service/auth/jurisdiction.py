@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.errors import Forbidden
-from geo_service.versions import as_aware, version_in_force
+from geo_service.boundaries.versions import as_aware, version_in_force
 
 Level = Literal["county", "town", "village", "grid"]
 

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, local_day
+from geo_service.boundaries.versions import as_aware, local_day
 
 Severity = Literal["error", "warning"]
 CHECKS: dict[str, Severity] = {

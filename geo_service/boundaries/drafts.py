@@ -15,34 +15,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth import audit
-from geo_service.boundaries.reading import BoundaryFile
+from geo_service.boundaries.file_reading import BoundaryFile
 from geo_service.db.copy import copy_frame
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, version_in_force
+from geo_service.boundaries.versions import (
+    Version, as_aware, find_version, list_versions, phases, version_in_force,
+)
 
 ADMIN_COLUMNS = "code, level, kind, name, urban, population, households, geom"
 GRID_COLUMNS = "code, name, level, kind, population, households, geom"
-
-
-@dataclass(frozen=True)
-class Version:
-    id: int
-    name: str
-    status: str
-    effective_from: datetime | None
-    published_at: datetime | None
-    created_at: datetime
-    note: str | None
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id, "name": self.name, "status": self.status,
-            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-            "created_at": self.created_at.isoformat(), "note": self.note,
-        }
 
 
 @dataclass(frozen=True)
@@ -63,33 +46,6 @@ class ImportResult:
             "replaced_villages": list(self.replaced_villages) if self.replaced_villages is not None else None,
             "estimated": list(self.estimated), "problems": self.problems,
         }
-
-
-_VERSION = "SELECT id, name, status, effective_from, published_at, created_at, note FROM boundary_versions"
-
-
-def find_version(connection: Connection, ref: int | str, *, lock: bool = False) -> Version:
-    """A version by id or by name."""
-    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
-    sql = _VERSION + (" WHERE id = :ref" if by_id else " WHERE name = :ref") + (" FOR UPDATE" if lock else "")
-    row = connection.execute(text(sql), {"ref": int(ref) if by_id else ref}).mappings().first()
-    if row is None:
-        raise NotFound(f"no boundary version {ref!r}", field="version")
-    return Version(**row)
-
-
-def list_versions(connection: Connection) -> list[Version]:
-    return [Version(**row) for row in connection.execute(text(_VERSION + " ORDER BY id")).mappings()]
-
-
-def phases(connection: Connection, now: datetime) -> dict[int, str]:
-    """Each version's phase at ``now``: draft, retired, scheduled, in force or superseded."""
-    rows = connection.execute(text("SELECT id, status, effective_from FROM boundary_versions")).all()
-    current = max(((f, i) for i, s, f in rows if s == "published" and f <= now), default=(None, None))[1]
-    return {
-        i: s if s != "published" else "in force" if i == current else "scheduled" if f > now else "superseded"
-        for i, s, f in rows
-    }
 
 
 def require_draft(version: Version) -> None:
@@ -116,7 +72,7 @@ def import_draft(
     Parameters
     ----------
     boundary_file : BoundaryFile
-        From :func:`geo_service.boundaries.reading.read_boundary_file`.
+        From :func:`geo_service.boundaries.file_reading.read_boundary_file`.
     name, note : str, optional
         The new draft's name (default ``draft-<time>``) and a note.
     partial : bool

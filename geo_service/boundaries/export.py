@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.boundaries.drafts import find_version
-from geo_service.datum import STORAGE_CRS, convert_geoseries, parse_datum
+from geo_service.coordinates.datum import STORAGE_CRS, convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
@@ -53,7 +53,7 @@ def export_version(
 ) -> Path:
     """Write a version to GeoJSON (its grids) or GeoPackage (county, towns, villages and grids).
 
-    The grids' columns are the ones :func:`geo_service.boundaries.reading.read_boundary_file`
+    The grids' columns are the ones :func:`geo_service.boundaries.file_reading.read_boundary_file`
     reads, so an exported file can be edited and imported again.
     """
     path = Path(path)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_service.boundaries.drafts import Version, find_version
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import as_aware, local_day, version_in_force
 
 # A draft's geometry may still be invalid: measure it repaired. Grids whose vertices agree to 1e-7
 # degrees (about a centimetre; a file's round trip through GCJ-02 moves them by less) are the
@@ -59,7 +59,7 @@ _FLOWS = text(f"""
      ORDER BY area_m2 DESC
 """)
 
-# The finest grid of a version covering a point (the tie rule of geo_service.assign).
+# The finest grid of a version covering a point (the tie rule of geo_service.lookup.grid_index).
 _FINEST = """(SELECT g.code FROM grids g WHERE g.version_id = :{v} AND ST_Covers(g.geom, p.geom)
                ORDER BY g.level DESC, g.code LIMIT 1)"""
 

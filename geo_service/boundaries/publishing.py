@@ -18,7 +18,7 @@ from geo_service.boundaries.checks import CHECKS, check_version
 from geo_service.boundaries.drafts import Version, find_version, require_draft
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware
+from geo_service.boundaries.versions import as_aware
 
 BLOCKING = tuple(check for check, severity in CHECKS.items() if severity == "error")
 

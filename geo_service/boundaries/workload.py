@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from geo_service.boundaries.drafts import Version, find_version
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import as_aware, local_day, version_in_force
 
 # Level-1 grids of a version with the incidents located in them and their grid workers on a day.
 _GRID_LOAD = text("""

@@ -27,7 +27,7 @@ def audit_command(
     from geo_service.auth.audit import query
     from geo_service.db.engine import get_engine
     from geo_service.settings import get_settings
-    from geo_service.versions import as_aware
+    from geo_service.boundaries.versions import as_aware
 
     with reported():
         rows, total = query(get_engine(), since=as_aware(since, get_settings().timezone) if since else None,

@@ -28,7 +28,7 @@ def _engine():
 def list_command() -> None:
     """Every version with its phase now (draft, scheduled, in force, superseded, retired)."""
     from geo_service.boundaries.drafts import list_versions, phases
-    from geo_service.versions import as_aware
+    from geo_service.boundaries.versions import as_aware
 
     with reported(), _engine().connect() as connection:
         phase = phases(connection, as_aware(None, get_settings().timezone))
@@ -61,7 +61,7 @@ def import_command(
 ) -> None:
     """Import a file of grids as a draft, all or nothing, and report its checks."""
     from geo_service.boundaries.drafts import import_draft
-    from geo_service.boundaries.reading import read_boundary_file
+    from geo_service.boundaries.file_reading import read_boundary_file
     from geo_service.errors import GeoServiceError
     from geo_service.progress import rich_reporter
 

@@ -22,7 +22,7 @@ def generate(
     out: Path = typer.Option(None, help="Folder for the GeoPackage and ground truth (default boundaries/demo)."),
 ) -> None:
     """Write the demo county's boundaries (GeoPackage) and ground truth without loading them."""
-    from boundaries.demo_county import generate as generate_county, write_outputs
+    from geo_service.demo.generator import generate as generate_county, write_outputs
 
     settings = get_settings()
     with rich_reporter() as reporter:
@@ -38,7 +38,7 @@ def load(
 ) -> None:
     """Generate the demo county and load it into the database (a no-op if already loaded)."""
     from geo_service.db.engine import get_engine
-    from geo_service.demo import DemoLoadError, load_demo
+    from geo_service.demo.loader import DemoLoadError, load_demo
 
     settings = get_settings()
     try:

@@ -36,7 +36,7 @@ def locate(
     """Where is this point: grid, village, town, officers to call and cameras that see it."""
     from geo_service.cli.show import print_location
     from geo_service.db.engine import get_engine
-    from geo_service.locate import locate as locate_point
+    from geo_service.lookup.locate import locate as locate_point
 
     with reported():
         location = locate_point(get_engine(), lon, lat, crs, at, risk_colour=risk_colour)
@@ -60,9 +60,9 @@ def assign(
     errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
 ) -> None:
     """Assign every point of a file to its grid, village and town; write them out or load them as incidents."""
-    from geo_service.bulk import assign_file, read_points
+    from geo_service.lookup.bulk_assign import assign_file, read_points
     from geo_service.db.engine import get_engine
-    from geo_service.incident_import import import_incidents
+    from geo_service.cases.batch import import_incidents
     from geo_service.progress import rich_reporter
 
     if out is None and not load:
@@ -123,8 +123,8 @@ def case(
 ) -> None:
     """Take a step of a case's loop, as POST /incidents/{id}/{action} does."""
     from geo_service.db.engine import get_engine
-    from geo_service.incidents import get_incident
-    from geo_service.workflow import take_step
+    from geo_service.cases.recording import get_incident
+    from geo_service.cases.steps import take_step
 
     engine = get_engine()
     with reported():
@@ -152,8 +152,8 @@ def sla(
     from rich.table import Table
 
     from geo_service.db.engine import get_engine
-    from geo_service.sla import sla_by_village, sla_cases
-    from geo_service.versions import as_aware
+    from geo_service.cases.sla import sla_by_village, sla_cases
+    from geo_service.boundaries.versions import as_aware
 
     settings = get_settings()
     moment = as_aware(at, settings.timezone)
@@ -188,7 +188,7 @@ def outbox_send(
 ) -> None:
     """Deliver the notifications that are due, with retries for those that fail."""
     from geo_service.db.engine import get_engine
-    from geo_service.outbox import LogSender, WebhookSender, deliver
+    from geo_service.cases.outbox import LogSender, WebhookSender, deliver
 
     settings = get_settings()
     url = webhook or settings.outbox_webhook_url
@@ -207,8 +207,8 @@ def outbox_remind(
     from datetime import timedelta
 
     from geo_service.db.engine import get_engine
-    from geo_service.sla import remind_due
-    from geo_service.versions import as_aware
+    from geo_service.cases.sla import remind_due
+    from geo_service.boundaries.versions import as_aware
 
     settings = get_settings()
     within = timedelta(hours=due_within or settings.due_soon_hours)

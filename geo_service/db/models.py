@@ -266,7 +266,7 @@ class Camera(Base):
         CheckConstraint(_in("status", CAMERA_STATES), name="status"),
         CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading"),
         CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="fov"),
-        # Lookups search this far for cameras that might see a point (geo_service.cameras).
+        # Lookups search this far for cameras that might see a point (geo_service.lookup.cameras).
         CheckConstraint(f"range_m > 0 AND range_m <= {MAX_CAMERA_RANGE_M}", name="range"),
         Index("ix_cameras_geom", "geom", postgresql_using="gist"),
     )

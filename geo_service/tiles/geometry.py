@@ -10,7 +10,7 @@ GRID = text("""
     SELECT g.code, g.name, g.level, g.kind, g.geom AS geometry
       FROM grids g WHERE g.code = :code AND g.version_id = :version
 """)
-# camera_view_sector() (migration 0004) draws the sector that geo_service.cameras tests points against.
+# camera_view_sector() (migration 0004) draws the sector that geo_service.lookup.cameras tests points against.
 SECTORS = text("""
     SELECT c.device_code, c.name, c.kind, c.status, c.heading_deg, c.fov_deg, c.range_m,
            camera_view_sector(c.geom, c.heading_deg, c.fov_deg, c.range_m) AS geometry

@@ -4,7 +4,7 @@ The source query is filtered by the tile's area in CGCS2000 (``:bbox``), so the 
 own GiST index finds the rows; only the rows found are transformed to Web Mercator and clipped.
 
 For a GCJ-02 or BD-09 basemap the features are shifted in SQL by an affine map fitted, per tile,
-to the shift ``geo_service.datum`` computes at nine points of the tile. The shift varies slowly
+to the shift ``geo_service.coordinates.datum`` computes at nine points of the tile. The shift varies slowly
 (its shortest wavelength is about a third of a degree), so the fit is off by at most a few metres
 at zoom 12 and finer, and by about a pixel at zoom 10; the datum logic stays in one place.
 """
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
 from geo_service.auth.jurisdiction import Jurisdiction, area_covers
-from geo_service.datum import convert, parse_datum
+from geo_service.coordinates.datum import convert, parse_datum
 from geo_service.errors import InvalidInput
 from geo_service.tiles.layers import Layer
 

@@ -17,12 +17,12 @@ from typing import Any, Mapping
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.datum import parse_datum
+from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.tiles.layers import Layer
 from geo_service.auth.principal import Principal
 from geo_service.tiles.mvt import DISPLAY_DATUMS, Tile, bind_values, render_tile
-from geo_service.versions import VersionInForce, as_aware, parse_moment, version_in_force
+from geo_service.boundaries.versions import VersionInForce, as_aware, parse_moment, version_in_force
 
 RESERVED = {"version", "at", "datum"}
 PUBLISHED = text("""

@@ -1,6 +1,6 @@
 """A camera's view sector as a polygon, for maps: one SQL function that tiles and folium maps share.
 
-The sector is the one ``geo_service.cameras`` tests points against: centred on the camera,
+The sector is the one ``geo_service.lookup.cameras`` tests points against: centred on the camera,
 ``range_m`` on the spheroid, ``fov_deg`` wide around ``heading_deg`` (clockwise from north); a
 camera with a full circle of view gets a circle. Arc vertices are at most 5 degrees apart.
 

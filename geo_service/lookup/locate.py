@@ -1,6 +1,6 @@
 """Where is this? A point's grid, village, town and county, the people to call, the cameras.
 
-The grid is found in PostGIS by the rule of ``geo_service.assign`` (covering grids, finest level,
+The grid is found in PostGIS by the rule of ``geo_service.lookup.grid_index`` (covering grids, finest level,
 then smallest code), among the grids of the boundary version in force at ``at``. A point inside
 the covered area but outside every grid gets the nearest grid and its distance, so a dispatcher
 still knows whom to call.
@@ -15,12 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth.jurisdiction import Jurisdiction
-from geo_service.cameras import CameraView, cameras_seeing
+from geo_service.lookup.cameras import CameraView, cameras_seeing
 from geo_service.errors import NotFound
-from geo_service.coordinates import coverage, require_covered, to_storage
-from geo_service.responsibility import Responsible, check_colour, responsible, unit_chain
+from geo_service.coordinates.coverage import coverage, require_covered, to_storage
+from geo_service.cases.responsibility import Responsible, check_colour, responsible, unit_chain
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import VersionInForce, as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import VersionInForce, as_aware, local_day, version_in_force
 
 # A grid with the village, town and county it lies in (g, v, t, c): the one place this join is written.
 GRID_HIERARCHY = """

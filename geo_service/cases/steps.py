@@ -21,12 +21,12 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service.case_states import ACTIONS, IN_PLACE, TRANSITIONS, allowed_actions
+from geo_service.cases.states import ACTIONS, IN_PLACE, TRANSITIONS, allowed_actions
 from geo_service.db.models import TIERS
 from geo_service.errors import Conflict, InvalidInput, NotFound
-from geo_service.incidents import bind_people, dispatch_note, time_limit
-from geo_service.outbox import notify_bound
-from geo_service.responsibility import unit_chain
+from geo_service.cases.recording import bind_people, dispatch_note, time_limit
+from geo_service.cases.outbox import notify_bound
+from geo_service.cases.responsibility import unit_chain
 from geo_service.settings import Settings, get_settings
 
 def take_step(connection: Connection, incident_id: int, action: str, actor: str, **options) -> str:

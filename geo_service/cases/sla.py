@@ -11,8 +11,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
-from geo_service.case_states import HANDLING
-from geo_service.outbox import notify_bound
+from geo_service.cases.states import HANDLING
+from geo_service.cases.outbox import notify_bound
 
 # The states in which a case is being handled against its deadline.
 RUNNING = tuple(sorted(HANDLING))

@@ -1,9 +1,9 @@
 """Recording many incidents at once: a file of a million rows, or a batch posted to the API.
 
-The rows are checked and assigned in memory (``geo_service.bulk``), then written set-wise in one
+The rows are checked and assigned in memory (``geo_service.lookup.bulk_assign``), then written set-wise in one
 transaction: COPY into a staging table, one INSERT ... ON CONFLICT DO NOTHING into ``incidents``
 (so a replayed or concurrent external id is never stored twice), then the bound officers and the
-timeline. Each incident gets what ``geo_service.incidents.record_with`` would give it one by one:
+timeline. Each incident gets what ``geo_service.cases.recording.record_with`` would give it one by one:
 the grid of the boundaries in force when it was reported, today's people, the time limit.
 """
 
@@ -18,16 +18,16 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.bulk import canonical_datum, assign_points, snapshot
+from geo_service.lookup.bulk_assign import canonical_datum, assign_points, snapshot
 from geo_service.db.copy import copy_frame
 from geo_service.db.models import RISK_COLOURS
 from geo_service.errors import InvalidInput
-from geo_service.incidents import FUTURE_TOLERANCE, dispatch_note, outside_note, time_limit
-from geo_service.outbox import notify_bound
+from geo_service.cases.recording import FUTURE_TOLERANCE, dispatch_note, outside_note, time_limit
+from geo_service.cases.outbox import notify_bound
 from geo_service.progress import Reporter, Silent
-from geo_service.responsibility import responsible, unit_chain
+from geo_service.cases.responsibility import responsible, unit_chain
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, local_day
+from geo_service.boundaries.versions import as_aware, local_day
 
 REQUIRED = ("external_id", "category", "source", "reported_at")
 OPTIONAL = ("risk_colour", "description", "reporter_name", "reporter_phone")

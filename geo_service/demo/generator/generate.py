@@ -96,7 +96,7 @@ def _generate(seed: int, *, progress=None, incident_scale: float = 1.0) -> DemoC
             "are seldom late, so measured shares come out a little lower.",
             "Grid codes follow the village code plus a 3-digit sequence: rows of height "
             "sqrt(village area / grid count) from the north, west to east within a row "
-            "(boundaries.demo_county.units.sequence_rank); level-2 grids the same within their parent.",
+            "(geo_service.demo.generator.units.sequence_rank); level-2 grids the same within their parent.",
             "Grid worker count: current assignments (valid_to empty) of role grid_worker; "
             "replaced workers keep their old row with valid_to.",
         ],

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from geo_service.settings import get_settings
 from geo_service.tiles.layers import Layer
 from geo_service.tiles.mvt import bind_values, source_sql
-from geo_service.versions import as_aware, version_in_force
+from geo_service.boundaries.versions import as_aware, version_in_force
 
 WORLD = (-180.0, -85.0, 180.0, 85.0)
 

@@ -10,7 +10,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-SOURCES = Path(__file__).resolve().parent.parent / "sources"
+from geo_service.settings import PROJECT_ROOT
+
+SOURCES = PROJECT_ROOT / "boundaries" / "sources"
 OUTLINE_FILE = SOURCES / "511421.geojson"
 STORAGE_CRS = "EPSG:4490"
 METRIC_CRS = "EPSG:4544"
@@ -46,8 +48,8 @@ def geoms_to_metric(geoms):
 
 
 def datum_convert(lon, lat, src: str, dst: str):
-    """Vectorised datum conversion through ``geo_service.datum``."""
-    from geo_service import datum
+    """Vectorised datum conversion through ``geo_service.coordinates.datum``."""
+    from geo_service.coordinates import datum
 
     out = datum.convert(np.asarray(lon, float), np.asarray(lat, float), src, dst)
     return np.asarray(out[0], float), np.asarray(out[1], float)
@@ -56,7 +58,7 @@ def datum_convert(lon, lat, src: str, dst: str):
 @lru_cache(maxsize=1)
 def county_outline_storage() -> shapely.MultiPolygon:
     """The real outline of Renshou county converted from GCJ-02 to CGCS2000."""
-    from geo_service import datum
+    from geo_service.coordinates import datum
 
     with OUTLINE_FILE.open(encoding="utf-8") as f:
         gcj = shapely.geometry.shape(json.load(f))

@@ -1,6 +1,6 @@
 """OGC API - Features at ``/features``: landing page, conformance, collections, items, one item.
 
-QGIS ("WFS / OGC API - Features" connection) and OWSLib read it. See ``geo_service.features``.
+QGIS ("WFS / OGC API - Features" connection) and OWSLib read it. See ``geo_service.ogc_features``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from geo_service import features as ogc
+from geo_service import ogc_features as ogc
 from geo_service.api.auth import current_principal
 from geo_service.auth.principal import Principal
 

@@ -1,6 +1,6 @@
 """Loading the demo county into PostGIS.
 
-The county is generated from a seed by ``boundaries.demo_county``; this module writes it into the
+The county is generated from a seed by ``geo_service.demo.generator``; this module writes it into the
 database in one transaction, so a load either completes or leaves the database as it was.
 A load is recorded with a fingerprint of the seed and of the code that generates it, so loading
 the same demo again is a fast no-op and a changed generator replaces the old demo.
@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from geo_service.bulk import assign_points, snapshot
-from geo_service.case_states import HANDLING
+from geo_service.lookup.bulk_assign import assign_points, snapshot
+from geo_service.cases.states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
 from geo_service.progress import Reporter, Silent
-from geo_service.incident_import import bind_officers
+from geo_service.cases.batch import bind_officers
 from geo_service.rules.seed import seed_rules
 from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT, get_settings
 
@@ -52,12 +52,11 @@ class LoadResult:
 def fingerprint(seed: int) -> str:
     """A hash of everything the demo's contents depend on: seed, generator, rules, schema."""
     digest = hashlib.sha256(f"seed={seed};schema={head_revision()}".encode())
-    sources = sorted((PROJECT_ROOT / "boundaries").glob("demo_county/*.py"))
-    sources += sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
+    sources = sorted((PROJECT_ROOT / "boundaries" / "sources").glob("*.geojson"))
     sources += sorted((PACKAGE_DIR / "rules").glob("*.csv"))
-    sources += [PACKAGE_DIR / name for name in ("datum.py", "demo.py", "assign.py", "bulk.py", "coordinates.py",
-                                                "db/copy.py", "rules/seed.py", "incident_import.py",
-                                                "responsibility.py")]
+    for folder in ("demo", "demo/generator", "coordinates", "lookup", "cases"):
+        sources += sorted((PACKAGE_DIR / folder).glob("*.py"))
+    sources += [PACKAGE_DIR / name for name in ("db/copy.py", "rules/seed.py")]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -120,7 +119,7 @@ def load_demo(
         reporter.step(f"demo county (seed {seed}) already loaded")
         return LoadResult(False, wanted, table_counts(engine))
 
-    from boundaries.demo_county import generate, write_outputs
+    from geo_service.demo.generator import generate, write_outputs
 
     reporter.step(f"generating the demo county from seed {seed} ...")
     demo = generate(seed, progress=reporter.step)
@@ -215,7 +214,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
 
 def _assigned_incidents(connection, demo, grids: pd.DataFrame, version_id: int, reporter: Reporter):
     """The demo's incidents located from their input coordinates and assigned to grids, as any
-    batch of points is (``geo_service.bulk``), against the grids written in this transaction."""
+    batch of points is (``geo_service.lookup.bulk_assign``), against the grids written in this transaction."""
     incidents = demo.incidents.reset_index(drop=True).copy()
     snap = snapshot(connection, DEMO_BOUNDARIES_FROM)
     found = assign_points(snap, incidents["input_lon"].to_numpy(dtype=float),

@@ -1,7 +1,7 @@
 """OGC API - Features (Part 1 Core + GeoJSON, Part 2 CRS by reference) over the service's tables.
 
 Collections are declared once here (table, id, properties, time column, filters); the API
-(``geo_service.api.features``) is a thin face over :func:`items` and :func:`item`. Features are
+(``geo_service.api.ogc_features``) is a thin face over :func:`items` and :func:`item`. Features are
 built as GeoJSON by PostGIS (``json_build_object``), one round trip per page.
 
 Coordinates: CRS84 (lon, lat) by default; ``http://www.opengis.net/def/crs/EPSG/0/4490`` (the
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.versions import as_aware, parse_moment, version_in_force
+from geo_service.boundaries.versions import as_aware, parse_moment, version_in_force
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"

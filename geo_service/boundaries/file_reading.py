@@ -21,7 +21,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from geo_service.datum import STORAGE_CRS, Datum, convert_geoseries, parse_datum
+from geo_service.coordinates.datum import STORAGE_CRS, Datum, convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput, TooLarge
 
 GRID_CODE = re.compile(r"^\d{15}(\d{3}){0,2}$")

@@ -16,18 +16,18 @@ import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service import datum
-from geo_service.coordinates import coverage, require_covered, to_storage
-from geo_service.case_states import allowed_actions
+from geo_service.coordinates import datum
+from geo_service.coordinates.coverage import coverage, require_covered, to_storage
+from geo_service.cases.states import allowed_actions
 from geo_service.db.models import TIERS
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.locate import find_place
-from geo_service.outbox import notify_bound
-from geo_service.responsibility import check_colour, responsible
+from geo_service.lookup.locate import find_place
+from geo_service.cases.outbox import notify_bound
+from geo_service.cases.responsibility import check_colour, responsible
 from geo_service.rules import time_limit_hours
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import as_aware, local_day, version_in_force
 
 # A report may arrive late, but not from the future (clocks drift: allow a little).
 FUTURE_TOLERANCE = timedelta(minutes=10)

@@ -1,10 +1,14 @@
 """The states of a case and the steps between them: the data of the state machine
-(``geo_service.workflow`` carries the steps out)."""
+(``geo_service.cases.steps`` carries the steps out)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Every state a case can be in, in the loop's order.
+STATUSES: tuple[str, ...] = (
+    "reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected", "merged", "reopened",
+)
 OPEN = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
 
 
@@ -37,6 +41,7 @@ IN_PLACE: dict[str, frozenset[str]] = {
     "decide_extension": HANDLING,
 }
 ACTIONS: tuple[str, ...] = (*TRANSITIONS, *IN_PLACE)
+assert {s for t in TRANSITIONS.values() for s in (*t.sources, t.target)} <= set(STATUSES)
 
 
 def allowed_actions(status: str) -> list[str]:

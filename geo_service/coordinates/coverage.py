@@ -17,9 +17,9 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service import datum
+from geo_service.coordinates import datum
 from geo_service.errors import InvalidInput, OutsideCoverage
-from geo_service.versions import VersionInForce
+from geo_service.boundaries.versions import VersionInForce
 
 COUNTY_OUTLINE = text("""
     SELECT ST_AsBinary(ST_Union(geom)), string_agg(name, '、' ORDER BY code)

@@ -2,7 +2,7 @@
 
 Held in memory the grids assign a million points in a fraction of a second, tens of times faster
 than a PostGIS join (``bench/bench_assign.py``); PostGIS stays the source of truth, and the answer
-is the database's (``geo_service.assign`` states the rule, tests check they agree).
+is the database's (``geo_service.lookup.grid_index`` states the rule, tests check they agree).
 
 Rows are checked one by one but in vectorised passes: a row that is not a number, out of range,
 in an unknown datum or outside the covered area is reported with its row number and reason, and
@@ -24,14 +24,14 @@ from pyproj import Geod, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service import datum
-from geo_service.assign import GridIndex
-from geo_service.coordinates import Coverage, coverage, coverage_errors, number_errors
+from geo_service.coordinates import datum
+from geo_service.lookup.grid_index import GridIndex
+from geo_service.coordinates.coverage import Coverage, coverage, coverage_errors, number_errors
 from geo_service.errors import InvalidInput
-from geo_service.locate import GRID_HIERARCHY
+from geo_service.lookup.locate import GRID_HIERARCHY
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings, get_settings
-from geo_service.versions import VersionInForce, as_aware, version_in_force
+from geo_service.boundaries.versions import VersionInForce, as_aware, version_in_force
 
 FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".parquet": "parquet",
            ".geoparquet": "parquet", ".gpkg": "gpkg"}

@@ -1,0 +1,159 @@
+"""Boundary versions: every read of which versions exist and which one is in force, in one place.
+
+A version takes effect at its ``effective_from`` and stays in force until the next published
+version takes effect, so exactly one published version is in force at any moment after the
+first. Drafts are never in force; retired versions never were. Times are aware datetimes: the
+caller's county zone is applied by ``geo_service.times`` before a moment reaches this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo_service.errors import NotFound
+
+# The end of a published version's time in force: the next published version's start.
+_EFFECTIVE_TO = """(SELECT min(n.effective_from) FROM boundary_versions n
+                     WHERE n.status = 'published' AND n.effective_from > v.effective_from) AS effective_to"""
+IN_FORCE = text(f"""
+    SELECT id, name, effective_from, created_at, {_EFFECTIVE_TO}
+      FROM boundary_versions v
+     WHERE status = 'published' AND effective_from <= :at
+     ORDER BY effective_from DESC
+     LIMIT 1
+""")
+PUBLISHED = text(f"""
+    SELECT id, name, effective_from, created_at, {_EFFECTIVE_TO}
+      FROM boundary_versions v
+     WHERE v.id = :id AND v.status = 'published'
+""")
+_VERSION = "SELECT id, name, status, effective_from, published_at, created_at, note FROM boundary_versions"
+
+
+@dataclass(frozen=True)
+class VersionInForce:
+    """A published version and the span it is in force: ``[effective_from, effective_to)``."""
+
+    id: int
+    name: str
+    effective_from: datetime
+    created_at: datetime
+    effective_to: datetime | None
+
+    @property
+    def cache_key(self) -> tuple[int, datetime]:
+        """Identifies the version's contents: a database reloaded from scratch may reuse an id."""
+        return self.id, self.created_at
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "effective_from": self.effective_from.isoformat(),
+            "effective_to": self.effective_to.isoformat() if self.effective_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class Version:
+    """Any version, draft, published or retired, as a planner lists it."""
+
+    id: int
+    name: str
+    status: str
+    effective_from: datetime | None
+    published_at: datetime | None
+    created_at: datetime
+    note: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "status": self.status,
+            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "created_at": self.created_at.isoformat(), "note": self.note,
+        }
+
+
+def version_in_force(connection: Connection, at: datetime) -> VersionInForce:
+    """The published boundary version in force at ``at`` (an aware datetime)."""
+    row = connection.execute(IN_FORCE, {"at": at}).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"no boundary version was in force at {at.isoformat()}: the earliest takes effect later, "
+            "or none is published yet",
+            field="at",
+        )
+    return VersionInForce(**row)
+
+
+def in_force_or_none(connection: Connection, at: datetime) -> VersionInForce | None:
+    """The version in force at ``at``, or None where none is (a fresh database)."""
+    row = connection.execute(IN_FORCE, {"at": at}).mappings().first()
+    return VersionInForce(**row) if row else None
+
+
+def published_version(connection: Connection, version_id: int) -> VersionInForce:
+    """The published version ``version_id`` with its span in force; NotFound for any other id."""
+    row = connection.execute(PUBLISHED, {"id": version_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"version: no published boundary version has id {version_id}", field="version")
+    return VersionInForce(**row)
+
+
+def published_starts(connection: Connection) -> list[tuple[int, datetime]]:
+    """Every published version's id and start, earliest first: a time's version is the last
+    whose start is at or before it (for assigning many rows of many times at once)."""
+    return [tuple(row) for row in connection.execute(text(
+        "SELECT id, effective_from FROM boundary_versions WHERE status = 'published' ORDER BY effective_from"
+    ))]
+
+
+def find_version(connection: Connection, ref: int | str, *, lock: bool = False) -> Version:
+    """A version by id or by name (``lock``: for update, in the caller's transaction)."""
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
+    sql = _VERSION + (" WHERE id = :ref" if by_id else " WHERE name = :ref") + (" FOR UPDATE" if lock else "")
+    row = connection.execute(text(sql), {"ref": int(ref) if by_id else ref}).mappings().first()
+    if row is None:
+        raise NotFound(f"no boundary version {ref!r}", field="version")
+    return Version(**row)
+
+
+def list_versions(connection: Connection) -> list[Version]:
+    """Every version, oldest first."""
+    return [Version(**row) for row in connection.execute(text(_VERSION + " ORDER BY id")).mappings()]
+
+
+def phases(connection: Connection, now: datetime) -> dict[int, str]:
+    """Each version's phase at ``now``: draft, retired, scheduled, in force or superseded."""
+    rows = connection.execute(text("SELECT id, status, effective_from FROM boundary_versions")).all()
+    current = max(((f, i) for i, s, f in rows if s == "published" and f <= now), default=(None, None))[1]
+    return {
+        i: s if s != "published" else "in force" if i == current else "scheduled" if f > now else "superseded"
+        for i, s, f in rows
+    }
+
+
+# Kept while callers move to geo_service.times; removed once none imports them from here.
+from geo_service.times import as_aware, local_day, storable  # noqa: E402,F401
+
+
+def parse_moment(raw: str, field: str, error=None) -> datetime:  # transitional
+    from datetime import datetime as _dt
+
+    from geo_service.errors import InvalidInput
+    from geo_service.times import storable as _storable
+
+    error = error or InvalidInput
+    try:
+        moment = _dt.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise error(f"{field}: {raw!r} is not an ISO 8601 time", field=field) from None
+    try:
+        return _storable(moment)
+    except ValueError as exc:
+        raise error(f"{field}: {exc}", field=field) from None

@@ -1,0 +1,1 @@
+"""The closed loop of a case: recording, steps, responsibility, time limits, messages."""

@@ -1,0 +1,1 @@
+"""Coordinates as they come in: datums, conversion to CGCS2000, the area covered."""

@@ -1,0 +1,1 @@
+"""The demo county: a synthetic county generated from a real outline, and its loader."""
