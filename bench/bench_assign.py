@@ -32,9 +32,9 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from geo_service.lookup.grid_index import GridIndex
 from geo_service.db.cluster import LocalCluster
-from geo_service.db.engine import get_engine
+from geo_service.db.engine import engine_for, get_engine
+from geo_service.lookup.grid_index import GridIndex
 from geo_service.settings import get_settings
 
 
@@ -52,7 +52,7 @@ def sample_points(area: shapely.Geometry, n: int, rng: np.random.Generator) -> t
 
 
 def demo_grids() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    engine = get_engine()
+    engine = engine_for(get_settings())
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("""
             SELECT g.code, g.level, ST_AsBinary(g.geom) FROM grids g
@@ -63,7 +63,7 @@ def demo_grids() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         raise SystemExit("no demo grids: run ./scripts/demo.sh or geo-service demo load first")
     codes = np.array([r[0] for r in rows], dtype=object)
     levels = np.array([r[1] for r in rows])
-    return codes, levels, shapely.from_wkb([bytes(r[2]) for r in rows]), get_settings().effective_database_url
+    return codes, levels, shapely.from_wkb([bytes(r[2]) for r in rows]), get_settings().database.url
 
 
 def synthetic_grids(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,7 +88,9 @@ def load_synthetic(cluster: LocalCluster, codes, geometries) -> str:
         buffer = io.StringIO()
         multi = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geometries]
         wkb = shapely.to_wkb(shapely.set_srid(np.array(multi, dtype=object), 4490), hex=True, include_srid=True)
-        pd.DataFrame({"code": codes, "level": 1, "version_id": 1, "geom": wkb}).to_csv(buffer, index=False, header=False)
+        pd.DataFrame({"code": codes, "level": 1, "version_id": 1, "geom": wkb}).to_csv(
+            buffer, index=False, header=False
+        )
         buffer.seek(0)
         cur.copy_expert("COPY grids FROM STDIN WITH (FORMAT csv)", buffer)
         cur.execute("CREATE INDEX ON grids USING gist (geom); ANALYZE grids")
@@ -153,8 +155,11 @@ def scenario(name: str, codes, levels, geometries, url: str, points: int, repeat
     sjoin_s, sjoin = timed(run_sjoin, codes, geometries, lon, lat, repeat=repeat)
     postgis_s, postgis = timed(run_postgis, url, lon, lat, repeat=max(1, repeat - 1))
     level1 = levels.max() == 1
-    for label, seconds in (("ours (in memory, with tie rule)", ours_s), ("geopandas sjoin", sjoin_s),
-                           ("PostGIS join, end to end", postgis_s)):
+    for label, seconds in (
+        ("ours (in memory, with tie rule)", ours_s),
+        ("geopandas sjoin", sjoin_s),
+        ("PostGIS join, end to end", postgis_s),
+    ):
         print(f"{label:<34} {seconds:8.2f} s  {points / seconds / 1e6:6.2f} M points/s")
     print(f"ours vs sjoin:   {sjoin_s / ours_s:5.2f}x faster")
     print(f"ours vs PostGIS: {postgis_s / ours_s:5.2f}x faster")
@@ -179,12 +184,20 @@ def main() -> None:
         codes, levels, geometries, url = demo_grids()
         scenario("demo county", codes, levels, geometries, url, args.points, args.repeat, rng)
     if args.scenario in ("synthetic", "both"):
-        cluster = LocalCluster(get_settings(), log=lambda m: None)
+        cluster = LocalCluster(get_settings().database, log=lambda m: None)
         codes, levels, geometries = synthetic_grids(10_000, rng)
         url = load_synthetic(cluster, codes, geometries)
         try:
-            scenario("synthetic 10,000 Voronoi grids, 50 x 50 km", codes, levels, geometries, url, args.points,
-                     args.repeat, rng)
+            scenario(
+                "synthetic 10,000 Voronoi grids, 50 x 50 km",
+                codes,
+                levels,
+                geometries,
+                url,
+                args.points,
+                args.repeat,
+                rng,
+            )
         finally:
             get_engine(url).dispose()
             cluster.drop_database(url.rsplit("/", 1)[1])

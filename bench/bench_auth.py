@@ -23,7 +23,7 @@ from sqlalchemy import text
 from geo_service.auth.principal import principal_for_token
 from geo_service.auth.tokens import token_hash
 from geo_service.auth.users import add_user, revoke_user
-from geo_service.db.engine import get_engine
+from geo_service.db.engine import engine_for
 from geo_service.settings import get_settings
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -46,14 +46,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     settings = get_settings()
-    engine = get_engine()
+    engine = engine_for(get_settings())
     with engine.connect() as connection:
         county = connection.execute(text("SELECT code FROM admin_units WHERE level = 'county' LIMIT 1")).scalar()
-        town = connection.execute(text(
-            "SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+        town = connection.execute(
+            text("SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        ).scalar()
     suffix = uuid.uuid4().hex[:6]
-    users = {"admin": add_user(engine, f"bench-admin-{suffix}", "admin", county, note="benchmark", actor="bench"),
-             "town": add_user(engine, f"bench-town-{suffix}", "dispatcher", town, note="benchmark", actor="bench")}
+    users = {
+        "admin": add_user(
+            engine, f"bench-admin-{suffix}", "admin", county, note="benchmark", actor="bench", settings=settings
+        ),
+        "town": add_user(
+            engine, f"bench-town-{suffix}", "dispatcher", town, note="benchmark", actor="bench", settings=settings
+        ),
+    }
     try:
         token = users["admin"][1]
         salt = uuid.uuid4().bytes
@@ -77,19 +84,25 @@ def main() -> None:
         from geo_service.api.app import create_app
 
         app = create_app(settings)
-        reads = [("incident page (100)", "/incidents", {"limit": 100}),
-                 ("grid tile z12", "/tiles/grids/12/3282/1699.mvt", {}),
-                 ("counts by village", "/analysis/counts", {"unit": "village"})]
+        reads = [
+            ("incident page (100)", "/incidents", {"limit": 100}),
+            ("grid tile z12", "/tiles/grids/12/3282/1699.mvt", {}),
+            ("counts by village", "/analysis/counts", {"unit": "village"}),
+        ]
         print(f"\nscoped reads over HTTP (in-process), median of {args.runs} runs")
         with TestClient(app) as client:
-            app.state.settings = settings.model_copy(update={"expensive_per_minute": 1_000_000})
+            app.state.settings = settings.model_copy(
+                update={"serving": settings.serving.model_copy(update={"expensive_per_minute": 1_000_000})}
+            )
             for label, path, params in reads:
                 timed = {}
                 for who, (_, secret) in users.items():
                     headers = {"Authorization": f"Bearer {secret}", "Cache-Control": "no-cache"}
-                    timed[who] = median_ms(lambda: client.get(path, params=params, headers=headers), 10, args.runs)
-                print(f"  {label:22s} county {timed['admin']:7.2f} ms   town {timed['town']:7.2f} ms   "
-                      f"ratio town/county {timed['town'] / timed['admin']:.2f}")
+                    timed[who] = median_ms(lambda: client.get(path, params=params, headers=headers), 10, args.runs)  # noqa: B023
+                print(
+                    f"  {label:22s} county {timed['admin']:7.2f} ms   town {timed['town']:7.2f} ms   "
+                    f"ratio town/county {timed['town'] / timed['admin']:.2f}"
+                )
     finally:
         for record, _ in users.values():
             revoke_user(engine, record.name, actor="bench")

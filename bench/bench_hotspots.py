@@ -21,18 +21,23 @@ from geo_service.analysis import hotspots, incident_filter, make_span
 from geo_service.analysis.hotspots import gi_star
 from geo_service.analysis.units import units_for
 from geo_service.analysis.weights import unit_weights, with_self
-from geo_service.db.engine import get_engine
+from geo_service.db.engine import engine_for
+from geo_service.settings import Settings
 
 
-def ours(engine, where, unit, size):
-    return hotspots(engine, where, unit, size, permutations=999)
+def ours(engine, where, unit, size, place):
+    return hotspots(engine, where, unit, size, place=place, permutations=999)
 
 
-def naive(engine, where, unit, size):
+def naive(engine, where, unit, size, place):
     with engine.connect() as connection:
-        frame = units_for(connection, where, unit, size)
-        points = gpd.read_postgis(text(f"SELECT i.geom FROM incidents i WHERE {where.sql('i')}"), connection,
-                                  geom_col="geom", params=where.params())
+        frame = units_for(connection, where, unit, size, place=place)
+        points = gpd.read_postgis(
+            text(f"SELECT i.geom FROM incidents i WHERE {where.sql('i')}"),
+            connection,
+            geom_col="geom",
+            params=where.params(),
+        )
     joined = gpd.sjoin(points.set_crs(4490, allow_override=True), frame[["code", "geom"]], predicate="within")
     # a point on a shared edge joins two units: keep one, as assignment does
     counted = joined[~joined.index.duplicated()]["code"].value_counts()
@@ -60,21 +65,29 @@ def main() -> None:
     parser.add_argument("--start", default="2025-11-17")
     parser.add_argument("--end", default="2026-11-16")
     args = parser.parse_args()
-    engine = get_engine(args.database_url)
+    settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
+    engine, place = engine_for(settings), settings.place
     with engine.connect() as connection:
-        where = incident_filter(connection, make_span(args.start, args.end))
-        n = connection.execute(text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params()).scalar()
+        where = incident_filter(connection, make_span(args.start, args.end, zone=place.timezone))
+        n = connection.execute(
+            text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params()
+        ).scalar()
     print(f"{n:,} incidents, {args.start} to {args.end}; medians of {args.runs} runs (after one warm-up each)")
     for unit, size in (("grid", None), ("hex", 200.0)):
-        ours(engine, where, unit, size), naive(engine, where, unit, size)  # warm-up: caches, imports, connections
-        t_ours, a = timed(ours, engine, where, unit, size, runs=args.runs)
-        t_naive, b = timed(naive, engine, where, unit, size, runs=args.runs)
+        (
+            ours(engine, where, unit, size, place),
+            naive(engine, where, unit, size, place),
+        )  # warm-up: caches, imports, connections
+        t_ours, a = timed(ours, engine, where, unit, size, place, runs=args.runs)
+        t_naive, b = timed(naive, engine, where, unit, size, place, runs=args.runs)
         same_counts = (a["count"].to_numpy() == b["count"].to_numpy()).mean()
         same_class = (a["class"].to_numpy() == b["class"].to_numpy()).mean()
         label = "grids" if unit == "grid" else f"{size:g} m hexagons"
-        print(f"{label:>16}: {len(a):>6,} units | PostGIS then esda {t_ours:6.2f} s | all points to geopandas "
-              f"{t_naive:6.2f} s | ratio {t_naive / t_ours:4.1f}x | same counts {same_counts:.2%}, same classes "
-              f"{same_class:.2%}")
+        print(
+            f"{label:>16}: {len(a):>6,} units | PostGIS then esda {t_ours:6.2f} s | all points to geopandas "
+            f"{t_naive:6.2f} s | ratio {t_naive / t_ours:4.1f}x | same counts {same_counts:.2%}, same classes "
+            f"{same_class:.2%}"
+        )
         assert np.isclose(same_counts, 1.0, atol=1e-4), "the two ways must count alike"
 
 

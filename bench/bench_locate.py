@@ -26,7 +26,6 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from signin import bench_headers
 
 SERVER = """
@@ -59,9 +58,10 @@ def free_port() -> int:
 def sample_queries(n: int, seed: int) -> list[str]:
     """Query strings for random points in the county's grids, in random datums."""
     from geo_service.coordinates import datum
-    from geo_service.db.engine import get_engine
+    from geo_service.db.engine import engine_for
+    from geo_service.settings import get_settings
 
-    with get_engine().connect() as connection:
+    with engine_for(get_settings()).connect() as connection:
         points = connection.exec_driver_sql(f"""
             SELECT ST_X(p), ST_Y(p) FROM (
                 SELECT (ST_Dump(ST_GeneratePoints(geom, 2, {seed}))).geom AS p FROM grids
@@ -107,8 +107,12 @@ def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Qu
     start_at = time.time() + 0.3
     try:
         with ThreadPoolExecutor(clients) as pool:
-            results = list(pool.map(lambda i: client(port, path, queries[i * share:(i + 1) * share], start_at, headers),
-                                    range(clients)))
+            results = list(
+                pool.map(
+                    lambda i: client(port, path, queries[i * share : (i + 1) * share], start_at, headers),
+                    range(clients),
+                )
+            )
         out.put((results, time.time() - start_at))
     except BaseException as exc:  # the parent must hear back whatever happens
         out.put(([([], len(queries))], 1.0))
@@ -122,8 +126,13 @@ def load(port: int, path: str, queries: list[str], clients: int, headers: dict) 
     results, wall = out.get(timeout=600)
     process.join()
     latencies = np.concatenate([r[0] for r in results]) * 1000
-    return {"p50": np.percentile(latencies, 50), "p99": np.percentile(latencies, 99), "rps": len(latencies) / wall,
-            "errors": sum(r[1] for r in results), "n": len(latencies)}
+    return {
+        "p50": np.percentile(latencies, 50),
+        "p99": np.percentile(latencies, 99),
+        "rps": len(latencies) / wall,
+        "errors": sum(r[1] for r in results),
+        "n": len(latencies),
+    }
 
 
 def main() -> None:
@@ -152,16 +161,19 @@ def run_all(args, port: int, headers: dict) -> None:
             time.sleep(0.1)
     queries = sample_queries(args.requests, seed=7)
     load(port, "/locate", queries[:400], max(args.workers * 2, 2), headers)  # warm every worker
-    print(f"/locate against the demo county, {args.requests:,} requests a run, "
-          f"server: {args.workers} uvicorn worker(s)")
+    print(
+        f"/locate against the demo county, {args.requests:,} requests a run, server: {args.workers} uvicorn worker(s)"
+    )
     print(f"{'clients':>7} {'endpoint':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for clients in [int(c) for c in args.clients.split(",")]:
         floor = load(port, "/floor", queries, clients, headers)
         found = load(port, "/locate", queries, clients, headers)
         for name, r in (("floor", floor), ("locate", found)):
             print(f"{clients:>7} {name:>8} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f} {r['errors']:>6}")
-        print(f"{'':>7} /locate costs {found['p50'] / floor['p50']:.1f}x the HTTP floor at p50; "
-              f"{found['rps'] / floor['rps']:.2f}x its throughput")
+        print(
+            f"{'':>7} /locate costs {found['p50'] / floor['p50']:.1f}x the HTTP floor at p50; "
+            f"{found['rps'] / floor['rps']:.2f}x its throughput"
+        )
 
 
 if __name__ == "__main__":

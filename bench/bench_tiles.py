@@ -27,7 +27,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from signin import bench_headers
 
 OURS = """
@@ -48,8 +47,9 @@ def free_port() -> int:
 
 
 def start(script: str, port: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", script.format(port=port)], env={**os.environ, **env},
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script.format(port=port)], env={**os.environ, **env}, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -108,8 +108,12 @@ def run(port: int, paths: list[str], clients: int, headers: dict | None = None) 
         results = list(pool.map(lambda _: fetch_all(port, paths, headers), range(clients)))
     elapsed = time.perf_counter() - started
     latencies = np.concatenate([r[0] for r in results]) * 1000
-    return {"tiles_s": len(latencies) / elapsed, "p50": float(np.percentile(latencies, 50)),
-            "p99": float(np.percentile(latencies, 99)), "kb": results[0][1] / len(paths) / 1024}
+    return {
+        "tiles_s": len(latencies) / elapsed,
+        "p50": float(np.percentile(latencies, 50)),
+        "p99": float(np.percentile(latencies, 99)),
+        "kb": results[0][1] / len(paths) / 1024,
+    }
 
 
 def main() -> None:
@@ -123,14 +127,19 @@ def main() -> None:
     from geo_service.settings import get_settings
 
     settings = get_settings()
-    url = settings.effective_database_url
+    url = settings.database.url
     ours_port, tipg_port = free_port(), free_port()
     ours = start(OURS, ours_port, {})
-    tipg = start(TIPG, tipg_port, {
-        "DATABASE_URL": url.replace("postgresql+psycopg2://", "postgresql://"),
-        "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_SPATIAL_EXTENT": "false",
-        "TIPG_DB_DATETIME_EXTENT": "false",
-    })
+    tipg = start(
+        TIPG,
+        tipg_port,
+        {
+            "DATABASE_URL": url.replace("postgresql+psycopg2://", "postgresql://"),
+            "TIPG_DB_SCHEMAS": '["public"]',
+            "TIPG_DB_SPATIAL_EXTENT": "false",
+            "TIPG_DB_DATETIME_EXTENT": "false",
+        },
+    )
     try:
         with bench_headers() as headers:
             compare(args, ours_port, tipg_port, headers)
@@ -146,23 +155,31 @@ def compare(args, ours_port: int, tipg_port: int, headers: dict) -> None:
     tilejson = json.loads(conn.getresponse().read())
     version = tilejson["tiles"][0].split("version=")[1]
     rng = np.random.default_rng(args.seed)
-    print(f"grid tiles over the demo county; ours (FastAPI + ST_AsMVT) vs tipg {_tipg_version()}; "
-          f"{args.tiles} tiles per zoom, 1 worker each")
-    print(f"{'zoom':>4} {'clients':>7} {'ours tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'tipg tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'KB/tile':>7} {'ratio':>6}")
+    print(
+        f"grid tiles over the demo county; ours (FastAPI + ST_AsMVT) vs tipg {_tipg_version()}; "
+        f"{args.tiles} tiles per zoom, 1 worker each"
+    )
+    print(
+        f"{'zoom':>4} {'clients':>7} {'ours tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'tipg tiles/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'KB/tile':>7} {'ratio':>6}"
+    )
     ratios = []
     for zoom in (int(z) for z in args.zooms.split(",")):
         tiles = county_tiles(zoom, tilejson["bounds"], args.tiles, rng)
         ours_paths = [f"/tiles/grids/{z}/{x}/{y}.mvt?version={version}" for z, x, y in tiles]
-        tipg_paths = [f"/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={TIPG_PROPERTIES}"
-                      for z, x, y in tiles]
+        tipg_paths = [
+            f"/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={TIPG_PROPERTIES}"
+            for z, x, y in tiles
+        ]
         for clients in (int(c) for c in args.clients.split(",")):
             a = run(ours_port, ours_paths, clients, headers)
             b = run(tipg_port, tipg_paths, clients)
             ratio = a["tiles_s"] / b["tiles_s"]
             ratios.append(ratio)
-            print(f"{zoom:>4} {clients:>7} {a['tiles_s']:>12.0f} {a['p50']:>7.2f} {a['p99']:>7.2f} "
-                  f"{b['tiles_s']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} {a['kb']:>7.1f} {ratio:>6.2f}")
+            print(
+                f"{zoom:>4} {clients:>7} {a['tiles_s']:>12.0f} {a['p50']:>7.2f} {a['p99']:>7.2f} "
+                f"{b['tiles_s']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} {a['kb']:>7.1f} {ratio:>6.2f}"
+            )
     print(f"median ratio ours/tipg (tiles per second): {np.median(ratios):.2f}")
 
 

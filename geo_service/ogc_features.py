@@ -19,18 +19,22 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
+from geo_service.boundaries.versions import Version, find_version, list_versions, version_in_force
+from geo_service.coordinates.bbox import BBox
+from geo_service.coordinates.bbox import parse_bbox as parse_lonlat_bbox
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.boundaries.versions import as_aware, parse_moment, version_in_force
+from geo_service.times import now, parse_moment
+from geo_service.vocabulary import STORAGE_SRID
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 # CRS URI -> (SRID, latitude first?)
 SUPPORTED_CRS: dict[str, tuple[int, bool]] = {
     CRS84: (4326, False),
-    EPSG.format(4490): (4490, True),
+    EPSG.format(STORAGE_SRID): (STORAGE_SRID, True),
     EPSG.format(4326): (4326, True),
 }
-STORAGE_CRS = EPSG.format(4490)
+STORAGE_CRS = EPSG.format(STORAGE_SRID)
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -67,46 +71,98 @@ class Collection:
 
 
 _ADMIN = Collection(
-    id="admin_units", title="Towns, villages and the county",
+    id="admin_units",
+    title="Towns, villages and the county",
     description="Administrative units of the boundary version in force (or in force at `datetime`).",
     source="admin_units u LEFT JOIN admin_units p ON p.id = u.parent_id WHERE u.version_id = :version",
-    id_column="u.code", geometry="u.geom",
-    properties={"code": "u.code", "name": "u.name", "level": "u.level", "kind": "u.kind",
-                "parent_code": "p.code", "urban": "u.urban", "households": "u.households",
-                "population": "u.population"},
-    filters=("level", "kind", "parent_code"), versioned=True, scope_kind="units",
+    id_column="u.code",
+    geometry="u.geom",
+    properties={
+        "code": "u.code",
+        "name": "u.name",
+        "level": "u.level",
+        "kind": "u.kind",
+        "parent_code": "p.code",
+        "urban": "u.urban",
+        "households": "u.households",
+        "population": "u.population",
+    },
+    filters=("level", "kind", "parent_code"),
+    versioned=True,
+    scope_kind="units",
 )
-_GRID_PROPERTIES = {"code": "g.code", "name": "g.name", "level": "g.level", "kind": "g.kind",
-                    "village_code": "v.code", "parent_code": "p.code", "households": "g.households",
-                    "population": "g.population"}
-_GRID_SOURCE = ("grids g JOIN admin_units v ON v.id = g.village_id LEFT JOIN grids p ON p.id = g.parent_id "
-                "WHERE g.version_id = :version")
+_GRID_PROPERTIES = {
+    "code": "g.code",
+    "name": "g.name",
+    "level": "g.level",
+    "kind": "g.kind",
+    "village_code": "v.code",
+    "parent_code": "p.code",
+    "households": "g.households",
+    "population": "g.population",
+}
+_GRID_SOURCE = (
+    "grids g JOIN admin_units v ON v.id = g.village_id LEFT JOIN grids p ON p.id = g.parent_id "
+    "WHERE g.version_id = :version"
+)
 _GRIDS = Collection(
-    id="grids", title="Grids in force",
+    id="grids",
+    title="Grids in force",
     description="Grids of the boundary version in force now (or at the instant `datetime`).",
-    source=_GRID_SOURCE, id_column="g.code", geometry="g.geom", properties=_GRID_PROPERTIES,
-    filters=("level", "kind", "village_code", "parent_code"), versioned=True,
+    source=_GRID_SOURCE,
+    id_column="g.code",
+    geometry="g.geom",
+    properties=_GRID_PROPERTIES,
+    filters=("level", "kind", "village_code", "parent_code"),
+    versioned=True,
 )
 _CAMERAS = Collection(
-    id="cameras", title="Video cameras",
+    id="cameras",
+    title="Video cameras",
     description="Cameras with their view: heading and field of view in degrees, range in metres.",
-    source="cameras c WHERE true", id_column="c.device_code", geometry="c.geom",
-    properties={"device_code": "c.device_code", "name": "c.name", "kind": "c.kind", "status": "c.status",
-                "heading_deg": "c.heading_deg", "fov_deg": "c.fov_deg", "range_m": "c.range_m",
-                "installed_on": "c.installed_on"},
-    filters=("kind", "status"), permission="cameras.read", scope_kind="cameras",
+    source="cameras c WHERE true",
+    id_column="c.device_code",
+    geometry="c.geom",
+    properties={
+        "device_code": "c.device_code",
+        "name": "c.name",
+        "kind": "c.kind",
+        "status": "c.status",
+        "heading_deg": "c.heading_deg",
+        "fov_deg": "c.fov_deg",
+        "range_m": "c.range_m",
+        "installed_on": "c.installed_on",
+    },
+    filters=("kind", "status"),
+    permission="cameras.read",
+    scope_kind="cameras",
 )
 _INCIDENTS = Collection(
-    id="incidents", title="Incidents",
+    id="incidents",
+    title="Incidents",
     description="Incidents where they happened, with their grid and state (no personal data).",
-    source="incidents i WHERE true", id_column="i.id", geometry="i.geom",
-    properties={"id": "i.id", "external_id": "i.external_id", "source": "i.source", "category": "i.category",
-                "risk_colour": "i.risk_colour", "status": "i.status", "tier": "i.tier",
-                "reported_at": "i.reported_at", "deadline": "i.deadline", "closed_at": "i.closed_at",
-                "grid_code": "i.grid_code", "village_code": "i.village_code", "town_code": "i.town_code"},
+    source="incidents i WHERE true",
+    id_column="i.id",
+    geometry="i.geom",
+    properties={
+        "id": "i.id",
+        "external_id": "i.external_id",
+        "source": "i.source",
+        "category": "i.category",
+        "risk_colour": "i.risk_colour",
+        "status": "i.status",
+        "tier": "i.tier",
+        "reported_at": "i.reported_at",
+        "deadline": "i.deadline",
+        "closed_at": "i.closed_at",
+        "grid_code": "i.grid_code",
+        "village_code": "i.village_code",
+        "town_code": "i.town_code",
+    },
     time_column="i.reported_at",
     filters=("category", "status", "risk_colour", "source", "tier", "grid_code", "village_code", "town_code"),
-    permission="incidents.read", scope_kind="incidents",
+    permission="incidents.read",
+    scope_kind="incidents",
 )
 STATIC = {c.id: c for c in (_ADMIN, _GRIDS, _CAMERAS, _INCIDENTS)}
 VERSIONED_GRIDS = re.compile(r"^grids-v(\d+)$")
@@ -114,17 +170,23 @@ VERSIONED_GRIDS = re.compile(r"^grids-v(\d+)$")
 
 def collections(connection: Connection) -> list[Collection]:
     """The fixed collections, and one of grids per boundary version (drafts included)."""
-    rows = connection.execute(text("SELECT id, name, status, effective_from FROM boundary_versions ORDER BY id")).all()
-    return list(STATIC.values()) + [_version_grids(i, name, status, start) for i, name, status, start in rows]
+    return list(STATIC.values()) + [_version_grids(version) for version in list_versions(connection)]
 
 
-def _version_grids(version_id: int, name: str, status: str, start: datetime | None) -> Collection:
+def _version_grids(version: Version) -> Collection:
+    start = version.effective_from
     when = f", in force from {start.isoformat()}" if start else ""
     return Collection(
-        id=f"grids-v{version_id}", title=f"Grids of version {name}",
-        description=f"Grids of boundary version {name!r} ({status}{when}).",
-        source=_GRID_SOURCE, id_column="g.code", geometry="g.geom", properties=_GRID_PROPERTIES,
-        filters=_GRIDS.filters, versioned=True, fixed_version=version_id,
+        id=f"grids-v{version.id}",
+        title=f"Grids of version {version.name}",
+        description=f"Grids of boundary version {version.name!r} ({version.status}{when}).",
+        source=_GRID_SOURCE,
+        id_column="g.code",
+        geometry="g.geom",
+        properties=_GRID_PROPERTIES,
+        filters=_GRIDS.filters,
+        versioned=True,
+        fixed_version=version.id,
     )
 
 
@@ -133,10 +195,10 @@ def collection(connection: Connection, collection_id: str) -> Collection:
         return STATIC[collection_id]
     match = VERSIONED_GRIDS.match(collection_id)
     if match:
-        row = connection.execute(text("SELECT id, name, status, effective_from FROM boundary_versions WHERE id = :i"),
-                                 {"i": int(match.group(1))}).first()
-        if row:
-            return _version_grids(*row)
+        try:
+            return _version_grids(find_version(connection, int(match.group(1))))
+        except NotFound:
+            pass
     raise NotFound(f"no collection {collection_id!r}", field="collectionId")
 
 
@@ -152,31 +214,20 @@ def parse_crs(value: str | None, field_name: str = "crs") -> tuple[str, int, boo
         authority, _, code = uri[1:-1].partition(":")
         uri = EPSG.format(code) if authority.upper() == "EPSG" else uri
     if uri not in SUPPORTED_CRS:
-        raise BadRequest(f"{field_name}: {value!r} is not supported; use one of {', '.join(SUPPORTED_CRS)}",
-                         field=field_name)
+        raise BadRequest(
+            f"{field_name}: {value!r} is not supported; use one of {', '.join(SUPPORTED_CRS)}", field=field_name
+        )
     srid, lat_first = SUPPORTED_CRS[uri]
     return uri, srid, lat_first
 
 
-def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, float, float] | None:
-    """``minx,miny,maxx,maxy`` in ``bbox-crs`` (lat first for EPSG:4490/4326), as lon/lat."""
+def parse_bbox(value: str | None, bbox_crs: str | None) -> BBox | None:
+    """``minx,miny,maxx,maxy`` in ``bbox-crs`` (lat first for EPSG:4490/4326), as lon/lat; a
+    bad box is a 400 naming ``bbox``, an unsupported ``bbox-crs`` one naming ``bbox-crs``."""
     if value is None:
         return None
-    try:
-        numbers = [float(v) for v in value.split(",")]
-    except ValueError:
-        raise BadRequest(f"bbox: {value!r} is not four numbers separated by commas", field="bbox") from None
-    if len(numbers) == 6:  # 3-D: drop heights
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4:
-        raise BadRequest(f"bbox: {value!r} has {len(numbers)} numbers, not 4", field="bbox")
     _, _, lat_first = parse_crs(bbox_crs, "bbox-crs")
-    if lat_first:
-        numbers = [numbers[1], numbers[0], numbers[3], numbers[2]]
-    minx, miny, maxx, maxy = numbers
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise BadRequest(f"bbox: {value!r} is out of range for longitude and latitude", field="bbox")
-    return minx, miny, maxx, maxy
+    return parse_lonlat_bbox(value, lat_first=lat_first, error=BadRequest)
 
 
 def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datetime | None] | None:
@@ -187,7 +238,7 @@ def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datet
     def one(part: str) -> datetime | None:
         if part in ("..", ""):
             return None
-        return as_aware(parse_moment(part, "datetime", error=BadRequest), zone)
+        return parse_moment(part, "datetime", zone, error=BadRequest)
 
     if "/" in value:
         start, _, end = value.partition("/")
@@ -208,16 +259,17 @@ def _version(connection: Connection, c: Collection, when, zone: str) -> int | No
     if c.fixed_version is not None:
         return c.fixed_version
     if when is not None and when[0] != when[1]:
-        raise BadRequest(f"datetime: {c.id} answers for an instant (the version then in force), not an interval",
-                         field="datetime")
-    return version_in_force(connection, when[0] if when else as_aware(None, zone)).id
+        raise BadRequest(
+            f"datetime: {c.id} answers for an instant (the version then in force), not an interval", field="datetime"
+        )
+    return version_in_force(connection, when[0] if when else now(zone)).id
 
 
 def _where(c: Collection, bbox, when, filters: dict[str, str], params: dict) -> str:
     clauses = []
     if bbox is not None:
-        clauses.append(f"{c.geometry} && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490) AND "
-                       f"ST_Intersects({c.geometry}, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490))")
+        envelope = f"ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {STORAGE_SRID})"
+        clauses.append(f"{c.geometry} && {envelope} AND ST_Intersects({c.geometry}, {envelope})")
         params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox)))
     if when is not None and c.time_column:
         if when[0] is not None:
@@ -233,12 +285,14 @@ def _where(c: Collection, bbox, when, filters: dict[str, str], params: dict) -> 
 
 
 def _feature_sql(c: Collection, srid: int, lat_first: bool) -> str:
-    geometry = c.geometry if srid == 4490 else f"ST_Transform({c.geometry}, {srid})"
+    geometry = c.geometry if srid == STORAGE_SRID else f"ST_Transform({c.geometry}, {srid})"
     if lat_first:
         geometry = f"ST_FlipCoordinates({geometry})"
     props = ", ".join(f"'{name}', {expr}" for name, expr in c.properties.items())
-    return (f"json_build_object('type', 'Feature', 'id', {c.id_column}, "
-            f"'geometry', ST_AsGeoJSON({geometry}, 8)::json, 'properties', json_build_object({props}))")
+    return (
+        f"json_build_object('type', 'Feature', 'id', {c.id_column}, "
+        f"'geometry', ST_AsGeoJSON({geometry}, 8)::json, 'properties', json_build_object({props}))"
+    )
 
 
 def items(
@@ -252,7 +306,7 @@ def items(
     offset: int = 0,
     crs: str | None = None,
     filters: dict[str, str] | None = None,
-    zone: str = "Asia/Shanghai",
+    zone: str,
     scope: Jurisdiction | None = None,
 ) -> dict:
     """A page of a collection's features within ``scope`` as a GeoJSON FeatureCollection (links
@@ -264,25 +318,47 @@ def items(
     when = parse_datetime(datetime_value, zone)
     unknown = sorted(set(filters or {}) - set(c.filters))
     if unknown:
-        raise BadRequest(f"{collection_id} cannot be filtered by {', '.join(unknown)}; "
-                         f"it can by {', '.join(c.filters) or 'nothing'}", field=unknown[0])
+        raise BadRequest(
+            f"{collection_id} cannot be filtered by {', '.join(unknown)}; "
+            f"it can by {', '.join(c.filters) or 'nothing'}",
+            field=unknown[0],
+        )
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: {limit} is not between 1 and {MAX_LIMIT}", field="limit")
     if offset < 0:
         raise BadRequest(f"offset: {offset} is negative", field="offset")
-    params: dict = {"version": _version(connection, c, when, zone), "limit": limit, "offset": offset,
-                    **scope.params()}
+    params: dict = {"version": _version(connection, c, when, zone), "limit": limit, "offset": offset, **scope.params()}
     where = f" AND {c.scoped(scope)}" + _where(c, box, when, filters or {}, params)
     matched = connection.execute(text(f"SELECT count(*) FROM {c.source}{where}"), params).scalar_one()
-    rows = connection.execute(text(
-        f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source}{where} ORDER BY {c.id_column} "
-        "LIMIT :limit OFFSET :offset"), params).scalars().all()
-    return {"type": "FeatureCollection", "features": rows, "numberMatched": matched,
-            "numberReturned": len(rows), "crs": uri}
+    rows = (
+        connection.execute(
+            text(
+                f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source}{where} ORDER BY {c.id_column} "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": rows,
+        "numberMatched": matched,
+        "numberReturned": len(rows),
+        "crs": uri,
+    }
 
 
-def item(connection: Connection, collection_id: str, feature_id: str, *, crs: str | None = None,
-         zone: str = "Asia/Shanghai", scope: Jurisdiction | None = None) -> dict:
+def item(
+    connection: Connection,
+    collection_id: str,
+    feature_id: str,
+    *,
+    crs: str | None = None,
+    zone: str,
+    scope: Jurisdiction | None = None,
+) -> dict:
     """One feature; NotFound if it does not exist or lies outside ``scope``."""
     scope = scope or EVERYTHING
     c = collection(connection, collection_id)
@@ -290,9 +366,13 @@ def item(connection: Connection, collection_id: str, feature_id: str, *, crs: st
     params = {"version": _version(connection, c, None, zone), "fid": feature_id, **scope.params()}
     if c.id_column == "i.id" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
-    row = connection.execute(text(
-        f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source} AND {c.id_column}::text = :fid "
-        f"AND {c.scoped(scope)}"), params).scalar()
+    row = connection.execute(
+        text(
+            f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source} AND {c.id_column}::text = :fid "
+            f"AND {c.scoped(scope)}"
+        ),
+        params,
+    ).scalar()
     if row is None:
         raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
     return {**row, "crs": uri}
@@ -309,8 +389,11 @@ def extent(connection: Connection, c: Collection, zone: str, scope: Jurisdiction
         numbers = [float(v) for v in re.findall(r"-?[\d.]+", box)]
         result["spatial"] = {"bbox": [numbers], "crs": CRS84}
     if c.time_column:
-        start, end = connection.execute(text(f"SELECT min({c.time_column}), max({c.time_column}) FROM {source}"),
-                                        params).one()
-        result["temporal"] = {"interval": [[start.isoformat() if start else None, end.isoformat() if end else None]],
-                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+        start, end = connection.execute(
+            text(f"SELECT min({c.time_column}), max({c.time_column}) FROM {source}"), params
+        ).one()
+        result["temporal"] = {
+            "interval": [[start.isoformat() if start else None, end.isoformat() if end else None]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
     return result

@@ -44,7 +44,10 @@ class RichReporter:
 def rich_reporter() -> Iterator[RichReporter]:
     console = Console(stderr=True, log_path=False)
     columns = (
-        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         yield RichReporter(progress)

@@ -37,9 +37,7 @@ PROJECT_ROOT = _project_root()
 
 
 class _Part(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="GEO_SERVICE_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_", env_file=".env", extra="ignore", populate_by_name=True)
 
 
 class DatabaseSettings(_Part):
@@ -192,19 +190,10 @@ class Settings(BaseModel):
                 routed[part] = _PART_TYPES[part](**{**(current or {}), **given})
         return routed
 
-    def __getattr__(self, name: str) -> Any:  # transitional: flat reads while callers move to parts
-        part = _PART_OF.get(name)
-        if part is not None:
-            return getattr(getattr(self, part), name)
-        if name in ("effective_database_url", "local_database_url", "uses_local_cluster"):
-            database = self.database
-            return {"effective_database_url": database.url, "local_database_url": database.local_url,
-                    "uses_local_cluster": database.uses_local_cluster}[name]
-        return super().__getattr__(name)
-
 
 _PART_TYPES: dict[str, type[_Part]] = {
-    part: field.annotation for part, field in Settings.model_fields.items()  # type: ignore[misc]
+    part: field.annotation
+    for part, field in Settings.model_fields.items()  # type: ignore[misc]
 }
 _PART_OF: dict[str, str] = {name: part for part, kind in _PART_TYPES.items() for name in kind.model_fields}
 

@@ -8,7 +8,7 @@ Times are stored as ``timestamptz``. A time that comes without a zone (a form, a
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from geo_service.errors import InvalidInput
@@ -31,7 +31,7 @@ def storable(moment: datetime) -> datetime:
         if abs(offset) > MAX_UTC_OFFSET:
             raise ValueError(f"the UTC offset {moment.strftime('%z')} is outside -1200 to +1400")
         try:
-            moment.astimezone(timezone.utc)
+            moment.astimezone(UTC)
         except OverflowError:
             raise ValueError(f"{moment.isoformat()} is out of range") from None
     return moment
@@ -62,9 +62,7 @@ def read_time(value: object, zone: str) -> datetime | None:
         return None
 
 
-def parse_moment(
-    raw: object, field: str, zone: str, error: type[InvalidInput] = InvalidInput
-) -> datetime:
+def parse_moment(raw: object, field: str, zone: str, error: type[InvalidInput] = InvalidInput) -> datetime:
     """A time from a request or a command, aware (the county's ``zone`` if it had none), or
     ``error`` naming ``field`` and saying why it is no time."""
     if isinstance(raw, str):

@@ -42,7 +42,24 @@ CAMERA_STATES = ("online", "offline", "fault")
 MAX_CAMERA_RANGE_M = 1000
 
 __all__ = [
-    "ACTIONS", "ADMIN_KINDS", "ADMIN_LEVELS", "CAMERA_KINDS", "CAMERA_STATES", "DATUMS", "DISPLAY_DATUMS",
-    "GRID_KINDS", "MAX_CAMERA_RANGE_M", "OPEN", "RISK_COLOURS", "STATUSES", "STORAGE_CRS", "STORAGE_SRID",
-    "TIERS", "UNIT_LEVELS", "VERSION_STATES", "Datum", "RiskColour", "Tier",
+    "ACTIONS",
+    "ADMIN_KINDS",
+    "ADMIN_LEVELS",
+    "CAMERA_KINDS",
+    "CAMERA_STATES",
+    "DATUMS",
+    "DISPLAY_DATUMS",
+    "GRID_KINDS",
+    "MAX_CAMERA_RANGE_M",
+    "OPEN",
+    "RISK_COLOURS",
+    "STATUSES",
+    "STORAGE_CRS",
+    "STORAGE_SRID",
+    "TIERS",
+    "UNIT_LEVELS",
+    "VERSION_STATES",
+    "Datum",
+    "RiskColour",
+    "Tier",
 ]

@@ -16,6 +16,8 @@ ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
 # npm fetches the map page's browser assets once (below); Chromium only with --browser.
 command -v npm >/dev/null || "$root/.venv/bin/python" -m geo_service.web.vendor --check 2>/dev/null || packages+=(npm)
 [ "$browser" -eq 0 ] || command -v chromium >/dev/null || packages+=(chromium)
+# A CJK font, so that pages rendered headless show Chinese rather than boxes.
+[ "$browser" -eq 0 ] || dpkg -s fonts-noto-cjk >/dev/null 2>&1 || packages+=(fonts-noto-cjk)
 if ((${#packages[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

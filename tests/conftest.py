@@ -26,11 +26,25 @@ TEMPLATE = "geo_service_test_template"
 FIGURES: dict[str, str] = {}
 
 
+# Tests that need the demo county (236,500 incidents, built once into a template) are marked
+# ``demo``; ``pytest -m "not demo and not slow"`` is the quick tier on the hand-made tiny county
+# and scratch databases.
+DEMO_FIXTURES = {"demo_url", "engine", "client", "demo_copy_url", "module_demo_copy_url"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.demo)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section("figures")
         for name, figure in FIGURES.items():
             terminalreporter.write_line(f"{name}: {figure}")
+
+
 SEED = 511421
 TEMPLATE_LOCK = 5114210  # advisory lock: one test session at a time builds or copies the template
 
@@ -42,7 +56,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def cluster(settings: Settings) -> LocalCluster:
-    cluster = LocalCluster(settings, log=lambda message: None)
+    cluster = LocalCluster(settings.database, log=lambda message: None)
     cluster.up()
     return cluster
 
@@ -71,7 +85,7 @@ def demo_url(cluster: LocalCluster) -> Iterator[str]:
             cluster.create_database(TEMPLATE, drop=True)
             url = cluster.url(TEMPLATE)
             migrate.upgrade(url)
-            load_demo(get_engine(url), SEED)
+            load_demo(get_engine(url), SEED, Settings(database_url=url))
             dispose_engines()  # a template must have no connections when it is copied
         cluster.create_database(session_db, template=TEMPLATE)
         cur.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK,))
@@ -125,7 +139,9 @@ def token_for(url: str, role: str = "admin", jurisdiction: str | None = None, na
     engine = get_engine(url)
     if jurisdiction is None:
         with engine.connect() as connection:
-            jurisdiction = connection.execute(text("SELECT code FROM admin_units WHERE level = 'county' LIMIT 1")).scalar()
+            jurisdiction = connection.execute(
+                text("SELECT code FROM admin_units WHERE level = 'county' LIMIT 1")
+            ).scalar()
     name = name or f"{role}-{jurisdiction}-{uuid.uuid4().hex[:6]}"
     return add_user(engine, name, role, jurisdiction, settings=Settings(database_url=url), actor="tests")[1]
 
@@ -137,8 +153,7 @@ def signed_in(url: str, role: str = "admin", jurisdiction: str | None = None, na
     from geo_service.api.app import create_app
 
     token = token_for(url, role, jurisdiction, name)
-    return TestClient(create_app(Settings(database_url=url, **settings)),
-                      headers={"Authorization": f"Bearer {token}"})
+    return TestClient(create_app(Settings(database_url=url, **settings)), headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +167,6 @@ def scalar(engine: Engine, sql: str, **params):
     """One value from the database."""
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar()
-
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +208,9 @@ def live_server(url: str) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -214,10 +229,10 @@ def ground_truth() -> dict:
     fresh clone does not have them yet (the demo's outputs are not committed)."""
     import json
 
-    settings = Settings()
-    path = settings.demo_dir / "ground_truth.json"
+    demo = Settings().demo
+    path = demo.demo_dir / "ground_truth.json"
     if not path.exists():
         from geo_service.demo.generator import generate, write_outputs
 
-        write_outputs(generate(settings.demo_seed), settings.demo_dir)
+        write_outputs(generate(demo.demo_seed), demo.demo_dir)
     return json.loads(path.read_text())

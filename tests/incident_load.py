@@ -27,9 +27,13 @@ GIVE_UP_AFTER_S = 120
 def payload(prefix: str, number: int) -> dict:
     column, row = number % 37, number // 37 % 23
     return {
-        "external_id": f"{prefix}-{number}", "category": "dispute", "source": "hotline_12345",
-        "lon": WEST + (EAST - WEST) * column / 36, "lat": SOUTH + (NORTH - SOUTH) * row / 22,
-        "reported_at": "2026-11-10T09:00:00+08:00", "description": f"load test {number}",
+        "external_id": f"{prefix}-{number}",
+        "category": "dispute",
+        "source": "hotline_12345",
+        "lon": WEST + (EAST - WEST) * column / 36,
+        "lat": SOUTH + (NORTH - SOUTH) * row / 22,
+        "reported_at": "2026-11-10T09:00:00+08:00",
+        "description": f"load test {number}",
     }
 
 
@@ -71,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     def send(number: int) -> dict:
         nonlocal done
         if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=args.url, timeout=30,
-                                        headers={"Authorization": f"Bearer {args.token}"})
+            local.client = httpx.Client(
+                base_url=args.url, timeout=30, headers={"Authorization": f"Bearer {args.token}"}
+            )
         body = payload(args.prefix, number)
         outcomes = post_until_stored(local.client, body)
         with lock:

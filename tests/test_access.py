@@ -9,7 +9,7 @@ answer lies in the user's town.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import mapbox_vector_tile
@@ -31,8 +31,11 @@ CLOSED_PAGE = {"limit": 1000}
 def towns(engine) -> tuple[str, str]:
     """Two towns of the demo with incidents: the user's own and another."""
     with engine.connect() as connection:
-        return tuple(connection.execute(text(
-            "SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")).scalars())
+        return tuple(
+            connection.execute(
+                text("SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")
+            ).scalars()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +48,47 @@ def mine(demo_url, towns):
 def theirs(engine, towns) -> dict:
     """Things of the other town: an incident, a grid, a point inside a grid, a camera."""
     with engine.connect() as connection:
-        incident = connection.execute(text(
-            "SELECT id FROM incidents WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": towns[1]}).scalar()
-        grid, lon, lat = connection.execute(text("""
+        incident = connection.execute(
+            text("SELECT id FROM incidents WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": towns[1]}
+        ).scalar()
+        grid, lon, lat = connection.execute(
+            text("""
             SELECT g.code, ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))
               FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
-             WHERE t.code = :t AND g.level = 1 ORDER BY g.code LIMIT 1"""), {"t": towns[1]}).one()
+             WHERE t.code = :t AND g.level = 1 ORDER BY g.code LIMIT 1"""),
+            {"t": towns[1]},
+        ).one()
     return {"incident": incident, "grid": grid, "lon": lon, "lat": lat}
 
 
 def _town_of_grid(engine, code: str) -> str:
-    return scalar(engine, """SELECT t.code FROM grids g JOIN admin_units v ON v.id = g.village_id
-                              JOIN admin_units t ON t.id = v.parent_id WHERE g.code = :c LIMIT 1""", c=code)
+    return scalar(
+        engine,
+        """SELECT t.code FROM grids g JOIN admin_units v ON v.id = g.village_id
+                              JOIN admin_units t ON t.id = v.parent_id WHERE g.code = :c LIMIT 1""",
+        c=code,
+    )
 
 
 # -- tokens ------------------------------------------------------------------------------------------
 
-PROTECTED = ["/locate?lon=104.1&lat=30.0", "/incidents", "/incidents/1", "/sla", "/boundaries/versions",
-             "/features/collections", "/features/collections/grids/items", "/tiles/grids/13/6565/3398.mvt",
-             "/analysis/counts", "/audit", "/auth/me", "/map/convert?lon=104&lat=30&from=wgs84&to=gcj02",
-             "/tiles", "/tiles/style.json", "/tiles/grids.json"]
+PROTECTED = [
+    "/locate?lon=104.1&lat=30.0",
+    "/incidents",
+    "/incidents/1",
+    "/sla",
+    "/boundaries/versions",
+    "/features/collections",
+    "/features/collections/grids/items",
+    "/tiles/grids/13/6565/3398.mvt",
+    "/analysis/counts",
+    "/audit",
+    "/auth/me",
+    "/map/convert?lon=104&lat=30&from=wgs84&to=gcj02",
+    "/tiles",
+    "/tiles/style.json",
+    "/tiles/grids.json",
+]
 PUBLIC = ["/healthz", "/docs", "/openapi.json", "/", "/features/", "/features/conformance", "/map/config.json"]
 
 
@@ -105,34 +129,46 @@ def test_a_token_is_stored_hashed_and_stops_working_when_revoked(demo_copy_url):
         revoke_user(engine, "revoked-soon")
         assert client.get("/auth/me").status_code == 401
     assert "revoked-soon" not in [u.name for u in list_users(engine)]
-    assert scalar(engine, "SELECT array_agg(action ORDER BY id) FROM audit_log WHERE entity = 'user' "
-                          "AND entity_id = 'revoked-soon'") == ["user.add", "user.revoke"]
+    assert scalar(
+        engine,
+        "SELECT array_agg(action ORDER BY id) FROM audit_log WHERE entity = 'user' AND entity_id = 'revoked-soon'",
+    ) == ["user.add", "user.revoke"]
 
 
-@pytest.mark.parametrize("role, jurisdiction, field", [
-    ("sheriff", "511421000000", "role"), ("analyst", "511421999000", "jurisdiction"), ("analyst", "12", "jurisdiction")])
-def test_users_need_a_known_role_and_jurisdiction(engine, role, jurisdiction, field):
+@pytest.mark.parametrize(
+    "role, jurisdiction, field",
+    [
+        ("sheriff", "511421000000", "role"),
+        ("analyst", "511421999000", "jurisdiction"),
+        ("analyst", "12", "jurisdiction"),
+    ],
+)
+def test_users_need_a_known_role_and_jurisdiction(engine, settings, role, jurisdiction, field):
     from geo_service.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as caught:
-        add_user(engine, f"bad-{role}-{jurisdiction}", role, jurisdiction)
+        add_user(engine, f"bad-{role}-{jurisdiction}", role, jurisdiction, settings=settings)
     assert caught.value.field == field
 
 
 # -- roles -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("role, method, path, status", [
-    ("analyst", "GET", "/incidents", 403),
-    ("analyst", "GET", "/analysis/counts?unit=town", 200),
-    ("analyst", "GET", "/locate?lon=104.1&lat=30.0", 403),
-    ("planner", "POST", "/incidents/1/accept", 403),
-    ("planner", "GET", "/boundaries/versions/1/checks", 200),
-    ("dispatcher", "POST", "/boundaries/versions/1/retire", 403),
-    ("dispatcher", "GET", "/audit", 403),
-    ("leader", "GET", "/audit", 403),  # a town leader: the audit log is for the whole county
-    ("grid_worker", "GET", "/analysis/counts", 403),
-    ("admin", "GET", "/audit", 200),
-])
+
+@pytest.mark.parametrize(
+    "role, method, path, status",
+    [
+        ("analyst", "GET", "/incidents", 403),
+        ("analyst", "GET", "/analysis/counts?unit=town", 200),
+        ("analyst", "GET", "/locate?lon=104.1&lat=30.0", 403),
+        ("planner", "POST", "/incidents/1/accept", 403),
+        ("planner", "GET", "/boundaries/versions/1/checks", 200),
+        ("dispatcher", "POST", "/boundaries/versions/1/retire", 403),
+        ("dispatcher", "GET", "/audit", 403),
+        ("leader", "GET", "/audit", 403),  # a town leader: the audit log is for the whole county
+        ("grid_worker", "GET", "/analysis/counts", 403),
+        ("admin", "GET", "/audit", 200),
+    ],
+)
 def test_roles_and_their_permissions_are_data(demo_url, towns, role, method, path, status):
     jurisdiction = towns[0] if role == "leader" else None
     with signed_in(demo_url, role, jurisdiction) as client:
@@ -147,11 +183,14 @@ def test_a_permission_granted_in_the_table_takes_effect(demo_copy_url):
     with signed_in(demo_copy_url, "analyst") as client:
         assert client.get("/incidents").status_code == 403
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO role_permissions (role, permission) VALUES ('analyst', 'incidents.read')"))
+            connection.execute(
+                text("INSERT INTO role_permissions (role, permission) VALUES ('analyst', 'incidents.read')")
+            )
         assert client.get("/incidents").status_code == 200
 
 
 # -- the jurisdiction matrix ---------------------------------------------------------------------------
+
 
 def test_items_of_another_town_by_id_are_not_found(mine, theirs):
     calls = [
@@ -183,25 +222,38 @@ def test_lists_and_pages_hold_only_the_users_town(mine, engine, towns):
     assert grids["numberMatched"] > 0 and {_town_of_grid(engine, f["id"]) for f in grids["features"]} == {own}
     units = mine.get("/features/collections/admin_units/items", params={"limit": 10000}).json()
     assert {f["properties"]["level"] for f in units["features"]} == {"town", "village"}
-    assert {f["id"] if f["properties"]["level"] == "town" else f["properties"]["parent_code"]
-            for f in units["features"]} == {own}
+    assert {
+        f["id"] if f["properties"]["level"] == "town" else f["properties"]["parent_code"] for f in units["features"]
+    } == {own}
     cameras = mine.get("/features/collections/cameras/items", params={"limit": 10000}).json()
-    outside = scalar(engine, """
+    outside = scalar(
+        engine,
+        """
         SELECT count(*) FROM cameras c WHERE c.device_code = ANY(:codes) AND NOT ST_Covers(
                (SELECT geom FROM admin_units WHERE version_id = 1 AND code = :t), c.geom)""",
-                     codes=[f["id"] for f in cameras["features"]], t=own)
+        codes=[f["id"] for f in cameras["features"]],
+        t=own,
+    )
     assert cameras["numberMatched"] > 0 and outside == 0
 
 
 def test_a_lookup_in_the_users_town_lists_only_its_cameras(mine, engine, towns):
-    lon, lat = scalar(engine, "SELECT array[ST_X(geom), ST_Y(geom)] FROM cameras c WHERE ST_Covers("
-                              "(SELECT geom FROM admin_units WHERE version_id = 1 AND code = :t), c.geom) "
-                              "ORDER BY device_code LIMIT 1", t=towns[0])
+    lon, lat = scalar(
+        engine,
+        "SELECT array[ST_X(geom), ST_Y(geom)] FROM cameras c WHERE ST_Covers("
+        "(SELECT geom FROM admin_units WHERE version_id = 1 AND code = :t), c.geom) "
+        "ORDER BY device_code LIMIT 1",
+        t=towns[0],
+    )
     answer = mine.get("/locate", params={"lon": lon, "lat": lat, "camera_radius_m": 2000}).json()
     assert answer["town"]["code"] == towns[0] and answer["cameras"]
-    inside = scalar(engine, """SELECT bool_and(ST_Covers((SELECT geom FROM admin_units WHERE version_id = 1 AND code = :t),
+    inside = scalar(
+        engine,
+        """SELECT bool_and(ST_Covers((SELECT geom FROM admin_units WHERE version_id = 1 AND code = :t),
                                                           c.geom)) FROM cameras c WHERE c.device_code = ANY(:codes)""",
-                    t=towns[0], codes=[c["device_code"] for c in answer["cameras"]])
+        t=towns[0],
+        codes=[c["device_code"] for c in answer["cameras"]],
+    )
     assert inside
 
 
@@ -214,7 +266,9 @@ def test_tiles_hold_only_the_users_town(mine, engine, towns, theirs):
 
     z, x, y = tile_of(theirs["lon"], theirs["lat"], 13)
     for layer in ("grids", "incidents", "cameras", "incident_counts"):
-        answer = mine.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", params={"start": "2025-11-17"} if "incident" in layer else {})
+        answer = mine.get(
+            f"/tiles/{layer}/{z}/{x}/{y}.mvt", params={"start": "2025-11-17"} if "incident" in layer else {}
+        )
         assert answer.status_code in (200, 204), answer.text
         if answer.status_code == 200:
             decoded = mapbox_vector_tile.decode(answer.content)
@@ -226,7 +280,7 @@ def test_tiles_hold_only_the_users_town(mine, engine, towns, theirs):
             if layer == "incident_counts":
                 assert all(_town_of_grid(engine, p["code"]) == towns[0] for p in props)
     grid_tile = mine.get(f"/tiles/grids/{z}/{x}/{y}.mvt")
-    with signed_in(mine.app.state.settings.effective_database_url) as admin:
+    with signed_in(mine.app.state.settings.database.url) as admin:
         everything = admin.get(f"/tiles/grids/{z}/{x}/{y}.mvt")
     assert everything.status_code == 200 and everything.headers["etag"] != grid_tile.headers.get("etag")
 
@@ -241,17 +295,29 @@ def test_analyses_cover_only_the_users_town(mine, towns):
 
 
 def test_county_wide_work_is_refused_to_a_town_user(mine):
-    for method, path in (("GET", "/boundaries/versions/1/checks"), ("GET", "/boundaries/versions/1/export"),
-                         ("POST", "/assign"), ("GET", "/boundaries/versions/1/impact")):
+    for method, path in (
+        ("GET", "/boundaries/versions/1/checks"),
+        ("GET", "/boundaries/versions/1/export"),
+        ("POST", "/assign"),
+        ("GET", "/boundaries/versions/1/impact"),
+    ):
         answer = mine.request(method, path, json={"points": []} if method == "POST" else None)
         assert answer.status_code == 403 and answer.json()["field"] in ("jurisdiction", "permission"), path
 
 
 def test_a_town_user_cannot_record_an_incident_in_another_town(mine, engine, theirs):
     before = scalar(engine, "SELECT count(*) FROM incidents")
-    answer = mine.post("/incidents", json={
-        "external_id": "OTHER-TOWN-1", "lon": theirs["lon"], "lat": theirs["lat"], "category": "dispute",
-        "source": "hotline_12345", "reported_at": "2026-11-10T09:00:00+08:00"})
+    answer = mine.post(
+        "/incidents",
+        json={
+            "external_id": "OTHER-TOWN-1",
+            "lon": theirs["lon"],
+            "lat": theirs["lat"],
+            "category": "dispute",
+            "source": "hotline_12345",
+            "reported_at": "2026-11-10T09:00:00+08:00",
+        },
+    )
     assert answer.status_code == 403 and "outside your jurisdiction" in answer.json()["message"]
     assert scalar(engine, "SELECT count(*) FROM incidents") == before
 
@@ -266,9 +332,13 @@ def test_a_grid_worker_sees_their_grid_only(demo_url, engine):
 
 # -- personal data ---------------------------------------------------------------------------------------
 
+
 def test_personal_data_is_masked_without_the_permission_and_on_record_with_it(demo_url, engine, towns):
-    incident = scalar(engine, "SELECT id FROM incidents WHERE town_code = :t AND reporter_phone IS NOT NULL "
-                              "ORDER BY id LIMIT 1", t=towns[0])
+    incident = scalar(
+        engine,
+        "SELECT id FROM incidents WHERE town_code = :t AND reporter_phone IS NOT NULL ORDER BY id LIMIT 1",
+        t=towns[0],
+    )
     phone, name = scalar(engine, "SELECT array[reporter_phone, reporter_name] FROM incidents WHERE id = :i", i=incident)
     with signed_in(demo_url, "leader", towns[0]) as leader:
         seen = leader.get(f"/incidents/{incident}").json()
@@ -277,24 +347,43 @@ def test_personal_data_is_masked_without_the_permission_and_on_record_with_it(de
     assert seen["reporter"]["phone"] == phone[:3] + "*" * (len(phone) - 7) + phone[-4:] != phone
     assert seen["reporter"]["name"][0] == name[0] and "*" in seen["reporter"]["name"]
     assert all("*" in o["phone"] for o in seen["officers"] + lookup["officers"] if o.get("phone"))
-    assert scalar(engine, "SELECT count(*) FROM audit_log WHERE actor = :a AND action = 'read_personal'",
-                  a=leader_name) == 0
+    assert (
+        scalar(engine, "SELECT count(*) FROM audit_log WHERE actor = :a AND action = 'read_personal'", a=leader_name)
+        == 0
+    )
     with signed_in(demo_url, "dispatcher", towns[0]) as dispatcher:
         clear = dispatcher.get(f"/incidents/{incident}").json()
         who = dispatcher.get("/auth/me").json()["name"]
     assert clear["reporter"] == {"name": name, "phone": phone}
-    assert scalar(engine, "SELECT count(*) FROM audit_log WHERE actor = :a AND action = 'read_personal' "
-                          "AND entity = 'incident' AND entity_id = :i", a=who, i=str(incident)) == 1
+    assert (
+        scalar(
+            engine,
+            "SELECT count(*) FROM audit_log WHERE actor = :a AND action = 'read_personal' "
+            "AND entity = 'incident' AND entity_id = :i",
+            a=who,
+            i=str(incident),
+        )
+        == 1
+    )
 
 
 # -- the audit log --------------------------------------------------------------------------------------
 
+
 def test_the_audit_log_is_append_only_and_readable(demo_copy_url):
     engine = get_engine(demo_copy_url)
     with signed_in(demo_copy_url, "dispatcher") as dispatcher:
-        case = dispatcher.post("/incidents", json={
-            "external_id": "AUDIT-1", "lon": 104.1, "lat": 30.0, "category": "dispute", "source": "hotline_12345",
-            "reported_at": "2026-11-10T09:00:00+08:00"}).json()
+        case = dispatcher.post(
+            "/incidents",
+            json={
+                "external_id": "AUDIT-1",
+                "lon": 104.1,
+                "lat": 30.0,
+                "category": "dispute",
+                "source": "hotline_12345",
+                "reported_at": "2026-11-10T09:00:00+08:00",
+            },
+        ).json()
         dispatcher.post(f"/incidents/{case['id']}/accept", json={"actor": "网格员甲"})
         who = dispatcher.get("/auth/me").json()["name"]
     with signed_in(demo_copy_url) as admin:
@@ -309,6 +398,7 @@ def test_the_audit_log_is_append_only_and_readable(demo_copy_url):
 
 # -- limits ---------------------------------------------------------------------------------------------
 
+
 def test_oversized_bodies_are_refused_with_413(demo_url):
     with signed_in(demo_url, max_body_bytes=10_000) as client:
         big = {"points": [{"lon": 104.1, "lat": 30.0}] * 2000}
@@ -318,6 +408,7 @@ def test_oversized_bodies_are_refused_with_413(demo_url):
         def chunks():
             for _ in range(20):
                 yield b" " * 1000
+
         streamed = client.post("/incidents", content=chunks(), headers={"content-type": "application/json"})
         assert streamed.status_code == 413
 
@@ -333,6 +424,7 @@ def test_expensive_endpoints_are_rate_limited_with_429(demo_url):
 
 # -- OpenID Connect -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def identity_provider(tmp_path_factory):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -343,10 +435,18 @@ def identity_provider(tmp_path_factory):
 
 
 def _id_token(key, **claims) -> str:
-    now = datetime.now(timezone.utc)
-    body = {"iss": "https://idp.county.intranet", "aud": "geo_service", "sub": "u-42", "preferred_username": "王五",
-            "iat": now, "exp": now + timedelta(minutes=5), "geo_service_role": "dispatcher",
-            "geo_service_jurisdiction": "511421000000", **claims}
+    now = datetime.now(UTC)
+    body = {
+        "iss": "https://idp.county.intranet",
+        "aud": "geo_service",
+        "sub": "u-42",
+        "preferred_username": "王五",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "geo_service_role": "dispatcher",
+        "geo_service_jurisdiction": "511421000000",
+        **claims,
+    }
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": "county-1"})
 
 
@@ -356,20 +456,32 @@ def test_tokens_from_the_countys_identity_provider(demo_url, identity_provider):
     from geo_service.api.app import create_app
 
     key, jwks = identity_provider
-    settings = Settings(database_url=demo_url, oidc_jwks=jwks, oidc_issuer="https://idp.county.intranet",
-                        oidc_audience="geo_service")
+    settings = Settings(
+        database_url=demo_url, oidc_jwks=jwks, oidc_issuer="https://idp.county.intranet", oidc_audience="geo_service"
+    )
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with TestClient(create_app(settings)) as client:
+
         def me(token):
             return client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+
         good = me(_id_token(key))
         assert good.status_code == 200 and good.json() | {"permissions": None} == {
-            "name": "王五", "role": "dispatcher", "permissions": None, "via": "oidc",
-            "jurisdiction": good.json()["jurisdiction"]}
-        past = datetime.now(timezone.utc) - timedelta(hours=1)
-        for bad in (_id_token(key, exp=past), _id_token(key, aud="another-app"), _id_token(key, iss="https://evil"),
-                    _id_token(other_key), _id_token(key, geo_service_role="sheriff"),
-                    _id_token(key, geo_service_jurisdiction="511421999000")):
+            "name": "王五",
+            "role": "dispatcher",
+            "permissions": None,
+            "via": "oidc",
+            "jurisdiction": good.json()["jurisdiction"],
+        }
+        past = datetime.now(UTC) - timedelta(hours=1)
+        for bad in (
+            _id_token(key, exp=past),
+            _id_token(key, aud="another-app"),
+            _id_token(key, iss="https://evil"),
+            _id_token(other_key),
+            _id_token(key, geo_service_role="sheriff"),
+            _id_token(key, geo_service_jurisdiction="511421999000"),
+        ):
             assert me(bad).status_code in (401, 403)
 
 

@@ -49,5 +49,7 @@ def test_raster_and_exact_agree_on_holes_parts_and_sub_grids():
 
 def test_points_outside_the_raster_have_no_grid():
     index = GridIndex(["511421100201001"], [1], [shapely.box(104.0, 30.0, 104.1, 30.1)])
-    found = index.assign(np.array([103.0, 104.05, 180.0, -180.0]), np.array([30.05, 30.05, 90.0, -90.0]), use_raster=True)
+    found = index.assign(
+        np.array([103.0, 104.05, 180.0, -180.0]), np.array([30.05, 30.05, 90.0, -90.0]), use_raster=True
+    )
     assert list(found) == [-1, 0, -1, -1]

@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 
 from geo_service.boundaries.checks import check_version
 from geo_service.boundaries.drafts import import_draft, retire_draft
-from geo_service.boundaries.publishing import publish, repair_draft
 from geo_service.boundaries.file_reading import read_boundary_file
+from geo_service.boundaries.publishing import publish, repair_draft
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.settings import Settings
 
@@ -34,8 +34,11 @@ def tiny_settings(tiny_url: str) -> Settings:
 
 
 def _frame(grids: dict, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"code": list(grids), "name": [f"grid {c[-3:]}" for c in grids]},
-                            geometry=[g for _, g in grids.values()], crs=crs)
+    return gpd.GeoDataFrame(
+        {"code": list(grids), "name": [f"grid {c[-3:]}" for c in grids]},
+        geometry=[g for _, g in grids.values()],
+        crs=crs,
+    )
 
 
 def _versions(engine) -> int:
@@ -44,12 +47,12 @@ def _versions(engine) -> int:
 
 def test_a_bad_file_is_refused_whole_with_every_problem_named(tiny_engine, tiny_settings, tmp_path):
     rows = [
-        ("5114211002010", box(104.0, 30.0, 104.05, 30.05)),        # 13 digits
+        ("5114211002010", box(104.0, 30.0, 104.05, 30.05)),  # 13 digits
         (WEST + "002", box(104.05, 30.0, 104.1, 30.05)),
-        (WEST + "002", box(104.0, 29.95, 104.1, 30.0)),            # duplicate
-        (WEST + "000", box(104.0, 29.95, 104.05, 30.0)),           # sequence 000
-        (WEST + "003", shapely.Point(104.02, 30.02)),              # not a polygon
-        (WEST + "004001", box(104.0, 29.95, 104.01, 29.96)),       # sub-grid without its parent
+        (WEST + "002", box(104.0, 29.95, 104.1, 30.0)),  # duplicate
+        (WEST + "000", box(104.0, 29.95, 104.05, 30.0)),  # sequence 000
+        (WEST + "003", shapely.Point(104.02, 30.02)),  # not a polygon
+        (WEST + "004001", box(104.0, 29.95, 104.01, 29.96)),  # sub-grid without its parent
     ]
     path = tmp_path / "bad.geojson"
     gpd.GeoDataFrame({"code": [c for c, _ in rows]}, geometry=[g for _, g in rows], crs="EPSG:4490").to_file(path)
@@ -58,7 +61,13 @@ def test_a_bad_file_is_refused_whole_with_every_problem_named(tiny_engine, tiny_
         read_boundary_file(path)
     problems = caught.value.detail["problems"]
     assert {(p["feature"], p["field"]) for p in problems} == {
-        (1, "code"), (2, "code"), (3, "code"), (4, "code"), (5, "geometry"), (6, "code")}
+        (1, "code"),
+        (2, "code"),
+        (3, "code"),
+        (4, "code"),
+        (5, "geometry"),
+        (6, "code"),
+    }
     assert "nothing was imported" in caught.value.message and "feature 1" in caught.value.message
     assert _versions(tiny_engine) == before
 
@@ -72,8 +81,7 @@ def test_an_unknown_village_stops_the_import_and_nothing_is_stored(tiny_engine, 
     assert (_versions(tiny_engine), scalar(tiny_engine, "SELECT count(*) FROM grids")) == before
 
 
-@pytest.mark.parametrize("crs, message", [(None, "does not say its coordinate system"),
-                                          ("gcj02", "projected CRS")])
+@pytest.mark.parametrize("crs, message", [(None, "does not say its coordinate system"), ("gcj02", "projected CRS")])
 def test_the_datum_must_be_known_and_consistent(tmp_path, crs, message):
     frame = _frame({WEST + "001": V2_GRIDS[WEST + "001"]})
     if crs is None:  # a Shapefile without its .prj says nothing (a GeoJSON is WGS84 by definition)
@@ -105,11 +113,16 @@ def test_a_zipped_shapefile_in_metres_with_numeric_codes(tiny_engine, tiny_setti
     result = import_draft(tiny_engine, boundary_file, name="west-shp", partial=True, settings=tiny_settings)
     assert result.replaced_villages == (WEST,)
     with tiny_engine.connect() as connection:
-        rows = dict(connection.execute(text(
-            "SELECT code, households FROM grids WHERE version_id = :v AND left(code, 12) = :w"),
-            {"v": result.version.id, "w": WEST}).all())
-        east = connection.execute(text("SELECT count(*) FROM grids WHERE version_id = :v AND left(code, 12) = :e"),
-                                  {"v": result.version.id, "e": EAST}).scalar()
+        rows = dict(
+            connection.execute(
+                text("SELECT code, households FROM grids WHERE version_id = :v AND left(code, 12) = :w"),
+                {"v": result.version.id, "w": WEST},
+            ).all()
+        )
+        east = connection.execute(
+            text("SELECT count(*) FROM grids WHERE version_id = :v AND left(code, 12) = :e"),
+            {"v": result.version.id, "e": EAST},
+        ).scalar()
     assert rows == {WEST + "001": 320, WEST + "002": 410} and east == 2
     assert result.problems["overlap"] == result.problems["gap"] == 0
     retire_draft(tiny_engine, "west-shp")
@@ -149,16 +162,20 @@ def test_published_boundaries_are_frozen(tiny_engine):
 
 
 def test_the_planners_api_from_upload_to_export(tiny_client, tmp_path):
-    grids = {WEST + "001": (1, box(104.00, 30.00, 104.06, 30.05)), WEST + "002": (1, box(104.00, 29.95, 104.10, 30.00)),
-             WEST + "009": (1, box(104.06, 30.00, 104.10, 30.05)),
-             # The whole county, with the east grid drawn validly (one L-shaped polygon).
-             EAST + "001": (1, shapely.union(*[g for g in V2_GRIDS[EAST + "001"][1].geoms])),
-             EAST + "002": V2_GRIDS[EAST + "002"]}
+    grids = {
+        WEST + "001": (1, box(104.00, 30.00, 104.06, 30.05)),
+        WEST + "002": (1, box(104.00, 29.95, 104.10, 30.00)),
+        WEST + "009": (1, box(104.06, 30.00, 104.10, 30.05)),
+        # The whole county, with the east grid drawn validly (one L-shaped polygon).
+        EAST + "001": (1, shapely.union(*[g for g in V2_GRIDS[EAST + "001"][1].geoms])),
+        EAST + "002": V2_GRIDS[EAST + "002"],
+    }
     path = tmp_path / "split.geojson"
     _frame(grids).to_file(path)
     with path.open("rb") as f:
-        created = tiny_client.post("/boundaries/drafts", files={"file": ("split.geojson", f)},
-                                   data={"name": "api-split", "crs": "cgcs2000"})
+        created = tiny_client.post(
+            "/boundaries/drafts", files={"file": ("split.geojson", f)}, data={"name": "api-split", "crs": "cgcs2000"}
+        )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["version"]["status"] == "draft" and body["replaced_villages"] is None
@@ -179,7 +196,9 @@ def test_the_planners_api_from_upload_to_export(tiny_client, tmp_path):
 
     past = tiny_client.post("/boundaries/versions/api-split/publish", json={"effective_from": "2020-01-01T00:00:00"})
     assert past.status_code == 422 and past.json()["field"] == "effective_from"
-    published = tiny_client.post("/boundaries/versions/api-split/publish", json={"effective_from": "2099-01-01T00:00:00"})
+    published = tiny_client.post(
+        "/boundaries/versions/api-split/publish", json={"effective_from": "2099-01-01T00:00:00"}
+    )
     assert published.status_code == 200 and published.json()["status"] == "published"
     phases = {v["name"]: v["phase"] for v in tiny_client.get("/boundaries/versions").json()}
     assert phases["api-split"] == "scheduled" and "in force" in phases.values()
@@ -206,8 +225,11 @@ def test_lookups_during_publishing_see_one_version_or_the_other(tiny_engine, tin
 
     from geo_service.lookup.locate import locate
 
-    grids = {WEST + "001": (1, box(104.00, 29.95, 104.10, 30.05)),  # the west village as one grid
-             EAST + "001": (1, shapely.union(*V2_GRIDS[EAST + "001"][1].geoms)), EAST + "002": V2_GRIDS[EAST + "002"]}
+    grids = {
+        WEST + "001": (1, box(104.00, 29.95, 104.10, 30.05)),  # the west village as one grid
+        EAST + "001": (1, shapely.union(*V2_GRIDS[EAST + "001"][1].geoms)),
+        EAST + "002": V2_GRIDS[EAST + "002"],
+    }
     path = tmp_path / "one-grid.geojson"
     _frame(grids).to_file(path)
     import_draft(tiny_engine, read_boundary_file(path), name="one-grid", settings=tiny_settings)
@@ -236,4 +258,4 @@ def test_lookups_during_publishing_see_one_version_or_the_other(tiny_engine, tin
     old = {(name, code) for name, code in seen if name != "one-grid"}
     assert old and all(code == WEST + "002" for _, code in old)  # the version in force before: v2
     assert {code for name, code in seen if name == "one-grid"} == {WEST + "001"}
-    assert all(name == "one-grid" for name, _ in seen[after + 2:])
+    assert all(name == "one-grid" for name, _ in seen[after + 2 :])

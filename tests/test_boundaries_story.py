@@ -19,11 +19,12 @@ import shapely
 from sqlalchemy import text
 
 from geo_service.boundaries.checks import check_version
-from geo_service.boundaries.drafts import find_version, import_draft, list_versions
+from geo_service.boundaries.drafts import import_draft
 from geo_service.boundaries.export import export_version, version_layer
+from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.impact import draft_impact, impact_map
 from geo_service.boundaries.publishing import publish
-from geo_service.boundaries.file_reading import read_boundary_file
+from geo_service.boundaries.versions import find_version, list_versions
 from geo_service.boundaries.workload import compare_workload
 from geo_service.coordinates.datum import convert_geoseries
 from geo_service.db.engine import get_engine
@@ -68,11 +69,17 @@ class Redraw:
 
     def __init__(self, engine) -> None:
         with engine.connect() as connection:
-            villages = connection.execute(text("""
+            villages = (
+                connection.execute(
+                    text("""
                 SELECT left(code, 12) FROM grids
                  WHERE version_id = 1 GROUP BY 1
                 HAVING count(*) FILTER (WHERE level = 2) = 0 AND count(*) FILTER (WHERE level = 1) >= 4
-                 ORDER BY count(*) DESC, 1 LIMIT 2""")).scalars().all()
+                 ORDER BY count(*) DESC, 1 LIMIT 2""")
+                )
+                .scalars()
+                .all()
+            )
             base = version_layer(connection, 1, "grids")
         self.p, self.q = villages
         base = base[base["code"].str[:12].isin(villages)].set_index("code", drop=False).to_crs(METRIC)
@@ -110,8 +117,14 @@ class Redraw:
         self.grids = grids
 
     def frame(self, grids: dict) -> gpd.GeoDataFrame:
-        rows = [{"code": code, "name": self.base["name"].get(code, f"new grid {code[-3:]}"),
-                 "kind": self.base["kind"].get(code, "urban")} for code in grids]
+        rows = [
+            {
+                "code": code,
+                "name": self.base["name"].get(code, f"new grid {code[-3:]}"),
+                "kind": self.base["kind"].get(code, "urban"),
+            }
+            for code in grids
+        ]
         return gpd.GeoDataFrame(rows, geometry=[shapely.make_valid(g) for g in grids.values()], crs=METRIC)
 
     def write(self, path, grids: dict) -> None:
@@ -185,23 +198,35 @@ def test_the_impact_names_what_changes_and_what_moves(engine, copy_settings, red
     change = dict(zip(impact.grids["code"], impact.grids["change"]))
     assert change.pop(redraw.new_code) == "added"
     assert change.pop(redraw.merged_away) == "removed"
-    assert set(change) == {redraw.split, redraw.merged_into, redraw.edge_gains, redraw.edge_loses,
-                           redraw.overlapping, redraw.holed}
+    assert set(change) == {
+        redraw.split,
+        redraw.merged_into,
+        redraw.edge_gains,
+        redraw.edge_loses,
+        redraw.overlapping,
+        redraw.holed,
+    }
     assert set(change.values()) == {"reshaped"}
     assert impact.villages == tuple(sorted([redraw.p, redraw.q]))
 
     flows = impact.flows.set_index(["from_code", "to_code"])["area_m2"]
     assert flows[(redraw.edge_loses, redraw.edge_gains)] == pytest.approx(
-        redraw.moved_area + redraw.overlap_area * (redraw.overlapped == redraw.edge_loses), rel=0.01)
+        redraw.moved_area + redraw.overlap_area * (redraw.overlapped == redraw.edge_loses), rel=0.01
+    )
     assert flows[(redraw.merged_away, redraw.merged_into)] == pytest.approx(
-        redraw.base.geometry[redraw.merged_away].area, rel=0.001)
+        redraw.base.geometry[redraw.merged_away].area, rel=0.001
+    )
 
     # Incidents moved, counted independently: each recent point located in the edited shapes.
     with engine.connect() as connection:
-        points = gpd.read_postgis(text("""
+        points = gpd.read_postgis(
+            text("""
             SELECT grid_code, geom FROM incidents
              WHERE reported_at >= :since AND left(grid_code, 12) = ANY(:v) AND merged_into_id IS NULL"""),
-            connection, geom_col="geom", params={"since": impact.since, "v": [redraw.p, redraw.q]})
+            connection,
+            geom_col="geom",
+            params={"since": impact.since, "v": [redraw.p, redraw.q]},
+        )
     points = points.set_crs("EPSG:4490", allow_override=True).to_crs(METRIC)
     new = gpd.GeoDataFrame({"new": list(redraw.grids)}, geometry=list(redraw.grids.values()), crs=METRIC)
     joined = gpd.sjoin(points, new, how="left", predicate="covered_by").sort_values("new")
@@ -215,6 +240,7 @@ def test_the_impact_names_what_changes_and_what_moves(engine, copy_settings, red
 
     html = tmp_path / "impact.html"
     from geo_service.maps import save_html
+
     save_html(impact_map(engine, impact), html)
     page = html.read_text()
     assert redraw.new_code in page and redraw.merged_away in page
@@ -241,8 +267,9 @@ def test_a_draft_with_errors_is_not_published(engine, copy_settings, imported):
 def published(engine, copy_settings, redraw, imported, tmp_path_factory):
     path = tmp_path_factory.mktemp("fixed") / "fixed.geojson"
     redraw.write(path, redraw.clean)
-    fixed = import_draft(engine, read_boundary_file(path, crs="gcj02"), into="redraw-2027", partial=True,
-                         settings=copy_settings)
+    fixed = import_draft(
+        engine, read_boundary_file(path, crs="gcj02"), into="redraw-2027", partial=True, settings=copy_settings
+    )
     assert fixed.version.id == imported.version.id
     assert fixed.problems["overlap"] == fixed.problems["gap"] == 0
     return publish(engine, "redraw-2027", TAKES_EFFECT, settings=copy_settings, now=NOW)
@@ -252,14 +279,17 @@ def test_lookups_answer_with_the_grids_of_their_date(engine, copy_settings, redr
     assert published.status == "published" and published.effective_from == TAKES_EFFECT
     # A point in the split grid's new eastern half.
     east = gpd.GeoSeries([redraw.grids[redraw.new_code].representative_point()], crs=METRIC).to_crs("EPSG:4490")[0]
-    before = locate(engine, east.x, east.y, "cgcs2000", datetime(2026, 12, 31, 23, 59, tzinfo=BJ), settings=copy_settings)
+    before = locate(
+        engine, east.x, east.y, "cgcs2000", datetime(2026, 12, 31, 23, 59, tzinfo=BJ), settings=copy_settings
+    )
     after = locate(engine, east.x, east.y, "cgcs2000", datetime(2027, 1, 1, 0, 1, tzinfo=BJ), settings=copy_settings)
     assert before.place.grid_code == redraw.split and before.version.name != "redraw-2027"
     assert after.place.grid_code == redraw.new_code and after.version.name == "redraw-2027"
     # Incidents recorded before stay in the grids they were recorded in.
     with engine.connect() as connection:
-        moved = connection.execute(text(
-            "SELECT count(*) FROM incidents WHERE boundary_version_id = :v"), {"v": published.id}).scalar()
+        moved = connection.execute(
+            text("SELECT count(*) FROM incidents WHERE boundary_version_id = :v"), {"v": published.id}
+        ).scalar()
     assert moved == 0
 
 
@@ -267,8 +297,9 @@ def test_a_published_version_cannot_be_imported_into(engine, copy_settings, redr
     path = tmp_path / "again.geojson"
     redraw.write(path, redraw.clean)
     with pytest.raises(Conflict, match="only a draft"):
-        import_draft(engine, read_boundary_file(path, crs="gcj02"), into=published.id, partial=True,
-                     settings=copy_settings)
+        import_draft(
+            engine, read_boundary_file(path, crs="gcj02"), into=published.id, partial=True, settings=copy_settings
+        )
     assert [v.name for v in list_versions(engine.connect())].count("redraw-2027") == 1
 
 

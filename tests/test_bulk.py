@@ -13,8 +13,8 @@ import pytest
 import shapely
 
 from geo_service.coordinates import datum
-from geo_service.lookup.bulk_assign import assign_file, assign_points, snapshot
 from geo_service.errors import InvalidInput
+from geo_service.lookup.bulk_assign import assign_file, assign_points, snapshot
 from geo_service.lookup.locate import locate
 
 from .tiny_county import EAST, WEST
@@ -22,8 +22,8 @@ from .tiny_county import EAST, WEST
 ROWS = [
     # (lon, lat, crs, expected status, expected grid or error words)
     ("104.01", "30.04", "cgcs2000", "assigned", WEST + "001001"),
-    ("104.05", "30.00", "cgcs2000", "assigned", WEST + "001002"),   # the four-grid vertex
-    ("104.075", "29.975", "wgs84", "assigned", WEST + "005"),        # in the hole: the island
+    ("104.05", "30.00", "cgcs2000", "assigned", WEST + "001002"),  # the four-grid vertex
+    ("104.075", "29.975", "wgs84", "assigned", WEST + "005"),  # in the hole: the island
     ("abc", "30.0", "cgcs2000", "error", "lon 'abc' is not a number"),
     ("", "30.0", "cgcs2000", "error", "lon is empty"),
     ("30.04", "104.04", "cgcs2000", "error", "look swapped"),
@@ -42,16 +42,20 @@ def _gcj(lon: float, lat: float) -> tuple[str, str]:
 @pytest.fixture
 def mixed_csv(tmp_path):
     rows = list(ROWS) + [(*_gcj(104.18, 29.96), "gcj-02", "assigned", EAST + "001")]
-    frame = pd.DataFrame([{"case": f"C{n}", "lon": lon, "lat": lat, "datum": crs} for n, (lon, lat, crs, *_ ) in enumerate(rows)])
+    frame = pd.DataFrame(
+        [{"case": f"C{n}", "lon": lon, "lat": lat, "datum": crs} for n, (lon, lat, crs, *_) in enumerate(rows)]
+    )
     path = tmp_path / "calls.csv"
     frame.to_csv(path, index=False)
     return path, rows
 
 
-def test_every_row_is_answered_and_bad_rows_are_named_by_number(tiny_engine, mixed_csv, tmp_path):
+def test_every_row_is_answered_and_bad_rows_are_named_by_number(tiny_engine, settings, mixed_csv, tmp_path):
     source, rows = mixed_csv
     out = tmp_path / "assigned.csv"
-    summary = assign_file(tiny_engine, source, out, crs_column="datum", at=pd.Timestamp("2026-01-15T10:00+08:00"))
+    summary = assign_file(
+        tiny_engine, source, out, crs_column="datum", at=pd.Timestamp("2026-01-15T10:00+08:00"), settings=settings
+    )
     written = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(written["case"]) == [f"C{n}" for n in range(len(rows))]  # every row, in order
     for n, (_, _, _, status, expected) in enumerate(rows):
@@ -66,28 +70,28 @@ def test_every_row_is_answered_and_bad_rows_are_named_by_number(tiny_engine, mix
     assert float(near["nearest_distance_m"]) == pytest.approx(4821, abs=10)
 
 
-def test_all_or_nothing_writes_nothing_when_a_row_is_bad(tiny_engine, mixed_csv, tmp_path):
+def test_all_or_nothing_writes_nothing_when_a_row_is_bad(tiny_engine, settings, mixed_csv, tmp_path):
     source, _ = mixed_csv
     out = tmp_path / "assigned.csv"
-    summary = assign_file(tiny_engine, source, out, crs_column="datum", all_or_nothing=True)
+    summary = assign_file(tiny_engine, source, out, crs_column="datum", all_or_nothing=True, settings=settings)
     assert summary.written is False and not out.exists()
 
 
-def test_the_same_answers_as_locate_on_random_points(tiny_engine):
+def test_the_same_answers_as_locate_on_random_points(tiny_engine, settings):
     rng = np.random.default_rng(3)
     lon, lat = rng.uniform(103.99, 104.21, 400), rng.uniform(29.94, 30.06, 400)
     with tiny_engine.connect() as connection:
-        snap = snapshot(connection)
+        snap = snapshot(connection, None, settings)
     result = assign_points(snap, lon, lat)
     for x, y, (_, row) in zip(lon, lat, result.iterrows()):
-        found = locate(tiny_engine, x, y).to_dict()
+        found = locate(tiny_engine, x, y, settings=settings).to_dict()
         expected = found["grid"]["code"] if found["grid"] else found["nearest_grid"]["code"]
         assert row["grid_code"] == expected
         assert row["status"] == ("assigned" if found["inside"] else "outside_grids")
 
 
 @pytest.mark.parametrize("suffix", [".geojson", ".parquet", ".gpkg"])
-def test_spatial_files_in_and_out_with_non_points_reported(tiny_engine, tmp_path, suffix):
+def test_spatial_files_in_and_out_with_non_points_reported(tiny_engine, settings, tmp_path, suffix):
     frame = gpd.GeoDataFrame(
         {"case": ["a", "b", "c"]},
         geometry=[shapely.Point(104.07, 30.04), shapely.box(104.0, 30.0, 104.01, 30.01), shapely.Point(104.12, 30.0)],
@@ -96,7 +100,7 @@ def test_spatial_files_in_and_out_with_non_points_reported(tiny_engine, tmp_path
     source = tmp_path / f"in{suffix}"
     frame.to_parquet(source) if suffix == ".parquet" else frame.to_file(source)
     out = tmp_path / f"out{suffix}"
-    summary = assign_file(tiny_engine, source, out, at=pd.Timestamp("2026-01-15T10:00+08:00"))
+    summary = assign_file(tiny_engine, source, out, at=pd.Timestamp("2026-01-15T10:00+08:00"), settings=settings)
     back = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
     assert list(back["grid_code"].fillna("")) == [WEST + "002", "", EAST + "001"]
     assert "a Polygon, not a point" in back.loc[1, "error"]
@@ -106,31 +110,64 @@ def test_spatial_files_in_and_out_with_non_points_reported(tiny_engine, tmp_path
 
 @pytest.mark.parametrize(
     ("name", "content", "words"),
-    [("x.txt", "lon,lat\n1,2\n", "unknown file type"),
-     ("x.csv", "x,y\n1,2\n", "no column lon"),
-     ("x.geojson", "{not json", "cannot be read")],
+    [
+        ("x.txt", "lon,lat\n1,2\n", "unknown file type"),
+        ("x.csv", "x,y\n1,2\n", "no column lon"),
+        ("x.geojson", "{not json", "cannot be read"),
+    ],
 )
-def test_a_malformed_file_is_refused_with_the_reason(tiny_engine, tmp_path, name, content, words):
+def test_a_malformed_file_is_refused_with_the_reason(tiny_engine, settings, tmp_path, name, content, words):
     source = tmp_path / name
     source.write_text(content)
     with pytest.raises(InvalidInput, match=words):
-        assign_file(tiny_engine, source, tmp_path / "out.csv")
+        assign_file(tiny_engine, source, tmp_path / "out.csv", settings=settings)
 
 
 def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_path):
     source, rows = mixed_csv
     out = tmp_path / "out.parquet"
     env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
-    done = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--out", str(out),
-                           "--crs-column", "datum", "--at", "2026-01-15T10:00:00"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo_service.cli.main",
+            "assign",
+            str(source),
+            "--out",
+            str(out),
+            "--crs-column",
+            "datum",
+            "--at",
+            "2026-01-15T10:00:00",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "11 rows: 4 assigned, 1 outside every grid" in done.stderr
     assert "row 4: lon 'abc' is not a number" in done.stderr
     assert "assigning to grids" in done.stderr
     assert len(gpd.read_parquet(out)) == len(rows)
-    strict = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--out",
-                             str(tmp_path / "strict.csv"), "--crs-column", "datum", "--all-or-nothing"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    strict = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo_service.cli.main",
+            "assign",
+            str(source),
+            "--out",
+            str(tmp_path / "strict.csv"),
+            "--crs-column",
+            "datum",
+            "--all-or-nothing",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert strict.returncode == 1 and "nothing written" in strict.stderr
     assert not (tmp_path / "strict.csv").exists()

@@ -11,7 +11,9 @@ from geo_service.db import migrate
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "geo_service.cli.main", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli.main", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_up_twice_is_harmless_and_status_reports_running(cluster):
@@ -28,7 +30,9 @@ def test_up_twice_is_harmless_and_status_reports_running(cluster):
 def test_status_reports_an_unreachable_database():
     done = subprocess.run(
         [sys.executable, "-m", "geo_service.cli.main", "db", "status"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:9/none"},
     )
     assert done.returncode == 1

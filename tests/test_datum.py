@@ -12,7 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point, Polygon
 
-from geo_service.coordinates import datum
+from geo_service.coordinates import datum, offsets
 from geo_service.coordinates.datum import (
     DATUMS,
     bd09_to_gcj02,
@@ -52,9 +52,7 @@ def china_grid() -> tuple[np.ndarray, np.ndarray]:
     outline = datum.china_outline()
     inner = outline.buffer(-0.03)
     minx, miny, maxx, maxy = outline.bounds
-    xs, ys = np.meshgrid(
-        np.arange(math.ceil(minx * 4) / 4, maxx, 0.25), np.arange(math.ceil(miny * 4) / 4, maxy, 0.25)
-    )
+    xs, ys = np.meshgrid(np.arange(math.ceil(minx * 4) / 4, maxx, 0.25), np.arange(math.ceil(miny * 4) / 4, maxy, 0.25))
     xs, ys = xs.ravel(), ys.ravel()
     keep = shapely.contains_xy(inner, xs, ys)
     assert keep.sum() > 10_000  # mainland is ~9.6e6 km2 -> ~15k grid points
@@ -153,7 +151,7 @@ COORDTRANSFORM_BD09_TO_GCJ02 = (116.39762729119315, 39.90865673957631)
         (wgs84_to_gcj02, COORDTRANSFORM_WGS84_TO_GCJ02),
         (gcj02_to_bd09, COORDTRANSFORM_GCJ02_TO_BD09),
         (datum._gcj02_to_wgs84_naive, COORDTRANSFORM_GCJ02_TO_WGS84),
-        (lambda x, y: datum._bd_to_gcj_approx(np.float64(x), np.float64(y)), COORDTRANSFORM_BD09_TO_GCJ02),
+        (lambda x, y: offsets.bd_to_gcj_approx(np.float64(x), np.float64(y)), COORDTRANSFORM_BD09_TO_GCJ02),
     ],
 )
 def test_coordtransform_vectors_exact(fn, expected):
@@ -226,7 +224,7 @@ def test_naive_inverse_is_not_good_enough(china_grid):
 def test_bd_approx_inverse_is_worse(china_grid):
     x, y = to_datum(*china_grid, "gcj02")
     bx, by = gcj02_to_bd09(x, y)
-    ax, ay = datum._bd_to_gcj_approx(bx, by)
+    ax, ay = offsets.bd_to_gcj_approx(bx, by)
     ox, oy = bd09_to_gcj02(bx, by)
     approx, ours = dist_m(ax, ay, x, y).max(), dist_m(ox, oy, x, y).max()
     assert approx > 0.05  # measured ~0.19 m
@@ -408,7 +406,9 @@ def test_lists_and_broadcasting():
 )
 @pytest.mark.parametrize(("src", "dst"), [("wgs84", "gcj02"), ("bd09", "wgs84"), ("wgs84", "cgcs2000")])
 def test_convert_rejects_bad_coordinates(lon, lat, n_bad, first, src, dst):
-    with pytest.raises(ValueError, match=rf"^{n_bad} of \d+ coordinate.*{first.replace('(', '[(]').replace(')', '[)]')}"):
+    with pytest.raises(
+        ValueError, match=rf"^{n_bad} of \d+ coordinate.*{first.replace('(', '[(]').replace(')', '[)]')}"
+    ):
         convert(lon, lat, src, dst)
 
 
@@ -421,11 +421,25 @@ def test_boundary_values_are_valid():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("wgs84", "wgs84"), ("WGS-84", "wgs84"), ("EPSG:4326", "wgs84"), ("epsg:4326", "wgs84"),
-        ("4326", "wgs84"), ("wgs-84", "wgs84"),
-        ("cgcs2000", "cgcs2000"), ("CGCS2000", "cgcs2000"), ("EPSG:4490", "cgcs2000"), ("4490", "cgcs2000"),
-        ("gcj02", "gcj02"), ("GCJ-02", "gcj02"), ("mars", "gcj02"), ("AMap", "gcj02"), ("tencent", "gcj02"),
-        ("bd09", "bd09"), ("BD-09", "bd09"), ("Baidu", "bd09"), (" bd09 ", "bd09"),
+        ("wgs84", "wgs84"),
+        ("WGS-84", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("epsg:4326", "wgs84"),
+        ("4326", "wgs84"),
+        ("wgs-84", "wgs84"),
+        ("cgcs2000", "cgcs2000"),
+        ("CGCS2000", "cgcs2000"),
+        ("EPSG:4490", "cgcs2000"),
+        ("4490", "cgcs2000"),
+        ("gcj02", "gcj02"),
+        ("GCJ-02", "gcj02"),
+        ("mars", "gcj02"),
+        ("AMap", "gcj02"),
+        ("tencent", "gcj02"),
+        ("bd09", "bd09"),
+        ("BD-09", "bd09"),
+        ("Baidu", "bd09"),
+        (" bd09 ", "bd09"),
     ],
 )
 def test_parse_datum(name, expected):

@@ -19,6 +19,7 @@ from geo_service.db import migrate
 from geo_service.db.engine import get_engine
 from geo_service.demo.loader import DemoLoadError, fingerprint, load_demo, table_counts
 from geo_service.rules import read_rule_table
+from geo_service.settings import Settings
 
 from .conftest import SEED, scalar
 
@@ -32,6 +33,7 @@ def rows(engine, sql: str, **params) -> list:
 
 
 # -- counts --------------------------------------------------------------------------------------
+
 
 def test_admin_units_match_the_public_figures(engine):
     levels = dict(rows(engine, "SELECT level, count(*) FROM admin_units GROUP BY level"))
@@ -47,9 +49,12 @@ def test_grids_and_grid_workers(engine):
     levels = dict(rows(engine, "SELECT level, count(*) FROM grids GROUP BY level"))
     assert 780 <= levels[1] <= 830
     assert levels.get(2, 0) > 0
-    workers = scalar(engine, """
+    workers = scalar(
+        engine,
+        """
         SELECT count(DISTINCT officer_id) FROM officer_assignments
-         WHERE role = 'grid_worker' AND valid_to IS NULL""")
+         WHERE role = 'grid_worker' AND valid_to IS NULL""",
+    )
     assert workers == 812
 
 
@@ -71,57 +76,77 @@ def test_cameras_of_every_kind(engine):
 
 def test_rules_are_seeded_as_data(engine):
     assert scalar(engine, "SELECT count(*) FROM responsibility_rules") == len(read_rule_table("responsibility_rules"))
-    core = rows(engine, """
-        SELECT role FROM responsibility_rules WHERE tier = 'village' AND core ORDER BY position""")
+    core = rows(
+        engine,
+        """
+        SELECT role FROM responsibility_rules WHERE tier = 'village' AND core ORDER BY position""",
+    )
     assert [r[0] for r in core] == ["village_cadre", "village_party_secretary", "community_police"]
     assert scalar(engine, "SELECT count(*) FROM time_limit_rules") == len(read_rule_table("time_limits"))
 
 
 # -- hierarchy -----------------------------------------------------------------------------------
 
+
 def test_codes_nest_in_their_parents(engine):
-    bad_units = scalar(engine, """
+    bad_units = scalar(
+        engine,
+        """
         SELECT count(*) FROM admin_units u JOIN admin_units p ON p.id = u.parent_id
          WHERE (u.level = 'town' AND left(u.code, 6) <> left(p.code, 6))
-            OR (u.level = 'village' AND left(u.code, 9) <> left(p.code, 9))""")
+            OR (u.level = 'village' AND left(u.code, 9) <> left(p.code, 9))""",
+    )
     assert bad_units == 0
-    bad_grids = scalar(engine, """
+    bad_grids = scalar(
+        engine,
+        """
         SELECT count(*) FROM grids g JOIN admin_units v ON v.id = g.village_id
-         WHERE v.level <> 'village' OR left(g.code, 12) <> v.code""")
+         WHERE v.level <> 'village' OR left(g.code, 12) <> v.code""",
+    )
     assert bad_grids == 0
-    bad_children = scalar(engine, """
+    bad_children = scalar(
+        engine,
+        """
         SELECT count(*) FROM grids c JOIN grids p ON p.id = c.parent_id
-         WHERE c.level <> p.level + 1 OR left(c.code, length(p.code)) <> p.code OR c.village_id <> p.village_id""")
+         WHERE c.level <> p.level + 1 OR left(c.code, length(p.code)) <> p.code OR c.village_id <> p.village_id""",
+    )
     assert bad_children == 0
 
 
 def test_every_incident_is_assigned_with_a_consistent_hierarchy(engine):
     assert scalar(engine, "SELECT count(*) FROM incidents WHERE grid_id IS NULL") == 0
-    inconsistent = scalar(engine, """
+    inconsistent = scalar(
+        engine,
+        """
         SELECT count(*) FROM incidents i
           JOIN grids g ON g.id = i.grid_id
           JOIN admin_units v ON v.id = g.village_id
           JOIN admin_units t ON t.id = v.parent_id
           JOIN admin_units c ON c.id = t.parent_id
          WHERE g.code <> i.grid_code OR v.code <> i.village_code
-            OR t.code <> i.town_code OR c.code <> i.county_code""")
+            OR t.code <> i.town_code OR c.code <> i.county_code""",
+    )
     assert inconsistent == 0
 
 
 def test_in_memory_assignment_agrees_with_postgis(engine):
     """The loader assigns in memory; PostGIS, by the same documented rule, must agree."""
-    disagreements = rows(engine, """
+    disagreements = rows(
+        engine,
+        """
         SELECT i.id, i.grid_code, best.code
           FROM (SELECT * FROM incidents ORDER BY id LIMIT 3000) i
           LEFT JOIN LATERAL (
                 SELECT g.code FROM grids g
                  WHERE g.version_id = i.boundary_version_id AND ST_Covers(g.geom, i.geom)
                  ORDER BY g.level DESC, g.code LIMIT 1) best ON true
-         WHERE best.code IS DISTINCT FROM i.grid_code""")
+         WHERE best.code IS DISTINCT FROM i.grid_code""",
+    )
     assert disagreements == []
 
 
 # -- topology ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("child", "parent", "join"),
@@ -133,9 +158,12 @@ def test_in_memory_assignment_agrees_with_postgis(engine):
     ids=["grids-in-villages", "subgrids-in-grids", "units-in-parents"],
 )
 def test_children_lie_within_their_parents(engine, child, parent, join):
-    worst = scalar(engine, f"""
+    worst = scalar(
+        engine,
+        f"""
         SELECT coalesce(max(ST_Area(ST_Difference(ST_Transform(c.geom, {METRIC}), ST_Transform(p.geom, {METRIC})))), 0)
-          FROM {child} c JOIN {parent} p ON {join}""")
+          FROM {child} c JOIN {parent} p ON {join}""",
+    )
     assert worst < TOLERANCE_M2
 
 
@@ -149,10 +177,13 @@ def test_children_lie_within_their_parents(engine, child, parent, join):
     ids=["sibling-grids", "all-level-1-grids", "sibling-units"],
 )
 def test_siblings_do_not_overlap(engine, table, sibling):
-    worst = scalar(engine, f"""
+    worst = scalar(
+        engine,
+        f"""
         SELECT coalesce(max(ST_Area(ST_Intersection(ST_Transform(a.geom, {METRIC}), ST_Transform(b.geom, {METRIC})))), 0)
           FROM {table} a JOIN {table} b ON a.id < b.id AND {sibling} AND a.geom && b.geom
-         WHERE ST_Intersects(a.geom, b.geom)""")
+         WHERE ST_Intersects(a.geom, b.geom)""",
+    )
     assert worst < TOLERANCE_M2
 
 
@@ -166,10 +197,13 @@ def test_siblings_do_not_overlap(engine, table, sibling):
     ids=["towns", "villages", "level-1-grids"],
 )
 def test_children_cover_the_county_without_gaps(engine, parent_level, children):
-    gap = scalar(engine, f"""
+    gap = scalar(
+        engine,
+        f"""
         SELECT ST_Area(ST_Difference(ST_Transform(p.geom, {METRIC}),
                                      ST_Transform((SELECT ST_Union(geom) FROM ({children}) c), {METRIC})))
-          FROM admin_units p WHERE p.level = '{parent_level}'""")
+          FROM admin_units p WHERE p.level = '{parent_level}'""",
+    )
     assert gap < TOLERANCE_M2
 
 
@@ -181,6 +215,7 @@ def test_geometries_are_valid_and_in_cgcs2000(engine):
 
 
 # -- the outline's datum ---------------------------------------------------------------------------
+
 
 def test_the_county_outline_was_converted_from_gcj02(engine):
     """The stored outline is the source's GCJ-02 outline converted by an independent library.
@@ -197,7 +232,8 @@ def test_the_county_outline_was_converted_from_gcj02(engine):
 
     source = shapely.geometry.shape(json.loads((PROJECT_ROOT / "boundaries/sources/511421.geojson").read_text()))
     expected = shapely.transform(
-        source, lambda xy: np.array([prcoords.gcj_wgs_bored((lat, lon))[::-1] for lon, lat in xy]))
+        source, lambda xy: np.array([prcoords.gcj_wgs_bored((lat, lon))[::-1] for lon, lat in xy])
+    )
     stored = shapely.from_wkb(bytes(scalar(engine, "SELECT ST_AsBinary(geom) FROM admin_units WHERE level = 'county'")))
     to_metric = Transformer.from_crs(4490, METRIC, always_xy=True).transform
     metric = lambda g: shapely.transform(g.boundary, to_metric, interleaved=False)
@@ -211,9 +247,12 @@ def test_the_county_outline_was_converted_from_gcj02(engine):
 def test_incident_locations_round_trip_from_their_input_datum(engine):
     from geo_service.coordinates import datum
 
-    sample = rows(engine, """
+    sample = rows(
+        engine,
+        """
         SELECT DISTINCT ON (input_datum) input_datum, input_lon, input_lat, ST_X(geom), ST_Y(geom)
-          FROM incidents ORDER BY input_datum, id""")
+          FROM incidents ORDER BY input_datum, id""",
+    )
     assert {r[0] for r in sample} >= {"wgs84", "gcj02", "bd09"}
     for name, lon, lat, x, y in sample:
         back = datum.convert(x, y, "cgcs2000", name)
@@ -222,9 +261,10 @@ def test_incident_locations_round_trip_from_their_input_datum(engine):
 
 # -- loading -------------------------------------------------------------------------------------
 
+
 def test_loading_again_is_a_no_op(engine):
     before = table_counts(engine)
-    result = load_demo(engine, SEED)
+    result = load_demo(engine, SEED, Settings())
     assert result.loaded is False
     assert result.fingerprint == fingerprint(SEED)
     assert table_counts(engine) == before
@@ -236,13 +276,13 @@ def test_the_demo_is_not_loaded_over_other_data(scratch_url):
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO officers (code, name) VALUES ('X1', '张三')"))
     with pytest.raises(DemoLoadError, match="not the demo"):
-        load_demo(engine, SEED)
+        load_demo(engine, SEED, Settings())
     assert scalar(engine, "SELECT name FROM officers") == "张三"
 
 
 def test_the_demo_is_not_loaded_into_an_old_schema(scratch_url):
     with pytest.raises(DemoLoadError, match="geo-service db migrate"):
-        load_demo(get_engine(scratch_url), SEED)
+        load_demo(get_engine(scratch_url), SEED, Settings())
 
 
 def _broken_demo() -> types.SimpleNamespace:
@@ -255,17 +295,50 @@ def _broken_demo() -> types.SimpleNamespace:
     empty = pd.DataFrame
     return types.SimpleNamespace(
         county=units(code="511421000000", name="仁寿县", kind="county", parent_code=None, population=1, households=1),
-        towns=units(code="511421100000", name="某镇", kind="town", parent_code="511421000000", population=1, households=1),
-        villages=units(code="511421100200", name="某村", kind="village", urban=False, parent_code="511421100000",
-                       population=1, households=1),
-        grids=units(code="51142110020000X", name="坏网格", level=1, parent_code=None, village_code="511421100200",
-                    kind="rural", population=1, households=1),
+        towns=units(
+            code="511421100000", name="某镇", kind="town", parent_code="511421000000", population=1, households=1
+        ),
+        villages=units(
+            code="511421100200",
+            name="某村",
+            kind="village",
+            urban=False,
+            parent_code="511421100000",
+            population=1,
+            households=1,
+        ),
+        grids=units(
+            code="51142110020000X",
+            name="坏网格",
+            level=1,
+            parent_code=None,
+            village_code="511421100200",
+            kind="rural",
+            population=1,
+            households=1,
+        ),
         officers=empty(columns=["code", "name", "phone", "gender"]),
         assignments=empty(columns=["officer_code", "role", "unit_code", "valid_from", "valid_to"]),
-        cameras=gpd.GeoDataFrame(columns=["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m",
-                                          "status", "installed_on", "geometry"], geometry="geometry", crs=4490),
-        incidents=gpd.GeoDataFrame(columns=["external_id", "input_datum", "input_lon", "input_lat", "satisfaction",
-                                            "geometry"], geometry="geometry", crs=4490),
+        cameras=gpd.GeoDataFrame(
+            columns=[
+                "device_code",
+                "name",
+                "kind",
+                "heading_deg",
+                "fov_deg",
+                "range_m",
+                "status",
+                "installed_on",
+                "geometry",
+            ],
+            geometry="geometry",
+            crs=4490,
+        ),
+        incidents=gpd.GeoDataFrame(
+            columns=["external_id", "input_datum", "input_lon", "input_lat", "satisfaction", "geometry"],
+            geometry="geometry",
+            crs=4490,
+        ),
         events=empty(columns=["external_id", "at", "actor", "action", "from_status", "to_status", "note"]),
     )
 
@@ -277,18 +350,22 @@ def test_a_failing_load_leaves_the_database_as_it_was(demo_copy_url, monkeypatch
     before = table_counts(engine)
     monkeypatch.setattr(geo_service.demo.generator, "generate", lambda seed, progress=None: _broken_demo())
     with pytest.raises(Exception, match="code_format"):
-        load_demo(engine, SEED, force=True)
+        load_demo(engine, SEED, Settings(), force=True)
     assert table_counts(engine) == before
     assert scalar(engine, "SELECT value FROM service_meta WHERE key = 'demo_fingerprint'") == fingerprint(SEED)
 
 
 def test_the_demo_cases_still_being_handled_have_their_people_bound(engine):
-    unbound = scalar(engine, """
+    unbound = scalar(
+        engine,
+        """
         SELECT count(*) FROM incidents i
          WHERE i.status IN ('dispatched', 'accepted', 'in_progress')
-           AND NOT EXISTS (SELECT 1 FROM incident_officers b WHERE b.incident_id = i.id)""")
+           AND NOT EXISTS (SELECT 1 FROM incident_officers b WHERE b.incident_id = i.id)""",
+    )
     assert unbound == 0
     assert scalar(engine, "SELECT count(DISTINCT incident_id) FROM incident_officers") == scalar(
-        engine, "SELECT count(*) FROM incidents WHERE status IN ('dispatched', 'accepted', 'in_progress')")
+        engine, "SELECT count(*) FROM incidents WHERE status IN ('dispatched', 'accepted', 'in_progress')"
+    )
     vacancies = scalar(engine, "SELECT count(*) FROM incident_officers WHERE officer_id IS NULL")
     assert vacancies > 0  # the deliberate vacancies show up as such

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo_service.coordinates import datum
 from geo_service.demo.generator import generate, write_outputs
 from geo_service.demo.generator.generate import _generate
 from geo_service.demo.generator.units import sequence_rank
-from geo_service.coordinates import datum
 from geo_service.rules import read_rule_table, time_limit_hours
 
 SEED = 511421
@@ -82,7 +82,16 @@ def test_category_counts_and_closed_share(demo):
     closed = (demo.incidents["status"] == "closed").mean()
     assert abs(closed - 0.9553) <= 0.0001
     assert set(demo.incidents["status"]) <= {
-        "reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected", "merged", "reopened"}
+        "reported",
+        "dispatched",
+        "accepted",
+        "in_progress",
+        "resolved",
+        "closed",
+        "rejected",
+        "merged",
+        "reopened",
+    }
     sources = set(read_rule_table("sources")["code"])
     assert set(demo.incidents["source"]) == sources
     share = demo.incidents["source"].value_counts(normalize=True)
@@ -104,8 +113,9 @@ def test_grid_workers_and_vacancies(demo):
     assert len(vacant) == 2 and vacant == truth
     secretaries = set(current.loc[current["role"] == "village_party_secretary", "unit_code"])
     missing = sorted(set(demo.villages["code"]) - secretaries)
-    assert missing == sorted(v["unit_code"] for v in demo.ground_truth["vacancies"]
-                             if v["role"] == "village_party_secretary")
+    assert missing == sorted(
+        v["unit_code"] for v in demo.ground_truth["vacancies"] if v["role"] == "village_party_secretary"
+    )
     # history: some workers replaced mid-period, the successor starting the next day
     ended = a[(a["role"] == "grid_worker") & a["valid_to"].notna()]
     replaced = ended[ended["unit_code"].isin(workers["unit_code"])]
@@ -232,8 +242,11 @@ def test_topology(metric):
 
 
 def test_county_outline_is_the_real_one(demo):
-    src = json.loads((__import__("pathlib").Path(__file__).resolve().parent.parent
-                      / "boundaries/sources/511421.geojson").read_text(encoding="utf-8"))
+    src = json.loads(
+        (__import__("pathlib").Path(__file__).resolve().parent.parent / "boundaries/sources/511421.geojson").read_text(
+            encoding="utf-8"
+        )
+    )
     real = datum.convert_geometry(shapely.geometry.shape(src), "gcj02", "cgcs2000")
     county = demo.county.geometry.iloc[0]
     assert county.symmetric_difference(real).area / real.area < 1e-4
@@ -287,14 +300,16 @@ def test_incident_times(demo):
     assert inc.loc[inc["status"] == "reported", "dispatched_at"].isna().all()
     # deadlines are the rules'
     limits = read_rule_table("time_limits")
-    table = {(c, k): time_limit_hours(limits, c, k) for c in inc["category"].unique() for k in ("red", "yellow", "blue")}
+    table = {
+        (c, k): time_limit_hours(limits, c, k) for c in inc["category"].unique() for k in ("red", "yellow", "blue")
+    }
     hours = np.array([table[(c, k)] for c, k in zip(inc["category"], inc["risk_colour"])])
     d = inc["dispatched_at"].notna().to_numpy()
     diff = (inc.loc[d, "deadline"] - inc.loc[d, "dispatched_at"]).dt.total_seconds().to_numpy() / 3600
     assert np.array_equal(diff, hours[d])
     assert inc.loc[~d, "deadline"].isna().all()
     # lateness: 6-10% of closed cases late overall, varying by town
-    late = (inc.loc[closed, "resolved_at"] > inc.loc[closed, "deadline"])
+    late = inc.loc[closed, "resolved_at"] > inc.loc[closed, "deadline"]
     assert 0.04 <= late.mean() <= 0.11
     # open cases concentrate in the last weeks, some overdue
     open_ = inc["status"].isin(["reported", "dispatched", "accepted", "in_progress", "resolved"])
@@ -311,8 +326,18 @@ def test_events(demo):
     ev, inc = demo.events, demo.incidents
     assert list(ev.columns) == ["external_id", "at", "actor", "action", "from_status", "to_status", "note"]
     assert len(ev) <= 6.2 * len(inc)
-    assert set(ev["action"]) <= {"report", "dispatch", "accept", "start", "resolve", "close", "reject",
-                                 "merge", "urge", "extend"}
+    assert set(ev["action"]) <= {
+        "report",
+        "dispatch",
+        "accept",
+        "start",
+        "resolve",
+        "close",
+        "reject",
+        "merge",
+        "urge",
+        "extend",
+    }
     assert ev["external_id"].isin(inc["external_id"]).all()
     assert (ev["at"] < demo.period_end).all()
     # the last transition of each incident lands on its status
@@ -373,7 +398,9 @@ def test_hotspots(demo):
         assert sum(h["weekly_profile"]["counts"]) == h["extra_count"]
         cx, cy = shapely.get_coordinates(
             demo.county.__class__(geometry=[shapely.Point(h["centre_lon"], h["centre_lat"])], crs=4490)
-            .to_crs(METRIC).geometry.values)[0]
+            .to_crs(METRIC)
+            .geometry.values
+        )[0]
         centres.append((cx, cy))
         inside = np.hypot(x - cx, y - cy) < h["radius_m"]
         same = (demo.incidents["category"] == h["category"]).to_numpy()

@@ -31,8 +31,16 @@ STORM = 40
 
 
 def _incident(external_id: str, lon: float = 104.1, lat: float = 30.0) -> dict:
-    return {"external_id": external_id, "lon": lon, "lat": lat, "category": "dispute", "source": "hotline_12345",
-            "reported_at": "2026-11-10T09:00:00+08:00", "risk_colour": "yellow", "description": "retried"}
+    return {
+        "external_id": external_id,
+        "lon": lon,
+        "lat": lat,
+        "category": "dispute",
+        "source": "hotline_12345",
+        "reported_at": "2026-11-10T09:00:00+08:00",
+        "risk_colour": "yellow",
+        "description": "retried",
+    }
 
 
 def test_a_retry_storm_of_one_incident_stores_it_once(demo_copy_url):
@@ -58,12 +66,16 @@ def test_a_retry_storm_of_one_incident_stores_it_once(demo_copy_url):
     control = once.json()["id"]
 
     def written(incident_id: int) -> tuple:
-        return tuple(scalar(engine, sql, i=incident_id) for sql in (
-            "SELECT count(*) FROM incident_events WHERE incident_id = :i",
-            "SELECT count(*) FROM incident_officers WHERE incident_id = :i",
-            "SELECT count(*) FROM outbox WHERE incident_id = :i",
-            "SELECT count(*) FROM audit_log WHERE entity = 'incident' AND action <> 'read_personal' "
-            "AND entity_id = CAST(:i AS text)"))
+        return tuple(
+            scalar(engine, sql, i=incident_id)
+            for sql in (
+                "SELECT count(*) FROM incident_events WHERE incident_id = :i",
+                "SELECT count(*) FROM incident_officers WHERE incident_id = :i",
+                "SELECT count(*) FROM outbox WHERE incident_id = :i",
+                "SELECT count(*) FROM audit_log WHERE entity = 'incident' AND action <> 'read_personal' "
+                "AND entity_id = CAST(:i AS text)",
+            )
+        )
 
     assert scalar(engine, "SELECT count(*) FROM incidents WHERE external_id = 'STORM-1'") == 1
     assert written(incident) == written(control)  # the timeline, people, messages and audit of one post
@@ -87,7 +99,9 @@ def own_cluster(tmp_path):
     """A PostgreSQL cluster of this test's own, holding the tiny county; removed afterwards."""
     from . import tiny_county
 
-    cluster = LocalCluster(Settings(pg_dir=tmp_path / "postgres", pg_port=_free_port()), log=lambda message: None)
+    cluster = LocalCluster(
+        Settings(pg_dir=tmp_path / "postgres", pg_port=_free_port()).database, log=lambda message: None
+    )
     cluster.up()
     url = cluster.url()
     tiny_county.build(url)
@@ -128,7 +142,11 @@ def test_posts_survive_a_database_restart_and_the_service_recovers_by_itself(own
     with live_server(url) as server:
         load = subprocess.Popen(
             [sys.executable, "-m", "tests.incident_load", server, token, str(LOAD), str(out), "--clients", "2"],
-            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         restarted_after: list[int] = []
         for line in load.stdout:
             done = int(line.split()[1])
@@ -143,11 +161,16 @@ def test_posts_survive_a_database_restart_and_the_service_recovers_by_itself(own
     acknowledged = {r["external_id"] for r in results if r["outcomes"][-1] in (200, 201)}
     created = {r["external_id"] for r in results if 201 in r["outcomes"]}
     with get_engine(url).connect() as connection:
-        stored = Counter(connection.execute(text(
-            "SELECT external_id FROM incidents WHERE external_id LIKE 'LOAD-%'")).scalars())
-        reports = dict(connection.execute(text("""
+        stored = Counter(
+            connection.execute(text("SELECT external_id FROM incidents WHERE external_id LIKE 'LOAD-%'")).scalars()
+        )
+        reports = dict(
+            connection.execute(
+                text("""
             SELECT i.external_id, count(*) FROM incidents i JOIN incident_events e ON e.incident_id = i.id
-             WHERE i.external_id LIKE 'LOAD-%' AND e.action = 'report' GROUP BY 1""")).all())
+             WHERE i.external_id LIKE 'LOAD-%' AND e.action = 'report' GROUP BY 1""")
+            ).all()
+        )
 
     assert health.status_code == 200 and health.json()["database"]["ok"] is True, health.text
     assert len(restarted_after) == RESTARTS
@@ -161,4 +184,5 @@ def test_posts_survive_a_database_restart_and_the_service_recovers_by_itself(own
     lost = len(created - set(stored))
     FIGURES["database restart"] = (
         f"{LOAD} incidents posted by 2 clients from a second process, database restarted after {' and '.join(map(str, restarted_after))}: "
-        f"{sum(outcomes.values())} requests ({dict(outcomes)}), {len(stored)} stored, {lost} answered 201 and lost")
+        f"{sum(outcomes.values())} requests ({dict(outcomes)}), {len(stored)} stored, {lost} answered 201 and lost"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 from owslib.ogcapi.features import Features
@@ -43,13 +42,16 @@ def test_landing_page_and_conformance(api):
     assert {"self", "service-desc", "conformance", "data"} <= rels
 
 
-@pytest.mark.parametrize("collection_id, table_sql", [
-    ("admin_units", "SELECT count(*) FROM admin_units WHERE version_id = 1"),
-    ("grids", "SELECT count(*) FROM grids WHERE version_id = 1"),
-    ("grids-v1", "SELECT count(*) FROM grids WHERE version_id = 1"),
-    ("cameras", "SELECT count(*) FROM cameras"),
-    ("incidents", "SELECT count(*) FROM incidents"),
-])
+@pytest.mark.parametrize(
+    "collection_id, table_sql",
+    [
+        ("admin_units", "SELECT count(*) FROM admin_units WHERE version_id = 1"),
+        ("grids", "SELECT count(*) FROM grids WHERE version_id = 1"),
+        ("grids-v1", "SELECT count(*) FROM grids WHERE version_id = 1"),
+        ("cameras", "SELECT count(*) FROM cameras"),
+        ("incidents", "SELECT count(*) FROM incidents"),
+    ],
+)
 def test_owslib_reads_every_collection(api, engine, collection_id, table_sql):
     assert collection_id in api.feature_collections()
     described = api.collection(collection_id)
@@ -64,8 +66,11 @@ def test_owslib_reads_every_collection(api, engine, collection_id, table_sql):
 
 def test_bbox_selects_what_postgis_selects(api, engine):
     page = api.collection_items("grids", bbox=SW_CORNER.split(","), limit=1000)
-    expected = scalar(engine, "SELECT count(*) FROM grids WHERE version_id = 1 AND "
-                              "ST_Intersects(geom, ST_MakeEnvelope(104.0, 29.8, 104.15, 29.95, 4490))")
+    expected = scalar(
+        engine,
+        "SELECT count(*) FROM grids WHERE version_id = 1 AND "
+        "ST_Intersects(geom, ST_MakeEnvelope(104.0, 29.8, 104.15, 29.95, 4490))",
+    )
     assert page["numberMatched"] == len(page["features"]) == expected > 0
 
 
@@ -76,17 +81,24 @@ def test_paging_walks_every_feature_once(http, base_url, engine):
         page = http.get(url).json()
         seen += [f["id"] for f in page["features"]]
         url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
-    expected = scalar(engine, """
+    expected = scalar(
+        engine,
+        """
         SELECT count(*) FROM incidents WHERE ST_Intersects(geom, ST_MakeEnvelope(104.0, 29.8, 104.15, 29.95, 4490))
-           AND reported_at BETWEEN '2026-03-01T00:00:00+08:00' AND '2026-03-08T00:00:00+08:00'""")
+           AND reported_at BETWEEN '2026-03-01T00:00:00+08:00' AND '2026-03-08T00:00:00+08:00'""",
+    )
     assert len(seen) == len(set(seen)) == expected > 50
 
 
 def test_property_filters_and_open_intervals(api, engine):
-    page = api.collection_items("incidents", category="security_hazard", status="closed",
-                                datetime="2026-11-01T00:00:00Z/..", limit=10)
-    expected = scalar(engine, "SELECT count(*) FROM incidents WHERE category = 'security_hazard' AND status = 'closed' "
-                              "AND reported_at >= '2026-11-01T00:00:00Z'")
+    page = api.collection_items(
+        "incidents", category="security_hazard", status="closed", datetime="2026-11-01T00:00:00Z/..", limit=10
+    )
+    expected = scalar(
+        engine,
+        "SELECT count(*) FROM incidents WHERE category = 'security_hazard' AND status = 'closed' "
+        "AND reported_at >= '2026-11-01T00:00:00Z'",
+    )
     assert page["numberMatched"] == expected > 10
     for feature in page["features"]:
         assert feature["properties"]["category"] == "security_hazard"
@@ -103,14 +115,17 @@ def test_crs_by_reference_puts_latitude_first_for_epsg_4490(http, base_url):
     # A bbox in EPSG:4490 is read latitude first too.
     swapped = "29.8,104.0,29.95,104.15"
     same = http.get(f"{base_url}/collections/grids/items", params={"bbox": swapped, "bbox-crs": EPSG.format(4490)})
-    assert same.json()["numberMatched"] == http.get(f"{base_url}/collections/grids/items",
-                                                     params={"bbox": SW_CORNER}).json()["numberMatched"]
+    assert (
+        same.json()["numberMatched"]
+        == http.get(f"{base_url}/collections/grids/items", params={"bbox": SW_CORNER}).json()["numberMatched"]
+    )
 
 
 def test_one_item_and_a_missing_one(http, api, base_url, engine):
     feature = api.collection_item("grids", "511421001001001")
     assert feature["properties"]["households"] == scalar(
-        engine, "SELECT households FROM grids WHERE version_id = 1 AND code = '511421001001001'")
+        engine, "SELECT households FROM grids WHERE version_id = 1 AND code = '511421001001001'"
+    )
     missing = http.get(f"{base_url}/collections/grids/items/511421999999001")
     assert missing.status_code == 404 and "511421999999001" in missing.json()["message"]
     assert http.get(f"{base_url}/collections/rivers").status_code == 404
@@ -121,16 +136,19 @@ def test_grids_at_an_instant_before_any_version(http, base_url):
     assert answer.status_code == 404 and "no boundary version" in answer.json()["message"]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"bbox": "104,29"}, "bbox"),
-    ({"bbox": "1,2,3,400"}, "bbox"),
-    ({"limit": "0"}, "limit"),
-    ({"limit": "100001"}, "limit"),
-    ({"crs": "EPSG:3857"}, "crs"),
-    ({"datetime": "yesterday"}, "datetime"),
-    ({"datetime": "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"}, "datetime"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"bbox": "104,29"}, "bbox"),
+        ({"bbox": "1,2,3,400"}, "bbox"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "100001"}, "limit"),
+        ({"crs": "EPSG:3857"}, "crs"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"datetime": "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"}, "datetime"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_parameters_answer_400_naming_them(http, base_url, params, field):
     answer = http.get(f"{base_url}/collections/incidents/items", params=params)
     assert answer.status_code == 400

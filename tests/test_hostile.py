@@ -51,21 +51,30 @@ def seeded_document(app, client) -> dict:
     document = copy.deepcopy(app.openapi())
     engine = app.state.engine
     with engine.connect() as connection:
-        incident_ids = list(connection.execute(text(
-            "SELECT id FROM incidents ORDER BY id LIMIT 5")).scalars())
-        incident_ids += list(connection.execute(text(
-            "SELECT id FROM incidents WHERE status NOT IN ('closed') ORDER BY id DESC LIMIT 5")).scalars())
+        incident_ids = list(connection.execute(text("SELECT id FROM incidents ORDER BY id LIMIT 5")).scalars())
+        incident_ids += list(
+            connection.execute(
+                text("SELECT id FROM incidents WHERE status NOT IN ('closed') ORDER BY id DESC LIMIT 5")
+            ).scalars()
+        )
         categories = list(connection.execute(text("SELECT code FROM categories ORDER BY code")).scalars())
         sources = list(connection.execute(text("SELECT code FROM sources ORDER BY code")).scalars())
-        lon0, lat0, lon1, lat1 = connection.execute(text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Extent(geom) AS e FROM grids) s")).one()
+        lon0, lat0, lon1, lat1 = connection.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM grids) s"
+            )
+        ).one()
     collections = [c["id"] for c in client.get("/features/collections").json()["collections"]]
     layers = [layer["name"] for layer in client.get("/tiles").json()["layers"]]
     versions = [v["name"] for v in client.get("/boundaries/versions").json()] + ["1"]
     by_name = {
-        "collection_id": collections, "layer": layers, "version": versions, "base": versions,
-        "incident_id": incident_ids, "category": categories, "source": sources,
+        "collection_id": collections,
+        "layer": layers,
+        "version": versions,
+        "base": versions,
+        "incident_id": incident_ids,
+        "category": categories,
+        "source": sources,
     }
     for path in document["paths"].values():
         for operation in path.values():
@@ -119,8 +128,11 @@ def write_schema(module_demo_copy_url):
 def _operations(method: str) -> list[str]:
     """Labels ("GET /path") of the app's operations of ``method``, less the multipart upload."""
     document = create_app(Settings()).openapi()
-    return [f"{method} {path}" for path, item in document["paths"].items()
-            if method.lower() in item and path != "/boundaries/drafts"]
+    return [
+        f"{method} {path}"
+        for path, item in document["paths"].items()
+        if method.lower() in item and path != "/boundaries/drafts"
+    ]
 
 
 def _examples(label: str) -> int:
@@ -137,8 +149,13 @@ def fuzz(schema, label: str) -> None:
     headers = schema.app.state.fuzzing_headers
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=_examples(label), deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=_examples(label),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case) -> None:
         response = case.call(headers=headers)
         FUZZED[response.status_code] += 1

@@ -44,8 +44,21 @@ FILTERS = [
     ("/boundaries/versions/1/impact", ["base"]),
     ("/boundaries/versions/1/workload", ["base", "villages"]),
     ("/features/collections/{collection}", []),
-    ("/features/collections/incidents/items",
-     ["bbox", "bbox-crs", "datetime", "crs", "category", "status", "source", "grid_code", "village_code", "town_code"]),
+    (
+        "/features/collections/incidents/items",
+        [
+            "bbox",
+            "bbox-crs",
+            "datetime",
+            "crs",
+            "category",
+            "status",
+            "source",
+            "grid_code",
+            "village_code",
+            "town_code",
+        ],
+    ),
     ("/features/collections/grids/items", ["kind", "village_code", "parent_code", "level"]),
     ("/features/collections/admin_units/items", ["level", "kind", "parent_code"]),
     ("/features/collections/cameras/items", ["kind", "status"]),
@@ -109,14 +122,23 @@ def test_payloads_in_every_filter_are_data_not_sql(demo_copy_url):
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_a_tautology_widens_no_filter(client, payload):
-    for path, name in (("/incidents", "category"), ("/incidents", "source"), ("/incidents", "status"),
-                       ("/audit", "actor"), ("/audit", "entity_id")):
+    for path, name in (
+        ("/incidents", "category"),
+        ("/incidents", "source"),
+        ("/incidents", "status"),
+        ("/audit", "actor"),
+        ("/audit", "entity_id"),
+    ):
         answer = client.get(path, params={name: payload})
         assert answer.status_code in (200, 422), (path, name, answer.text)
         if answer.status_code == 200:
             assert answer.json()["total"] == 0, (path, name, payload)
-    for collection, name in (("incidents", "category"), ("incidents", "town_code"), ("grids", "village_code"),
-                             ("cameras", "status")):
+    for collection, name in (
+        ("incidents", "category"),
+        ("incidents", "town_code"),
+        ("grids", "village_code"),
+        ("cameras", "status"),
+    ):
         answer = client.get(f"/features/collections/{collection}/items", params={name: payload})
         assert answer.status_code in (200, 400, 422), (collection, name, answer.text)
         if answer.status_code == 200:
@@ -124,8 +146,10 @@ def test_a_tautology_widens_no_filter(client, payload):
 
 
 def test_a_town_user_cannot_reach_another_town_through_a_filter(demo_url, engine):
-    own, other = (scalar(engine, "SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 1 OFFSET :n",
-                         n=n) for n in (0, 1))
+    own, other = (
+        scalar(engine, "SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 1 OFFSET :n", n=n)
+        for n in (0, 1)
+    )
     with signed_in(demo_url, "dispatcher", own) as mine:
         for value in (other, f"{own}' OR '1'='1", f"{other}' OR town_code <> '"):
             answer = mine.get("/incidents", params={"town": value})
@@ -137,18 +161,37 @@ def test_a_town_user_cannot_reach_another_town_through_a_filter(demo_url, engine
 
 
 def test_text_that_looks_like_sql_is_stored_as_sent(demo_copy_url):
-    fields = {"description": "'); DELETE FROM incidents; --", "reporter_name": "Robert'); DROP TABLE users;--",
-              "external_id": "EXT' OR '1'='1"}
+    fields = {
+        "description": "'); DELETE FROM incidents; --",
+        "reporter_name": "Robert'); DROP TABLE users;--",
+        "external_id": "EXT' OR '1'='1",
+    }
     with signed_in(demo_copy_url, "dispatcher") as dispatcher:
         before = dispatcher.get("/incidents", params={"limit": 1}).json()["total"]
-        made = dispatcher.post("/incidents", json={
-            "lon": 104.1, "lat": 30.0, "category": "dispute", "source": "hotline_12345",
-            "reported_at": "2026-11-10T09:00:00+08:00", **fields})
+        made = dispatcher.post(
+            "/incidents",
+            json={
+                "lon": 104.1,
+                "lat": 30.0,
+                "category": "dispute",
+                "source": "hotline_12345",
+                "reported_at": "2026-11-10T09:00:00+08:00",
+                **fields,
+            },
+        )
         assert made.status_code == 201, made.text
         stored = dispatcher.get(f"/incidents/{made.json()['id']}").json()
-        again = dispatcher.post("/incidents", json={
-            "lon": 104.1, "lat": 30.0, "category": "dispute", "source": "hotline_12345",
-            "reported_at": "2026-11-10T09:00:00+08:00", **fields})
+        again = dispatcher.post(
+            "/incidents",
+            json={
+                "lon": 104.1,
+                "lat": 30.0,
+                "category": "dispute",
+                "source": "hotline_12345",
+                "reported_at": "2026-11-10T09:00:00+08:00",
+                **fields,
+            },
+        )
         after = dispatcher.get("/incidents", params={"limit": 1}).json()["total"]
     assert stored["description"] == fields["description"]
     assert stored["reporter"]["name"] == fields["reporter_name"]

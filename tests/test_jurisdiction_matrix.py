@@ -28,6 +28,7 @@ MONTH = {"start": "2026-09-01", "end": "2026-10-01"}
 @dataclass(frozen=True)
 class Scope:
     """A user's jurisdiction, as the tests see it (computed here, not by the library)."""
+
     role: str
     level: str
     code: str
@@ -37,13 +38,17 @@ class Scope:
     town: str
 
     def holds_incident(self, town: str | None, village: str | None, grid: str | None) -> bool:
-        return {"town": town == self.code, "village": village == self.code,
-                "grid": bool(grid) and grid.startswith(self.code)}[self.level]
+        return {
+            "town": town == self.code,
+            "village": village == self.code,
+            "grid": bool(grid) and grid.startswith(self.code),
+        }[self.level]
 
 
 @dataclass(frozen=True)
 class Other:
     """Things of the other town, far from the user's."""
+
     town: str
     village: str
     grid: str
@@ -62,41 +67,72 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int, int]:
 @pytest.fixture(scope="module")
 def places(engine) -> tuple[dict[str, Scope], Other]:
     with engine.connect() as c:
-        own, other = c.execute(text(
-            "SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")).scalars().all()
-        village = c.execute(text("SELECT village_code FROM incidents WHERE town_code = :t GROUP BY 1 "
-                                 "ORDER BY count(*) DESC LIMIT 1"), {"t": own}).scalar()
-        grid = c.execute(text("SELECT left(grid_code, 15) FROM incidents WHERE village_code = :v GROUP BY 1 "
-                              "ORDER BY count(*) DESC LIMIT 1"), {"v": village}).scalar()
-        grids = dict(c.execute(text(f"""
+        own, other = (
+            c.execute(text("SELECT town_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")).scalars().all()
+        )
+        village = c.execute(
+            text("SELECT village_code FROM incidents WHERE town_code = :t GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            {"t": own},
+        ).scalar()
+        grid = c.execute(
+            text(
+                "SELECT left(grid_code, 15) FROM incidents WHERE village_code = :v GROUP BY 1 "
+                "ORDER BY count(*) DESC LIMIT 1"
+            ),
+            {"v": village},
+        ).scalar()
+        grids = dict(
+            c.execute(
+                text(f"""
             SELECT g.code, v.code FROM grids g JOIN admin_units v ON v.id = g.village_id
-             WHERE g.version_id = {IN_FORCE}""")).all())
-        town_of_village = dict(c.execute(text(f"""
+             WHERE g.version_id = {IN_FORCE}""")
+            ).all()
+        )
+        town_of_village = dict(
+            c.execute(
+                text(f"""
             SELECT v.code, t.code FROM admin_units v JOIN admin_units t ON t.id = v.parent_id
-             WHERE v.version_id = {IN_FORCE} AND v.level = 'village'""")).all())
+             WHERE v.version_id = {IN_FORCE} AND v.level = 'village'""")
+            ).all()
+        )
 
         def area(code: str, table: str = "admin_units") -> shapely.Geometry:
-            return shapely.from_wkb(bytes(c.execute(text(
-                f"SELECT ST_AsBinary(geom) FROM {table} WHERE version_id = {IN_FORCE} AND code = :c"),
-                {"c": code}).scalar()))
+            return shapely.from_wkb(
+                bytes(
+                    c.execute(
+                        text(f"SELECT ST_AsBinary(geom) FROM {table} WHERE version_id = {IN_FORCE} AND code = :c"),
+                        {"c": code},
+                    ).scalar()
+                )
+            )
 
         # The other town's grid farthest from the user's town, so that a tile around it holds nothing of ours.
-        far_grid, lon, lat = c.execute(text(f"""
+        far_grid, lon, lat = c.execute(
+            text(f"""
             SELECT g.code, ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))
               FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id,
                    admin_units mine
              WHERE g.version_id = {IN_FORCE} AND t.code = :other AND g.level = 1
                AND mine.version_id = {IN_FORCE} AND mine.code = :own
-             ORDER BY ST_Distance(g.geom, mine.geom) DESC LIMIT 1"""), {"other": other, "own": own}).one()
-        incident = c.execute(text("SELECT id FROM incidents WHERE town_code = :t ORDER BY id LIMIT 1"),
-                             {"t": other}).scalar()
-        camera = c.execute(text(f"""SELECT device_code FROM cameras WHERE ST_Covers(
+             ORDER BY ST_Distance(g.geom, mine.geom) DESC LIMIT 1"""),
+            {"other": other, "own": own},
+        ).one()
+        incident = c.execute(
+            text("SELECT id FROM incidents WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": other}
+        ).scalar()
+        camera = c.execute(
+            text(f"""SELECT device_code FROM cameras WHERE ST_Covers(
             (SELECT geom FROM admin_units WHERE version_id = {IN_FORCE} AND code = :t), geom)
-            ORDER BY device_code LIMIT 1"""), {"t": other}).scalar()
+            ORDER BY device_code LIMIT 1"""),
+            {"t": other},
+        ).scalar()
 
         def scope(role: str, level: str, code: str) -> Scope:
-            in_scope = {g for g, v in grids.items()
-                        if {"town": town_of_village.get(v) == code, "village": v == code, "grid": g.startswith(code)}[level]}
+            in_scope = {
+                g
+                for g, v in grids.items()
+                if {"town": town_of_village.get(v) == code, "village": v == code, "grid": g.startswith(code)}[level]
+            }
             shape_ = area(code, "grids" if level == "grid" else "admin_units")
             return Scope(role, level, code, shape_, frozenset(in_scope), frozenset(grids[g] for g in in_scope), own)
 
@@ -106,7 +142,6 @@ def places(engine) -> tuple[dict[str, Scope], Other]:
             "village dispatcher": scope("dispatcher", "village", village),
             "grid worker": scope("grid_worker", "grid", grid),
         }
-
 
     return users, Other(other, grids[far_grid], far_grid, incident, camera, lon, lat, _tile(lon, lat, 14))
 
@@ -139,9 +174,13 @@ def inside(scope: Scope, geometry: dict, slack_m: float = 0) -> bool:
 
 # -- the probes: (name, routes probed, check) -----------------------------------------------------
 
+
 def probe_incident_by_id(client, scope, other):
-    for path in (f"/incidents/{other.incident}", f"/incidents/{other.incident}/duplicates",
-                 f"/features/collections/incidents/items/{other.incident}"):
+    for path in (
+        f"/incidents/{other.incident}",
+        f"/incidents/{other.incident}/duplicates",
+        f"/features/collections/incidents/items/{other.incident}",
+    ):
         assert refused_as_unknown(client.get(path)), path
     for action in ("urge", "accept", "escalate"):
         answer = client.post(f"/incidents/{other.incident}/{action}", json={"note": "x"})
@@ -153,27 +192,48 @@ def probe_incident_lists(client, scope, other):
     if role_refused(page):
         return
     items = page.json()["items"]
-    assert items and all(scope.holds_incident(i["town"]["code"], i["village"]["code"], i["grid"]["code"])
-                         for i in items)
+    assert items and all(
+        scope.holds_incident(i["town"]["code"], i["village"]["code"], i["grid"]["code"]) for i in items
+    )
     assert client.get("/incidents", params={"town": other.town}).json()["total"] == 0
     assert client.get("/incidents", params={"grid": other.grid}).json()["total"] == 0
     features = client.get("/features/collections/incidents/items", params={"limit": 10000}).json()["features"]
-    assert all(scope.holds_incident(f["properties"]["town_code"], f["properties"]["village_code"],
-                                    f["properties"]["grid_code"]) for f in features)
-    assert client.get("/features/collections/incidents/items",
-                      params={"town_code": other.town}).json()["numberMatched"] == 0
+    assert all(
+        scope.holds_incident(
+            f["properties"]["town_code"], f["properties"]["village_code"], f["properties"]["grid_code"]
+        )
+        for f in features
+    )
+    assert (
+        client.get("/features/collections/incidents/items", params={"town_code": other.town}).json()["numberMatched"]
+        == 0
+    )
     sla = client.get("/sla", params={"cases": "true", "at": "2026-11-10T00:00:00"}).json()
     assert all(v["village_code"] in scope.villages for v in sla["villages"])
     assert all(scope.holds_incident(c["town_code"], c["village_code"], c["grid_code"]) for c in sla["cases"])
 
 
 def probe_recording_elsewhere(client, scope, other):
-    answer = client.post("/incidents", json={
-        "external_id": f"MATRIX-{scope.role}-{scope.code}", "lon": other.lon, "lat": other.lat,
-        "category": "dispute", "source": "hotline_12345", "reported_at": "2026-11-10T09:00:00+08:00"})
+    answer = client.post(
+        "/incidents",
+        json={
+            "external_id": f"MATRIX-{scope.role}-{scope.code}",
+            "lon": other.lon,
+            "lat": other.lat,
+            "category": "dispute",
+            "source": "hotline_12345",
+            "reported_at": "2026-11-10T09:00:00+08:00",
+        },
+    )
     assert answer.status_code == 403, answer.text
-    assert client.get("/incidents", params={"limit": 1, "start": "2026-11-10T08:59:00+08:00",
-                                            "end": "2026-11-10T09:01:00+08:00"}).json().get("total", 0) == 0
+    assert (
+        client.get(
+            "/incidents", params={"limit": 1, "start": "2026-11-10T08:59:00+08:00", "end": "2026-11-10T09:01:00+08:00"}
+        )
+        .json()
+        .get("total", 0)
+        == 0
+    )
 
 
 def probe_lookup(client, scope, other):
@@ -181,15 +241,22 @@ def probe_lookup(client, scope, other):
 
 
 def probe_places(client, scope, other):
-    for path in (f"/features/collections/grids/items/{other.grid}", f"/features/collections/grids-v1/items/{other.grid}",
-                 f"/features/collections/admin_units/items/{other.town}",
-                 f"/features/collections/admin_units/items/{other.village}",
-                 f"/features/collections/cameras/items/{other.camera}"):
+    for path in (
+        f"/features/collections/grids/items/{other.grid}",
+        f"/features/collections/grids-v1/items/{other.grid}",
+        f"/features/collections/admin_units/items/{other.town}",
+        f"/features/collections/admin_units/items/{other.village}",
+        f"/features/collections/cameras/items/{other.camera}",
+    ):
         assert refused_as_unknown(client.get(path)), path
     grids = client.get("/features/collections/grids/items", params={"limit": 10000}).json()["features"]
     assert grids and {f["id"] for f in grids} <= scope.grids
-    assert client.get("/features/collections/grids-v1/items",
-                      params={"village_code": other.village}).json()["numberMatched"] == 0
+    assert (
+        client.get("/features/collections/grids-v1/items", params={"village_code": other.village}).json()[
+            "numberMatched"
+        ]
+        == 0
+    )
     units = client.get("/features/collections/admin_units/items", params={"limit": 10000}).json()["features"]
     assert {f["id"] for f in units} <= ({scope.town} if scope.level == "town" else set()) | scope.villages
     cameras = client.get("/features/collections/cameras/items", params={"limit": 10000})
@@ -205,8 +272,12 @@ def probe_collection_extents(client, scope, other):
         for document in (collection, one):
             box = document["extent"].get("spatial", {}).get("bbox", [None])[0]
             if box:
-                assert box[0] >= west - 1e-6 and box[2] <= east + 1e-6 and box[1] >= south - 1e-6 \
-                    and box[3] <= north + 1e-6, (collection["id"], box, scope.area.bounds)
+                assert (
+                    box[0] >= west - 1e-6
+                    and box[2] <= east + 1e-6
+                    and box[1] >= south - 1e-6
+                    and box[3] <= north + 1e-6
+                ), (collection["id"], box, scope.area.bounds)
     extent = client.get("/map/extent").json()
     assert extent["code"] == scope.code and extent["bbox"] is not None
 
@@ -228,11 +299,16 @@ def probe_tiles(client, scope, other):
             assert codes <= scope.grids | scope.villages | {scope.town}, (layer, codes)
 
 
-ANALYSES = [("/analysis/counts", {"unit": "village"}, 0), ("/analysis/density", {"size_m": 500}, 600),
-            ("/analysis/kde", {"cell_m": 500}, 600), ("/analysis/clusters", {"eps_m": 200, "min_points": 5}, 0),
-            ("/analysis/hotspots", {"unit": "grid"}, 0), ("/analysis/emerging", {"unit": "grid", "step_days": 7}, 0),
-            ("/analysis/compare", {"preset": "month", "at": "2026-10-01", "unit": "grid"}, 0),
-            ("/analysis/coverage", {"unit": "grid"}, 0)]
+ANALYSES = [
+    ("/analysis/counts", {"unit": "village"}, 0),
+    ("/analysis/density", {"size_m": 500}, 600),
+    ("/analysis/kde", {"cell_m": 500}, 600),
+    ("/analysis/clusters", {"eps_m": 200, "min_points": 5}, 0),
+    ("/analysis/hotspots", {"unit": "grid"}, 0),
+    ("/analysis/emerging", {"unit": "grid", "step_days": 7}, 0),
+    ("/analysis/compare", {"preset": "month", "at": "2026-10-01", "unit": "grid"}, 0),
+    ("/analysis/coverage", {"unit": "grid"}, 0),
+]
 
 
 def probe_analyses(client, scope, other):
@@ -254,11 +330,20 @@ def probe_analyses(client, scope, other):
         assert {r["code"] for r in ranks.json()["rows"]} <= scope.villages
 
 
-COUNTY_ONLY = [("GET", "/audit"), ("GET", "/boundaries/versions/1/checks"), ("GET", "/boundaries/versions/1/impact"),
-               ("GET", "/boundaries/versions/1/impact/map"), ("GET", "/boundaries/versions/1/workload"),
-               ("GET", "/boundaries/versions/1/export"), ("POST", "/boundaries/versions/1/repair"),
-               ("POST", "/boundaries/versions/1/publish"), ("POST", "/boundaries/versions/1/retire"),
-               ("POST", "/boundaries/drafts"), ("POST", "/assign"), ("POST", "/incidents/batch")]
+COUNTY_ONLY = [
+    ("GET", "/audit"),
+    ("GET", "/boundaries/versions/1/checks"),
+    ("GET", "/boundaries/versions/1/impact"),
+    ("GET", "/boundaries/versions/1/impact/map"),
+    ("GET", "/boundaries/versions/1/workload"),
+    ("GET", "/boundaries/versions/1/export"),
+    ("POST", "/boundaries/versions/1/repair"),
+    ("POST", "/boundaries/versions/1/publish"),
+    ("POST", "/boundaries/versions/1/retire"),
+    ("POST", "/boundaries/drafts"),
+    ("POST", "/assign"),
+    ("POST", "/incidents/batch"),
+]
 
 
 def probe_county_work(client, scope, other):
@@ -269,28 +354,51 @@ def probe_county_work(client, scope, other):
 
 
 PROBES = {
-    "incident by id": (probe_incident_by_id, ["GET /incidents/{incident_id}", "GET /incidents/{incident_id}/duplicates",
-                                              "POST /incidents/{incident_id}/{action}",
-                                              "GET /features/collections/{collection_id}/items/{feature_id}"]),
-    "incident lists": (probe_incident_lists, ["GET /incidents", "GET /sla",
-                                              "GET /features/collections/{collection_id}/items"]),
+    "incident by id": (
+        probe_incident_by_id,
+        [
+            "GET /incidents/{incident_id}",
+            "GET /incidents/{incident_id}/duplicates",
+            "POST /incidents/{incident_id}/{action}",
+            "GET /features/collections/{collection_id}/items/{feature_id}",
+        ],
+    ),
+    "incident lists": (
+        probe_incident_lists,
+        ["GET /incidents", "GET /sla", "GET /features/collections/{collection_id}/items"],
+    ),
     "recording elsewhere": (probe_recording_elsewhere, ["POST /incidents"]),
     "lookup": (probe_lookup, ["GET /locate"]),
     "places": (probe_places, []),
-    "collection extents": (probe_collection_extents, ["GET /features/collections",
-                                                      "GET /features/collections/{collection_id}", "GET /map/extent"]),
+    "collection extents": (
+        probe_collection_extents,
+        ["GET /features/collections", "GET /features/collections/{collection_id}", "GET /map/extent"],
+    ),
     "tiles": (probe_tiles, ["GET /tiles/{layer}/{z}/{x}/{y}.mvt"]),
     "analyses": (probe_analyses, [f"GET {path}" for path, _, _ in ANALYSES] + ["GET /analysis/rankings"]),
-    "county-wide work": (probe_county_work, [f"{m} /{p.split('/', 1)[1].replace('/1/', '/{version}/')}"
-                                             for m, p in COUNTY_ONLY]),
+    "county-wide work": (
+        probe_county_work,
+        [f"{m} /{p.split('/', 1)[1].replace('/1/', '/{version}/')}" for m, p in COUNTY_ONLY],
+    ),
 }
 USERS = ["town dispatcher", "town leader", "village dispatcher", "grid worker"]
 
 # Routes that hold no data of a place: documents, the user's own identity, datum arithmetic, the
 # list of boundary versions and of layers and their styles.
-NO_PLACE_DATA = {"GET /healthz", "GET /auth/me", "GET /map/config.json", "GET /map/convert", "POST /map/convert", "GET /features/",
-                 "GET /features/conformance", "GET /boundaries/versions", "GET /boundaries/versions/{version}",
-                 "GET /tiles", "GET /tiles/style.json", "GET /tiles/{layer}.json"}
+NO_PLACE_DATA = {
+    "GET /healthz",
+    "GET /auth/me",
+    "GET /map/config.json",
+    "GET /map/convert",
+    "POST /map/convert",
+    "GET /features/",
+    "GET /features/conformance",
+    "GET /boundaries/versions",
+    "GET /boundaries/versions/{version}",
+    "GET /tiles",
+    "GET /tiles/style.json",
+    "GET /tiles/{layer}.json",
+}
 
 
 @pytest.mark.parametrize("probe", list(PROBES))
@@ -298,8 +406,10 @@ NO_PLACE_DATA = {"GET /healthz", "GET /auth/me", "GET /map/config.json", "GET /m
 def test_nothing_of_another_town_reaches_a_town_user(clients, places, user, probe):
     users, other = places
     PROBES[probe][0](clients[user], users[user], other)
-    FIGURES["jurisdiction matrix"] = (f"{len(USERS)} users x {len(PROBES)} probes = {len(USERS) * len(PROBES)} cells "
-                                      f"over {len({r for _, routes in PROBES.values() for r in routes})} routes")
+    FIGURES["jurisdiction matrix"] = (
+        f"{len(USERS)} users x {len(PROBES)} probes = {len(USERS) * len(PROBES)} cells "
+        f"over {len({r for _, routes in PROBES.values() for r in routes})} routes"
+    )
 
 
 def test_every_route_is_probed_or_holds_no_data_of_a_place(demo_url):

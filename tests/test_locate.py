@@ -9,12 +9,20 @@ import pytest
 import shapely
 
 from geo_service.coordinates import datum
-from geo_service.lookup.grid_index import GridIndex
 from geo_service.errors import InvalidInput, NotFound, OutsideCoverage
-from geo_service.lookup.locate import locate
+from geo_service.lookup import locate as lookup
+from geo_service.lookup.grid_index import GridIndex
+from geo_service.settings import Settings
 
 from . import tiny_county as tiny
 from .tiny_county import BJ, EAST, SPOT, WEST
+
+SETTINGS = Settings()  # the county's zone, coverage margin and camera radius: the defaults
+
+
+def locate(*args, **options):
+    """The library's lookup, given this suite's settings."""
+    return lookup.locate(*args, settings=SETTINGS, **options)
 
 
 V1_TIME = datetime(2026, 1, 15, 10, 0, tzinfo=BJ)
@@ -22,6 +30,7 @@ V2_TIME = datetime(2026, 7, 15, 10, 0, tzinfo=BJ)
 
 
 # -- which grid: interior, edges, vertices, holes, parts ---------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("point", "expected", "why"),
@@ -74,7 +83,9 @@ def _exact_covers(polygon, x: float, y: float) -> bool:
 
 def test_database_memory_and_an_independent_test_agree_on_every_point(tiny_engine):
     """Interior points, every vertex and points on edges: all three assign alike, by the rule."""
-    grids = {code: shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for code, (_, g) in tiny.V1_GRIDS.items()}
+    grids = {
+        code: shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for code, (_, g) in tiny.V1_GRIDS.items()
+    }
     levels = {code: level for code, (level, _) in tiny.V1_GRIDS.items()}
     rng = np.random.default_rng(7)
     points = [tuple(p) for p in rng.uniform([104.0, 29.95], [104.2, 30.05], size=(150, 2))]
@@ -92,6 +103,7 @@ def test_database_memory_and_an_independent_test_agree_on_every_point(tiny_engin
 
 
 # -- outside the grids, outside the coverage ---------------------------------------------------------
+
 
 def test_a_point_outside_every_grid_gets_the_nearest_grid_and_its_distance(tiny_engine):
     found = locate(tiny_engine, 104.25, 30.02, at=V1_TIME).to_dict()
@@ -133,6 +145,7 @@ def test_swapped_coordinates_are_named_where_both_orders_are_valid_numbers():
 
 # -- datums ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02", "bd09", "cgcs2000"])
 def test_a_point_given_in_any_datum_lands_in_the_same_grid(tiny_engine, crs):
     lon, lat = datum.convert(104.04, 30.02, "cgcs2000", crs)
@@ -151,6 +164,7 @@ def test_reading_gcj02_as_cgcs2000_lands_hundreds_of_metres_off(tiny_engine):
 
 
 # -- time travel ---------------------------------------------------------------------------------------
+
 
 def test_at_selects_the_boundaries_then_in_force(tiny_engine):
     before = locate(tiny_engine, 104.075, 29.975, at=V1_TIME).to_dict()
@@ -182,12 +196,13 @@ def test_at_selects_the_officers_then_responsible(tiny_engine):
 
 # -- officers and vacancies ----------------------------------------------------------------------------
 
+
 def test_officers_follow_the_rules_in_order_with_vacancies_shown(tiny_engine):
     found = locate(tiny_engine, 104.12, 30.00, at=V1_TIME).to_dict()  # east village
     roles = [(o["position"], o["role"], o["vacant"]) for o in found["officers"]]
     assert roles[:5] == [
         (1, "village_cadre", False),
-        (2, "village_party_secretary", True),   # nobody holds it in the east village
+        (2, "village_party_secretary", True),  # nobody holds it in the east village
         (3, "community_police", False),
         (4, "grid_worker", False),
         (5, "grid_leader", True),
@@ -217,14 +232,15 @@ def test_red_cases_call_more_senior_people_and_escalate_through_town_and_county(
 
 # -- cameras -------------------------------------------------------------------------------------------
 
+
 def test_cameras_that_see_the_spot_come_first_nearest_first(tiny_engine):
     cameras = locate(tiny_engine, *SPOT, at=V1_TIME).to_dict()["cameras"]
     seen = [(c["device_code"][-1], c["sees"], c["status"]) for c in cameras]
     assert seen == [
-        ("2", True, "offline"),   # 30 m, a dome: sees, but offline
-        ("1", True, "online"),    # 50 m, facing the spot
-        ("4", False, "online"),   # 40 m, facing away
-        ("3", False, "online"),   # 150 m, facing the spot but its range is 100 m
+        ("2", True, "offline"),  # 30 m, a dome: sees, but offline
+        ("1", True, "online"),  # 50 m, facing the spot
+        ("4", False, "online"),  # 40 m, facing away
+        ("3", False, "online"),  # 150 m, facing the spot but its range is 100 m
     ]
     assert cameras[0]["viewable_now"] is False and cameras[1]["viewable_now"] is True
     assert cameras[1]["distance_m"] == pytest.approx(50, abs=0.1)
@@ -235,12 +251,15 @@ def test_the_sector_edge_is_inclusive_and_just_outside_is_not(tiny_engine):
     camera = tiny.CAMERAS[0]  # at 50 m west of SPOT, heading 90, fov 60: edges at 60 and 120 degrees
     inside = tiny.offset(camera[3], 61, 60)
     outside = tiny.offset(camera[3], 59, 60)
-    see = lambda p: next(c["sees"] for c in locate(tiny_engine, *p, at=V1_TIME).to_dict()["cameras"] if c["device_code"] == camera[0])
+    see = lambda p: next(
+        c["sees"] for c in locate(tiny_engine, *p, at=V1_TIME).to_dict()["cameras"] if c["device_code"] == camera[0]
+    )
     assert see(inside) is True
     assert see(outside) is False
 
 
 # -- the HTTP face ----------------------------------------------------------------------------------
+
 
 def test_get_locate_answers_the_lookup(tiny_client):
     response = tiny_client.get("/locate", params={"lon": 104.07, "lat": 30.04, "at": "2026-01-15T10:00:00+08:00"})
@@ -277,12 +296,18 @@ def test_the_command_line_locates_a_point(tiny_url):
 
     env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
     base = [sys.executable, "-m", "geo_service.cli.main", "locate"]
-    found = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00", "--json"],
-                           capture_output=True, text=True, env=env, timeout=60)
+    found = subprocess.run(
+        base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["grid"]["code"] == EAST + "001"
-    summary = subprocess.run(base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00"],
-                             capture_output=True, text=True, env=env, timeout=60)
+    summary = subprocess.run(
+        base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert summary.returncode == 0, summary.stderr
     assert "grid 511421100202001" in summary.stdout and "vacant" in summary.stdout
     refused = subprocess.run(base + ["30.0", "104.12"], capture_output=True, text=True, env=env, timeout=60)
@@ -294,9 +319,11 @@ def test_two_rules_at_one_position_each_name_their_own_role(tiny_url, tiny_engin
     from sqlalchemy import text
 
     with tiny_engine.begin() as connection:
-        connection.execute(text("""
+        connection.execute(
+            text("""
             INSERT INTO responsibility_rules (tier, risk_colour, position, role, core)
-            VALUES ('village', 'blue', 1, 'grid_worker', false)"""))
+            VALUES ('village', 'blue', 1, 'grid_worker', false)""")
+        )
     try:
         found = locate(tiny_engine, 104.07, 30.04, at=V1_TIME).to_dict()["officers"]
         first = [(o["role"], o["name"]) for o in found if o["position"] == 1]

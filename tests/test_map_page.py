@@ -29,7 +29,9 @@ from .conftest import live_server, token_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/install.sh --browser)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/install.sh --browser)"
+)
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 MAP_LEFT = 340  # the panel's width: the map starts there
 VIEW = {"width": 1280, "height": 800}
@@ -59,9 +61,16 @@ def admin_token(demo_url) -> str:
 def browser():
     with playwright.sync_playwright() as p:
         # --disable-background-networking: Chromium's own update and safe-browsing calls are not the page's.
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--use-gl=swiftshader",
-            "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"])
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--use-gl=swiftshader",
+                "--enable-unsafe-swiftshader",
+                "--ignore-gpu-blocklist",
+            ],
+        )
         yield instance
         instance.close()
 
@@ -76,7 +85,9 @@ def new_page(browser):
         contexts.append(context)
         context.add_init_script(WATCH_CSP)
         if token is not None:
-            context.add_init_script(f"try {{ sessionStorage.setItem('{TOKEN_KEY}', {json.dumps(token)}); }} catch (e) {{}}")
+            context.add_init_script(
+                f"try {{ sessionStorage.setItem('{TOKEN_KEY}', {json.dumps(token)}); }} catch (e) {{}}"
+            )
         page = context.new_page()
         page.requests = []
         page.errors = []
@@ -110,9 +121,12 @@ def wait_for_map(page) -> None:
 
 
 def rendered(page, source: str) -> list[dict]:
-    return page.evaluate("""(source) => window.geoMap.queryRenderedFeatures({
+    return page.evaluate(
+        """(source) => window.geoMap.queryRenderedFeatures({
         layers: window.geoMap.getStyle().layers.filter(l => l.source === source).map(l => l.id)
-    }).map(f => ({id: f.id, properties: f.properties}))""", source)
+    }).map(f => ({id: f.id, properties: f.properties}))""",
+        source,
+    )
 
 
 def layer_list(page) -> list[str]:
@@ -179,8 +193,13 @@ def test_a_wrong_token_shows_the_sign_in_again_with_the_reason(new_page, server)
 
 
 def test_signing_in_shows_who_sends_the_token_everywhere_and_signing_out_forgets_it(new_page, server, demo_url, engine):
-    town_code, town_name = engine.connect().exec_driver_sql(
-        f"SELECT code, name FROM admin_units WHERE level = 'town' AND version_id = {IN_FORCE} ORDER BY code LIMIT 1").one()
+    town_code, town_name = (
+        engine.connect()
+        .exec_driver_sql(
+            f"SELECT code, name FROM admin_units WHERE level = 'town' AND version_id = {IN_FORCE} ORDER BY code LIMIT 1"
+        )
+        .one()
+    )
     token = token_for(demo_url, "dispatcher", town_code, name="Wang Fang (dispatcher)")
     page = new_page()
     page.goto(f"{server}/")
@@ -197,12 +216,19 @@ def test_signing_in_shows_who_sends_the_token_everywhere_and_signing_out_forgets
     # tiles (fetched by MapLibre's workers), the page's own calls.
     page.mouse.click(MAP_LEFT + 470, 400)
     page.wait_for_selector("#lookup h2, #lookup .error", timeout=20_000)
-    api_calls = [r for r in page.requests if not urlparse(r.url).path.startswith(("/map/static", "/map/vendor"))
-                 and urlparse(r.url).path != "/" and not r.url.startswith(("data:", "blob:"))]
+    api_calls = [
+        r
+        for r in page.requests
+        if not urlparse(r.url).path.startswith(("/map/static", "/map/vendor"))
+        and urlparse(r.url).path != "/"
+        and not r.url.startswith(("data:", "blob:"))
+    ]
     paths = {urlparse(r.url).path for r in api_calls}
     assert {"/auth/me", "/map/config.json", "/map/extent", "/tiles/style.json", "/locate"} <= paths
     assert any(p.endswith(".mvt") for p in paths)
-    assert {r.url: r.all_headers().get("authorization") for r in api_calls} == {r.url: f"Bearer {token}" for r in api_calls}
+    assert {r.url: r.all_headers().get("authorization") for r in api_calls} == {
+        r.url: f"Bearer {token}" for r in api_calls
+    }
 
     page.click("#sign-out")
     page.wait_for_selector("#signin", state="visible")
@@ -242,29 +268,44 @@ def test_a_token_revoked_while_the_page_is_open_brings_back_the_sign_in(new_page
 
 def test_a_town_user_sees_their_town_and_nothing_of_another(new_page, server, demo_url, engine):
     # A town in the middle of the county, so that neighbours surround it on the screen.
-    town_code, town_name = engine.connect().exec_driver_sql(f"""
+    town_code, town_name = (
+        engine.connect()
+        .exec_driver_sql(f"""
         SELECT t.code, t.name FROM admin_units t, admin_units c
          WHERE t.level = 'town' AND c.level = 'county' AND t.version_id = {IN_FORCE} AND c.version_id = t.version_id
-         ORDER BY ST_Distance(ST_PointOnSurface(t.geom), ST_Centroid(c.geom)) LIMIT 1""").one()
+         ORDER BY ST_Distance(ST_PointOnSurface(t.geom), ST_Centroid(c.geom)) LIMIT 1""")
+        .one()
+    )
     token = token_for(demo_url, "dispatcher", town_code)
     page = new_page(token)
     page.goto(f"{server}/")  # no position in the address: the map fits the user's town
     wait_for_map(page)
     west, south, east, north = page.evaluate("window.geoMap.getBounds().toArray().flat()")
-    town_box = engine.connect().exec_driver_sql(
-        f"SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_units "
-        f"WHERE code = '{town_code}' AND version_id = {IN_FORCE}").one()
+    town_box = (
+        engine.connect()
+        .exec_driver_sql(
+            f"SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_units "
+            f"WHERE code = '{town_code}' AND version_id = {IN_FORCE}"
+        )
+        .one()
+    )
     assert west <= town_box[0] and east >= town_box[2] and south <= town_box[1] and north >= town_box[3]
     assert page.evaluate("window.geoMap.getZoom()") >= 11  # closer than the county's view: the grids are drawn
 
     with engine.connect() as connection:
-        ours = {c for (c,) in connection.exec_driver_sql(f"""
+        ours = {
+            c
+            for (c,) in connection.exec_driver_sql(f"""
             SELECT g.code FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
-             WHERE g.version_id = {IN_FORCE} AND t.code = '{town_code}'""")}
-        on_screen_elsewhere = {c for (c,) in connection.exec_driver_sql(f"""
+             WHERE g.version_id = {IN_FORCE} AND t.code = '{town_code}'""")
+        }
+        on_screen_elsewhere = {
+            c
+            for (c,) in connection.exec_driver_sql(f"""
             SELECT g.code FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
              WHERE g.version_id = {IN_FORCE} AND t.code <> '{town_code}'
-               AND ST_Intersects(g.geom, ST_MakeEnvelope({west}, {south}, {east}, {north}, 4490))""")}
+               AND ST_Intersects(g.geom, ST_MakeEnvelope({west}, {south}, {east}, {north}, 4490))""")
+        }
     assert on_screen_elsewhere, "the view should take in neighbouring towns' grids for this test to mean anything"
     drawn = {g["properties"]["code"] for g in rendered(page, "grids")}
     assert len(drawn) > 10
@@ -277,12 +318,18 @@ def test_a_town_user_sees_their_town_and_nothing_of_another(new_page, server, de
     page.screenshot(path=str(ARTIFACTS / "map_page_town.png"))
 
 
-def test_the_next_user_of_the_same_browser_sees_nothing_kept_from_the_last(new_page, server, demo_url, engine, admin_token):
+def test_the_next_user_of_the_same_browser_sees_nothing_kept_from_the_last(
+    new_page, server, demo_url, engine, admin_token
+):
     # A dispatch room's shared computer: an administrator signs out, a town's dispatcher signs in
     # and looks at the very tiles the administrator had loaded (the browser's cache must not answer).
-    town_code, lon, lat = engine.connect().exec_driver_sql(f"""
+    town_code, lon, lat = (
+        engine.connect()
+        .exec_driver_sql(f"""
         SELECT t.code, ST_X(ST_PointOnSurface(t.geom)), ST_Y(ST_PointOnSurface(t.geom))
-          FROM admin_units t WHERE t.level = 'town' AND t.version_id = {IN_FORCE} ORDER BY t.code LIMIT 1 OFFSET 7""").one()
+          FROM admin_units t WHERE t.level = 'town' AND t.version_id = {IN_FORCE} ORDER BY t.code LIMIT 1 OFFSET 7""")
+        .one()
+    )
     where = f"#12/{lat:.5f}/{lon:.5f}"
     page = new_page()
     page.goto(f"{server}/{where}")
@@ -298,9 +345,12 @@ def test_the_next_user_of_the_same_browser_sees_nothing_kept_from_the_last(new_p
     page.wait_for_function("() => Math.round(window.geoMap.getZoom()) === 12")
     wait_for_map(page)
     seen_by_town = {g["properties"]["code"] for g in rendered(page, "grids")}
-    ours = {c for (c,) in engine.connect().exec_driver_sql(f"""
+    ours = {
+        c
+        for (c,) in engine.connect().exec_driver_sql(f"""
         SELECT g.code FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
-         WHERE g.version_id = {IN_FORCE} AND t.code = '{town_code}'""")}
+         WHERE g.version_id = {IN_FORCE} AND t.code = '{town_code}'""")
+    }
     assert seen_by_admin - ours, "the administrator's view should hold other towns' grids"
     assert seen_by_town and seen_by_town <= ours
 
@@ -308,7 +358,9 @@ def test_the_next_user_of_the_same_browser_sees_nothing_kept_from_the_last(new_p
 def test_layers_the_role_may_not_see_leave_the_layer_list(new_page, server, demo_url):
     planner = new_page(token_for(demo_url, "planner"))  # boundaries, cameras, analyses; no incidents
     open_map(planner, server, "#14/30.0/104.1")
-    planner.wait_for_function("() => !window.geoMap.getStyle().layers.some(l => l.source === 'incidents')", timeout=20_000)
+    planner.wait_for_function(
+        "() => !window.geoMap.getStyle().layers.some(l => l.source === 'incidents')", timeout=20_000
+    )
     listed = layer_list(planner)
     assert any("Grids" in name for name in listed) and any("Cameras" in name for name in listed)
     assert "Incidents (事件)" not in listed
@@ -347,11 +399,17 @@ def test_the_page_runs_under_a_policy_allowing_only_its_own_origin(page, server,
 
 def png_tile(rgb: tuple[int, int, int] = (200, 220, 240), size: int = 256) -> bytes:
     """A plain-coloured PNG, as a raster basemap's server would send."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @contextmanager
@@ -384,7 +442,9 @@ def basemap_server():
         thread.join(10)
 
 
-def test_a_basemap_server_is_let_through_the_policy_and_never_sees_the_token(new_page, demo_url, admin_token, monkeypatch):
+def test_a_basemap_server_is_let_through_the_policy_and_never_sees_the_token(
+    new_page, demo_url, admin_token, monkeypatch
+):
     with basemap_server() as (basemap, seen):
         monkeypatch.setenv("GEO_SERVICE_BASEMAP_URL", f"{basemap}/{{z}}/{{x}}/{{y}}.png")
         with live_server(demo_url) as server:
@@ -395,8 +455,10 @@ def test_a_basemap_server_is_let_through_the_policy_and_never_sees_the_token(new
             assert f"connect-src 'self' {basemap};" in policy["content-security-policy"]
             assert len(seen) >= 4  # the basemap's tiles were fetched...
             assert not any("authorization" in headers for headers in seen)  # ...without the user's token
-            assert any(".mvt" in r.url and r.all_headers().get("authorization") == f"Bearer {admin_token}"
-                       for r in page.requests)
+            assert any(
+                ".mvt" in r.url and r.all_headers().get("authorization") == f"Bearer {admin_token}"
+                for r in page.requests
+            )
             assert page.evaluate("window.cspViolations") == [] and page.csp_console == []
             assert rendered(page, "grids") and page.errors == []
 
@@ -408,12 +470,18 @@ def test_the_page_files_are_public_and_what_it_asks_for_is_not(server, admin_tok
             assert answer.status_code == 200, path
             assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
         point = {"lon": 104.07, "lat": 30.0, "from": "cgcs2000", "to": "gcj02"}
-        features = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [104.07, 30.0]}}]}
-        for answer in (http.get("/map/convert", params=point),
-                       http.post("/map/convert", params={"to": "gcj02"}, json=features),
-                       http.get("/map/extent"),
-                       http.get("/map/convert", params=point, headers={"Authorization": "Bearer gs_wrong"})):
+        features = {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [104.07, 30.0]}}
+            ],
+        }
+        for answer in (
+            http.get("/map/convert", params=point),
+            http.post("/map/convert", params={"to": "gcj02"}, json=features),
+            http.get("/map/extent"),
+            http.get("/map/convert", params=point, headers={"Authorization": "Bearer gs_wrong"}),
+        ):
             assert answer.status_code == 401, answer.request.url
             assert answer.headers["www-authenticate"].startswith("Bearer")
         signed = {"Authorization": f"Bearer {admin_token}"}
@@ -424,13 +492,15 @@ def test_the_page_files_are_public_and_what_it_asks_for_is_not(server, admin_tok
         assert county["whole_county"] is True and county["bbox"] is None
 
 
-def test_a_click_shows_the_lookup_of_that_spot(page, server, engine):
+def test_a_click_shows_the_lookup_of_that_spot(page, server, engine, settings):
     open_map(page, server)
     x, y = MAP_LEFT + 420, 380
     page.mouse.click(x, y)
     page.wait_for_selector("#lookup-grid", timeout=20_000)
-    lon, lat = page.evaluate(f"(() => {{ const p = window.geoMap.unproject([{x - MAP_LEFT}, {y}]); return [p.lng, p.lat]; }})()")
-    expected = locate(engine, lon, lat, crs="wgs84").to_dict()
+    lon, lat = page.evaluate(
+        f"(() => {{ const p = window.geoMap.unproject([{x - MAP_LEFT}, {y}]); return [p.lng, p.lat]; }})()"
+    )
+    expected = locate(engine, lon, lat, crs="wgs84", settings=settings).to_dict()
     assert page.inner_text("#lookup-grid") == expected["grid"]["code"]
     panel = page.inner_text("#lookup")
     assert expected["village"]["name"] in panel and expected["town"]["name"] in panel
@@ -442,7 +512,7 @@ def test_a_click_shows_the_lookup_of_that_spot(page, server, engine):
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09", "cgcs2000"])
-def test_the_search_box_takes_coordinates_in_any_datum(page, server, engine, crs):
+def test_the_search_box_takes_coordinates_in_any_datum(page, server, engine, settings, crs):
     from geo_service.coordinates import datum
 
     open_map(page, server, "#10/30.0/104.1")
@@ -451,7 +521,7 @@ def test_the_search_box_takes_coordinates_in_any_datum(page, server, engine, crs
     page.select_option("#search-datum", crs)
     page.click("#search button")
     page.wait_for_selector("#lookup-grid", timeout=20_000)
-    expected = locate(engine, 104.0712, 30.0031).to_dict()["grid"]["code"]
+    expected = locate(engine, 104.0712, 30.0031, settings=settings).to_dict()["grid"]["code"]
     assert page.inner_text("#lookup-grid") == expected
     page.wait_for_function("() => !window.geoMap.isMoving()", timeout=20_000)
     centre = page.evaluate("(() => { const c = window.geoMap.getCenter(); return [c.lng, c.lat]; })()")
@@ -459,8 +529,11 @@ def test_the_search_box_takes_coordinates_in_any_datum(page, server, engine, crs
 
 
 def test_the_search_box_flies_to_an_incident(page, server, engine):
-    incident_id, lon, lat = engine.connect().exec_driver_sql(
-        "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id LIMIT 1 OFFSET 1000").one()
+    incident_id, lon, lat = (
+        engine.connect()
+        .exec_driver_sql("SELECT id, ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id LIMIT 1 OFFSET 1000")
+        .one()
+    )
     open_map(page, server, "#10/30.0/104.1")
     page.fill("#search-text", f"#{incident_id}")
     page.click("#search button")

@@ -17,6 +17,9 @@ from geo_service import maps
 from geo_service.coordinates import datum
 from geo_service.errors import InvalidInput
 from geo_service.lookup.locate import locate
+from geo_service.settings import Settings
+
+PLACE = Settings().place  # the county's zone and metric projection, as a notebook builds them
 
 
 class AssetLinks(HTMLParser):
@@ -47,10 +50,17 @@ def links(page: str) -> AssetLinks:
 
 def frame() -> geopandas.GeoDataFrame:
     return geopandas.GeoDataFrame(
-        {"code": ["a", "b", "c"], "kind": ["urban", "rural", "urban"], "count": [1, 50, 100],
-         "when": geopandas.pd.to_datetime(["2026-01-01", "2026-02-01", None])},
-        geometry=[shapely.box(104.0, 30.0, 104.1, 30.1), shapely.box(104.1, 30.0, 104.2, 30.1),
-                  shapely.Point(104.05, 30.15)],
+        {
+            "code": ["a", "b", "c"],
+            "kind": ["urban", "rural", "urban"],
+            "count": [1, 50, 100],
+            "when": geopandas.pd.to_datetime(["2026-01-01", "2026-02-01", None]),
+        },
+        geometry=[
+            shapely.box(104.0, 30.0, 104.1, 30.1),
+            shapely.box(104.1, 30.0, 104.2, 30.1),
+            shapely.Point(104.05, 30.15),
+        ],
         crs=4490,
     )
 
@@ -62,8 +72,9 @@ def geojson_layers(page: str) -> list[dict]:
 
 
 def test_a_saved_map_loads_nothing_from_the_internet(tmp_path):
-    path = maps.save_html(maps.frame_map(frame(), name="grids", column="kind", tooltip=["code", "when"]),
-                          tmp_path / "out" / "grids.html")
+    path = maps.save_html(
+        maps.frame_map(frame(), name="grids", column="kind", tooltip=["code", "when"]), tmp_path / "out" / "grids.html"
+    )
     page = path.read_text(encoding="utf-8")
     assets = links(page)
     assert assets.scripts == [] and assets.styles == []  # everything inline
@@ -112,24 +123,27 @@ def test_frames_are_reprojected_and_shifted_onto_a_gcj02_basemap():
     x, y = plain["features"][2]["geometry"]["coordinates"]
     assert (x, y) == pytest.approx((104.05, 30.15), abs=1e-7)
 
-    m = maps.base_map((104.0, 30.0, 104.2, 30.2), datum="gcj02", tiles="http://tiles.intranet/{z}/{x}/{y}.png",
-                      attr="intranet")
+    m = maps.base_map(
+        (104.0, 30.0, 104.2, 30.2), datum="gcj02", tiles="http://tiles.intranet/{z}/{x}/{y}.png", attr="intranet"
+    )
     maps.add_frame(m, frame(), name="shifted")
     shifted = geojson_layers(maps.to_html(m))[0]
     expected = datum.convert(104.05, 30.15, "wgs84", "gcj02")
     assert tuple(shifted["features"][2]["geometry"]["coordinates"]) == pytest.approx(expected, abs=1e-9)
 
 
-def test_a_lookup_map_shows_the_grid_the_point_and_the_cameras(engine):
-    result = locate(engine, 104.10, 30.00).to_dict()
+def test_a_lookup_map_shows_the_grid_the_point_and_the_cameras(engine, settings):
+    result = locate(engine, 104.10, 30.00, settings=settings).to_dict()
     assert result["grid"] and result["cameras"]
     page = maps.to_html(maps.lookup_map(result, engine))
     data = geojson_layers(page)
     grid, cameras, point = data
     assert [f["properties"]["code"] for f in grid["features"]] == [result["grid"]["code"]]
     outline = shapely.geometry.shape(grid["features"][0]["geometry"])
-    assert outline.covers(shapely.Point(result["point"]["lon"], result["point"]["lat"]).buffer(-1e-9) or
-                          shapely.Point(result["point"]["lon"], result["point"]["lat"]))
+    assert outline.covers(
+        shapely.Point(result["point"]["lon"], result["point"]["lat"]).buffer(-1e-9)
+        or shapely.Point(result["point"]["lon"], result["point"]["lat"])
+    )
     drawn = {f["properties"]["device_code"]: f["properties"]["sees"] for f in cameras["features"]}
     assert drawn == {c["device_code"]: "sees the point" if c["sees"] else "nearby" for c in result["cameras"]}
     assert point["features"][0]["properties"]["grid"] == result["grid"]["code"]
@@ -138,14 +152,24 @@ def test_a_lookup_map_shows_the_grid_the_point_and_the_cameras(engine):
 
 def test_a_declared_layer_as_a_folium_map(engine):
     bbox = (104.05, 29.95, 104.15, 30.05)
-    page = maps.to_html(maps.layer_map(engine, "grids", bbox=bbox))
+    page = maps.to_html(maps.layer_map(engine, "grids", bbox=bbox, place=PLACE))
     (data,) = geojson_layers(page)
-    expected = engine.connect().execute(text(
-        "SELECT count(*) FROM grids WHERE version_id = 1 AND geom && ST_MakeEnvelope(:w, :s, :e, :n, 4490)"),
-        dict(zip("wsen", bbox))).scalar()
+    expected = (
+        engine.connect()
+        .execute(
+            text("SELECT count(*) FROM grids WHERE version_id = 1 AND geom && ST_MakeEnvelope(:w, :s, :e, :n, 4490)"),
+            dict(zip("wsen", bbox)),
+        )
+        .scalar()
+    )
     assert len(data["features"]) == expected > 10
-    counts = geojson_layers(maps.to_html(maps.layer_map(engine, "incident_counts", bbox=bbox,
-                                                        start=date(2026, 5, 1), category=["dispute"])))[0]
+    counts = geojson_layers(
+        maps.to_html(
+            maps.layer_map(
+                engine, "incident_counts", bbox=bbox, start=date(2026, 5, 1), category=["dispute"], place=PLACE
+            )
+        )
+    )[0]
     assert all(f["properties"]["count"] >= 1 for f in counts["features"])
     with pytest.raises(InvalidInput, match="no layer 'roads'"):
-        maps.layer_map(engine, "roads")
+        maps.layer_map(engine, "roads", place=PLACE)

@@ -10,10 +10,27 @@ from geo_service.db import migrate
 from geo_service.db.models import Base
 
 EXPECTED_TABLES = {
-    "boundary_versions", "admin_units", "grids", "roles", "officers", "officer_assignments",
-    "categories", "sources", "responsibility_rules", "time_limit_rules", "cameras", "incidents",
-    "incident_officers", "incident_events", "audit_log", "service_meta", "outbox", "incident_extensions",
-    "access_roles", "role_permissions", "users",
+    "boundary_versions",
+    "admin_units",
+    "grids",
+    "roles",
+    "officers",
+    "officer_assignments",
+    "categories",
+    "sources",
+    "responsibility_rules",
+    "time_limit_rules",
+    "cameras",
+    "incidents",
+    "incident_officers",
+    "incident_events",
+    "audit_log",
+    "service_meta",
+    "outbox",
+    "incident_extensions",
+    "access_roles",
+    "role_permissions",
+    "users",
 }
 
 
@@ -42,10 +59,11 @@ def test_every_geometry_column_has_a_spatial_index(scratch_url):
     migrate.upgrade(scratch_url)
     engine = create_engine(scratch_url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        columns = connection.execute(text(
-            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns WHERE f_table_schema = 'public'"
-        )).all()
-        unindexed = connection.execute(text("""
+        columns = connection.execute(
+            text("SELECT f_table_name, f_geometry_column, srid FROM geometry_columns WHERE f_table_schema = 'public'")
+        ).all()
+        unindexed = connection.execute(
+            text("""
             SELECT g.f_table_name, g.f_geometry_column FROM geometry_columns g
              WHERE g.f_table_schema = 'public' AND NOT EXISTS (
                    SELECT 1 FROM pg_index i
@@ -54,7 +72,8 @@ def test_every_geometry_column_has_a_spatial_index(scratch_url):
                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                     WHERE i.indrelid = (quote_ident(g.f_table_name))::regclass
                       AND a.attname = g.f_geometry_column AND am.amname = 'gist')
-        """)).all()
+        """)
+        ).all()
     engine.dispose()
     assert {c[0] for c in columns} >= {"admin_units", "grids", "cameras", "incidents"}
     assert all(c[2] == 4490 for c in columns), columns

@@ -3,7 +3,6 @@ fails the build. They are stored without outputs."""
 
 from __future__ import annotations
 
-
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -23,15 +22,32 @@ def test_notebook_runs(path, demo_url, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
     monkeypatch.setenv("DATABASE_URL", demo_url)  # the kernel inherits it: Settings reads DATABASE_URL
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
-    errors = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
-              if output.get("output_type") == "error"]
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
     assert not errors
     # every map cell produced an offline page (Leaflet inlined, no CDN)
-    html = [output["data"]["text/html"] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "text/html" in output.get("data", {})]
+    html = [
+        output["data"]["text/html"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "text/html" in output.get("data", {})
+    ]
     assert html and not any("cdn.jsdelivr" in page or "unpkg.com" in page for page in html)
-    plots = [cell for cell in notebook.cells if cell.cell_type == "code"
-             for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    plots = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
     assert plots, "each notebook draws at least one plot"

@@ -13,16 +13,16 @@ import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from geo_service.coordinates import datum
 from geo_service.api.app import create_app
-from geo_service.lookup.cameras import cameras_seeing
+from geo_service.coordinates import datum
 from geo_service.db.engine import get_engine
+from geo_service.lookup.cameras import cameras_seeing
 from geo_service.settings import Settings
 from geo_service.tiles.layers import LAYERS_DIR, LayerError, load_layers, parse_layer
 from geo_service.tiles.mvt import Tile, lonlat_to_mercator
+from geo_service.vocabulary import STATUSES
 
 from .conftest import signed_in
-
 
 BJ = ZoneInfo("Asia/Shanghai")
 CENTRE = (104.10, 30.00)  # the demo county's seat, dense with grids, cameras and incidents
@@ -49,10 +49,15 @@ def features(response, layer: str) -> list[dict]:
 
 # -- declarations ------------------------------------------------------------------------------
 
+
 def test_every_declared_layer_loads():
     layers = load_layers()
     assert {"towns", "villages", "grids", "cameras", "camera_sectors", "incident_counts", "incidents"} <= set(layers)
     assert all(layer.path.parent == LAYERS_DIR for layer in layers.values())
+    # The statuses a layer filters by are the service's own (geo_service.vocabulary), not a copy.
+    assert all(
+        layer.parameters["status"].choices == STATUSES for layer in layers.values() if "status" in layer.parameters
+    )
 
 
 GOOD = """
@@ -81,7 +86,20 @@ type = "line"
         (('title = "t"', 'title = "t"\ncolour = 1'), "colour", "not a known field"),
         (('title = "t"', 'title = "t"\ntooltip = ["nope"]'), "tooltip", "not one of the layer's properties"),
         (("[source]", "[source]\nwhere = 1"), "source.where", "SQL condition"),
-        (('type = "line"', 'type = "line"\n[parameters.since]\ntype = "datetime"'), "parameters.since", "never uses :since"),
+        (
+            ('type = "line"', 'type = "line"\n[parameters.since]\ntype = "datetime"'),
+            "parameters.since",
+            "never uses :since",
+        ),
+        (
+            (
+                'table = "grids"',
+                'sql = "SELECT * FROM grids WHERE geom && :bbox AND kind = ANY(:kind)"\n'
+                '[parameters.kind]\ntype = "string_list"\nvocabulary = "colours"',
+            ),
+            "parameters.kind.vocabulary",
+            "not one of",
+        ),
         (('title = "t"', "title = [1"), "TOML", ""),
     ],
 )
@@ -114,17 +132,25 @@ def test_the_service_refuses_to_start_with_a_broken_layer(demo_url, tmp_path, mo
 
 # -- tiles against the database --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("z", [11, 13, 15])
 def test_grid_tiles_hold_exactly_the_grids_of_the_tile_with_their_properties(client, engine, z):
     tile = tile_at(*CENTRE, z)
     got = {f["properties"]["code"]: f for f in features(get_tile(client, "grids", tile), "grids")}
     with engine.connect() as connection:
-        rows = connection.execute(text(f"""
+        rows = (
+            connection.execute(
+                text(f"""
             SELECT g.id, g.code, g.name, g.level, g.kind, v.code AS village_code,
                    ST_Intersects(g.geom, {ENVELOPE}) AS inside
               FROM grids g JOIN admin_units v ON v.id = g.village_id
              WHERE g.version_id = 1 AND ST_Intersects(g.geom, {BUFFERED})
-        """), {"z": z, "x": tile.x, "y": tile.y}).mappings().all()
+        """),
+                {"z": z, "x": tile.x, "y": tile.y},
+            )
+            .mappings()
+            .all()
+        )
     inside = {r["code"] for r in rows if r["inside"]}
     assert len(inside) > 3
     # Every grid in the tile, and besides them only grids reaching into its 64-unit buffer.
@@ -132,8 +158,9 @@ def test_grid_tiles_hold_exactly_the_grids_of_the_tile_with_their_properties(cli
     for row in (r for r in rows if r["code"] in got):
         feature = got[row["code"]]
         assert feature["id"] == row["id"]
-        assert {k: feature["properties"][k] for k in ("name", "level", "kind", "village_code")} == \
-            {k: row[k] for k in ("name", "level", "kind", "village_code")}
+        assert {k: feature["properties"][k] for k in ("name", "level", "kind", "village_code")} == {
+            k: row[k] for k in ("name", "level", "kind", "village_code")
+        }
 
 
 def test_town_tiles_cover_the_county_at_low_zoom(client, engine):
@@ -147,12 +174,18 @@ def test_incident_tiles_hold_the_filtered_incidents_of_the_tile(client, engine):
     query = {"start": "2026-06-01", "end": "2026-09-01", "category": "public_service,dispute", "status": "closed"}
     got = features(get_tile(client, "incidents", tile, **query), "incidents")
     with engine.connect() as connection:
-        ids = {i for (i,) in connection.execute(text(f"""
+        ids = {
+            i
+            for (i,) in connection.execute(
+                text(f"""
             SELECT id FROM incidents
              WHERE ST_Intersects(geom, {ENVELOPE}) AND status = 'closed'
                AND category IN ('public_service', 'dispute')
                AND reported_at >= '2026-06-01 00:00+08' AND reported_at < '2026-09-01 00:00+08'
-        """), {"z": 15, "x": tile.x, "y": tile.y})}
+        """),
+                {"z": 15, "x": tile.x, "y": tile.y},
+            )
+        }
     assert len(ids) > 5
     # Points on the tile's edge may be kept once by each neighbour: the tile holds at least the inside ones.
     assert ids <= {f["id"] for f in got}
@@ -162,18 +195,26 @@ def test_incident_tiles_hold_the_filtered_incidents_of_the_tile(client, engine):
 
 def test_incident_counts_at_low_zoom_are_the_counts_per_grid(client, engine):
     tile = tile_at(*CENTRE, 11)
-    got = features(get_tile(client, "incident_counts", tile, start="2026-03-01", end="2026-04-01",
-                            category="dispute,security_hazard"), "incident_counts")
+    got = features(
+        get_tile(
+            client, "incident_counts", tile, start="2026-03-01", end="2026-04-01", category="dispute,security_hazard"
+        ),
+        "incident_counts",
+    )
     assert got
     with engine.connect() as connection:
-        expected = dict(connection.execute(text("""
+        expected = dict(
+            connection.execute(
+                text("""
             SELECT top.code, count(*) FROM incidents i
               JOIN grids g ON g.id = i.grid_id
               JOIN grids top ON top.id = coalesce(g.parent_id, g.id)
              WHERE i.category IN ('dispute', 'security_hazard')
                AND i.reported_at >= '2026-03-01 00:00+08' AND i.reported_at < '2026-04-01 00:00+08'
              GROUP BY top.code
-        """)).all())
+        """)
+            ).all()
+        )
     for feature in got:
         assert feature["properties"]["count"] == expected[feature["properties"]["code"]]
     total = sum(f["properties"]["count"] for f in got)
@@ -182,8 +223,10 @@ def test_incident_counts_at_low_zoom_are_the_counts_per_grid(client, engine):
 
 def test_density_hexagons_count_the_incidents_inside_them(client, engine):
     tile = tile_at(*CENTRE, 14)
-    got = features(get_tile(client, "incident_density", tile, size_m="300", start="2026-01-01",
-                            end="2026-07-01"), "incident_density")
+    got = features(
+        get_tile(client, "incident_density", tile, size_m="300", start="2026-01-01", end="2026-07-01"),
+        "incident_density",
+    )
     assert len(got) > 10
     # Each drawn hexagon, found again from a point inside it (its drawn part's centre, in tile
     # units, y up), and its incidents counted directly.
@@ -200,8 +243,9 @@ def test_density_hexagons_count_the_incidents_inside_them(client, engine):
     with engine.connect() as connection:
         for feature in got[:25]:
             inside = shapely.geometry.shape(feature["geometry"]).representative_point()
-            expected = connection.execute(count_at, {"z": tile.z, "x": tile.x, "y": tile.y,
-                                                     "px": inside.x, "py": inside.y}).scalar()
+            expected = connection.execute(
+                count_at, {"z": tile.z, "x": tile.x, "y": tile.y, "px": inside.x, "py": inside.y}
+            ).scalar()
             assert feature["properties"]["count"] == expected
 
 
@@ -210,9 +254,13 @@ def test_camera_tiles_and_sectors(client, engine):
     cameras = features(get_tile(client, "cameras", tile), "cameras")
     sectors = features(get_tile(client, "camera_sectors", tile), "camera_sectors")
     with engine.connect() as connection:
-        inside = {c for (c,) in connection.execute(
-            text(f"SELECT device_code FROM cameras WHERE ST_Intersects(geom, {ENVELOPE})"),
-            {"z": 16, "x": tile.x, "y": tile.y})}
+        inside = {
+            c
+            for (c,) in connection.execute(
+                text(f"SELECT device_code FROM cameras WHERE ST_Intersects(geom, {ENVELOPE})"),
+                {"z": 16, "x": tile.x, "y": tile.y},
+            )
+        }
     assert inside and inside <= {f["properties"]["device_code"] for f in cameras}
     assert {"kind", "status", "heading_deg", "fov_deg", "range_m"} <= set(cameras[0]["properties"])
     # A camera's sector is drawn even where only the sector, not the camera, reaches into the tile.
@@ -224,10 +272,16 @@ def test_the_drawn_sector_is_the_one_lookups_test_points_against(engine):
     """Points just inside and just outside each drawn sector: cameras_seeing agrees with the drawing."""
     rng = np.random.default_rng(7)
     with engine.connect() as connection:
-        cams = connection.execute(text("""
+        cams = (
+            connection.execute(
+                text("""
             SELECT device_code, ST_X(geom) lon, ST_Y(geom) lat, heading_deg, fov_deg, range_m
               FROM cameras WHERE fov_deg < 360 ORDER BY device_code LIMIT 400
-        """)).mappings().all()
+        """)
+            )
+            .mappings()
+            .all()
+        )
         for cam in [cams[i] for i in rng.choice(len(cams), 12, replace=False)]:
             for bearing, distance, sees in [
                 (cam["heading_deg"], cam["range_m"] * 0.9, True),
@@ -235,15 +289,21 @@ def test_the_drawn_sector_is_the_one_lookups_test_points_against(engine):
                 (cam["heading_deg"] + cam["fov_deg"] / 2 + 3, cam["range_m"] * 0.5, False),
                 (cam["heading_deg"], cam["range_m"] * 1.05, False),
             ]:
-                lon, lat = connection.execute(text("""
+                lon, lat = connection.execute(
+                    text("""
                     SELECT ST_X(p::geometry), ST_Y(p::geometry) FROM (SELECT ST_Project(
                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)::geography, :d, radians(:b)) AS p) q
-                """), {"lon": cam["lon"], "lat": cam["lat"], "d": distance, "b": bearing}).one()
-                drawn = connection.execute(text("""
+                """),
+                    {"lon": cam["lon"], "lat": cam["lat"], "d": distance, "b": bearing},
+                ).one()
+                drawn = connection.execute(
+                    text("""
                     SELECT ST_Covers(camera_view_sector(geom, heading_deg, fov_deg, range_m),
                                      ST_SetSRID(ST_MakePoint(:lon, :lat), 4490))
                       FROM cameras WHERE device_code = :code
-                """), {"lon": lon, "lat": lat, "code": cam["device_code"]}).scalar()
+                """),
+                    {"lon": lon, "lat": lat, "code": cam["device_code"]},
+                ).scalar()
                 looked_up = {c.device_code: c.sees for c in cameras_seeing(connection, lon, lat, limit=100)}
                 assert drawn is sees, (cam["device_code"], bearing, distance)
                 assert looked_up.get(cam["device_code"], False) is sees
@@ -262,11 +322,15 @@ def test_tiles_outside_the_layers_zoom_range_are_empty(client):
 
 def test_gcj02_tiles_are_shifted_as_the_datum_module_shifts_points(client, engine):
     tile = tile_at(*CENTRE, 14)
-    shifted = {f["properties"]["device_code"]: f["geometry"]["coordinates"]
-               for f in features(get_tile(client, "cameras", tile, datum="gcj02"), "cameras")}
+    shifted = {
+        f["properties"]["device_code"]: f["geometry"]["coordinates"]
+        for f in features(get_tile(client, "cameras", tile, datum="gcj02"), "cameras")
+    }
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT device_code, ST_X(geom), ST_Y(geom) FROM cameras "
-                                       "WHERE device_code = ANY(:codes)"), {"codes": list(shifted)}).all()
+        rows = connection.execute(
+            text("SELECT device_code, ST_X(geom), ST_Y(geom) FROM cameras WHERE device_code = ANY(:codes)"),
+            {"codes": list(shifted)},
+        ).all()
     west, south, east, north = tile.mercator_bounds()
     checked = 0
     for code, lon, lat in rows:
@@ -278,14 +342,17 @@ def test_gcj02_tiles_are_shifted_as_the_datum_module_shifts_points(client, engin
             assert abs(x - px) <= 2 and abs(y - py) <= 2, code  # 2 units = 1.2 m at zoom 14
             checked += 1
     assert checked > 10
-    plain = {f["properties"]["device_code"]: f["geometry"]["coordinates"]
-             for f in features(get_tile(client, "cameras", tile), "cameras")}
+    plain = {
+        f["properties"]["device_code"]: f["geometry"]["coordinates"]
+        for f in features(get_tile(client, "cameras", tile), "cameras")
+    }
     both = set(plain) & set(shifted)
     moved = [math.dist(plain[c], shifted[c]) * tile.size_m / 4096 for c in both]
     assert 100 < np.median(moved) < 800  # GCJ-02 moves points by hundreds of metres
 
 
 # -- caching ---------------------------------------------------------------------------------------
+
 
 def test_tiles_carry_validators_and_answer_304(client):
     tile = tile_at(*CENTRE, 13)
@@ -306,15 +373,20 @@ def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(dem
         url_before = client.get("/tiles/grids.json").json()["tiles"][0]
         engine = get_engine(demo_copy_url)
         with engine.begin() as connection:
-            new_id = connection.execute(text("""
+            new_id = connection.execute(
+                text("""
                 INSERT INTO boundary_versions (name, status, effective_from, published_at)
                 VALUES ('redrawn', 'published', now() - interval '1 hour', now()) RETURNING id
-            """)).scalar()
-            connection.execute(text("""
+            """)
+            ).scalar()
+            connection.execute(
+                text("""
                 INSERT INTO admin_units (version_id, code, level, kind, name, urban, population, households, geom)
                 SELECT :v, code, level, kind, name, urban, population, households, geom
                   FROM admin_units WHERE level = 'county'
-            """), {"v": new_id})
+            """),
+                {"v": new_id},
+            )
         after = get_tile(client, "grids", tile)
         url_after = client.get("/tiles/grids.json").json()["tiles"][0]
         assert f"version={new_id}" in url_after and url_after != url_before
@@ -325,6 +397,7 @@ def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(dem
 
 
 # -- parameters ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("url", "status", "field", "words"),
@@ -349,6 +422,7 @@ def test_bad_tile_requests_name_the_field_and_reason(client, url, status, field,
 
 
 # -- TileJSON and style ----------------------------------------------------------------------------
+
 
 def test_tilejson_describes_the_layer_and_its_fields(client):
     doc = client.get("/tiles/grids.json").json()

@@ -11,17 +11,24 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import text
 
-from geo_service.cases.states import TRANSITIONS, allowed_actions
-from geo_service.errors import Conflict
 from geo_service.cases.outbox import LogSender, WebhookSender, deliver
+from geo_service.cases.states import TRANSITIONS, allowed_actions
 from geo_service.cases.steps import transition
+from geo_service.errors import Conflict
 
 from .conftest import scalar
 
 
 def new_case(client, ext_id: str, **overrides) -> dict:
-    body = {"external_id": ext_id, "lon": 104.07, "lat": 30.04, "category": "dispute", "source": "hotline_12345",
-            "reported_at": "2026-02-01T09:00:00+08:00", "risk_colour": "blue"}
+    body = {
+        "external_id": ext_id,
+        "lon": 104.07,
+        "lat": 30.04,
+        "category": "dispute",
+        "source": "hotline_12345",
+        "reported_at": "2026-02-01T09:00:00+08:00",
+        "risk_colour": "blue",
+    }
     body.update(overrides)
     response = client.post("/incidents", json=body)
     assert response.status_code == 201, response.text
@@ -39,8 +46,15 @@ def pending(engine, case_id: int) -> int:
 def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_engine):
     case = new_case(tiny_client, "W-1")
     assert case["status"] == "dispatched"
-    assert case["allowed_actions"] == ["accept", "reject", "merge", "urge", "escalate", "request_extension",
-                                      "decide_extension"]
+    assert case["allowed_actions"] == [
+        "accept",
+        "reject",
+        "merge",
+        "urge",
+        "escalate",
+        "request_extension",
+        "decide_extension",
+    ]
     # Dispatch told every bound person who exists (the vacant grid leader and mediator get nothing).
     people = [o for o in case["officers"] if not o["vacant"]]
     assert pending(tiny_engine, case["id"]) == len(people) == 4
@@ -53,27 +67,40 @@ def test_a_case_walks_the_whole_loop_with_every_step_recorded(tiny_client, tiny_
     assert reopened["status"] == "reopened" and reopened["closed_at"] is None
     again = act(tiny_client, case["id"], "dispatch", actor="指挥中心").json()
     assert again["status"] == "dispatched"
-    assert datetime.fromisoformat(again["deadline"]) - datetime.fromisoformat(again["dispatched_at"]) == timedelta(days=7)
+    assert datetime.fromisoformat(again["deadline"]) - datetime.fromisoformat(again["dispatched_at"]) == timedelta(
+        days=7
+    )
     steps = [(e["action"], e["from_status"], e["to_status"], e["actor"]) for e in again["timeline"]]
     assert steps == [
-        ("report", None, "reported", "hotline_12345"), ("dispatch", "reported", "dispatched", "system"),
-        ("accept", "dispatched", "accepted", "网格员乙"), ("start", "accepted", "in_progress", "网格员乙"),
-        ("resolve", "in_progress", "resolved", "网格员乙"), ("close", "resolved", "closed", "回访员"),
-        ("reopen", "closed", "reopened", "指挥中心"), ("dispatch", "reopened", "dispatched", "指挥中心"),
+        ("report", None, "reported", "hotline_12345"),
+        ("dispatch", "reported", "dispatched", "system"),
+        ("accept", "dispatched", "accepted", "网格员乙"),
+        ("start", "accepted", "in_progress", "网格员乙"),
+        ("resolve", "in_progress", "resolved", "网格员乙"),
+        ("close", "resolved", "closed", "回访员"),
+        ("reopen", "closed", "reopened", "指挥中心"),
+        ("dispatch", "reopened", "dispatched", "指挥中心"),
     ]
     # Every step told the four people bound: dispatch, accept, start, resolve, close, reopen, dispatch.
     assert pending(tiny_engine, case["id"]) == 4 * 7
-    writes = scalar(tiny_engine, "SELECT array_agg(DISTINCT actor) || count(*)::text FROM audit_log "
-                                 "WHERE entity = 'incident' AND entity_id = :id AND action <> 'read_personal'",
-                    id=str(case["id"]))
+    writes = scalar(
+        tiny_engine,
+        "SELECT array_agg(DISTINCT actor) || count(*)::text FROM audit_log "
+        "WHERE entity = 'incident' AND entity_id = :id AND action <> 'read_personal'",
+        id=str(case["id"]),
+    )
     assert writes[-1] == "7"  # the creation and six steps
     assert len(writes) == 2 and writes[0].startswith("admin-")  # all by the signed-in user, whoever they were for
 
 
 @pytest.mark.parametrize(
     ("steps", "action", "status"),
-    [([], "close", "dispatched"), ([], "start", "dispatched"), (["accept"], "reopen", "accepted"),
-     (["reject"], "accept", "rejected")],
+    [
+        ([], "close", "dispatched"),
+        ([], "start", "dispatched"),
+        (["accept"], "reopen", "accepted"),
+        (["reject"], "accept", "rejected"),
+    ],
 )
 def test_a_step_not_allowed_now_is_a_409_naming_the_state_and_the_allowed_steps(tiny_client, steps, action, status):
     case = new_case(tiny_client, f"I-{action}-{'-'.join(steps)}")
@@ -102,7 +129,7 @@ def test_a_step_missing_what_it_needs_is_a_422(tiny_client, action, body, field)
     assert named == field
 
 
-def test_of_two_concurrent_steps_only_one_wins(tiny_engine, tiny_client):
+def test_of_two_concurrent_steps_only_one_wins(tiny_engine, tiny_client, settings):
     case = new_case(tiny_client, "C-1")
     barrier = threading.Barrier(2)
 
@@ -110,15 +137,22 @@ def test_of_two_concurrent_steps_only_one_wins(tiny_engine, tiny_client):
         barrier.wait()
         try:
             with tiny_engine.begin() as connection:
-                return transition(connection, case["id"], "accept", actor)
+                return transition(connection, case["id"], "accept", actor, signed_in=actor, settings=settings)
         except Conflict as exc:
             return exc.detail["current_status"]
 
     with ThreadPoolExecutor(2) as pool:
         results = sorted(pool.map(accept, ["甲", "乙"]))
     assert results == ["accepted", "accepted"]  # one accepted it; the other found it accepted already
-    assert scalar(tiny_engine, """
-        SELECT count(*) FROM incident_events WHERE incident_id = :id AND action = 'accept'""", id=case["id"]) == 1
+    assert (
+        scalar(
+            tiny_engine,
+            """
+        SELECT count(*) FROM incident_events WHERE incident_id = :id AND action = 'accept'""",
+            id=case["id"],
+        )
+        == 1
+    )
 
 
 def test_a_merge_keeps_both_timelines(tiny_client):
@@ -139,20 +173,30 @@ def test_every_state_is_reachable_and_finished_states_have_no_way_out():
     reachable = {"reported"}
     for _ in TRANSITIONS:
         reachable |= {step.target for step in TRANSITIONS.values() if step.sources & reachable}
-    assert reachable == {"reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected",
-                         "merged", "reopened"}
+    assert reachable == {
+        "reported",
+        "dispatched",
+        "accepted",
+        "in_progress",
+        "resolved",
+        "closed",
+        "rejected",
+        "merged",
+        "reopened",
+    }
     assert allowed_actions("rejected") == allowed_actions("merged") == []
 
 
 # -- the outbox ----------------------------------------------------------------------------------
 
-def test_a_step_rolled_back_leaves_no_message(tiny_client, tiny_engine):
+
+def test_a_step_rolled_back_leaves_no_message(tiny_client, tiny_engine, settings):
     case = new_case(tiny_client, "O-1")
     act(tiny_client, case["id"], "reject")
     before = scalar(tiny_engine, "SELECT count(*) FROM outbox")
     with pytest.raises(RuntimeError), tiny_engine.begin() as connection:
         connection.execute(text("UPDATE incidents SET status = 'reopened' WHERE id = :id"), {"id": case["id"]})
-        transition(connection, case["id"], "dispatch", "指挥中心")
+        transition(connection, case["id"], "dispatch", "指挥中心", signed_in="指挥中心", settings=settings)
         assert scalar(tiny_engine, "SELECT count(*) FROM outbox") == before  # not visible before commit
         raise RuntimeError("the process dies before commit")
     assert scalar(tiny_engine, "SELECT count(*) FROM outbox") == before
@@ -169,8 +213,7 @@ def test_messages_committed_before_a_crash_are_sent_once_afterwards(tiny_client,
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     mine = [m for m in lines if m["incident_id"] == case["id"]]
     assert len(mine) == len({m["id"] for m in mine}) == 4
-    assert {m["role"] for m in mine} == {"village_cadre", "village_party_secretary", "community_police",
-                                          "grid_worker"}
+    assert {m["role"] for m in mine} == {"village_cadre", "village_party_secretary", "community_police", "grid_worker"}
     assert all(m["kind"] == "dispatch" and m["phone"] for m in mine)
     # Nothing personal in a log file: the numbers are masked there (the gateway gets them whole).
     phones = {p for p in scalar(tiny_engine, "SELECT array_agg(phone) FROM officers") if p}
@@ -205,9 +248,13 @@ def test_a_webhook_gets_each_message_with_its_key_and_failures_are_retried_later
         sender = WebhookSender(f"http://127.0.0.1:{server.server_port}/sms", timeout=5)
         first = deliver(tiny_engine, sender)
         assert (first.sent, first.failed) == (2, 2)
-        retried = scalar(tiny_engine, """
+        retried = scalar(
+            tiny_engine,
+            """
             SELECT count(*) FROM outbox WHERE incident_id = :id AND sent_at IS NULL AND attempts = 1
-               AND next_attempt_at > now() AND last_error IS NOT NULL""", id=case["id"])
+               AND next_attempt_at > now() AND last_error IS NOT NULL""",
+            id=case["id"],
+        )
         assert retried == 2
         assert deliver(tiny_engine, sender).sent == 0  # not due yet
         with tiny_engine.begin() as connection:
@@ -220,6 +267,7 @@ def test_a_webhook_gets_each_message_with_its_key_and_failures_are_retried_later
 
 
 # -- urging, escalation, time limits -----------------------------------------------------------
+
 
 def test_urging_tells_the_people_again_counts_and_proposes_escalation(tiny_client, tiny_engine):
     case = new_case(tiny_client, "U-1")
@@ -238,8 +286,13 @@ def test_escalation_binds_the_town_then_the_county(tiny_client, tiny_engine):
     town = act(tiny_client, case["id"], "escalate", actor="指挥中心").json()
     assert town["tier"] == "town" and town["status"] == "dispatched"
     town_roles = [o["role"] for o in town["officers"] if o["tier"] == "town"]
-    assert town_roles == ["general_grid_leader", "town_command_centre", "village_cadre", "town_party_secretary",
-                          "county_leader"]
+    assert town_roles == [
+        "general_grid_leader",
+        "town_command_centre",
+        "village_cadre",
+        "town_party_secretary",
+        "county_leader",
+    ]
     assert [o["name"] for o in town["officers"] if o["tier"] == "town" and o["role"] == "county_leader"] == ["县领导"]
     assert {o["tier"] for o in town["officers"]} == {"village", "town"}  # the village's people stay bound
     county = act(tiny_client, case["id"], "escalate", actor="指挥中心").json()
@@ -249,7 +302,9 @@ def test_escalation_binds_the_town_then_the_county(tiny_client, tiny_engine):
     assert refused.status_code == 409 and "county already" in refused.json()["message"]
     assert "escalate" not in refused.json()["allowed_actions"]
     notes = [e["note"] for e in county["timeline"] if e["action"] == "escalate"]
-    assert notes[0].startswith("escalated from village to town") and notes[1].startswith("escalated from town to county")
+    assert notes[0].startswith("escalated from village to town") and notes[1].startswith(
+        "escalated from town to county"
+    )
 
 
 def test_overdue_cases_are_found_across_their_deadline(tiny_client, tiny_engine):
@@ -280,16 +335,25 @@ def test_the_sla_command_lists_by_town_and_village(tiny_url, tiny_client):
     import sys
 
     case = new_case(tiny_client, "SC-1", lon=104.12, lat=30.0)  # in the east village, 单元202
-    env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url,
-           "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "geo_service.cli.main", "sla", "--at", "2030-01-01T00:00:00",
-                           "--cases"], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"},
+        "DATABASE_URL": tiny_url,
+        "COLUMNS": "200",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "geo_service.cli.main", "sla", "--at", "2030-01-01T00:00:00", "--cases"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "单元202" in done.stdout and case["external_id"] in done.stdout
     assert " overdue," in done.stdout and not done.stdout.strip().endswith("0 overdue, 0 due soon")
 
 
 # -- extensions and duplicates -----------------------------------------------------------------
+
 
 def test_an_extension_is_asked_for_and_decided_by_the_level_above(tiny_client, tiny_engine):
     case = new_case(tiny_client, "X-1")
@@ -316,18 +380,31 @@ def test_cases_close_in_space_time_and_kind_are_proposed_as_duplicates(tiny_clie
     here = (104.0852, 30.0431)
     base = new_case(tiny_client, "P-0", lon=here[0], lat=here[1], category="security_hazard")
     near = offset(here, 45, 60)
-    same = new_case(tiny_client, "P-1", lon=near[0], lat=near[1], category="security_hazard",
-                    reported_at="2026-02-01T20:00:00+08:00")
-    new_case(tiny_client, "P-2", lon=near[0], lat=near[1], category="public_service")        # another kind
+    same = new_case(
+        tiny_client,
+        "P-1",
+        lon=near[0],
+        lat=near[1],
+        category="security_hazard",
+        reported_at="2026-02-01T20:00:00+08:00",
+    )
+    new_case(tiny_client, "P-2", lon=near[0], lat=near[1], category="public_service")  # another kind
     far = offset(here, 45, 300)
-    new_case(tiny_client, "P-3", lon=far[0], lat=far[1], category="security_hazard")        # 300 m away
-    new_case(tiny_client, "P-4", lon=near[0], lat=near[1], category="security_hazard",
-             reported_at="2026-02-05T09:00:00+08:00")                                        # 4 days later
+    new_case(tiny_client, "P-3", lon=far[0], lat=far[1], category="security_hazard")  # 300 m away
+    new_case(
+        tiny_client,
+        "P-4",
+        lon=near[0],
+        lat=near[1],
+        category="security_hazard",
+        reported_at="2026-02-05T09:00:00+08:00",
+    )  # 4 days later
     found = tiny_client.get(f"/incidents/{base['id']}/duplicates").json()["candidates"]
     assert [c["external_id"] for c in found] == ["P-1"]
     assert found[0]["distance_m"] == pytest.approx(60, abs=0.5) and found[0]["hours_apart"] == 11.0
-    wider = tiny_client.get(f"/incidents/{base['id']}/duplicates",
-                            params={"distance_m": 500, "window_hours": 24 * 5}).json()["candidates"]
+    wider = tiny_client.get(
+        f"/incidents/{base['id']}/duplicates", params={"distance_m": 500, "window_hours": 24 * 5}
+    ).json()["candidates"]
     assert [c["external_id"] for c in wider] == ["P-1", "P-4", "P-3"]
     act(tiny_client, same["id"], "merge", actor="指挥中心", into=base["id"])
     assert tiny_client.get(f"/incidents/{base['id']}/duplicates").json()["candidates"] == []
@@ -336,12 +413,13 @@ def test_cases_close_in_space_time_and_kind_are_proposed_as_duplicates(tiny_clie
 
 def test_a_deadline_drawing_near_is_reminded_of_once(tiny_client, tiny_engine):
     from geo_service.cases.sla import remind_due
-    from geo_service.boundaries.versions import as_aware
+    from geo_service.times import as_aware
 
     case = new_case(tiny_client, "R-1")
     with tiny_engine.begin() as connection:
-        connection.execute(text("UPDATE incidents SET deadline = now() + interval '3 hours' WHERE id = :id"),
-                           {"id": case["id"]})
+        connection.execute(
+            text("UPDATE incidents SET deadline = now() + interval '3 hours' WHERE id = :id"), {"id": case["id"]}
+        )
     before = pending(tiny_engine, case["id"])
 
     def remind():
@@ -354,8 +432,12 @@ def test_a_deadline_drawing_near_is_reminded_of_once(tiny_client, tiny_engine):
     act(tiny_client, case["id"], "request_extension", hours=5)
     act(tiny_client, case["id"], "decide_extension", actor="镇综治中心", grant=True)
     assert remind() >= 1  # the new deadline (8 h away) is reminded of again
-    assert scalar(tiny_engine, "SELECT count(*) FROM outbox WHERE incident_id = :id AND kind = 'deadline_near'",
-                  id=case["id"]) == 8
+    assert (
+        scalar(
+            tiny_engine, "SELECT count(*) FROM outbox WHERE incident_id = :id AND kind = 'deadline_near'", id=case["id"]
+        )
+        == 8
+    )
     assert [e["action"] for e in tiny_client.get(f"/incidents/{case['id']}").json()["timeline"]].count("remind") == 2
 
 
@@ -368,8 +450,13 @@ def test_the_command_line_drives_the_loop(tiny_url, tiny_client):
     env = {**{k: v for k, v in os.environ.items() if k != "GEO_SERVICE_DATABASE_URL"}, "DATABASE_URL": tiny_url}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "geo_service.cli.main", "case", *args],
-                              capture_output=True, text=True, env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "geo_service.cli.main", "case", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     accepted = run("accept", str(case["id"]), "--actor", "网格员乙")
     assert accepted.returncode == 0, accepted.stderr
@@ -384,9 +471,20 @@ def test_the_command_line_drives_the_loop(tiny_url, tiny_client):
 def test_the_whole_loop_through_the_api_with_every_step_on_the_timeline_and_in_the_outbox(tiny_client, tiny_engine):
     case = new_case(tiny_client, "FULL-1", risk_colour="red")
     walk = [
-        ("accept", {}), ("request_extension", {"hours": 24}), ("decide_extension", {"grant": True}),
-        ("urge", {}), ("urge", {}), ("escalate", {}), ("escalate", {}), ("start", {}), ("resolve", {}),
-        ("close", {"satisfaction": 3}), ("reopen", {}), ("dispatch", {}), ("accept", {}), ("resolve", {}),
+        ("accept", {}),
+        ("request_extension", {"hours": 24}),
+        ("decide_extension", {"grant": True}),
+        ("urge", {}),
+        ("urge", {}),
+        ("escalate", {}),
+        ("escalate", {}),
+        ("start", {}),
+        ("resolve", {}),
+        ("close", {"satisfaction": 3}),
+        ("reopen", {}),
+        ("dispatch", {}),
+        ("accept", {}),
+        ("resolve", {}),
         ("close", {"satisfaction": 5}),
     ]
     for action, body in walk:
@@ -396,8 +494,13 @@ def test_the_whole_loop_through_the_api_with_every_step_on_the_timeline_and_in_t
     assert (final["status"], final["tier"], final["satisfaction"], final["urge_count"]) == ("closed", "county", 5, 2)
     assert [e["action"] for e in final["timeline"]] == ["report", "dispatch"] + [a for a, _ in walk]
     with tiny_engine.connect() as connection:
-        kinds = [r[0] for r in connection.execute(text(
-            "SELECT DISTINCT ON (kind) kind FROM outbox WHERE incident_id = :id ORDER BY kind"), {"id": case["id"]})]
+        kinds = [
+            r[0]
+            for r in connection.execute(
+                text("SELECT DISTINCT ON (kind) kind FROM outbox WHERE incident_id = :id ORDER BY kind"),
+                {"id": case["id"]},
+            )
+        ]
     assert set(kinds) == {"dispatch"} | {a for a, _ in walk}  # every step told the people bound
     county_people = {o["role"] for o in final["officers"] if o["tier"] == "county"}
     assert "county_leader" in county_people  # a red case at the county binds a county leader

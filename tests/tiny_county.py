@@ -67,10 +67,42 @@ def offset(point: tuple[float, float], bearing_deg: float, metres: float) -> tup
 
 CAMERAS = [
     # (code, kind, status, position, heading, fov, range): the first three are aimed at SPOT.
-    ("51142100001310000001", "xueliang", "online", offset(SPOT, 270, 50), 90.0, 60.0, 100.0),   # 50 m west, facing east: sees
-    ("51142100001310000002", "zongzhi", "offline", offset(SPOT, 0, 30), 0.0, 360.0, 50.0),      # dome 30 m north, offline: sees
-    ("51142100001310000003", "tianwang", "online", offset(SPOT, 90, 150), 270.0, 90.0, 100.0),  # 150 m east, range 100: no
-    ("51142100001310000004", "xueliang", "online", offset(SPOT, 180, 40), 180.0, 60.0, 150.0),  # 40 m south facing away: no
+    (
+        "51142100001310000001",
+        "xueliang",
+        "online",
+        offset(SPOT, 270, 50),
+        90.0,
+        60.0,
+        100.0,
+    ),  # 50 m west, facing east: sees
+    (
+        "51142100001310000002",
+        "zongzhi",
+        "offline",
+        offset(SPOT, 0, 30),
+        0.0,
+        360.0,
+        50.0,
+    ),  # dome 30 m north, offline: sees
+    (
+        "51142100001310000003",
+        "tianwang",
+        "online",
+        offset(SPOT, 90, 150),
+        270.0,
+        90.0,
+        100.0,
+    ),  # 150 m east, range 100: no
+    (
+        "51142100001310000004",
+        "xueliang",
+        "online",
+        offset(SPOT, 180, 40),
+        180.0,
+        60.0,
+        150.0,
+    ),  # 40 m south facing away: no
     ("51142100001310000005", "zongzhi", "online", offset(SPOT, 45, 2000), 225.0, 90.0, 100.0),  # 2 km away: not listed
 ]
 
@@ -92,9 +124,12 @@ def build(url: str) -> None:
         raw.close()
     with engine.begin() as c:
         for name, start, grids in (("v1", V1_FROM, V1_GRIDS), ("v2", V2_FROM, V2_GRIDS)):
-            version = c.execute(text(
-                "INSERT INTO boundary_versions (name, status, effective_from) VALUES (:n, 'published', :f) RETURNING id"
-            ), {"n": name, "f": start}).scalar_one()
+            version = c.execute(
+                text(
+                    "INSERT INTO boundary_versions (name, status, effective_from) VALUES (:n, 'published', :f) RETURNING id"
+                ),
+                {"n": name, "f": start},
+            ).scalar_one()
             unit_ids = {}
             for code, level, kind, parent, geom in (
                 (COUNTY, "county", "county", None, box(104.00, 29.95, 104.20, 30.05)),
@@ -102,21 +137,40 @@ def build(url: str) -> None:
                 (WEST, "village", "village", TOWN, box(104.00, 29.95, 104.10, 30.05)),
                 (EAST, "village", "village", TOWN, box(104.10, 29.95, 104.20, 30.05)),
             ):
-                unit_ids[code] = c.execute(text("""
+                unit_ids[code] = c.execute(
+                    text("""
                     INSERT INTO admin_units (version_id, code, level, kind, name, parent_id, geom)
                     VALUES (:v, :code, :level, :kind, :name, :parent, ST_GeomFromText(:wkt, 4490)) RETURNING id
-                """), {"v": version, "code": code, "level": level, "kind": kind, "name": f"单元{code[-3:]}",
-                       "parent": unit_ids.get(parent), "wkt": _multi(geom).wkt}).scalar_one()
+                """),
+                    {
+                        "v": version,
+                        "code": code,
+                        "level": level,
+                        "kind": kind,
+                        "name": f"单元{code[-3:]}",
+                        "parent": unit_ids.get(parent),
+                        "wkt": _multi(geom).wkt,
+                    },
+                ).scalar_one()
             grid_ids = {}
             for code in sorted(grids, key=len):
                 level, geom = grids[code]
-                grid_ids[code] = c.execute(text("""
+                grid_ids[code] = c.execute(
+                    text("""
                     INSERT INTO grids (version_id, code, name, level, kind, parent_id, village_id, geom)
                     VALUES (:v, :code, :name, :level, 'rural', :parent, :village, ST_GeomFromText(:wkt, 4490))
                     RETURNING id
-                """), {"v": version, "code": code, "name": f"{name}网格{code[9:]}", "level": level,
-                       "parent": grid_ids.get(code[:-3]) if level > 1 else None,
-                       "village": unit_ids[code[:12]], "wkt": _multi(geom).wkt}).scalar_one()
+                """),
+                    {
+                        "v": version,
+                        "code": code,
+                        "name": f"{name}网格{code[9:]}",
+                        "level": level,
+                        "parent": grid_ids.get(code[:-3]) if level > 1 else None,
+                        "village": unit_ids[code[:12]],
+                        "wkt": _multi(geom).wkt,
+                    },
+                ).scalar_one()
         officers = [
             ("W1", "网格员甲", "13900000001", "grid_worker", WEST + "001", date(2024, 1, 1), None),
             ("W2a", "网格员乙", "13900000002", "grid_worker", WEST + "002", date(2024, 1, 1), date(2026, 3, 31)),
@@ -131,17 +185,34 @@ def build(url: str) -> None:
             ("L1", "县领导", "13900000041", "county_leader", TOWN, date(2024, 1, 1), None),
         ]
         for code, name, phone, role, unit, start, end in officers:
-            c.execute(text("""
+            c.execute(
+                text("""
                 INSERT INTO officers (code, name, phone) VALUES (:code, :name, :phone)
                 ON CONFLICT (code) DO NOTHING
-            """), {"code": code, "name": name, "phone": phone})
-            c.execute(text("""
+            """),
+                {"code": code, "name": name, "phone": phone},
+            )
+            c.execute(
+                text("""
                 INSERT INTO officer_assignments (officer_id, role, unit_code, valid_from, valid_to)
                 VALUES ((SELECT id FROM officers WHERE code = :code), :role, :unit, :start, :end)
-            """), {"code": code, "role": role, "unit": unit, "start": start, "end": end})
+            """),
+                {"code": code, "role": role, "unit": unit, "start": start, "end": end},
+            )
         for device, kind, status, (lon, lat), heading, fov, reach in CAMERAS:
-            c.execute(text("""
+            c.execute(
+                text("""
                 INSERT INTO cameras (device_code, name, kind, status, heading_deg, fov_deg, range_m, geom)
                 VALUES (:d, :d, :kind, :status, :h, :f, :r, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490))
-            """), {"d": device, "kind": kind, "status": status, "h": heading, "f": fov, "r": reach,
-                   "lon": lon, "lat": lat})
+            """),
+                {
+                    "d": device,
+                    "kind": kind,
+                    "status": status,
+                    "h": heading,
+                    "f": fov,
+                    "r": reach,
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )

@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import no_jit
-from geo_service.db.models import SRID
 from geo_service.errors import InvalidInput, TooLarge
-from geo_service.settings import get_settings
+from geo_service.settings import PlaceSettings
+from geo_service.vocabulary import STORAGE_SRID
 
 MAX_POINTS = 500_000
 
@@ -34,8 +34,11 @@ _SQL = """
 """
 
 
-def dbscan_clusters(engine: Engine, where: IncidentFilter, *, eps_m: float = 100.0, min_points: int = 20) -> gpd.GeoDataFrame:
-    """DBSCAN clusters of the incidents ``where`` selects, largest first (EPSG:4490).
+def dbscan_clusters(
+    engine: Engine, where: IncidentFilter, *, place: PlaceSettings, eps_m: float = 100.0, min_points: int = 20
+) -> gpd.GeoDataFrame:
+    """DBSCAN clusters of the incidents ``where`` selects, largest first (EPSG:4490), distances
+    taken in the county's metric projection (``place.metric_srid``).
 
     ``attrs`` gives ``noise`` (incidents in no cluster) and ``incidents``.
     """
@@ -45,16 +48,27 @@ def dbscan_clusters(engine: Engine, where: IncidentFilter, *, eps_m: float = 100
         raise InvalidInput(f"min_points must be between 2 and 100000, not {min_points!r}", field="min_points")
     with engine.begin() as connection:
         no_jit(connection)
-        total = connection.execute(text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"),
-                                   where.params()).scalar()
+        total = connection.execute(
+            text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params()
+        ).scalar()
         if total > MAX_POINTS:
-            raise TooLarge(f"{total:,} incidents: DBSCAN takes at most {MAX_POINTS:,}; a shorter span or fewer "
-                           "categories", field="end")
-        frame = gpd.read_postgis(text(_SQL.format(condition=where.sql("i"))), connection, geom_col="geom",
-                                 params={**where.params(), "srid": get_settings().metric_srid, "eps": float(eps_m),
-                                         "min_points": int(min_points)})
-    frame = frame.set_crs(SRID, allow_override=True)
+            raise TooLarge(
+                f"{total:,} incidents: DBSCAN takes at most {MAX_POINTS:,}; a shorter span or fewer categories",
+                field="end",
+            )
+        frame = gpd.read_postgis(
+            text(_SQL.format(condition=where.sql("i"))),
+            connection,
+            geom_col="geom",
+            params={**where.params(), "srid": place.metric_srid, "eps": float(eps_m), "min_points": int(min_points)},
+        )
+    frame = frame.set_crs(STORAGE_SRID, allow_override=True)
     frame["cluster"] = range(1, len(frame) + 1)  # numbered by size
-    frame.attrs.update(eps_m=eps_m, min_points=min_points, incidents=int(total),
-                       noise=int(total - frame["count"].sum()), filter=where.to_dict())
+    frame.attrs.update(
+        eps_m=eps_m,
+        min_points=min_points,
+        incidents=int(total),
+        noise=int(total - frame["count"].sum()),
+        filter=where.to_dict(),
+    )
     return frame

@@ -11,9 +11,12 @@ from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import attach, check_unit, keyed_params, keyed_sql, no_jit, units_for
+from geo_service.settings import PlaceSettings
 
 
-def counts(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None) -> gpd.GeoDataFrame:
+def counts(
+    engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *, place: PlaceSettings
+) -> gpd.GeoDataFrame:
     """Incidents per unit, with rates.
 
     Parameters
@@ -26,6 +29,9 @@ def counts(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: fl
         ``grid`` (the finest grids), ``village``, ``town`` or ``hex``.
     size_m
         The hexagons' side in metres (``unit='hex'`` only).
+    place
+        The county's zone (which day's grid workers count) and metric projection (hexagons):
+        ``settings.place``.
 
     Returns
     -------
@@ -40,14 +46,19 @@ def counts(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: fl
     size = check_unit(unit, size_m)
     with engine.begin() as connection:
         no_jit(connection)
-        frame = units_for(connection, where, unit, size)
-        found = pd.read_sql(text(f"WITH {keyed_sql(unit, where)} SELECT key, count(*) AS count FROM keyed GROUP BY key"),
-                            connection, params=keyed_params(where, unit, size), index_col="key")
+        frame = units_for(connection, where, unit, size, place=place)
+        found = pd.read_sql(
+            text(f"WITH {keyed_sql(unit, where)} SELECT key, count(*) AS count FROM keyed GROUP BY key"),
+            connection,
+            params=keyed_params(where, unit, size, place=place),
+            index_col="key",
+        )
     frame = attach(frame, found, {"count": 0})
     frame["count"] = frame["count"].astype(int)
     frame = add_rates(frame)
-    frame.attrs.update(unit=unit, size_m=size, filter=where.to_dict(),
-                       unplaced=int(found["count"].sum() - frame["count"].sum()))
+    frame.attrs.update(
+        unit=unit, size_m=size, filter=where.to_dict(), unplaced=int(found["count"].sum() - frame["count"].sum())
+    )
     return frame
 
 
@@ -55,7 +66,7 @@ def add_rates(frame: gpd.GeoDataFrame, column: str = "count") -> gpd.GeoDataFram
     """Per 1,000 residents, per grid worker and per km2 of ``column``; NaN where the base is 0 or unknown."""
     value = frame[column].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["per_1000"] = (value * 1000 / frame["population"].astype(float).where(lambda p: p > 0))
+        frame["per_1000"] = value * 1000 / frame["population"].astype(float).where(lambda p: p > 0)
         frame["per_worker"] = value / frame["grid_workers"].astype(float).where(lambda w: w > 0)
         frame["per_km2"] = value / frame["area_km2"].astype(float)
     return frame

@@ -20,11 +20,20 @@ from geo_service.analysis.hotspots import hotspots
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit
 from geo_service.lookup.cameras import METRES_PER_DEGREE, sees_sql
+from geo_service.settings import PlaceSettings
 
 
-def coverage_by_unit(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,
-                     online_only: bool = False) -> pd.DataFrame:
-    """Per unit code: ``incidents`` and ``seen`` (inside some camera's view)."""
+def coverage_by_unit(
+    engine: Engine,
+    where: IncidentFilter,
+    unit: str = "grid",
+    size_m: float | None = None,
+    *,
+    place: PlaceSettings,
+    online_only: bool = False,
+) -> pd.DataFrame:
+    """Per unit code: ``incidents`` and ``seen`` (inside some camera's view); ``place`` is
+    ``settings.place`` (hexagons are drawn in its metric projection)."""
     size = check_unit(unit, size_m)
     status = "WHERE c.status = 'online'" if online_only else ""
     # Driven by the cameras: each looks through the incidents' index within its own range (a few
@@ -45,20 +54,40 @@ def coverage_by_unit(engine: Engine, where: IncidentFilter, unit: str = "grid", 
          GROUP BY key""")
     with engine.begin() as connection:
         no_jit(connection)
-        return pd.read_sql(sql, connection, params={**keyed_params(where, unit, size),
-                                                   "metres_per_degree": METRES_PER_DEGREE}, index_col="key")
+        return pd.read_sql(
+            sql,
+            connection,
+            params={**keyed_params(where, unit, size, place=place), "metres_per_degree": METRES_PER_DEGREE},
+            index_col="key",
+        )
 
 
-def incident_coverage(engine: Engine, where: IncidentFilter, *, online_only: bool = False) -> dict:
+def incident_coverage(
+    engine: Engine, where: IncidentFilter, *, place: PlaceSettings, online_only: bool = False
+) -> dict:
     """The county's incidents of the span and how many of them some camera sees."""
-    by_town = coverage_by_unit(engine, where, "town", online_only=online_only)
+    by_town = coverage_by_unit(engine, where, "town", place=place, online_only=online_only)
     incidents, seen = int(by_town["incidents"].sum()), int(by_town["seen"].sum())
-    return {"incidents": incidents, "seen": seen, "share_seen": seen / incidents if incidents else None,
-            "online_only": online_only, **where.to_dict()}
+    return {
+        "incidents": incidents,
+        "seen": seen,
+        "share_seen": seen / incidents if incidents else None,
+        "online_only": online_only,
+        **where.to_dict(),
+    }
 
 
-def hotspot_coverage(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,
-                     confidence: float = 0.95, online_only: bool = False, **hotspot_options) -> gpd.GeoDataFrame:
+def hotspot_coverage(
+    engine: Engine,
+    where: IncidentFilter,
+    unit: str = "grid",
+    size_m: float | None = None,
+    *,
+    place: PlaceSettings,
+    confidence: float = 0.95,
+    online_only: bool = False,
+    **hotspot_options,
+) -> gpd.GeoDataFrame:
     """The hot spots of :func:`geo_service.analysis.hotspots.hotspots` with their camera coverage.
 
     Returns
@@ -68,8 +97,8 @@ def hotspot_coverage(engine: Engine, where: IncidentFilter, unit: str = "grid", 
         ``unseen`` (no camera sees any of its incidents: a camera gap), the least covered first.
         ``attrs['county']`` holds :func:`incident_coverage`'s answer.
     """
-    spots = hotspots(engine, where, unit, size_m, confidence=confidence, **hotspot_options)
-    seen = coverage_by_unit(engine, where, unit, size_m, online_only=online_only)
+    spots = hotspots(engine, where, unit, size_m, place=place, confidence=confidence, **hotspot_options)
+    seen = coverage_by_unit(engine, where, unit, size_m, place=place, online_only=online_only)
     hot = spots[spots["class"].str.startswith("hot")].copy()
     hot = hot.merge(seen, left_on="code", right_index=True, how="left").fillna({"incidents": 0, "seen": 0})
     hot[["incidents", "seen"]] = hot[["incidents", "seen"]].astype(int)
@@ -79,7 +108,10 @@ def hotspot_coverage(engine: Engine, where: IncidentFilter, unit: str = "grid", 
     hot = hot.sort_values(["share_seen", "count"], ascending=[True, False]).reset_index(drop=True)
     total_incidents, total_seen = int(seen["incidents"].sum()), int(seen["seen"].sum())
     hot.attrs.update(spots.attrs)
-    hot.attrs["county"] = {"incidents": total_incidents, "seen": total_seen,
-                           "share_seen": total_seen / total_incidents if total_incidents else None,
-                           "online_only": online_only}
+    hot.attrs["county"] = {
+        "incidents": total_incidents,
+        "seen": total_seen,
+        "share_seen": total_seen / total_incidents if total_incidents else None,
+        "online_only": online_only,
+    }
     return hot

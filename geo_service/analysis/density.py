@@ -28,9 +28,9 @@ from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import no_jit, units_for
-from geo_service.db.models import SRID
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
+from geo_service.settings import PlaceSettings
+from geo_service.vocabulary import STORAGE_SRID
 
 CELL_RANGE_M = (25.0, 5000.0)
 BANDWIDTH_RANGE_M = (10.0, 50_000.0)
@@ -71,18 +71,28 @@ def scott_bandwidth(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
     return math.sqrt(variance) * n ** (-1 / 6)
 
 
-def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250.0,
-                   bandwidth_m: float | None = None) -> KernelDensity:
-    """A Gaussian kernel density surface of the incidents ``where`` selects (see the module's notes)."""
+def kernel_density(
+    engine: Engine,
+    where: IncidentFilter,
+    *,
+    place: PlaceSettings,
+    cell_m: float = 250.0,
+    bandwidth_m: float | None = None,
+) -> KernelDensity:
+    """A Gaussian kernel density surface of the incidents ``where`` selects (see the module's notes),
+    binned and smoothed in the county's metric projection (``place.metric_srid``)."""
     _check_range("cell_m", cell_m, CELL_RANGE_M)
     if bandwidth_m is not None:
         _check_range("bandwidth_m", bandwidth_m, BANDWIDTH_RANGE_M)
-    srid = get_settings().metric_srid
+    srid = place.metric_srid
     with engine.begin() as connection:
         no_jit(connection)
-        area = _area(connection, where, srid)
-        bins = pd.read_sql(text(_BINS.format(condition=where.sql("i"))), connection,
-                           params={**where.params(), "cell": float(cell_m), "srid": srid})
+        area = _area(connection, where, place)
+        bins = pd.read_sql(
+            text(_BINS.format(condition=where.sql("i"))),
+            connection,
+            params={**where.params(), "cell": float(cell_m), "srid": srid},
+        )
     n = int(bins["n"].sum())
     centres_x = (bins["col"].to_numpy() + 0.5) * cell_m
     centres_y = (bins["row"].to_numpy() + 0.5) * cell_m
@@ -96,12 +106,18 @@ def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250
     col0, row0 = math.floor((minx - margin) / cell_m), math.floor((miny - margin) / cell_m)
     cols, rows = math.ceil((maxx + margin) / cell_m) - col0, math.ceil((maxy + margin) / cell_m) - row0
     if cols * rows > MAX_CELLS:
-        raise InvalidInput(f"{cols * rows:,} cells of {cell_m:g} m: more than {MAX_CELLS:,}; use larger cells",
-                           field="cell_m")
+        raise InvalidInput(
+            f"{cols * rows:,} cells of {cell_m:g} m: more than {MAX_CELLS:,}; use larger cells", field="cell_m"
+        )
     raster = np.zeros((rows, cols))
-    inside = ((bins["col"] >= col0) & (bins["col"] < col0 + cols) & (bins["row"] >= row0) & (bins["row"] < row0 + rows)).to_numpy()
-    np.add.at(raster, (bins["row"].to_numpy()[inside] - row0, bins["col"].to_numpy()[inside] - col0),
-              bins["n"].to_numpy()[inside])
+    inside = (
+        (bins["col"] >= col0) & (bins["col"] < col0 + cols) & (bins["row"] >= row0) & (bins["row"] < row0 + rows)
+    ).to_numpy()
+    np.add.at(
+        raster,
+        (bins["row"].to_numpy()[inside] - row0, bins["col"].to_numpy()[inside] - col0),
+        bins["n"].to_numpy()[inside],
+    )
     smoothed = ndimage.gaussian_filter(raster, sigma=bandwidth / cell_m, mode="constant", truncate=4.0)
     density = smoothed / (cell_m * cell_m / 1e6)
     x0, y0 = col0 * cell_m, row0 * cell_m
@@ -110,12 +126,12 @@ def kernel_density(engine: Engine, where: IncidentFilter, *, cell_m: float = 250
     return KernelDensity(density, x0, y0, float(cell_m), bandwidth, rule, n, cells)
 
 
-def _area(connection, where: IncidentFilter, srid: int) -> shapely.Geometry:
+def _area(connection, where: IncidentFilter, place: PlaceSettings) -> shapely.Geometry:
     """Where the surface is drawn, in the metric projection: the county, or the user's jurisdiction
     (a village holds no town, so the towns inside it would be none)."""
     if where.scope.whole_county:
-        return units_for(connection, where, "town").to_crs(srid).union_all()
-    return gpd.GeoSeries([shapely.from_wkb(where.scope.area)], crs=SRID).to_crs(srid).iloc[0]
+        return units_for(connection, where, "town", place=place).to_crs(place.metric_srid).union_all()
+    return gpd.GeoSeries([shapely.from_wkb(where.scope.area)], crs=STORAGE_SRID).to_crs(place.metric_srid).iloc[0]
 
 
 def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, area, srid: int) -> gpd.GeoDataFrame:
@@ -124,7 +140,7 @@ def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, area
     keep = shapely.contains_xy(area, cx, cy)
     boxes = shapely.box(cx[keep] - cell_m / 2, cy[keep] - cell_m / 2, cx[keep] + cell_m / 2, cy[keep] + cell_m / 2)
     frame = gpd.GeoDataFrame({"density_per_km2": density.ravel()[keep]}, geometry=boxes, crs=srid)
-    return frame.to_crs(SRID)
+    return frame.to_crs(STORAGE_SRID)
 
 
 def _check_range(name: str, value: float, bounds: tuple[float, float]) -> None:

@@ -48,11 +48,11 @@ from geo_service.analysis.stats import check_confidence, mann_kendall
 from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit, units_for
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
+from geo_service.settings import PlaceSettings
 
 MIN_STEPS = 10  # ArcGIS asks for at least ten time steps
 MAX_STEPS = 400
-PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating",
-            "historical")
+PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical")
 NO_PATTERN = "no pattern detected"
 
 
@@ -78,20 +78,35 @@ class EmergingHotspots:
     cold: np.ndarray
 
 
-def space_time_cube(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None,
-                    step_days: int = 7) -> SpaceTimeCube:
-    """Incidents per unit and time step, counted in PostGIS."""
+def space_time_cube(
+    engine: Engine,
+    where: IncidentFilter,
+    unit: str = "grid",
+    size_m: float | None = None,
+    step_days: int = 7,
+    *,
+    place: PlaceSettings,
+) -> SpaceTimeCube:
+    """Incidents per unit and time step, counted in PostGIS (``place``: the county's zone and metric
+    projection, ``settings.place``)."""
     size = check_unit(unit, size_m)
     if not isinstance(step_days, int) or step_days < 1:
-        raise InvalidInput(f"step_days must be a whole number of days, at least 1, not {step_days!r}", field="step_days")
+        raise InvalidInput(
+            f"step_days must be a whole number of days, at least 1, not {step_days!r}", field="step_days"
+        )
     # Whole steps in the span, counted in days first: a step longer than any span is no timedelta.
     n_steps = int((where.span.end - where.span.start) / timedelta(days=1) // step_days)
     if n_steps < MIN_STEPS:
-        raise InvalidInput(f"the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at "
-                           f"least {MIN_STEPS}: a longer span or shorter steps", field="step_days")
+        raise InvalidInput(
+            f"the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at "
+            f"least {MIN_STEPS}: a longer span or shorter steps",
+            field="step_days",
+        )
     if n_steps > MAX_STEPS:
-        raise InvalidInput(f"the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
-                           field="step_days")
+        raise InvalidInput(
+            f"the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
+            field="step_days",
+        )
     step = timedelta(days=step_days)
     origin = where.span.end - n_steps * step
     cut = IncidentFilter(Span(origin, where.span.end), where.categories, where.scope)
@@ -100,9 +115,12 @@ def space_time_cube(engine: Engine, where: IncidentFilter, unit: str = "grid", s
                      FROM keyed GROUP BY 1, 2""")
     with engine.begin() as connection:
         no_jit(connection)
-        frame = units_for(connection, cut, unit, size)
-        rows = pd.read_sql(sql, connection, params={**keyed_params(cut, unit, size), "origin": origin,
-                                                   "step_s": step.total_seconds()})
+        frame = units_for(connection, cut, unit, size, place=place)
+        rows = pd.read_sql(
+            sql,
+            connection,
+            params={**keyed_params(cut, unit, size, place=place), "origin": origin, "step_s": step.total_seconds()},
+        )
     row_of = pd.Series(np.arange(len(frame)), index=frame["code"])
     rows = rows[rows["key"].isin(row_of.index)]
     cube = np.zeros((len(frame), n_steps))
@@ -145,12 +163,23 @@ def _pattern(spot: np.ndarray, other: np.ndarray, rising: float, trend_significa
     return "sporadic"
 
 
-def emerging_hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,
-                      step_days: int = 7, confidence: float = 0.90, value: str = "count") -> EmergingHotspots:
+def emerging_hotspots(
+    engine: Engine,
+    where: IncidentFilter,
+    unit: str = "grid",
+    size_m: float | None = None,
+    *,
+    place: PlaceSettings,
+    step_days: int = 7,
+    confidence: float = 0.90,
+    value: str = "count",
+) -> EmergingHotspots:
     """Emerging hot and cold spots of the incidents ``where`` selects (see the module's notes).
 
     Parameters
     ----------
+    place
+        The county's zone and metric projection (``settings.place``).
     step_days
         The length of a time step; the span must hold at least 10 whole steps.
     confidence
@@ -169,7 +198,7 @@ def emerging_hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid",
     check_confidence(confidence)
     if value not in ("count", "per_1000") or (value == "per_1000" and unit == "hex"):
         raise InvalidInput("value must be count, or per_1000 for grids, villages and towns", field="value")
-    cube = space_time_cube(engine, where, unit, size_m, step_days)
+    cube = space_time_cube(engine, where, unit, size_m, step_days, place=place)
     frame = cube.frame
     graph, described = unit_weights(frame, unit, frame.attrs["size_m"])
     graph = with_self(graph)
@@ -200,8 +229,13 @@ def emerging_hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid",
     frame["trend_tau"], frame["trend_z"], frame["trend_p"] = tau, trend_z, trend_p
     frame["trend"] = _direction(trend_z, trend_p, alpha)
     frame["count_trend"] = _direction(count_z, count_p, alpha)
-    frame.attrs.update(value=value, confidence=confidence, steps=n_steps, first_step=cube.steps[0].isoformat(),
-                       weights=described + "; each unit its own neighbour (Gi*)")
+    frame.attrs.update(
+        value=value,
+        confidence=confidence,
+        steps=n_steps,
+        first_step=cube.steps[0].isoformat(),
+        weights=described + "; each unit its own neighbour (Gi*)",
+    )
     return EmergingHotspots(frame, cube.steps, cube.counts, z, hot, cold)
 
 

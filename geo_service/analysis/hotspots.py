@@ -38,6 +38,7 @@ from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.stats import check_confidence, confidence_classes, fdr
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
+from geo_service.settings import PlaceSettings
 
 INFERENCES = ("analytic", "permutation")
 VALUES = ("count", "per_1000")
@@ -45,13 +46,25 @@ SEED = 12345  # permutations are seeded: the same question gets the same answer
 MAX_PERMUTATIONS = 9999
 # The usual diverging scheme of hot spot maps (ColorBrewer RdBu), for maps of the ``class`` column.
 CLASS_COLOURS = {
-    "hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7", "not significant": "#f7f7f7",
-    "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac",
+    "hot 99%": "#b2182b",
+    "hot 95%": "#ef8a62",
+    "hot 90%": "#fddbc7",
+    "not significant": "#f7f7f7",
+    "cold 90%": "#d1e5f0",
+    "cold 95%": "#67a9cf",
+    "cold 99%": "#2166ac",
 }
 
 
-def gi_star(values: np.ndarray, weights: Graph, *, inference: str = "analytic", permutations: int = 999,
-            confidence: float = 0.90, seed: int = SEED) -> pd.DataFrame:
+def gi_star(
+    values: np.ndarray,
+    weights: Graph,
+    *,
+    inference: str = "analytic",
+    permutations: int = 999,
+    confidence: float = 0.90,
+    seed: int = SEED,
+) -> pd.DataFrame:
     """Gi* of ``values`` over ``weights`` (which must include each unit's self-weight).
 
     Returns
@@ -64,7 +77,9 @@ def gi_star(values: np.ndarray, weights: Graph, *, inference: str = "analytic", 
     if inference not in INFERENCES:
         raise InvalidInput(f"inference must be one of {', '.join(INFERENCES)}, not {inference!r}", field="inference")
     if not 0 <= permutations <= MAX_PERMUTATIONS:
-        raise InvalidInput(f"permutations must be between 0 and {MAX_PERMUTATIONS}, not {permutations}", field="permutations")
+        raise InvalidInput(
+            f"permutations must be between 0 and {MAX_PERMUTATIONS}, not {permutations}", field="permutations"
+        )
     if inference == "permutation" and permutations < 99:
         raise InvalidInput("permutation inference needs at least 99 permutations", field="permutations")
     check_confidence(confidence)
@@ -74,8 +89,16 @@ def gi_star(values: np.ndarray, weights: Graph, *, inference: str = "analytic", 
     if n > 1 and np.ptp(y) > 0:  # a constant surface has no hot or cold spot (and Gi* divides by 0)
         with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore")
-            g = esda.G_Local(y, weights, transform="B", star=True, permutations=permutations, seed=seed,
-                             n_jobs=1, keep_simulations=bool(permutations))
+            g = esda.G_Local(
+                y,
+                weights,
+                transform="B",
+                star=True,
+                permutations=permutations,
+                seed=seed,
+                n_jobs=1,
+                keep_simulations=bool(permutations),
+            )
         out["gi_z"] = g.Zs
         if permutations:
             out["z_sim"] = g.z_sim
@@ -87,13 +110,25 @@ def gi_star(values: np.ndarray, weights: Graph, *, inference: str = "analytic", 
     return out
 
 
-def hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: float | None = None, *,
-             value: str = "count", confidence: float = 0.90, inference: str = "analytic",
-             permutations: int = 999, seed: int = SEED) -> gpd.GeoDataFrame:
+def hotspots(
+    engine: Engine,
+    where: IncidentFilter,
+    unit: str = "grid",
+    size_m: float | None = None,
+    *,
+    place: PlaceSettings,
+    value: str = "count",
+    confidence: float = 0.90,
+    inference: str = "analytic",
+    permutations: int = 999,
+    seed: int = SEED,
+) -> gpd.GeoDataFrame:
     """Gi* hot and cold spots of the incidents ``where`` selects, by ``unit``.
 
     Parameters
     ----------
+    place
+        The county's zone and metric projection (``settings.place``).
     value
         ``count`` (incidents) or ``per_1000`` (per 1,000 residents: where incidents are many
         for the people who live there; grids, villages and towns only).
@@ -113,16 +148,20 @@ def hotspots(engine: Engine, where: IncidentFilter, unit: str = "grid", size_m: 
     if value == "per_1000" and unit == "hex":
         raise InvalidInput("hexagons have no residents: use value=count for unit=hex", field="value")
     check_confidence(confidence)
-    frame = counts(engine, where, unit, size_m)
+    frame = counts(engine, where, unit, size_m, place=place)
     graph, described = unit_weights(frame, unit, size_m)
     y = frame[value].fillna(0).to_numpy(float)
-    result = gi_star(y, with_self(graph), inference=inference, permutations=permutations,
-                     confidence=confidence, seed=seed)
+    result = gi_star(
+        y, with_self(graph), inference=inference, permutations=permutations, confidence=confidence, seed=seed
+    )
     for column in result.columns:
         frame[column] = result[column].to_numpy()
     frame.attrs.update(
-        value=value, weights=described + "; each unit its own neighbour (Gi*)",
-        inference=inference, permutations=permutations, confidence=confidence,
+        value=value,
+        weights=described + "; each unit its own neighbour (Gi*)",
+        inference=inference,
+        permutations=permutations,
+        confidence=confidence,
         correction="Benjamini-Hochberg false discovery rate over all units",
     )
     return frame

@@ -28,14 +28,20 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
+from geo_service.boundaries.versions import version_in_force
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
-from geo_service.boundaries.versions import as_aware, version_in_force
+from geo_service.settings import PlaceSettings
+from geo_service.times import as_aware
 
 LEVELS = ("town", "village")
 # metric -> True when higher is better
-METRICS = {"handled_rate": True, "closed_rate": True, "overdue_rate": False, "median_hours_to_close": False,
-           "satisfaction": True}
+METRICS = {
+    "handled_rate": True,
+    "closed_rate": True,
+    "overdue_rate": False,
+    "median_hours_to_close": False,
+    "satisfaction": True,
+}
 
 _SQL = """
     SELECT i.{level}_code AS code, u.name, {town_columns}
@@ -57,9 +63,18 @@ _SQL = """
 """
 
 
-def rankings(engine: Engine, where: IncidentFilter, level: str = "town", *, order_by: str = "overdue_rate",
-             as_of: datetime | None = None) -> pd.DataFrame:
+def rankings(
+    engine: Engine,
+    where: IncidentFilter,
+    level: str = "town",
+    *,
+    place: PlaceSettings,
+    order_by: str = "overdue_rate",
+    as_of: datetime | None = None,
+) -> pd.DataFrame:
     """The closed loop's rates by ``level`` ('town' or 'village'), ranked on ``order_by``.
+
+    ``as_of`` (default now) without a zone is the county's time (``place.timezone``).
 
     Returns
     -------
@@ -72,10 +87,11 @@ def rankings(engine: Engine, where: IncidentFilter, level: str = "town", *, orde
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r}", field="level")
     if order_by not in METRICS:
         raise InvalidInput(f"order_by must be one of {', '.join(METRICS)}, not {order_by!r}", field="order_by")
-    as_of = as_aware(as_of, get_settings().timezone)
+    as_of = as_aware(as_of, place.timezone)
     village = level == "village"
     sql = _SQL.format(
-        level=level, condition=where.sql("i"),
+        level=level,
+        condition=where.sql("i"),
         town_columns="i.town_code, t.name AS town_name," if village else "",
         town_join="LEFT JOIN admin_units t ON t.version_id = :version AND t.code = i.town_code" if village else "",
         town_group=", i.town_code, t.name" if village else "",

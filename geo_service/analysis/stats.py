@@ -14,8 +14,10 @@ NOT_SIGNIFICANT = "not significant"
 
 def check_confidence(confidence: float) -> float:
     if confidence not in CONFIDENCES:
-        raise InvalidInput(f"confidence must be one of {', '.join(f'{c:g}' for c in CONFIDENCES)}, not {confidence!r}",
-                           field="confidence")
+        raise InvalidInput(
+            f"confidence must be one of {', '.join(f'{c:g}' for c in CONFIDENCES)}, not {confidence!r}",
+            field="confidence",
+        )
     return float(confidence)
 
 
@@ -67,8 +69,9 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         row_of = np.repeat(np.arange(rows), n)
         pairs, ties = np.unique(np.column_stack([row_of, x.ravel()]), axis=0, return_counts=True)
         tied = ties > 1
-        correction = np.bincount(pairs[tied, 0].astype(int), weights=ties[tied] * (ties[tied] - 1) * (2 * ties[tied] + 5),
-                                 minlength=rows)
+        correction = np.bincount(
+            pairs[tied, 0].astype(int), weights=ties[tied] * (ties[tied] - 1) * (2 * ties[tied] + 5), minlength=rows
+        )
         variance -= correction / 18.0
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(s > 0, (s - 1) / np.sqrt(variance), np.where(s < 0, (s + 1) / np.sqrt(variance), 0.0))

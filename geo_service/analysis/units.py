@@ -5,8 +5,8 @@ an incident counts in the unit it was assigned to when it was reported (its reco
 which is who answered for it. "Grid" means the finest grids, the ones incidents are assigned to
 (a level-1 grid split into level-2 grids is counted through its parts).
 
-Hexagons are PostGIS's ``ST_HexagonGrid`` tiling in the metric projection (settings:
-``metric_srid``), anchored at its origin: ``size_m`` is the length of a side (a hexagon is
+Hexagons are PostGIS's ``ST_HexagonGrid`` tiling in the county's metric projection (its
+``place.metric_srid``, passed by the caller), anchored at its origin: ``size_m`` is the length of a side (a hexagon is
 ``sqrt(3) * size_m`` across its flats and ``2.6 * size_m**2`` in area). An incident's hexagon is
 found by arithmetic on its projected coordinates (no spatial join): a point lies in the hexagon
 whose centre is nearest, and only two columns of centres can be nearest.
@@ -19,16 +19,17 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import geopandas as gpd
-import shapely
 import pandas as pd
+import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.analysis.span import IncidentFilter
-from geo_service.db.models import SRID
+from geo_service.boundaries.versions import VersionInForce, version_in_force
 from geo_service.errors import InvalidInput
-from geo_service.settings import get_settings
-from geo_service.boundaries.versions import VersionInForce, local_day, version_in_force
+from geo_service.settings import PlaceSettings
+from geo_service.times import local_day
+from geo_service.vocabulary import STORAGE_SRID
 
 UNITS = ("grid", "village", "town", "hex")
 HEX_SIZE_RANGE_M = (100.0, 5000.0)
@@ -68,11 +69,11 @@ _UNIT_SQL = {
     """,
     # Every hexagon touching the county; the county is cut into small pieces first so that each
     # test is cheap (one test against the whole outline costs seconds).
-    "hex": """
+    "hex": f"""
         WITH county AS (SELECT ST_Transform(geom, :srid) AS g FROM admin_units
                          WHERE version_id = :version AND level = 'county'),
              pieces AS MATERIALIZED (SELECT ST_Subdivide(g, 64) AS g FROM county)
-        SELECT h.i || ':' || h.j AS code, h.i, h.j, ST_Transform(h.geom, 4490) AS geom
+        SELECT h.i || ':' || h.j AS code, h.i, h.j, ST_Transform(h.geom, {STORAGE_SRID}) AS geom
           FROM county, ST_HexagonGrid(:size, county.g) h
          WHERE EXISTS (SELECT 1 FROM pieces p WHERE p.g && h.geom AND ST_Intersects(p.g, h.geom))
          ORDER BY h.i, h.j
@@ -95,10 +96,12 @@ def check_unit(unit: str, size_m: float | None) -> float | None:
     return float(size_m)
 
 
-def units_for(connection: Connection, where: IncidentFilter, unit: str, size_m: float | None = None) -> gpd.GeoDataFrame:
+def units_for(
+    connection: Connection, where: IncidentFilter, unit: str, size_m: float | None = None, *, place: PlaceSettings
+) -> gpd.GeoDataFrame:
     """:func:`unit_frame` for the boundary version in force at the end of the span, only the units
     inside the filter's scope (a unit belongs to the jurisdiction its inner point lies in)."""
-    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m)
+    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m, place=place)
     if where.scope.whole_county:
         return frame
     area = shapely.from_wkb(where.scope.area)
@@ -106,29 +109,33 @@ def units_for(connection: Connection, where: IncidentFilter, unit: str, size_m: 
     return frame[inside].reset_index(drop=True)
 
 
-def unit_frame(connection: Connection, unit: str, at: datetime, size_m: float | None = None) -> gpd.GeoDataFrame:
+def unit_frame(
+    connection: Connection, unit: str, at: datetime, size_m: float | None = None, *, place: PlaceSettings
+) -> gpd.GeoDataFrame:
     """The units of the version in force at ``at``: code, name, population, households, grid workers.
 
-    Hexagons carry no population (NaN): residents are counted by grid and village, not by cell.
+    Grid workers are those posted on the county's day of ``at`` (``place.timezone``); hexagons are
+    drawn in ``place.metric_srid`` and carry no population (NaN): residents are counted by grid and
+    village, not by cell.
     """
     size = check_unit(unit, size_m)
     version = version_in_force(connection, at)
     if unit == "hex":
-        return _hexagons(connection, version, size)
-    params = {"version": version.id, "day": local_day(at, get_settings().timezone)}
+        return _hexagons(connection, version, size, place.metric_srid)
+    params = {"version": version.id, "day": local_day(at, place.timezone)}
     frame = gpd.read_postgis(text(_UNIT_SQL[unit]), connection, geom_col="geom", params=params)
-    return frame.set_crs(SRID, allow_override=True)
+    return frame.set_crs(STORAGE_SRID, allow_override=True)
 
 
-def _hexagons(connection: Connection, version: VersionInForce, size: float) -> gpd.GeoDataFrame:
-    srid = get_settings().metric_srid
+def _hexagons(connection: Connection, version: VersionInForce, size: float, srid: int) -> gpd.GeoDataFrame:
     key = (str(connection.engine.url), version.cache_key, size, srid)
     if key in _HEX_CACHE:
         _HEX_CACHE.move_to_end(key)
         return _HEX_CACHE[key].copy()
-    frame = gpd.read_postgis(text(_UNIT_SQL["hex"]), connection, geom_col="geom",
-                             params={"version": version.id, "srid": srid, "size": size})
-    frame = frame.set_crs(SRID, allow_override=True)
+    frame = gpd.read_postgis(
+        text(_UNIT_SQL["hex"]), connection, geom_col="geom", params={"version": version.id, "srid": srid, "size": size}
+    )
+    frame = frame.set_crs(STORAGE_SRID, allow_override=True)
     frame["name"] = frame["code"]
     for column in ("population", "households", "grid_workers"):
         frame[column] = float("nan")
@@ -156,7 +163,7 @@ def keyed_sql(unit: str, where: IncidentFilter, columns: dict[str, str] | None =
     return f"""
         projected AS MATERIALIZED (
             SELECT ST_X(p) AS x, ST_Y(p) AS y{passed}
-              FROM (SELECT ST_Transform(i.geom, :srid) AS p{inner} FROM incidents i WHERE {where.sql('i')}) s),
+              FROM (SELECT ST_Transform(i.geom, :srid) AS p{inner} FROM incidents i WHERE {where.sql("i")}) s),
         columns AS (SELECT x, y, floor(x / (1.5 * :size))::int AS i0{passed} FROM projected),
         candidates AS (
             SELECT x, y, i0,
@@ -175,10 +182,11 @@ def keyed_sql(unit: str, where: IncidentFilter, columns: dict[str, str] | None =
     """
 
 
-def keyed_params(where: IncidentFilter, unit: str, size_m: float | None) -> dict:
+def keyed_params(where: IncidentFilter, unit: str, size_m: float | None, *, place: PlaceSettings) -> dict:
+    """The parameters :func:`keyed_sql` binds (hexagons in ``place.metric_srid``)."""
     params = where.params()
     if unit == "hex":
-        params.update(size=float(size_m), srid=get_settings().metric_srid)
+        params.update(size=float(size_m), srid=place.metric_srid)
     return params
 
 

@@ -16,7 +16,6 @@ import numpy as np
 from libpysal.graph import Graph
 
 
-
 def unit_weights(frame: gpd.GeoDataFrame, unit: str, size_m: float | None = None) -> tuple[Graph, str]:
     """Binary weights over ``frame``'s rows (in order) and a sentence saying what they are."""
     if unit == "hex":
@@ -24,7 +23,10 @@ def unit_weights(frame: gpd.GeoDataFrame, unit: str, size_m: float | None = None
         i, j = frame["i"].to_numpy(), frame["j"].to_numpy()
         xy = np.column_stack([1.5 * size_m * i, math.sqrt(3) * size_m * (j + (i & 1) / 2)])
         graph = Graph.build_distance_band(xy, threshold=math.sqrt(3) * size_m * 1.01, binary=True)
-        return graph, f"hexagons sharing a side (distance band {math.sqrt(3) * size_m * 1.01:.0f} m between centres), binary"
+        return (
+            graph,
+            f"hexagons sharing a side (distance band {math.sqrt(3) * size_m * 1.01:.0f} m between centres), binary",
+        )
     with warnings.catch_warnings():  # an island is reported by the graph itself, not as a warning
         warnings.simplefilter("ignore")
         graph = Graph.build_contiguity(frame.geometry.reset_index(drop=True), rook=False)

@@ -9,10 +9,22 @@ from fastapi_offline import FastAPIOffline
 
 from geo_service import __version__
 from geo_service.api import (
-    analysis, audit, auth, boundaries, bulk, cases, errors, health, incidents, locate, map_page, ogc_features, tiles,
+    analysis,
+    audit,
+    auth,
+    boundaries,
+    bulk,
+    cases,
+    errors,
+    health,
+    incidents,
+    locate,
+    map_page,
+    ogc_features,
+    tiles,
 )
 from geo_service.api.limits import BodyLimit, RateLimiter
-from geo_service.db.engine import get_engine
+from geo_service.db.engine import engine_for
 from geo_service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -29,7 +41,7 @@ and their jurisdiction (county, town, village or grid) what they see. An item ou
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = get_engine(settings.effective_database_url)
+    engine = engine_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -41,8 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.rate_limiter = RateLimiter()
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       upload_max_bytes=settings.boundary_upload_max_bytes, upload_paths=("/boundaries/drafts",))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.serving.max_body_bytes,
+        upload_max_bytes=settings.planning.boundary_upload_max_bytes,
+        upload_paths=("/boundaries/drafts",),
+    )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -18,7 +18,9 @@ bearer = HTTPBearer(auto_error=False, description="A token from `geo-service use
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def current_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Principal:
     if credentials is None:
         raise Unauthenticated("sign in: send the header 'Authorization: Bearer <token>'")
     with request.app.state.engine.connect() as connection:

@@ -11,20 +11,19 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from geo_service.api.auth import allow
+from geo_service.api.dependencies import Moment, allow
 from geo_service.api.limits import expensive
-from geo_service.api.params import Moment
 from geo_service.auth.principal import Principal
 from geo_service.boundaries.checks import check_version
-from geo_service.boundaries.drafts import find_version, import_draft, list_versions, phases, retire_draft
+from geo_service.boundaries.drafts import import_draft, retire_draft
 from geo_service.boundaries.export import export_version
+from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.impact import draft_impact, impact_map
 from geo_service.boundaries.publishing import publish, repair_draft
-from geo_service.boundaries.file_reading import read_boundary_file
+from geo_service.boundaries.versions import find_version, phases_now, with_phases_now
 from geo_service.boundaries.workload import compare_workload
-from geo_service.coordinates.datum import Datum
 from geo_service.errors import InvalidInput, TooLarge
-from geo_service.boundaries.versions import as_aware
+from geo_service.vocabulary import Datum
 
 router = APIRouter(prefix="/boundaries", tags=["planning"])
 PLANNING = "planning the county's boundaries"
@@ -40,18 +39,15 @@ def _version_dict(version, phase: str) -> dict:
 
 @router.get("/versions", summary="Boundary versions with their phase now")
 def get_versions(request: Request, principal: Principal = READ) -> JSONResponse:
-    settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
-        phase = phases(connection, as_aware(None, settings.timezone))
-        return JSONResponse([_version_dict(v, phase[v.id]) for v in list_versions(connection)])
+        return JSONResponse([_version_dict(v, phase) for v, phase in with_phases_now(connection)])
 
 
 @router.get("/versions/{version}", summary="One boundary version, by id or name")
 def get_version(request: Request, version: str, principal: Principal = READ) -> JSONResponse:
-    settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
         found = find_version(connection, version)
-        return JSONResponse(_version_dict(found, phases(connection, as_aware(None, settings.timezone))[found.id]))
+        return JSONResponse(_version_dict(found, phases_now(connection)[found.id]))
 
 
 @router.post("/drafts", status_code=201, summary="Import a draft from an uploaded file")
@@ -77,13 +73,29 @@ def post_draft(
         path = Path(folder) / f"upload{suffix}"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
-        if path.stat().st_size > settings.boundary_upload_max_bytes:
-            raise TooLarge(f"{file.filename} is {path.stat().st_size} bytes; at most "
-                           f"{settings.boundary_upload_max_bytes} are accepted", field="file")
-        boundary_file = read_boundary_file(path, crs=crs, layer=layer, source_name=file.filename,
-                                           max_features=settings.boundary_import_max_features)
-        result = import_draft(request.app.state.engine, boundary_file, name=name, note=note, partial=partial,
-                              into=into, settings=settings, actor=principal.name)
+        if path.stat().st_size > settings.planning.boundary_upload_max_bytes:
+            raise TooLarge(
+                f"{file.filename} is {path.stat().st_size} bytes; at most "
+                f"{settings.planning.boundary_upload_max_bytes} are accepted",
+                field="file",
+            )
+        boundary_file = read_boundary_file(
+            path,
+            crs=crs,
+            layer=layer,
+            source_name=file.filename,
+            max_features=settings.planning.boundary_import_max_features,
+        )
+        result = import_draft(
+            request.app.state.engine,
+            boundary_file,
+            name=name,
+            note=note,
+            partial=partial,
+            into=into,
+            settings=settings,
+            actor=principal.name,
+        )
     return JSONResponse(result.to_dict(), status_code=201)
 
 
@@ -96,27 +108,34 @@ def get_checks(request: Request, version: str, principal: Principal = PLAN) -> J
 
 
 @router.post("/versions/{version}/repair", summary="Accept the repaired shapes of a draft's invalid grids")
-def post_repair(request: Request, version: str, codes: list[str] | None = Query(None),
-                principal: Principal = WRITE) -> JSONResponse:
+def post_repair(
+    request: Request, version: str, codes: list[str] | None = Query(None), principal: Principal = WRITE
+) -> JSONResponse:
     return JSONResponse({"repaired": repair_draft(request.app.state.engine, version, codes, actor=principal.name)})
 
 
 @router.get("/versions/{version}/impact", summary="What a draft would change against the version in force")
 def get_impact(
-    request: Request, version: str,
+    request: Request,
+    version: str,
     base: str | None = Query(None, description="Compare with this version instead of the one in force."),
     months: int | None = Query(None, ge=1, le=120, description="Count the incidents of this many recent months."),
     principal: Principal = PLAN,
 ) -> JSONResponse:
-    impact = draft_impact(request.app.state.engine, version, base=base, months=months,
-                          settings=request.app.state.settings)
+    impact = draft_impact(
+        request.app.state.engine, version, base=base, months=months, settings=request.app.state.settings
+    )
     return JSONResponse(impact.to_dict())
 
 
-@router.get("/versions/{version}/impact/map", response_class=HTMLResponse,
-            summary="The changed grids on a map (self-contained HTML)")
-def get_impact_map(request: Request, version: str, base: str | None = Query(None),
-                   principal: Principal = PLAN) -> HTMLResponse:
+@router.get(
+    "/versions/{version}/impact/map",
+    response_class=HTMLResponse,
+    summary="The changed grids on a map (self-contained HTML)",
+)
+def get_impact_map(
+    request: Request, version: str, base: str | None = Query(None), principal: Principal = PLAN
+) -> HTMLResponse:
     from geo_service.maps import to_html
 
     engine = request.app.state.engine
@@ -126,23 +145,38 @@ def get_impact_map(request: Request, version: str, base: str | None = Query(None
 
 @router.get("/versions/{version}/workload", summary="Load per grid worker now and under a draft")
 def get_workload(
-    request: Request, version: str, base: str | None = Query(None),
+    request: Request,
+    version: str,
+    base: str | None = Query(None),
     months: int | None = Query(None, ge=1, le=120),
     villages: list[str] | None = Query(None, description="Only these villages (12-digit codes)."),
     principal: Principal = PLAN,
 ) -> JSONResponse:
-    return JSONResponse(compare_workload(request.app.state.engine, version, base=base, months=months,
-                                         villages=villages, settings=request.app.state.settings))
+    return JSONResponse(
+        compare_workload(
+            request.app.state.engine,
+            version,
+            base=base,
+            months=months,
+            villages=villages,
+            settings=request.app.state.settings,
+        )
+    )
 
 
 class Publication(BaseModel):
-    effective_from: Moment = Field(..., description="When the version takes effect (no zone = Beijing time).")
+    effective_from: Moment = Field(..., description="When the version takes effect (no zone = the county's time).")
 
 
 @router.post("/versions/{version}/publish", summary="Publish a draft from a moment on")
 def post_publish(request: Request, version: str, body: Publication, principal: Principal = WRITE) -> JSONResponse:
-    published = publish(request.app.state.engine, version, body.effective_from, settings=request.app.state.settings,
-                        actor=principal.name)
+    published = publish(
+        request.app.state.engine,
+        version,
+        body.effective_from,
+        settings=request.app.state.settings,
+        actor=principal.name,
+    )
     return JSONResponse(published.to_dict())
 
 
@@ -153,7 +187,8 @@ def post_retire(request: Request, version: str, principal: Principal = WRITE) ->
 
 @router.get("/versions/{version}/export", summary="A version as GeoJSON (grids) or GeoPackage (all layers)")
 def get_export(
-    request: Request, version: str,
+    request: Request,
+    version: str,
     format: str = Query("gpkg", pattern="^(gpkg|geojson)$"),
     crs: Datum = Query("cgcs2000", description="Datum of the file's coordinates."),
     principal: Principal = PLAN,
@@ -164,5 +199,6 @@ def get_export(
         name = find_version(connection, version).name
     path = export_version(request.app.state.engine, version, Path(folder) / f"{name}-{crs}.{format}", datum=crs)
     media = "application/geo+json" if format == "geojson" else "application/geopackage+sqlite3"
-    return FileResponse(path, media_type=media, filename=path.name,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    return FileResponse(
+        path, media_type=media, filename=path.name, background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True)
+    )

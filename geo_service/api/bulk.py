@@ -6,19 +6,18 @@ import json
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from geo_service.api.auth import allow
+from geo_service.api.dependencies import EngineDep, Moment, SettingsDep, allow
 from geo_service.api.incidents import IncidentIn
 from geo_service.api.limits import expensive
-from geo_service.api.params import Moment
 from geo_service.auth.principal import Principal
-from geo_service.lookup.bulk_assign import assign_points, snapshot
-from geo_service.coordinates.datum import Datum
-from geo_service.errors import TooLarge
 from geo_service.cases.batch import import_incidents
+from geo_service.errors import TooLarge
+from geo_service.lookup.bulk_assign import assign_points, snapshot
+from geo_service.vocabulary import Datum
 
 router = APIRouter(tags=["bulk"], dependencies=[Depends(expensive)])
 WHOLE_COUNTY = "bulk work"
@@ -50,36 +49,52 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 @router.post("/assign", summary=f"Assign up to {MAX_POINTS:,} points to grids")
-def post_assign(body: AssignIn, request: Request,
-                principal: Principal = Depends(allow("locate", county=WHOLE_COUNTY))) -> dict:
+def post_assign(
+    body: AssignIn,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: Principal = Depends(allow("locate", county=WHOLE_COUNTY)),
+) -> dict:
     """One result per point, in order: `status` assigned, outside_grids (nearest grid given) or error."""
     if len(body.points) > MAX_POINTS:
-        raise TooLarge(f"{len(body.points):,} points: at most {MAX_POINTS:,} a request; split the batch or use "
-                       "`geo-service assign`", field="points")
+        raise TooLarge(
+            f"{len(body.points):,} points: at most {MAX_POINTS:,} a request; split the batch or use "
+            "`geo-service assign`",
+            field="points",
+        )
     lon = np.array([p.lon for p in body.points], dtype=float)
     lat = np.array([p.lat for p in body.points], dtype=float)
     datums = np.array([p.crs or body.crs for p in body.points], dtype=object)
-    with request.app.state.engine.connect() as connection:
-        snap = snapshot(connection, body.at, request.app.state.settings)
+    with engine.connect() as connection:
+        snap = snapshot(connection, body.at, settings)
     result = assign_points(snap, lon, lat, datums)
     return {"boundary_version": snap.version.to_dict(), "results": _records(result)}
 
 
 @router.post("/incidents/batch", summary=f"Record up to {MAX_INCIDENTS:,} incidents at once")
-def post_incident_batch(body: BatchIn, request: Request,
-                        principal: Principal = Depends(allow("incidents.write", county=WHOLE_COUNTY))) -> JSONResponse:
+def post_incident_batch(
+    body: BatchIn,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: Principal = Depends(allow("incidents.write", county=WHOLE_COUNTY)),
+) -> JSONResponse:
     """One result per row, in order: created, existing (stored already), duplicate (repeated in the
     batch) or error with the reason. With `all_or_nothing`, one bad row means 422 and nothing stored."""
     if len(body.incidents) > MAX_INCIDENTS:
         raise TooLarge(f"{len(body.incidents):,} incidents: at most {MAX_INCIDENTS:,} a request", field="incidents")
-    frame = pd.DataFrame([i.model_dump() for i in body.incidents],
-                         columns=list(IncidentIn.model_fields))
+    frame = pd.DataFrame([i.model_dump() for i in body.incidents], columns=list(IncidentIn.model_fields))
     result = import_incidents(
-        request.app.state.engine, frame, frame["lon"].to_numpy(float), frame["lat"].to_numpy(float),
-        frame["crs"].to_numpy(object), all_or_nothing=body.all_or_nothing, actor=principal.name,
-        settings=request.app.state.settings,
+        engine,
+        frame,
+        frame["lon"].to_numpy(float),
+        frame["lat"].to_numpy(float),
+        frame["crs"].to_numpy(object),
+        all_or_nothing=body.all_or_nothing,
+        actor=principal.name,
+        settings=settings,
     )
     counts = {status: result.count(status) for status in ("created", "existing", "duplicate", "error")}
     status_code = 422 if (body.all_or_nothing and counts["error"]) else 200
-    return JSONResponse({"committed": result.committed, "counts": counts, "rows": _records(result.rows)},
-                        status_code=status_code)
+    return JSONResponse(
+        {"committed": result.committed, "counts": counts, "rows": _records(result.rows)}, status_code=status_code
+    )

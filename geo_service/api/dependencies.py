@@ -17,20 +17,27 @@ from geo_service.settings import Settings
 from geo_service.times import storable
 
 __all__ = [
-    "BBoxParam", "EngineDep", "Moment", "Page", "SettingsDep", "allow", "current_principal", "page",
+    "BBoxParam",
+    "EngineDep",
+    "Moment",
+    "Page",
+    "SettingsDep",
+    "allow",
+    "current_principal",
+    "page",
 ]
 
 
-def get_engine(request: Request) -> Engine:
+def app_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(app_engine)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 # A time a request may carry: one the database can store (a real UTC offset, a date in range);
 # anything else is a 422 naming the parameter, not a failure inside a query. Without a zone it is

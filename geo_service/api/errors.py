@@ -41,8 +41,13 @@ def install(app: FastAPI) -> None:
     async def _nul_in_text(request: Request, exc: ValueError) -> JSONResponse:
         if "NUL (0x00)" not in str(exc):
             raise exc
-        return JSONResponse({"error": "InvalidInput", "message": "a text value of the request holds the NUL "
-                             "character (\\u0000), which no field may contain"}, status_code=422)
+        return JSONResponse(
+            {
+                "error": "InvalidInput",
+                "message": "a text value of the request holds the NUL character (\\u0000), which no field may contain",
+            },
+            status_code=422,
+        )
 
     # The database going away (a restart, a failover) is the service being briefly unavailable, not
     # a fault: 503 with a hint to retry; the pool reconnects by itself on the next request. pandas
@@ -50,8 +55,11 @@ def install(app: FastAPI) -> None:
     async def _maybe_unavailable(request: Request, exc: Exception) -> JSONResponse:
         if not database_gone(exc):
             raise exc
-        return JSONResponse({"error": "Unavailable", "message": "the database cannot be reached just now; retry shortly"},
-                            status_code=503, headers={"Retry-After": "2"})
+        return JSONResponse(
+            {"error": "Unavailable", "message": "the database cannot be reached just now; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     for kind in (DBAPIError, PandasDatabaseError):
         app.add_exception_handler(kind, _maybe_unavailable)

@@ -29,7 +29,12 @@ class BodyLimit:
     endpoint reads it (uploads of boundary files have their own, larger limit)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int, upload_paths: tuple[str, ...]) -> None:
-        self.app, self.max_bytes, self.upload_max_bytes, self.upload_paths = app, max_bytes, upload_max_bytes, upload_paths
+        self.app, self.max_bytes, self.upload_max_bytes, self.upload_paths = (
+            app,
+            max_bytes,
+            upload_max_bytes,
+            upload_paths,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,10 +71,17 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
-        body = (f'{{"error": "TooLarge", "message": "the request body is over {limit:,} bytes; '
-                f'split it or use the command line", "field": "body"}}').encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = (
+            f'{{"error": "TooLarge", "message": "the request body is over {limit:,} bytes; '
+            f'split it or use the command line", "field": "body"}}'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -88,10 +100,13 @@ class RateLimiter:
                 wait = int(60 - (now - hits[0])) + 1
                 raise TooManyRequests(
                     f"more than {per_minute} expensive requests (analyses, bulk work, exports) in a minute; "
-                    f"retry in {wait} s", field="rate", retry_after=wait)
+                    f"retry in {wait} s",
+                    field="rate",
+                    retry_after=wait,
+                )
             hits.append(now)
 
 
 def expensive(request: Request, principal: Principal = Depends(current_principal)) -> None:
     """A dependency for the expensive endpoints: counts the user's requests of the last minute."""
-    request.app.state.rate_limiter.check(principal.name, request.app.state.settings.expensive_per_minute)
+    request.app.state.rate_limiter.check(principal.name, request.app.state.settings.serving.expensive_per_minute)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from geo_service.api.auth import allow
-from geo_service.api.params import Moment
+from geo_service.api.dependencies import Moment, allow
 from geo_service.auth.personal import present_officers
 from geo_service.auth.principal import Principal
-from geo_service.coordinates.datum import Datum
-from geo_service.db.models import RiskColour, Tier
 from geo_service.lookup.locate import locate_with
+from geo_service.vocabulary import Datum, RiskColour, Tier
 
 router = APIRouter(tags=["dispatch"])
 
@@ -23,11 +20,20 @@ def get_locate(
     principal: Principal = Depends(allow("locate")),
     lon: float = Query(..., description="Longitude in the datum `crs`."),
     lat: float = Query(..., description="Latitude in the datum `crs`."),
-    crs: Datum = Query("cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."),
-    at: Moment | None = Query(None, description="Moment whose boundaries and officers apply (default now; no zone = Beijing time)."),
+    crs: Datum = Query(
+        "cgcs2000", description="Datum of lon/lat: cgcs2000, wgs84, gcj02 (AMap, Tencent), bd09 (Baidu)."
+    ),
+    at: Moment | None = Query(
+        None, description="Moment whose boundaries and officers apply (default now; no zone = the county's time)."
+    ),
     risk_colour: RiskColour = Query("blue", description="Risk colour of the case: chooses the rules."),
     tier: Tier = Query("village", description="Tier handling the case."),
-    camera_radius_m: float | None = Query(None, gt=0, le=2000, description="List cameras within this distance even if they do not see the point (default: settings, 300 m)."),
+    camera_radius_m: float | None = Query(
+        None,
+        gt=0,
+        le=2000,
+        description="List cameras within this distance even if they do not see the point (default: settings, 300 m).",
+    ),
 ) -> JSONResponse:
     """The finest grid containing the point, its village, town and county, the officers the
     responsibility rules name (vacancies shown as such) with the escalation chain above them,
@@ -37,8 +43,16 @@ def get_locate(
     settings = request.app.state.settings
     with request.app.state.engine.begin() as connection:
         location = locate_with(
-            connection, lon, lat, crs, at, risk_colour=risk_colour, tier=tier,
-            camera_radius_m=camera_radius_m, settings=settings, scope=principal.jurisdiction,
+            connection,
+            lon,
+            lat,
+            crs,
+            at,
+            risk_colour=risk_colour,
+            tier=tier,
+            camera_radius_m=camera_radius_m,
+            settings=settings,
+            scope=principal.jurisdiction,
         )
         body = location.to_dict()
         people = body["officers"] + [o for tier_ in body["escalation"] for o in tier_["officers"]]

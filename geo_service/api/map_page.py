@@ -3,7 +3,7 @@
 Everything the page loads comes from the service: its HTML, script and style
 (``geo_service/web/static``), MapLibre GL JS (installed from the npm registry at set-up), the
 style document and the tiles. The page draws in the basemap's datum; coordinates typed in any
-datum are converted here (``geo_service.coordinates.datum``), never in the browser.
+datum are converted by the service (``geo_service.tiles.page``), never in the browser.
 
 The page's own files are public (the page has to load to show its sign-in); everything it then
 asks for carries the user's bearer token. Each of these files is sent with a Content-Security-Policy
@@ -17,31 +17,22 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import geopandas
-import shapely
-from shapely.geometry import mapping
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from sqlalchemy import text
 
-from geo_service.api.auth import current_principal
+from geo_service.api.dependencies import EngineDep, SettingsDep, current_principal
 from geo_service.auth.principal import Principal
-from geo_service.coordinates.datum import Datum, convert, convert_geometry
+from geo_service.coordinates.datum import convert
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.settings import Settings
-from geo_service.tiles.service import display_datum
+from geo_service.tiles import page
+from geo_service.vocabulary import Datum
 from geo_service.web.vendor import PACKAGES, asset_path
 
 router = APIRouter(tags=["map"])
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
-SPAN_DAYS = 30
-CONFIG = text("""
-    SELECT (SELECT max(reported_at) FROM incidents) AS latest,
-           (SELECT json_agg(json_build_object('code', code, 'name', name_zh, 'name_en', name_en) ORDER BY code)
-              FROM categories) AS categories
-""")
 
 
 def _origin(url: str) -> str | None:
@@ -61,70 +52,61 @@ def _page_headers(basemap_url: str | None) -> dict[str, str]:
     # (which a policy does not restrict), and the page writes no style attribute.
     origin = _origin(basemap_url) if basemap_url else None
     basemap = f" {origin}" if origin else ""
-    policy = "; ".join([
-        "default-src 'self'", "script-src 'self'", "style-src 'self'",
-        f"img-src 'self' data: blob:{basemap}", "worker-src 'self' blob:", "child-src blob:",
-        f"connect-src 'self'{basemap}", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
-        "frame-ancestors 'none'", "form-action 'self'",
-    ])
+    policy = "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob:{basemap}",
+            "worker-src 'self' blob:",
+            "child-src blob:",
+            f"connect-src 'self'{basemap}",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
     return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
 def page_headers(settings: Settings, cache_control: str = "no-cache") -> dict[str, str]:
     """The headers of every file of the page: its Content-Security-Policy and the rest."""
-    return {**_page_headers(settings.basemap_url), "Cache-Control": cache_control}
+    return {**_page_headers(settings.map.basemap_url), "Cache-Control": cache_control}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index(request: Request) -> HTMLResponse:
-    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"),
-                        headers=page_headers(request.app.state.settings))
+def index(settings: SettingsDep) -> HTMLResponse:
+    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"), headers=page_headers(settings))
 
 
 @router.get("/map/static/{name}", include_in_schema=False)
-def static_file(request: Request, name: str) -> FileResponse:
+def static_file(settings: SettingsDep, name: str) -> FileResponse:
     path = STATIC_DIR / name
     if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
         raise NotFound(f"no such file of the map page: {name}", field="name")
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=page_headers(request.app.state.settings))
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=page_headers(settings))
 
 
 @router.get("/map/vendor/{package}/{file:path}", include_in_schema=False)
-def vendor_file(request: Request, package: str, file: str) -> FileResponse:
+def vendor_file(settings: SettingsDep, package: str, file: str) -> FileResponse:
     """A file of a pinned browser package (only the files its manifest lists)."""
     if package not in PACKAGES or file not in PACKAGES[package].files:
         raise NotFound(f"no such vendored file: {package}/{file}", field="file")
     path = asset_path(package, file)
     kind = STATIC_TYPES.get(path.suffix, "application/octet-stream")
     # The version is pinned in the manifest: a new version is a new install, a page reload suffices.
-    return FileResponse(path, media_type=kind, headers=page_headers(request.app.state.settings, "public, max-age=3600"))
+    return FileResponse(path, media_type=kind, headers=page_headers(settings, "public, max-age=3600"))
 
 
 @router.get("/map/config.json", summary="What the map page needs to start")
-def map_config(request: Request) -> JSONResponse:
+def map_config(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     """The basemap and its datum, the categories and statuses to filter by, and a default span
     (the 30 days up to the latest incident)."""
-    settings = request.app.state.settings
-    with request.app.state.engine.connect() as connection:
-        row = connection.execute(CONFIG).mappings().one()
-    latest = row["latest"]
-    span = None
-    if latest is not None:
-        from datetime import timedelta
-        from zoneinfo import ZoneInfo
-
-        end = latest.astimezone(ZoneInfo(settings.timezone)).date() + timedelta(days=1)
-        span = {"start": (end - timedelta(days=SPAN_DAYS)).isoformat(), "end": end.isoformat()}
-    statuses = ["reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected", "merged",
-                "reopened"]
-    return JSONResponse({
-        "datum": display_datum(settings.basemap_datum),
-        "basemap": bool(settings.basemap_url),
-        "categories": row["categories"] or [],
-        "statuses": statuses,
-        "span": span,
-        "datums": ["cgcs2000", "wgs84", "gcj02", "bd09"],
-    }, headers=page_headers(settings))
+    with engine.connect() as connection:
+        config = page.page_config(connection, settings)
+    return JSONResponse(config, headers=page_headers(settings))
 
 
 @router.get("/map/extent", summary="The bounding box of the signed-in user's jurisdiction")
@@ -134,13 +116,7 @@ def jurisdiction_extent(
 ) -> dict:
     """Where the map opens for this user: the box around their town, village or grid in the map's
     datum; `bbox` is null for a user of the whole county (the style's own view fits the county)."""
-    shown = display_datum(datum)
-    jurisdiction = principal.jurisdiction
-    bbox = None
-    if not jurisdiction.whole_county and jurisdiction.area is not None:
-        area = convert_geometry(shapely.from_wkb(jurisdiction.area), "cgcs2000", shown)
-        bbox = [round(float(v), 6) for v in area.bounds]
-    return {**jurisdiction.to_dict(), "whole_county": jurisdiction.whole_county, "datum": shown, "bbox": bbox}
+    return page.jurisdiction_extent(principal.jurisdiction, datum)
 
 
 @router.get("/map/convert", summary="Convert a point between datums", dependencies=[Depends(current_principal)])
@@ -157,23 +133,15 @@ def convert_point(
     return {"lon": float(x), "lat": float(y), "crs": dst}
 
 
-@router.post("/map/convert", summary="Convert a GeoJSON FeatureCollection between datums",
-             dependencies=[Depends(current_principal)])
+@router.post(
+    "/map/convert",
+    summary="Convert a GeoJSON FeatureCollection between datums",
+    dependencies=[Depends(current_principal)],
+)
 def convert_features(
     collection: dict = Body(..., description="A GeoJSON FeatureCollection in lon/lat."),
     src: Datum = Query("cgcs2000", alias="from"),
     dst: Datum = Query(..., alias="to"),
 ) -> JSONResponse:
     """The page overlays GeoJSON (hotspots) on a GCJ-02 or BD-09 basemap through this."""
-    if collection.get("type") != "FeatureCollection" or not isinstance(collection.get("features"), list):
-        raise InvalidInput("body: must be a GeoJSON FeatureCollection", field="body")
-    try:
-        frame = geopandas.GeoDataFrame.from_features(collection["features"])
-    except (KeyError, TypeError, ValueError, shapely.errors.GEOSException) as e:
-        raise InvalidInput(f"body: not readable as GeoJSON features ({e})", field="body") from None
-    moved = convert_geometry(frame.geometry.values, src, dst)
-    features = [
-        {**feature, "geometry": mapping(geom) if geom is not None else None}
-        for feature, geom in zip(collection["features"], moved)
-    ]
-    return JSONResponse({**collection, "features": features})
+    return JSONResponse(page.convert_collection(collection, src, dst))

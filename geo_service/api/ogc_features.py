@@ -5,7 +5,7 @@ QGIS ("WFS / OGC API - Features" connection) and OWSLib read it. See ``geo_servi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -32,18 +32,24 @@ def _link(href: str, rel: str, media: str, title: str | None = None) -> dict:
 @router.get("/", summary="Landing page")
 def landing(request: Request) -> JSONResponse:
     base = _base(request)
-    return JSONResponse({
-        "title": "geo_service features",
-        "description": "Towns, villages, grids (per boundary version), cameras and incidents of the county.",
-        "links": [
-            _link(f"{base}/", "self", JSON, "this document"),
-            _link(str(request.base_url) + "openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0",
-                  "the API definition"),
-            _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
-            _link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
-            _link(f"{base}/collections", "data", JSON, "collections"),
-        ],
-    })
+    return JSONResponse(
+        {
+            "title": "geo_service features",
+            "description": "Towns, villages, grids (per boundary version), cameras and incidents of the county.",
+            "links": [
+                _link(f"{base}/", "self", JSON, "this document"),
+                _link(
+                    str(request.base_url) + "openapi.json",
+                    "service-desc",
+                    "application/vnd.oai.openapi+json;version=3.0",
+                    "the API definition",
+                ),
+                _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
+                _link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+                _link(f"{base}/collections", "data", JSON, "collections"),
+            ],
+        }
+    )
 
 
 @router.get("/conformance", summary="Conformance classes")
@@ -54,9 +60,13 @@ def conformance() -> JSONResponse:
 def _collection_document(request: Request, c: ogc.Collection, connection, principal: Principal) -> dict:
     base = _base(request)
     return {
-        "id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-        "extent": ogc.extent(connection, c, request.app.state.settings.timezone, principal.jurisdiction),
-        "crs": list(ogc.SUPPORTED_CRS), "storageCrs": ogc.STORAGE_CRS,
+        "id": c.id,
+        "title": c.title,
+        "description": c.description,
+        "itemType": "feature",
+        "extent": ogc.extent(connection, c, request.app.state.settings.place.timezone, principal.jurisdiction),
+        "crs": list(ogc.SUPPORTED_CRS),
+        "storageCrs": ogc.STORAGE_CRS,
         "links": [
             _link(f"{base}/collections/{c.id}", "self", JSON),
             _link(f"{base}/collections/{c.id}/items", "items", GEOJSON, "the features"),
@@ -68,17 +78,24 @@ def _collection_document(request: Request, c: ogc.Collection, connection, princi
 def get_collections(request: Request, principal: Principal = Depends(current_principal)) -> JSONResponse:
     """The collections the user's role may read."""
     with request.app.state.engine.connect() as connection:
-        documents = [_collection_document(request, c, connection, principal) for c in ogc.collections(connection)
-                     if principal.can(c.permission)]
-    return JSONResponse({
-        "links": [_link(f"{_base(request)}/collections", "self", JSON)],
-        "collections": documents,
-        "crs": list(ogc.SUPPORTED_CRS),
-    })
+        documents = [
+            _collection_document(request, c, connection, principal)
+            for c in ogc.collections(connection)
+            if principal.can(c.permission)
+        ]
+    return JSONResponse(
+        {
+            "links": [_link(f"{_base(request)}/collections", "self", JSON)],
+            "collections": documents,
+            "crs": list(ogc.SUPPORTED_CRS),
+        }
+    )
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
-def get_collection(request: Request, collection_id: str, principal: Principal = Depends(current_principal)) -> JSONResponse:
+def get_collection(
+    request: Request, collection_id: str, principal: Principal = Depends(current_principal)
+) -> JSONResponse:
     with request.app.state.engine.connect() as connection:
         c = ogc.collection(connection, collection_id)
         principal.require(c.permission)
@@ -91,8 +108,11 @@ def get_items(
     collection_id: str,
     bbox: str | None = Query(None, description="minx,miny,maxx,maxy in `bbox-crs` (default CRS84: lon,lat)."),
     bbox_crs: str | None = Query(None, alias="bbox-crs"),
-    datetime_: str | None = Query(None, alias="datetime",
-                                  description="An instant or an interval (`a/b`, `..` open). Grids and admin units: the version in force at the instant."),
+    datetime_: str | None = Query(
+        None,
+        alias="datetime",
+        description="An instant or an interval (`a/b`, `..` open). Grids and admin units: the version in force at the instant.",
+    ),
     limit: int = Query(ogc.DEFAULT_LIMIT, description=f"1 to {ogc.MAX_LIMIT}."),
     offset: int = Query(0),
     crs: str | None = Query(None, description="Output CRS URI (default CRS84)."),
@@ -102,30 +122,57 @@ def get_items(
     settings = request.app.state.settings
     with request.app.state.engine.connect() as connection:
         principal.require(ogc.collection(connection, collection_id).permission)
-        page = ogc.items(connection, collection_id, bbox=bbox, bbox_crs=bbox_crs, datetime_value=datetime_,
-                         limit=limit, offset=offset, crs=crs, filters=filters, zone=settings.timezone,
-                         scope=principal.jurisdiction)
+        page = ogc.items(
+            connection,
+            collection_id,
+            bbox=bbox,
+            bbox_crs=bbox_crs,
+            datetime_value=datetime_,
+            limit=limit,
+            offset=offset,
+            crs=crs,
+            filters=filters,
+            zone=settings.place.timezone,
+            scope=principal.jurisdiction,
+        )
     uri = page.pop("crs")
     self_url = request.url
-    links = [_link(str(self_url), "self", GEOJSON),
-             _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON)]
+    links = [
+        _link(str(self_url), "self", GEOJSON),
+        _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON),
+    ]
     if offset + page["numberReturned"] < page["numberMatched"]:
         links.append(_link(str(self_url.include_query_params(offset=offset + limit, limit=limit)), "next", GEOJSON))
     if offset > 0:
-        links.append(_link(str(self_url.include_query_params(offset=max(0, offset - limit), limit=limit)), "prev", GEOJSON))
+        links.append(
+            _link(str(self_url.include_query_params(offset=max(0, offset - limit), limit=limit)), "prev", GEOJSON)
+        )
     page["links"] = links
-    page["timeStamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    page["timeStamp"] = datetime.now(UTC).isoformat(timespec="seconds")
     return JSONResponse(page, media_type=GEOJSON, headers={"Content-Crs": f"<{uri}>"})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
-def get_item(request: Request, collection_id: str, feature_id: str, crs: str | None = Query(None),
-             principal: Principal = Depends(current_principal)) -> JSONResponse:
+def get_item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    crs: str | None = Query(None),
+    principal: Principal = Depends(current_principal),
+) -> JSONResponse:
     with request.app.state.engine.connect() as connection:
         principal.require(ogc.collection(connection, collection_id).permission)
-        feature = ogc.item(connection, collection_id, feature_id, crs=crs, zone=request.app.state.settings.timezone,
-                           scope=principal.jurisdiction)
+        feature = ogc.item(
+            connection,
+            collection_id,
+            feature_id,
+            crs=crs,
+            zone=request.app.state.settings.place.timezone,
+            scope=principal.jurisdiction,
+        )
     uri = feature.pop("crs")
-    feature["links"] = [_link(str(request.url), "self", GEOJSON),
-                        _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON)]
+    feature["links"] = [
+        _link(str(request.url), "self", GEOJSON),
+        _link(f"{_base(request)}/collections/{collection_id}", "collection", JSON),
+    ]
     return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{uri}>"})

@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from geo_service.api.auth import current_principal
+from geo_service.api.dependencies import current_principal
 from geo_service.auth.principal import Principal
 from geo_service.tiles.layers import load_layers
-from geo_service.tiles.service import TileService, display_datum, _int_param, _time_param
+from geo_service.tiles.service import TileService, display_datum
 from geo_service.tiles.style import style_document, tilejson
 
 MVT = "application/vnd.mapbox-vector-tile"
 
 
 def _make_service(state) -> TileService:
-    return TileService(state.engine, load_layers(), state.settings.timezone)
+    return TileService(state.engine, load_layers(), state.settings.place)
 
 
 @asynccontextmanager
@@ -53,12 +53,24 @@ def _base_url(request: Request) -> str:
 def list_layers(request: Request) -> JSONResponse:
     service = tile_service(request)
     base = _base_url(request)
-    return JSONResponse({"layers": [
-        {"name": layer.name, "title": layer.title, "description": layer.description,
-         "minzoom": layer.minzoom, "maxzoom": layer.maxzoom, "geometry_type": layer.geometry_type,
-         "parameters": sorted(layer.parameters), "tilejson": f"{base}/tiles/{layer.name}.json"}
-        for layer in service.layers.values()
-    ], "style": f"{base}/tiles/style.json"})
+    return JSONResponse(
+        {
+            "layers": [
+                {
+                    "name": layer.name,
+                    "title": layer.title,
+                    "description": layer.description,
+                    "minzoom": layer.minzoom,
+                    "maxzoom": layer.maxzoom,
+                    "geometry_type": layer.geometry_type,
+                    "parameters": sorted(layer.parameters),
+                    "tilejson": f"{base}/tiles/{layer.name}.json",
+                }
+                for layer in service.layers.values()
+            ],
+            "style": f"{base}/tiles/style.json",
+        }
+    )
 
 
 @router.get("/style.json", summary="MapLibre style document drawing every layer")
@@ -69,13 +81,21 @@ def get_style(request: Request) -> JSONResponse:
     service = tile_service(request)
     settings = request.app.state.settings
     query = _query(request)
-    datum = display_datum((query.get("datum") or [settings.basemap_datum])[-1])
-    filters = _filters(service, query)
+    datum = display_datum((query.get("datum") or [settings.map.basemap_datum])[-1])
     with service.engine.connect() as connection:
-        version = service.version(connection, _int_param(query, "version"), _time_param(query, "at"))
+        filters = service.style_filters(connection, query)
+        version = service.version_asked(connection, query)
         bounds = service.county_bounds(connection, version)
-    style = style_document(_base_url(request), service.layers, version.id, bounds if datum == "wgs84" else None,
-                           datum, filters, settings.basemap_url, settings.basemap_attribution)
+    style = style_document(
+        _base_url(request),
+        service.layers,
+        version.id,
+        bounds if datum == "wgs84" else None,
+        datum,
+        filters,
+        settings.map.basemap_url,
+        settings.map.basemap_attribution,
+    )
     return JSONResponse(style, headers={"Cache-Control": "no-cache"})
 
 
@@ -87,22 +107,27 @@ def get_tilejson(request: Request, layer: str = Path(..., description="A declare
     datum = display_datum((query.get("datum") or [None])[-1])
     with service.engine.connect() as connection:
         values = service.parameters(connection, spec, query)
-        version = service.version(connection, _int_param(query, "version"), _time_param(query, "at"))
+        version = service.version_asked(connection, query)
         bounds = service.county_bounds(connection, version)
     raw = {name: query[name][-1] for name in values}
-    return JSONResponse(tilejson(_base_url(request), spec, version.id, bounds, datum, raw),
-                        headers={"Cache-Control": "no-cache"})
+    return JSONResponse(
+        tilejson(_base_url(request), spec, version.id, bounds, datum, raw), headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
     summary="One vector tile",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"},
-               304: {"description": "Not modified (If-None-Match)"}},
+    responses={
+        200: {"content": {MVT: {}}},
+        204: {"description": "No feature in this tile"},
+        304: {"description": "Not modified (If-None-Match)"},
+    },
 )
-def get_tile(request: Request, layer: str, z: int, x: int, y: int,
-             principal: Principal = Depends(current_principal)) -> Response:
+def get_tile(
+    request: Request, layer: str, z: int, x: int, y: int, principal: Principal = Depends(current_principal)
+) -> Response:
     """A Mapbox Vector Tile of one layer made by PostGIS. Query: `version` (a published boundary
     version; default the one in force, or the one in force `at`), `datum` (gcj02 or bd09 shifts the
     features onto such a basemap), and the layer's own parameters (see its TileJSON). Empty tiles
@@ -114,15 +139,3 @@ def get_tile(request: Request, layer: str, z: int, x: int, y: int,
     if not answer.body:
         return Response(status_code=204, headers=headers)
     return Response(answer.body, media_type=MVT, headers=headers)
-
-
-def _filters(service: TileService, query: dict[str, list[str]]) -> dict[str, str]:
-    """Incident filters for the style's tile addresses, checked against the layers that take them."""
-    names = {name for layer in service.layers.values() for name in layer.parameters}
-    filters = {name: query[name][-1] for name in names if query.get(name)}
-    if filters:
-        with service.engine.connect() as connection:
-            for layer in service.layers.values():
-                if set(filters) <= set(layer.parameters):
-                    service.parameters(connection, layer, {k: [v] for k, v in filters.items()})
-    return filters

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.errors import InvalidInput
+from geo_service.times import optional_aware
 
 _INSERT = text("""
     INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
@@ -22,41 +23,75 @@ _INSERT = text("""
 MAX_ROWS = 1000
 
 
-def sign(connection: Connection, user: str) -> None:
-    """Name the signed-in user for the rest of the transaction: audit entries written by the
-    library in it (a case's steps, imports) carry this name whoever the step is recorded for."""
-    connection.execute(text("SELECT set_config('geo_service.user', :user, true)"), {"user": user})
+def record(
+    connection: Connection,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | int | None = None,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Write one entry, in the caller's transaction: ``actor`` (the signed-in user, or the command
+    or system acting) did ``action`` to ``entity`` ``entity_id``, with what was before and after."""
+    connection.execute(
+        _INSERT,
+        {
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "before": json.dumps(before, ensure_ascii=False, default=str) if before is not None else None,
+            "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
+        },
+    )
 
 
-def record(connection: Connection, actor: str, action: str, entity: str, entity_id: str | int | None = None,
-           *, before: dict | None = None, after: dict | None = None) -> None:
-    connection.execute(_INSERT, {
-        "actor": actor, "action": action, "entity": entity,
-        "entity_id": None if entity_id is None else str(entity_id),
-        "before": json.dumps(before, ensure_ascii=False, default=str) if before is not None else None,
-        "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
-    })
-
-
-def query(engine: Engine, *, since: datetime | None = None, until: datetime | None = None,
-          actor: str | None = None, action: str | None = None, entity: str | None = None,
-          entity_id: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
-    """Entries matching every given field, newest first, and how many match in all."""
+def query(
+    engine: Engine,
+    *,
+    zone: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict], int]:
+    """Entries matching every given field, newest first, and how many match in all (``since`` and
+    ``until`` without a zone are the county's ``zone``)."""
+    since, until = optional_aware(since, zone), optional_aware(until, zone)
     if not 1 <= limit <= MAX_ROWS:
         raise InvalidInput(f"limit must be 1 to {MAX_ROWS}, got {limit}", field="limit")
     if offset < 0:
         raise InvalidInput("offset must not be negative", field="offset")
     clauses, params = [], {"limit": limit, "offset": offset}
-    for name, value, sql in (("since", since, "at >= :since"), ("until", until, "at < :until"),
-                             ("actor", actor, "actor = :actor"), ("action", action, "action = :action"),
-                             ("entity", entity, "entity = :entity"), ("entity_id", entity_id, "entity_id = :entity_id")):
+    for name, value, sql in (
+        ("since", since, "at >= :since"),
+        ("until", until, "at < :until"),
+        ("actor", actor, "actor = :actor"),
+        ("action", action, "action = :action"),
+        ("entity", entity, "entity = :entity"),
+        ("entity_id", entity_id, "entity_id = :entity_id"),
+    ):
         if value is not None:
             clauses.append(sql)
             params[name] = value
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     with engine.connect() as connection:
-        rows = connection.execute(text(
-            f"SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log{where} "
-            "ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset"), params).mappings().all()
+        rows = (
+            connection.execute(
+                text(
+                    f"SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log{where} "
+                    "ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset"
+                ),
+                params,
+            )
+            .mappings()
+            .all()
+        )
         total = connection.execute(text(f"SELECT count(*) FROM audit_log{where}"), params).scalar_one()
     return [{**dict(r), "at": r["at"].isoformat()} for r in rows], total

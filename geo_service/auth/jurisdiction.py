@@ -17,8 +17,9 @@ from typing import Literal
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service import times
+from geo_service.boundaries.versions import version_in_force
 from geo_service.errors import Forbidden
-from geo_service.boundaries.versions import as_aware, version_in_force
 
 Level = Literal["county", "town", "village", "grid"]
 
@@ -69,7 +70,7 @@ class Jurisdiction:
         return {
             "county": "TRUE",
             "town": f"({alias}.code = :scope_code OR {alias}.parent_id IN "
-                    "(SELECT id FROM admin_units WHERE code = :scope_code))",
+            "(SELECT id FROM admin_units WHERE code = :scope_code))",
             "village": f"{alias}.code = :scope_code",
             "grid": "FALSE",
         }[self.level]
@@ -119,11 +120,14 @@ def resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
 
 
 def _resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
-    version = version_in_force(connection, as_aware(None, zone))
+    version = version_in_force(connection, times.now(zone))
     row = connection.execute(_UNIT, {"version": version.id, "code": code}).mappings().first()
     if row is None:
-        raise Forbidden(f"your jurisdiction {code} is not a unit of the boundaries in force "
-                        f"({version.name}): ask an administrator to update your account", field="jurisdiction")
+        raise Forbidden(
+            f"your jurisdiction {code} is not a unit of the boundaries in force "
+            f"({version.name}): ask an administrator to update your account",
+            field="jurisdiction",
+        )
     return Jurisdiction(code, row["level"], row["name"], bytes(row["area"]) if row["area"] is not None else None)
 
 

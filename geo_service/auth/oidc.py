@@ -1,6 +1,6 @@
 """OpenID Connect access tokens from the county's own identity provider, verified against its keys.
 
-Settings: ``oidc_jwks`` (the provider's JWKS, a URL or a file), ``oidc_issuer``, ``oidc_audience``,
+Settings (``settings.identity``): ``oidc_jwks`` (the provider's JWKS, a URL or a file), ``oidc_issuer``, ``oidc_audience``,
 and the claims that carry a user's name, role and jurisdiction. The signature, expiry, issuer
 and audience are all checked; a token failing any of them is refused as a whole.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import jwt
 
 from geo_service.errors import Unauthenticated
-from geo_service.settings import Settings
+from geo_service.settings import IdentitySettings
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
@@ -37,18 +37,21 @@ def _signing_key(token: str, source: str):
     raise Unauthenticated("the token is signed with a key the identity provider does not publish")
 
 
-def claims_of(token: str, settings: Settings) -> tuple[str, str, str]:
-    """(name, role, jurisdiction) from a verified token."""
+def claims_of(token: str, identity: IdentitySettings) -> tuple[str, str, str]:
+    """(name, role, jurisdiction) from a token verified against the provider ``identity`` names."""
     try:
         claims = jwt.decode(
-            token, _signing_key(token, settings.oidc_jwks), algorithms=ALGORITHMS,
-            audience=settings.oidc_audience, issuer=settings.oidc_issuer,
+            token,
+            _signing_key(token, identity.oidc_jwks),
+            algorithms=ALGORITHMS,
+            audience=identity.oidc_audience,
+            issuer=identity.oidc_issuer,
             options={"require": ["exp", "iss", "sub"]},
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"the identity provider's token is not valid: {exc}") from None
-    missing = [c for c in (settings.oidc_role_claim, settings.oidc_jurisdiction_claim) if c not in claims]
+    missing = [c for c in (identity.oidc_role_claim, identity.oidc_jurisdiction_claim) if c not in claims]
     if missing:
         raise Unauthenticated(f"the identity provider's token lacks the claims {', '.join(missing)}")
-    name = str(claims.get(settings.oidc_name_claim) or claims["sub"])
-    return name, str(claims[settings.oidc_role_claim]), str(claims[settings.oidc_jurisdiction_claim])
+    name = str(claims.get(identity.oidc_name_claim) or claims["sub"])
+    return name, str(claims[identity.oidc_role_claim]), str(claims[identity.oidc_jurisdiction_claim])

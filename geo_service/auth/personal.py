@@ -28,8 +28,10 @@ def present_incident(connection: Connection, incident: dict, principal: Principa
         return incident
     if not principal.can("personal.read"):
         if incident.get("reporter"):
-            incident["reporter"] = {"name": mask_name(incident["reporter"]["name"]),
-                                    "phone": mask_phone(incident["reporter"]["phone"])}
+            incident["reporter"] = {
+                "name": mask_name(incident["reporter"]["name"]),
+                "phone": mask_phone(incident["reporter"]["phone"]),
+            }
         for officer in incident.get("officers", []):
             officer["phone"] = mask_phone(officer.get("phone"))
         return incident
@@ -50,8 +52,9 @@ def present_incidents(connection: Connection, incidents: list[dict], principal: 
     return incidents
 
 
-def present_officers(connection: Connection, officers: list[dict], principal: Principal | None,
-                     context: str, context_id: str) -> list[dict]:
+def present_officers(
+    connection: Connection, officers: list[dict], principal: Principal | None, context: str, context_id: str
+) -> list[dict]:
     """Officers' phones in a lookup's answer, masked or put on record."""
     if principal is None:
         return officers

@@ -35,32 +35,45 @@ class Principal:
 
     def require(self, permission: str) -> None:
         if not self.can(permission):
-            raise Forbidden(f"the {self.role} role may not do this (it needs the {permission!r} permission)",
-                            field="permission")
+            raise Forbidden(
+                f"the {self.role} role may not do this (it needs the {permission!r} permission)", field="permission"
+            )
 
     def require_county(self, what: str) -> None:
         if not self.jurisdiction.whole_county:
-            raise Forbidden(f"{what} is for users whose jurisdiction is the whole county; "
-                            f"yours is {self.jurisdiction.code} ({self.jurisdiction.name})", field="jurisdiction")
+            raise Forbidden(
+                f"{what} is for users whose jurisdiction is the whole county; "
+                f"yours is {self.jurisdiction.code} ({self.jurisdiction.name})",
+                field="jurisdiction",
+            )
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "role": self.role, "permissions": sorted(self.permissions),
-                "jurisdiction": self.jurisdiction.to_dict(), "via": self.via}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "permissions": sorted(self.permissions),
+            "jurisdiction": self.jurisdiction.to_dict(),
+            "via": self.via,
+        }
 
 
 def principal_for_token(connection: Connection, token: str, settings: Settings) -> Principal:
     """The user a bearer token belongs to: a token of ours, or an OpenID Connect token when an
     identity provider is configured."""
-    if token.count(".") == 2 and settings.oidc_jwks:
+    if token.count(".") == 2 and settings.identity.oidc_jwks:
         from geo_service.auth.oidc import claims_of
 
-        name, role, code = claims_of(token, settings)
+        name, role, code = claims_of(token, settings.identity)
         permissions = frozenset(connection.execute(_PERMISSIONS, {"role": role}).scalars())
         if not permissions:
             raise Unauthenticated(f"the identity provider's role {role!r} is not a role of this service")
-        return Principal(name, role, permissions, resolve(connection, code, settings.timezone), via="oidc")
+        return Principal(name, role, permissions, resolve(connection, code, settings.place.timezone), via="oidc")
     row = connection.execute(_BY_TOKEN, {"hash": token_hash(token)}).mappings().first()
     if row is None:
         raise Unauthenticated("the token is unknown or revoked")
-    return Principal(row["name"], row["role"], frozenset(row["permissions"]),
-                     resolve(connection, row["jurisdiction"], settings.timezone))
+    return Principal(
+        row["name"],
+        row["role"],
+        frozenset(row["permissions"]),
+        resolve(connection, row["jurisdiction"], settings.place.timezone),
+    )

@@ -12,7 +12,7 @@ from geo_service.auth import audit
 from geo_service.auth.jurisdiction import resolve
 from geo_service.auth.tokens import new_token, token_hash
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo_service.settings import Settings, get_settings
+from geo_service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,28 @@ class UserRecord:
     note: str | None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "role": self.role, "jurisdiction": self.jurisdiction,
-                "created_at": self.created_at.isoformat(),
-                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None, "note": self.note}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "jurisdiction": self.jurisdiction,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "note": self.note,
+        }
 
 
-def add_user(engine: Engine, name: str, role: str, jurisdiction: str, *, note: str | None = None,
-             actor: str = "cli", settings: Settings | None = None) -> tuple[UserRecord, str]:
-    """A new user and their token (shown only now: only its digest is stored)."""
-    settings = settings or get_settings()
+def add_user(
+    engine: Engine,
+    name: str,
+    role: str,
+    jurisdiction: str,
+    *,
+    note: str | None = None,
+    actor: str = "cli",
+    settings: Settings,
+) -> tuple[UserRecord, str]:
+    """A new user and their token (shown only now: only its digest is stored). ``settings``: the
+    county's zone, in which the jurisdiction is checked against the boundaries in force."""
     name = name.strip()
     if not name:
         raise InvalidInput("a user needs a name", field="name")
@@ -43,33 +56,44 @@ def add_user(engine: Engine, name: str, role: str, jurisdiction: str, *, note: s
         if role not in roles:
             raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(roles)}", field="role")
         try:
-            resolve(connection, jurisdiction, settings.timezone)
+            resolve(connection, jurisdiction, settings.place.timezone)
         except Forbidden:
-            raise InvalidInput(f"{jurisdiction!r} is not the code of the county, a town, a village or a grid "
-                               "of the boundaries in force", field="jurisdiction") from None
+            raise InvalidInput(
+                f"{jurisdiction!r} is not the code of the county, a town, a village or a grid "
+                "of the boundaries in force",
+                field="jurisdiction",
+            ) from None
         if connection.execute(text("SELECT 1 FROM users WHERE name = :n"), {"n": name}).first():
             raise Conflict(f"there is already a user called {name!r}", field="name")
-        connection.execute(text("""
+        connection.execute(
+            text("""
             INSERT INTO users (name, role, jurisdiction, token_hash, note) VALUES (:n, :r, :j, :h, :note)
-        """), {"n": name, "r": role, "j": jurisdiction, "h": token_hash(token), "note": note})
+        """),
+            {"n": name, "r": role, "j": jurisdiction, "h": token_hash(token), "note": note},
+        )
         audit.record(connection, actor, "user.add", "user", name, after={"role": role, "jurisdiction": jurisdiction})
     return _one(engine, name), token
 
 
 def list_users(engine: Engine, *, include_revoked: bool = False) -> list[UserRecord]:
     with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT name, role, jurisdiction, created_at, revoked_at, note FROM users"
-            + ("" if include_revoked else " WHERE revoked_at IS NULL") + " ORDER BY name")).mappings()
+        rows = connection.execute(
+            text(
+                "SELECT name, role, jurisdiction, created_at, revoked_at, note FROM users"
+                + ("" if include_revoked else " WHERE revoked_at IS NULL")
+                + " ORDER BY name"
+            )
+        ).mappings()
         return [UserRecord(**r) for r in rows]
 
 
 def revoke_user(engine: Engine, name: str, *, actor: str = "cli") -> UserRecord:
     """The user's token stops working at once; the user is kept for the record."""
     with engine.begin() as connection:
-        done = connection.execute(text(
-            "UPDATE users SET revoked_at = now() WHERE name = :n AND revoked_at IS NULL RETURNING name"),
-            {"n": name}).first()
+        done = connection.execute(
+            text("UPDATE users SET revoked_at = now() WHERE name = :n AND revoked_at IS NULL RETURNING name"),
+            {"n": name},
+        ).first()
         if done is None:
             raise NotFound(f"no active user called {name!r}", field="name")
         audit.record(connection, actor, "user.revoke", "user", name)
@@ -78,23 +102,36 @@ def revoke_user(engine: Engine, name: str, *, actor: str = "cli") -> UserRecord:
 
 def _one(engine: Engine, name: str) -> UserRecord:
     with engine.connect() as connection:
-        row = connection.execute(text(
-            "SELECT name, role, jurisdiction, created_at, revoked_at, note FROM users WHERE name = :n"),
-            {"n": name}).mappings().one()
+        row = (
+            connection.execute(
+                text("SELECT name, role, jurisdiction, created_at, revoked_at, note FROM users WHERE name = :n"),
+                {"n": name},
+            )
+            .mappings()
+            .one()
+        )
     return UserRecord(**row)
 
 
 DEMO_NOTE = "demo user"
 
 
-def demo_users(engine: Engine, county: str, town: str, village: str, grid: str,
-               settings: Settings | None = None) -> list[tuple[UserRecord, str]]:
+def demo_users(
+    engine: Engine, county: str, town: str, village: str, grid: str, settings: Settings
+) -> list[tuple[UserRecord, str]]:
     """One user per role for the demo, issued afresh (earlier demo users' tokens are revoked)."""
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM users WHERE note = :note"), {"note": DEMO_NOTE})
-    plan = [("demo-admin", "admin", county), ("demo-planner", "planner", county),
-            ("demo-dispatcher", "dispatcher", county), ("demo-analyst", "analyst", county),
-            ("demo-leader", "leader", town), ("demo-town-dispatcher", "dispatcher", town),
-            ("demo-village-dispatcher", "dispatcher", village), ("demo-grid-worker", "grid_worker", grid)]
-    return [add_user(engine, name, role, code, note=DEMO_NOTE, actor="demo", settings=settings)
-            for name, role, code in plan]
+    plan = [
+        ("demo-admin", "admin", county),
+        ("demo-planner", "planner", county),
+        ("demo-dispatcher", "dispatcher", county),
+        ("demo-analyst", "analyst", county),
+        ("demo-leader", "leader", town),
+        ("demo-town-dispatcher", "dispatcher", town),
+        ("demo-village-dispatcher", "dispatcher", village),
+        ("demo-grid-worker", "grid_worker", grid),
+    ]
+    return [
+        add_user(engine, name, role, code, note=DEMO_NOTE, actor="demo", settings=settings) for name, role, code in plan
+    ]

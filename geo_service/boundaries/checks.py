@@ -24,8 +24,9 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import as_aware, local_day
+from geo_service.settings import Settings
+from geo_service.times import local_day, now
+from geo_service.vocabulary import STORAGE_CRS
 
 Severity = Literal["error", "warning"]
 CHECKS: dict[str, Severity] = {
@@ -137,7 +138,7 @@ _QUERIES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Problems of one version: one row per problem, ``location`` where it is (EPSG:4490)."""
+    """Problems of one version: one row per problem, ``location`` where it is (the storage CRS)."""
 
     version_id: int
     problems: gpd.GeoDataFrame
@@ -157,10 +158,16 @@ class CheckReport:
             properties = {c: getattr(row, c) for c in COLUMNS if c not in ("location", "repaired")}
             properties["area_m2"] = round(float(row.area_m2), 2) if pd.notna(row.area_m2) else None
             properties["repaired"] = shapely.geometry.mapping(row.repaired) if row.repaired is not None else None
-            features.append({"type": "Feature", "geometry": shapely.geometry.mapping(row.location),
-                             "properties": properties})
-        return {"type": "FeatureCollection", "version_id": self.version_id, "summary": self.summary(),
-                "errors": self.errors, "features": features}
+            features.append(
+                {"type": "Feature", "geometry": shapely.geometry.mapping(row.location), "properties": properties}
+            )
+        return {
+            "type": "FeatureCollection",
+            "version_id": self.version_id,
+            "summary": self.summary(),
+            "errors": self.errors,
+            "features": features,
+        }
 
 
 def check_version(
@@ -169,7 +176,7 @@ def check_version(
     *,
     on: date | None = None,
     checks: tuple[str, ...] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> CheckReport:
     """Run the checks on a version's grids.
 
@@ -181,19 +188,26 @@ def check_version(
         The day whose grid workers count (default today, in the county's zone).
     checks : tuple of str, optional
         A subset of :data:`CHECKS` (default all).
+    settings : Settings
+        The county's zone, metric projection and the planning thresholds.
     """
     if isinstance(connection, Engine):
         with connection.begin() as conn:
             return check_version(conn, version_id, on=on, checks=checks, settings=settings)
-    settings = settings or get_settings()
-    srid = int(settings.metric_srid)
+    planning, zone = settings.planning, settings.place.timezone
+    srid = int(settings.place.metric_srid)
     connection.exec_driver_sql(_PREPARE.format(version=int(version_id)))
     params = {
-        "version": version_id, "srid": srid, "tol": settings.boundary_tolerance_m2,
-        "sliver_area": settings.sliver_area_m2, "sliver_pp": settings.sliver_polsby_popper,
-        "day": on or local_day(as_aware(None, settings.timezone), settings.timezone),
-        "urban_low": settings.urban_households[0], "urban_high": settings.urban_households[1],
-        "rural_low": settings.rural_households[0], "rural_high": settings.rural_households[1],
+        "version": version_id,
+        "srid": srid,
+        "tol": planning.boundary_tolerance_m2,
+        "sliver_area": planning.sliver_area_m2,
+        "sliver_pp": planning.sliver_polsby_popper,
+        "day": on or local_day(now(zone), zone),
+        "urban_low": planning.urban_households[0],
+        "urban_high": planning.urban_households[1],
+        "rural_low": planning.rural_households[0],
+        "rural_high": planning.rural_households[1],
     }
     frames = []
     for check in checks or tuple(CHECKS):
@@ -207,7 +221,10 @@ def check_version(
     problems = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     for column in ("location", "repaired"):
         problems[column] = shapely.from_wkb(problems[column].to_numpy()) if len(problems) else None
-    problems = gpd.GeoDataFrame(problems[COLUMNS], geometry="location", crs="EPSG:4490")
-    problems = problems.sort_values(["severity", "check", "grid_code", "unit_code"], na_position="last",
-                                    key=lambda s: s.map({"error": 0, "warning": 1}) if s.name == "severity" else s)
+    problems = gpd.GeoDataFrame(problems[COLUMNS], geometry="location", crs=STORAGE_CRS)
+    problems = problems.sort_values(
+        ["severity", "check", "grid_code", "unit_code"],
+        na_position="last",
+        key=lambda s: s.map({"error": 0, "warning": 1}) if s.name == "severity" else s,
+    )
     return CheckReport(version_id, problems.reset_index(drop=True))

@@ -8,21 +8,19 @@ import is one transaction: a file with any problem leaves the database as it was
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth import audit
 from geo_service.boundaries.file_reading import BoundaryFile
+from geo_service.boundaries.versions import Version, find_version, name_taken, version_in_force
 from geo_service.db.copy import copy_frame
-from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.errors import Conflict, InvalidInput
 from geo_service.progress import Reporter, Silent
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import (
-    Version, as_aware, find_version, list_versions, phases, version_in_force,
-)
+from geo_service.settings import Settings
+from geo_service.times import now
+from geo_service.vocabulary import STORAGE_SRID
 
 ADMIN_COLUMNS = "code, level, kind, name, urban, population, households, geom"
 GRID_COLUMNS = "code, name, level, kind, population, households, geom"
@@ -41,17 +39,24 @@ class ImportResult:
 
     def to_dict(self) -> dict:
         return {
-            "version": self.version.to_dict(), "base": self.base.to_dict(), "grids": self.grids,
-            "source": self.source, "datum": self.datum,
+            "version": self.version.to_dict(),
+            "base": self.base.to_dict(),
+            "grids": self.grids,
+            "source": self.source,
+            "datum": self.datum,
             "replaced_villages": list(self.replaced_villages) if self.replaced_villages is not None else None,
-            "estimated": list(self.estimated), "problems": self.problems,
+            "estimated": list(self.estimated),
+            "problems": self.problems,
         }
 
 
 def require_draft(version: Version) -> None:
     if version.status != "draft":
-        raise Conflict(f"version {version.name!r} is {version.status}: only a draft can be changed; "
-                       "import into a new draft instead", field="version")
+        raise Conflict(
+            f"version {version.name!r} is {version.status}: only a draft can be changed; "
+            "import into a new draft instead",
+            field="version",
+        )
 
 
 def import_draft(
@@ -63,7 +68,7 @@ def import_draft(
     partial: bool = False,
     into: int | str | None = None,
     base: int | str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     reporter: Reporter | None = None,
     actor: str = "cli",
 ) -> ImportResult:
@@ -83,21 +88,23 @@ def import_draft(
     base : int or str, optional
         The version the draft starts from (its towns and villages, and in a partial import the
         other villages' grids); default the version in force now.
+    settings : Settings
+        The county's zone (the default name, "now") and the planning thresholds of the checks.
     """
     from geo_service.boundaries.checks import check_version  # checks build on drafts' lookups
 
-    settings = settings or get_settings()
     reporter = reporter or Silent()
     grids = boundary_file.grids
     with engine.begin() as connection:
-        base_version = (find_version(connection, base) if base is not None else
-                        _in_force_now(connection, settings))
+        base_version = find_version(connection, base) if base is not None else _in_force_now(connection, settings)
         if into is not None:
             draft = find_version(connection, into, lock=True)
             require_draft(draft)
             connection.execute(text("DELETE FROM admin_units WHERE version_id = :v"), {"v": draft.id})
-            connection.execute(text("UPDATE boundary_versions SET note = coalesce(:note, note) WHERE id = :v"),
-                               {"v": draft.id, "note": note})
+            connection.execute(
+                text("UPDATE boundary_versions SET note = coalesce(:note, note) WHERE id = :v"),
+                {"v": draft.id, "note": note},
+            )
         else:
             draft = _new_draft(connection, name, note, settings)
         reporter.step(f"draft {draft.name!r} from version {base_version.name!r}")
@@ -107,16 +114,35 @@ def import_draft(
         if partial:
             _copy_other_grids(connection, base_version.id, draft.id, villages)
         _write_grids(connection, draft.id, base_version.id, grids, reporter)
-        count = connection.execute(text("SELECT count(*) FROM grids WHERE version_id = :v"), {"v": draft.id}).scalar_one()
+        count = connection.execute(
+            text("SELECT count(*) FROM grids WHERE version_id = :v"), {"v": draft.id}
+        ).scalar_one()
         reporter.step(f"checking {count} grids ...")
         report = check_version(connection, draft.id, settings=settings)
         draft = find_version(connection, draft.id)
-        audit.record(connection, actor, "boundaries.import", "boundary_version", draft.id,
-                     after={"name": draft.name, "source": boundary_file.source, "datum": boundary_file.datum,
-                            "grids": count, "partial": partial, "base": base_version.name})
+        audit.record(
+            connection,
+            actor,
+            "boundaries.import",
+            "boundary_version",
+            draft.id,
+            after={
+                "name": draft.name,
+                "source": boundary_file.source,
+                "datum": boundary_file.datum,
+                "grids": count,
+                "partial": partial,
+                "base": base_version.name,
+            },
+        )
     return ImportResult(
-        version=draft, base=base_version, grids=count, source=boundary_file.source,
-        datum=boundary_file.datum, replaced_villages=replaced, estimated=boundary_file.estimated,
+        version=draft,
+        base=base_version,
+        grids=count,
+        source=boundary_file.source,
+        datum=boundary_file.datum,
+        replaced_villages=replaced,
+        estimated=boundary_file.estimated,
         problems=report.summary(),
     )
 
@@ -127,21 +153,30 @@ def retire_draft(engine: Engine, ref: int | str, *, actor: str = "cli") -> Versi
         version = find_version(connection, ref, lock=True)
         require_draft(version)
         connection.execute(text("UPDATE boundary_versions SET status = 'retired' WHERE id = :v"), {"v": version.id})
-        audit.record(connection, actor, "boundaries.retire", "boundary_version", version.id,
-                     before={"status": "draft"}, after={"status": "retired"})
+        audit.record(
+            connection,
+            actor,
+            "boundaries.retire",
+            "boundary_version",
+            version.id,
+            before={"status": "draft"},
+            after={"status": "retired"},
+        )
         return find_version(connection, version.id)
 
 
 def _in_force_now(connection: Connection, settings: Settings) -> Version:
-    return find_version(connection, version_in_force(connection, as_aware(None, settings.timezone)).id)
+    return find_version(connection, version_in_force(connection, now(settings.place.timezone)).id)
 
 
 def _new_draft(connection: Connection, name: str | None, note: str | None, settings: Settings) -> Version:
-    name = name or "draft-" + datetime.now(ZoneInfo(settings.timezone)).strftime("%Y%m%d-%H%M%S")
-    taken = connection.execute(text("SELECT status FROM boundary_versions WHERE name = :n"), {"n": name}).scalar()
+    name = name or "draft-" + now(settings.place.timezone).strftime("%Y%m%d-%H%M%S")
+    taken = name_taken(connection, name)
     if taken is not None:
-        raise Conflict(f"a {taken} version is already called {name!r}: choose another name, "
-                       "or import into that draft", field="name")
+        raise Conflict(
+            f"a {taken} version is already called {name!r}: choose another name, or import into that draft",
+            field="name",
+        )
     version_id = connection.execute(
         text("INSERT INTO boundary_versions (name, status, note) VALUES (:n, 'draft', :note) RETURNING id"),
         {"n": name, "note": note},
@@ -151,51 +186,71 @@ def _new_draft(connection: Connection, name: str | None, note: str | None, setti
 
 def _copy_admin_units(connection: Connection, base_id: int, draft_id: int) -> None:
     """The base's county, towns and villages, level by level so parents exist before children."""
-    connection.execute(text(f"""
+    connection.execute(
+        text(f"""
         INSERT INTO admin_units (version_id, parent_id, {ADMIN_COLUMNS})
         SELECT :draft, NULL, {ADMIN_COLUMNS} FROM admin_units WHERE version_id = :base AND level = 'county'
-    """), {"draft": draft_id, "base": base_id})
+    """),
+        {"draft": draft_id, "base": base_id},
+    )
     for level in ("town", "village"):
-        connection.execute(text(f"""
+        connection.execute(
+            text(f"""
             INSERT INTO admin_units (version_id, parent_id, {ADMIN_COLUMNS})
-            SELECT :draft, dp.id, {', '.join('b.' + c.strip() for c in ADMIN_COLUMNS.split(','))}
+            SELECT :draft, dp.id, {", ".join("b." + c.strip() for c in ADMIN_COLUMNS.split(","))}
               FROM admin_units b
               JOIN admin_units bp ON bp.id = b.parent_id
               JOIN admin_units dp ON dp.version_id = :draft AND dp.code = bp.code
              WHERE b.version_id = :base AND b.level = :level
-        """), {"draft": draft_id, "base": base_id, "level": level})
+        """),
+            {"draft": draft_id, "base": base_id, "level": level},
+        )
 
 
 def _require_villages(connection: Connection, draft_id: int, grids, source: str) -> set[str]:
-    known = set(connection.execute(
-        text("SELECT code FROM admin_units WHERE version_id = :v AND level = 'village'"), {"v": draft_id}).scalars())
+    known = set(
+        connection.execute(
+            text("SELECT code FROM admin_units WHERE version_id = :v AND level = 'village'"), {"v": draft_id}
+        ).scalars()
+    )
     problems = [
-        {"feature": int(feature), "code": code, "field": "code",
-         "reason": f"its village {code[:12]} is not a village or community of this county"}
-        for feature, code in zip(grids["feature"], grids["code"]) if code[:12] not in known
+        {
+            "feature": int(feature),
+            "code": code,
+            "field": "code",
+            "reason": f"its village {code[:12]} is not a village or community of this county",
+        }
+        for feature, code in zip(grids["feature"], grids["code"])
+        if code[:12] not in known
     ]
     if problems:
         first = problems[0]
         raise InvalidInput(
             f"{source}: feature {first['feature']}: code: {first['reason']}"
-            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "") + "; nothing was imported",
-            field="file", problems=problems)
+            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
+            + "; nothing was imported",
+            field="file",
+            problems=problems,
+        )
     return set(grids["code"].str[:12])
 
 
 def _copy_other_grids(connection: Connection, base_id: int, draft_id: int, villages: set[str]) -> None:
     """In a partial import, the grids of every village the file does not redraw, unchanged."""
     for level in (1, 2, 3):
-        connection.execute(text(f"""
+        connection.execute(
+            text(f"""
             INSERT INTO grids (version_id, village_id, parent_id, {GRID_COLUMNS})
-            SELECT :draft, dv.id, dp.id, {', '.join('b.' + c.strip() for c in GRID_COLUMNS.split(','))}
+            SELECT :draft, dv.id, dp.id, {", ".join("b." + c.strip() for c in GRID_COLUMNS.split(","))}
               FROM grids b
               JOIN admin_units bv ON bv.id = b.village_id
               JOIN admin_units dv ON dv.version_id = :draft AND dv.code = bv.code
               LEFT JOIN grids bp ON bp.id = b.parent_id
               LEFT JOIN grids dp ON dp.version_id = :draft AND dp.code = bp.code
              WHERE b.version_id = :base AND b.level = :level AND NOT (bv.code = ANY(:villages))
-        """), {"draft": draft_id, "base": base_id, "level": level, "villages": sorted(villages)})
+        """),
+            {"draft": draft_id, "base": base_id, "level": level, "villages": sorted(villages)},
+        )
 
 
 # Households and residents a file does not give are estimated from the base version's grids of the
@@ -217,19 +272,26 @@ _ESTIMATE = text("""
 
 
 def _write_grids(connection: Connection, draft_id: int, base_id: int, grids, reporter: Reporter) -> None:
-    connection.execute(text("""
+    connection.execute(
+        text(f"""
         CREATE TEMP TABLE import_grids (
             feature int, code text, name text, level smallint, kind text,
-            households int, population int, geom geometry(MultiPolygon, 4490)
+            households int, population int, geom geometry(MultiPolygon, {STORAGE_SRID})
         ) ON COMMIT DROP
-    """))
+    """)
+    )
     cursor = connection.connection.driver_connection.cursor()
-    copy_frame(cursor, "import_grids", grids,
-               ["feature", "code", "name", "level", "kind", "households", "population", "geom"],
-               advance=reporter.task("grids", len(grids)))
+    copy_frame(
+        cursor,
+        "import_grids",
+        grids,
+        ["feature", "code", "name", "level", "kind", "households", "population", "geom"],
+        advance=reporter.task("grids", len(grids)),
+    )
     connection.execute(_ESTIMATE, {"base": base_id})
     for level in (1, 2, 3):
-        connection.execute(text("""
+        connection.execute(
+            text("""
             INSERT INTO grids (version_id, village_id, parent_id, code, name, level, kind, population, households, geom)
             SELECT :draft, v.id, p.id, i.code, i.name, i.level,
                    coalesce(i.kind, CASE WHEN v.urban THEN 'urban' ELSE 'rural' END),
@@ -239,4 +301,6 @@ def _write_grids(connection: Connection, draft_id: int, base_id: int, grids, rep
               LEFT JOIN grids p ON p.version_id = :draft AND p.code = left(i.code, length(i.code) - 3) AND i.level > 1
              WHERE i.level = :level
              ORDER BY i.feature
-        """), {"draft": draft_id, "level": level})
+        """),
+            {"draft": draft_id, "level": level},
+        )

@@ -8,9 +8,10 @@ import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.boundaries.drafts import find_version
-from geo_service.coordinates.datum import STORAGE_CRS, convert_geoseries, parse_datum
+from geo_service.boundaries.versions import find_version
+from geo_service.coordinates.datum import convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput
+from geo_service.vocabulary import STORAGE_CRS
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 # GCJ-02 and BD-09 have no EPSG code: files in them say EPSG:4326, as AMap's and Baidu's tools expect.
@@ -49,7 +50,12 @@ def version_layer(connection: Connection, version_id: int, layer: str, datum: st
 
 
 def export_version(
-    engine: Engine, ref: int | str, path: str | Path, *, datum: str = "cgcs2000", layers: list[str] | None = None,
+    engine: Engine,
+    ref: int | str,
+    path: str | Path,
+    *,
+    datum: str = "cgcs2000",
+    layers: list[str] | None = None,
 ) -> Path:
     """Write a version to GeoJSON (its grids) or GeoPackage (county, towns, villages and grids).
 
@@ -63,8 +69,10 @@ def export_version(
     layers = layers or (["grids"] if driver == "GeoJSON" else ["county", "towns", "villages", "grids"])
     unknown = [layer for layer in layers if layer not in LAYERS]
     if unknown or (driver == "GeoJSON" and len(layers) > 1):
-        raise InvalidInput(f"layers: {', '.join(unknown) or 'a GeoJSON file holds one layer'}; "
-                           f"choose from {', '.join(LAYERS)}", field="layers")
+        raise InvalidInput(
+            f"layers: {', '.join(unknown) or 'a GeoJSON file holds one layer'}; choose from {', '.join(LAYERS)}",
+            field="layers",
+        )
     with engine.connect() as connection:
         version = find_version(connection, ref)
         frames = {layer: version_layer(connection, version.id, layer, datum) for layer in layers}

@@ -21,11 +21,11 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from geo_service.coordinates.datum import STORAGE_CRS, Datum, convert_geoseries, parse_datum
+from geo_service.coordinates.datum import convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput, TooLarge
+from geo_service.vocabulary import GRID_KINDS, STORAGE_CRS, STORAGE_SRID, Datum
 
 GRID_CODE = re.compile(r"^\d{15}(\d{3}){0,2}$")
-GRID_KINDS = ("urban", "rural", "special")
 # Column names planners' files use for each field, English and Chinese; the first match wins.
 ALIASES: dict[str, tuple[str, ...]] = {
     "code": ("code", "grid_code", "wgbm", "网格编码", "网格代码"),
@@ -60,7 +60,8 @@ def _fail(source: str, problems: list[dict]) -> InvalidInput:
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return InvalidInput(
         f"{source}: {where}: {first['field']}: {first['reason']}{more}; nothing was imported",
-        field="file", problems=problems,
+        field="file",
+        problems=problems,
     )
 
 
@@ -76,7 +77,9 @@ def _open_path(path: Path) -> str:
     if len(shapefiles) != 1:
         raise InvalidInput(
             f"{path.name}: a zipped Shapefile must hold exactly one .shp, found {len(shapefiles)}"
-            + (f" ({', '.join(shapefiles)})" if shapefiles else ""), field="file")
+            + (f" ({', '.join(shapefiles)})" if shapefiles else ""),
+            field="file",
+        )
     return f"/vsizip/{path}/{shapefiles[0]}"
 
 
@@ -84,8 +87,9 @@ def _choose_layer(opened: str, source: str, layer: str | None) -> str | None:
     try:
         layers = [name for name, _ in pyogrio.list_layers(opened)]
     except Exception as exc:  # GDAL's errors come in several classes; all mean the same here
-        raise InvalidInput(f"{source}: cannot be read as GeoJSON, GeoPackage or Shapefile ({exc})",
-                           field="file") from None
+        raise InvalidInput(
+            f"{source}: cannot be read as GeoJSON, GeoPackage or Shapefile ({exc})", field="file"
+        ) from None
     if layer is not None:
         if layer not in layers:
             raise InvalidInput(f"{source} has no layer {layer!r}; it has {', '.join(layers)}", field="layer")
@@ -94,8 +98,7 @@ def _choose_layer(opened: str, source: str, layer: str | None) -> str | None:
         return None
     if "grids" in layers:
         return "grids"
-    raise InvalidInput(f"{source} has several layers ({', '.join(layers)}): say which holds the grids",
-                       field="layer")
+    raise InvalidInput(f"{source} has several layers ({', '.join(layers)}): say which holds the grids", field="layer")
 
 
 def _datum_of(frame: gpd.GeoDataFrame, source: str, declared: str | None) -> tuple[gpd.GeoDataFrame, Datum, bool]:
@@ -111,16 +114,18 @@ def _datum_of(frame: gpd.GeoDataFrame, source: str, declared: str | None) -> tup
         if datum in ("gcj02", "bd09"):
             raise InvalidInput(
                 f"{source} is in the projected CRS {CRS(crs).name}, which cannot be {datum}: "
-                "drop --crs or declare the datum the coordinates are really in", field="crs")
+                "drop --crs or declare the datum the coordinates are really in",
+                field="crs",
+            )
         return frame.to_crs(STORAGE_CRS), "cgcs2000", datum is None
     if datum is not None:
         return frame, datum, False
     if crs is None:
         raise InvalidInput(
-            f"{source} does not say its coordinate system: declare it (cgcs2000, wgs84, gcj02 or bd09)",
-            field="crs")
+            f"{source} does not say its coordinate system: declare it (cgcs2000, wgs84, gcj02 or bd09)", field="crs"
+        )
     epsg = CRS(crs).to_epsg()
-    if epsg == 4490:
+    if epsg == STORAGE_SRID:
         return frame, "cgcs2000", True
     if epsg == 4326:
         return frame, "wgs84", True
@@ -140,8 +145,9 @@ def _codes(values: pd.Series, source: str) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         if (values.abs() >= MAX_EXACT_FLOAT).any():
             raise InvalidInput(
-                f"{source}: grid codes are stored as floating-point numbers and have lost digits; "
-                "store them as text", field="code")
+                f"{source}: grid codes are stored as floating-point numbers and have lost digits; store them as text",
+                field="code",
+            )
         return values.map(lambda v: None if pd.isna(v) else str(int(v)))
     if pd.api.types.is_integer_dtype(values):
         return values.astype(str)
@@ -153,8 +159,14 @@ def _counts(frame: pd.DataFrame, column: str | None, field: str, problems: list[
         return pd.Series(pd.NA, index=frame.index, dtype="Int64")
     values = pd.to_numeric(frame[column], errors="coerce")
     for i in frame.index[(values.isna() & frame[column].notna()) | (values < 0)]:
-        problems.append(_problem(int(frame.at[i, "feature"]), frame.at[i, "code"], field,
-                                 f"{frame.at[i, column]!r} is not a count of {field}"))
+        problems.append(
+            _problem(
+                int(frame.at[i, "feature"]),
+                frame.at[i, "code"],
+                field,
+                f"{frame.at[i, column]!r} is not a count of {field}",
+            )
+        )
     return values.round().astype("Int64")
 
 
@@ -187,7 +199,7 @@ def read_boundary_file(
     BoundaryFile
         Grids with ``feature`` (1-based position in the file), ``code``, ``name``, ``level``,
         ``kind`` (or missing), ``households`` and ``population`` (missing when the file has no
-        such column), geometry as MultiPolygon in EPSG:4490.
+        such column), geometry as MultiPolygon in the storage CRS (CGCS2000).
 
     Raises
     ------
@@ -202,8 +214,9 @@ def read_boundary_file(
     chosen = _choose_layer(opened, source, layer)
     info = pyogrio.read_info(opened, layer=chosen)
     if info["features"] > max_features:
-        raise TooLarge(f"{source} has {info['features']} features; at most {max_features} are imported at once",
-                       field="file")
+        raise TooLarge(
+            f"{source} has {info['features']} features; at most {max_features} are imported at once", field="file"
+        )
     try:
         frame = gpd.read_file(opened, layer=chosen, engine="pyogrio")
     except Exception as exc:
@@ -217,14 +230,16 @@ def read_boundary_file(
     problems: list[dict] = []
     code_column = _column(frame, "code")
     if code_column is None:
-        raise InvalidInput(f"{source} has no grid code column (one of {', '.join(ALIASES['code'])})",
-                           field="code")
+        raise InvalidInput(f"{source} has no grid code column (one of {', '.join(ALIASES['code'])})", field="code")
     frame["code"] = _codes(frame[code_column], source)
     name_column = _column(frame, "name")
     frame["name"] = frame[name_column].astype("string") if name_column else pd.NA
     kind_column = _column(frame, "kind")
-    frame["kind"] = (frame[kind_column].map(lambda k: KIND_ALIASES.get(k, k) if isinstance(k, str) else None)
-                     if kind_column else None)
+    frame["kind"] = (
+        frame[kind_column].map(lambda k: KIND_ALIASES.get(k, k) if isinstance(k, str) else None)
+        if kind_column
+        else None
+    )
     counts = {field: _column(frame, field) for field in ("households", "population")}
     frame["households"] = _counts(frame, counts["households"], "households", problems)
     frame["population"] = _counts(frame, counts["population"], "population", problems)
@@ -238,7 +253,8 @@ def read_boundary_file(
     frame["name"] = frame["name"].fillna(frame["code"])
     grids = gpd.GeoDataFrame(
         frame[["feature", "code", "name", "level", "kind", "households", "population"]],
-        geometry=frame.geometry.values.to_numpy(), crs=STORAGE_CRS,  # WGS84 is CGCS2000 to within a metre
+        geometry=frame.geometry.values.to_numpy(),
+        crs=STORAGE_CRS,  # WGS84 is CGCS2000 to within a metre
     )
     if datum != "cgcs2000":
         grids["geometry"] = convert_geoseries(grids.geometry, datum, "cgcs2000")
@@ -251,10 +267,16 @@ def _check_codes(frame: pd.DataFrame, problems: list[dict]) -> None:
         if code is None or code == "":
             problems.append(_problem(int(feature), None, "code", "missing"))
         elif not GRID_CODE.match(code):
-            problems.append(_problem(int(feature), code, "code",
-                                     "a grid code is the 12-digit village code and 3 digits (15), "
-                                     "and 3 more per sub-grid level (18 or 21)"))
-        elif any(code[i:i + 3] == "000" for i in range(12, len(code), 3)):
+            problems.append(
+                _problem(
+                    int(feature),
+                    code,
+                    "code",
+                    "a grid code is the 12-digit village code and 3 digits (15), "
+                    "and 3 more per sub-grid level (18 or 21)",
+                )
+            )
+        elif any(code[i : i + 3] == "000" for i in range(12, len(code), 3)):
             problems.append(_problem(int(feature), code, "code", "sequence numbers start at 001"))
     present = frame["code"].dropna()
     for code, features in frame[frame["code"].isin(present[present.duplicated()])].groupby("code")["feature"]:
@@ -264,8 +286,9 @@ def _check_codes(frame: pd.DataFrame, problems: list[dict]) -> None:
     codes = set(present)
     for feature, code in zip(frame["feature"], frame["code"]):
         if code and GRID_CODE.match(code) and len(code) > 15 and code[:-3] not in codes:
-            problems.append(_problem(int(feature), code, "code",
-                                     f"a sub-grid whose parent {code[:-3]} is not in the file"))
+            problems.append(
+                _problem(int(feature), code, "code", f"a sub-grid whose parent {code[:-3]} is not in the file")
+            )
     for feature, code, kind in zip(frame["feature"], frame["code"], frame["kind"]):
         if kind is not None and kind not in GRID_KINDS:
             problems.append(_problem(int(feature), code, "kind", f"{kind!r} is not one of {', '.join(GRID_KINDS)}"))
@@ -284,8 +307,16 @@ def _check_geometry(frame: gpd.GeoDataFrame, problems: list[dict]) -> gpd.GeoSer
             problems.append(_problem(int(feature), code, "geometry", f"a {geom.geom_type}, not a polygon"))
             continue
         xmin, ymin, xmax, ymax = geom.bounds
-        if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
-            problems.append(_problem(int(feature), code, "geometry",
-                                     f"coordinates out of range ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): "
-                                     "not longitude and latitude"))
+        if not (
+            np.isfinite([xmin, ymin, xmax, ymax]).all() and -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
+        ):
+            problems.append(
+                _problem(
+                    int(feature),
+                    code,
+                    "geometry",
+                    f"coordinates out of range ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): "
+                    "not longitude and latitude",
+                )
+            )
     return geometry

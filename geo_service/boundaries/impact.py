@@ -17,9 +17,10 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.boundaries.drafts import Version, find_version
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import Version, find_version, version_in_force
+from geo_service.settings import Settings
+from geo_service.times import as_aware, local_day
+from geo_service.vocabulary import STORAGE_CRS
 
 # A draft's geometry may still be invalid: measure it repaired. Grids whose vertices agree to 1e-7
 # degrees (about a centimetre; a file's round trip through GCJ-02 moves them by less) are the
@@ -27,7 +28,7 @@ from geo_service.boundaries.versions import as_aware, local_day, version_in_forc
 _FIXED = "CASE WHEN ST_IsValid({g}) THEN {g} ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid({g}), 3)) END"
 
 _GRID_CHANGES = text(f"""
-    WITH n AS (SELECT code, level, households, {_FIXED.format(g='geom')} AS geom, geom AS raw
+    WITH n AS (SELECT code, level, households, {_FIXED.format(g="geom")} AS geom, geom AS raw
                  FROM grids WHERE version_id = :draft),
          o AS (SELECT code, level, households, geom FROM grids WHERE version_id = :base),
          d AS (SELECT coalesce(n.code, o.code) AS code, coalesce(n.level, o.level) AS level,
@@ -48,7 +49,7 @@ _GRID_CHANGES = text(f"""
 _FLOWS = text(f"""
     WITH o AS (SELECT code, level, households, geom AS m, ST_Area(ST_Transform(geom, :srid)) AS area FROM grids
                 WHERE version_id = :base AND left(code, 12) = ANY(:villages)),
-         n AS (SELECT code, level, {_FIXED.format(g='geom')} AS m FROM grids
+         n AS (SELECT code, level, {_FIXED.format(g="geom")} AS m FROM grids
                 WHERE version_id = :draft AND left(code, 12) = ANY(:villages))
     SELECT o.code AS from_code, n.code AS to_code, o.level, s.area AS area_m2,
            o.households * s.area / nullif(o.area, 0) AS households
@@ -71,7 +72,7 @@ _INCIDENTS_MOVED = text(f"""
     WITH p AS (SELECT DISTINCT i.id, i.geom FROM {_CHANGED_VILLAGES}
                  JOIN incidents i ON ST_Intersects(v.geom, i.geom)
                 WHERE i.reported_at >= :since AND i.merged_into_id IS NULL),
-         moved AS (SELECT {_FINEST.format(v='base')} AS from_code, {_FINEST.format(v='draft')} AS to_code FROM p)
+         moved AS (SELECT {_FINEST.format(v="base")} AS from_code, {_FINEST.format(v="draft")} AS to_code FROM p)
     SELECT from_code, to_code, count(*) AS incidents FROM moved
      WHERE from_code IS DISTINCT FROM to_code GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
 """)
@@ -79,7 +80,7 @@ _INCIDENTS_MOVED = text(f"""
 _CAMERAS_MOVED = text(f"""
     WITH p AS (SELECT DISTINCT c.device_code, c.geom FROM {_CHANGED_VILLAGES}
                  JOIN cameras c ON ST_Intersects(v.geom, c.geom)),
-         moved AS (SELECT device_code, {_FINEST.format(v='base')} AS from_code, {_FINEST.format(v='draft')} AS to_code FROM p)
+         moved AS (SELECT device_code, {_FINEST.format(v="base")} AS from_code, {_FINEST.format(v="draft")} AS to_code FROM p)
     SELECT * FROM moved WHERE from_code IS DISTINCT FROM to_code ORDER BY device_code
 """)
 
@@ -128,14 +129,23 @@ class Impact:
 
     def to_dict(self) -> dict:
         def records(frame: pd.DataFrame) -> list[dict]:
-            return [{k: (None if pd.isna(v) else round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
-                    for row in frame.to_dict("records")]
+            return [
+                {k: (None if pd.isna(v) else round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in frame.to_dict("records")
+            ]
+
         return {
-            "base": self.base.to_dict(), "draft": self.draft.to_dict(),
-            "incidents_since": self.since.isoformat(), "officers_on": self.on.isoformat(),
-            "summary": self.summary(), "villages": list(self.villages),
-            "grids": records(self.grids), "flows": records(self.flows), "incidents": records(self.incidents),
-            "cameras": records(self.cameras), "officers": records(self.officers),
+            "base": self.base.to_dict(),
+            "draft": self.draft.to_dict(),
+            "incidents_since": self.since.isoformat(),
+            "officers_on": self.on.isoformat(),
+            "summary": self.summary(),
+            "villages": list(self.villages),
+            "grids": records(self.grids),
+            "flows": records(self.flows),
+            "incidents": records(self.incidents),
+            "cameras": records(self.cameras),
+            "officers": records(self.officers),
         }
 
 
@@ -146,40 +156,63 @@ def draft_impact(
     base: int | str | None = None,
     months: int | None = None,
     now: datetime | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Impact:
     """Compare a draft (or any version) with ``base`` (default: the version in force now).
 
     Parameters
     ----------
     months : int, optional
-        Incidents of this many recent months are counted (default settings ``impact_months``).
+        Incidents of this many recent months are counted (default ``settings.planning.impact_months``).
     now : datetime, optional
         The moment the comparison is made for (default now): the end of the incident window and
         the day whose responsibilities count.
+    settings : Settings
+        The county's zone, metric projection and boundary tolerance.
     """
-    settings = settings or get_settings()
-    now = as_aware(now, settings.timezone)
-    months = months or settings.impact_months
+    zone, planning = settings.place.timezone, settings.planning
+    now = as_aware(now, zone)
+    months = months or planning.impact_months
     since = now - relativedelta(months=months)
-    day = local_day(now, settings.timezone)
+    day = local_day(now, zone)
     with engine.connect() as connection:
         draft_version = find_version(connection, draft)
-        base_version = (find_version(connection, base) if base is not None
-                        else find_version(connection, version_in_force(connection, now).id))
-        params = {"draft": draft_version.id, "base": base_version.id, "srid": settings.metric_srid,
-                  "tol": settings.boundary_tolerance_m2, "since": since, "day": day}
+        base_version = (
+            find_version(connection, base)
+            if base is not None
+            else find_version(connection, version_in_force(connection, now).id)
+        )
+        params = {
+            "draft": draft_version.id,
+            "base": base_version.id,
+            "srid": settings.place.metric_srid,
+            "tol": planning.boundary_tolerance_m2,
+            "since": since,
+            "day": day,
+        }
         grids = _frame(connection, _GRID_CHANGES, params)
-        grids = grids[(grids["change"] != "reshaped")
-                      | (grids[["area_gained_m2", "area_lost_m2"]].max(axis=1) > settings.boundary_tolerance_m2)]
+        grids = grids[
+            (grids["change"] != "reshaped")
+            | (grids[["area_gained_m2", "area_lost_m2"]].max(axis=1) > planning.boundary_tolerance_m2)
+        ]
         villages = tuple(sorted(set(grids["code"].str[:12])))
         params["villages"] = list(villages)
         flows = _frame(connection, _FLOWS, params)
         incidents = _frame(connection, _INCIDENTS_MOVED, params)
         cameras = _frame(connection, _CAMERAS_MOVED, params)
         officers = _officers(connection, grids, params)
-    return Impact(base_version, draft_version, since, day, grids.reset_index(drop=True), flows, incidents,
-                  cameras, officers, villages)
+    return Impact(
+        base_version,
+        draft_version,
+        since,
+        day,
+        grids.reset_index(drop=True),
+        flows,
+        incidents,
+        cameras,
+        officers,
+        villages,
+    )
 
 
 def _frame(connection: Connection, query, params: dict) -> pd.DataFrame:
@@ -193,29 +226,41 @@ def _officers(connection: Connection, grids: pd.DataFrame, params: dict) -> pd.D
     held = _frame(connection, _OFFICERS, {**params, "codes": list(touched["code"]) + list(grids["code"])})
     change = dict(zip(grids["code"], grids["change"]))
     held["action"] = held["grid_code"].map(
-        lambda code: {"removed": "reassign", "reshaped": "review"}.get(change[code], "keep"))
+        lambda code: {"removed": "reassign", "reshaped": "review"}.get(change[code], "keep")
+    )
     held = held[held["action"] != "keep"]
-    vacant = [code for code in grids.loc[(grids["change"] == "added") & (grids["level"] == 1), "code"]
-              if not ((held["grid_code"] == code) & (held["role"] == "grid_worker")).any()
-              and not _has_worker(connection, code, params["day"])]
-    rows = pd.DataFrame({"officer_code": None, "name": None, "role": "grid_worker", "grid_code": vacant,
-                         "action": "assign"})
+    vacant = [
+        code
+        for code in grids.loc[(grids["change"] == "added") & (grids["level"] == 1), "code"]
+        if not ((held["grid_code"] == code) & (held["role"] == "grid_worker")).any()
+        and not _has_worker(connection, code, params["day"])
+    ]
+    rows = pd.DataFrame(
+        {"officer_code": None, "name": None, "role": "grid_worker", "grid_code": vacant, "action": "assign"}
+    )
     return pd.concat([held, rows], ignore_index=True) if len(rows) else held.reset_index(drop=True)
 
 
 def _has_worker(connection: Connection, code: str, day: date) -> bool:
-    return connection.execute(text("""
+    return connection.execute(
+        text("""
         SELECT EXISTS (SELECT 1 FROM officer_assignments WHERE role = 'grid_worker' AND unit_code = :code
                           AND valid_from <= :day AND (valid_to IS NULL OR valid_to >= :day))
-    """), {"code": code, "day": day}).scalar_one()
+    """),
+        {"code": code, "day": day},
+    ).scalar_one()
 
 
 def changed_shapes(engine: Engine, impact: Impact) -> gpd.GeoDataFrame:
     """The changed grids before and after, for a map: ``code``, ``side``, ``change``, geometry."""
     with engine.connect() as connection:
-        frame = gpd.read_postgis(_CHANGED_SHAPES, connection, geom_col="geom", params={
-            "base": impact.base.id, "draft": impact.draft.id, "codes": list(impact.grids["code"])})
-    frame = frame.set_crs("EPSG:4490", allow_override=True)
+        frame = gpd.read_postgis(
+            _CHANGED_SHAPES,
+            connection,
+            geom_col="geom",
+            params={"base": impact.base.id, "draft": impact.draft.id, "codes": list(impact.grids["code"])},
+        )
+    frame = frame.set_crs(STORAGE_CRS, allow_override=True)
     return frame.merge(impact.grids[["code", "change"]], on="code")
 
 
@@ -230,9 +275,20 @@ def impact_map(engine: Engine, impact: Impact):
     before, after = shapes[shapes["side"] == "before"], shapes[shapes["side"] == "after"]
     m = maps.base_map(tuple(shapes.total_bounds) if len(shapes) else None)
     if len(before):
-        maps.add_frame(m, before, name=f"before ({impact.base.name})", tooltip=["code", "change"],
-                       style={"color": "#555555", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.05})
+        maps.add_frame(
+            m,
+            before,
+            name=f"before ({impact.base.name})",
+            tooltip=["code", "change"],
+            style={"color": "#555555", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.05},
+        )
     if len(after):
-        maps.add_frame(m, after, name=f"after ({impact.draft.name})", column="change", colours=CHANGE_COLOURS,
-                       tooltip=["code", "change"])
+        maps.add_frame(
+            m,
+            after,
+            name=f"after ({impact.draft.name})",
+            column="change",
+            colours=CHANGE_COLOURS,
+            tooltip=["code", "change"],
+        )
     return m

@@ -15,10 +15,11 @@ from sqlalchemy.engine import Engine
 
 from geo_service.auth import audit
 from geo_service.boundaries.checks import CHECKS, check_version
-from geo_service.boundaries.drafts import Version, find_version, require_draft
+from geo_service.boundaries.drafts import require_draft
+from geo_service.boundaries.versions import Version, find_version, taking_effect_at
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import as_aware
+from geo_service.settings import Settings
+from geo_service.times import as_aware
 
 BLOCKING = tuple(check for check, severity in CHECKS.items() if severity == "error")
 
@@ -28,11 +29,12 @@ def publish(
     ref: int | str,
     effective_from: datetime,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
     actor: str = "cli",
 ) -> Version:
-    """Put a draft in force from ``effective_from`` (a time without a zone is the county's).
+    """Put a draft in force from ``effective_from`` (a time without a zone is the county's,
+    ``settings.place.timezone``; ``now`` defaults to this moment).
 
     Raises
     ------
@@ -43,13 +45,14 @@ def publish(
         ``effective_from`` is in the past: incidents since then were assigned under the version
         then in force, and lookups must keep agreeing with them.
     """
-    settings = settings or get_settings()
-    effective_from = as_aware(effective_from, settings.timezone)
-    now = as_aware(now, settings.timezone)
+    zone = settings.place.timezone
+    effective_from = as_aware(effective_from, zone)
+    now = as_aware(now, zone)
     if effective_from < now:
         raise InvalidInput(
             f"effective_from {effective_from.isoformat()} is in the past: a version takes effect now or later",
-            field="effective_from")
+            field="effective_from",
+        )
     with engine.begin() as connection:
         # One publication at a time, so two drafts cannot both claim the same moment.
         connection.execute(text("LOCK TABLE boundary_versions IN SHARE ROW EXCLUSIVE MODE"))
@@ -58,20 +61,32 @@ def publish(
         report = check_version(connection, version.id, checks=BLOCKING, settings=settings)
         if report.errors:
             summary = ", ".join(f"{n} {check.replace('_', ' ')}" for check, n in report.summary().items() if n)
-            raise Conflict(f"draft {version.name!r} has errors ({summary}): fix them before publishing",
-                           field="version", problems=report.summary())
-        clash = connection.execute(
-            text("SELECT name FROM boundary_versions WHERE status = 'published' AND effective_from = :at"),
-            {"at": effective_from}).scalar()
+            raise Conflict(
+                f"draft {version.name!r} has errors ({summary}): fix them before publishing",
+                field="version",
+                problems=report.summary(),
+            )
+        clash = taking_effect_at(connection, effective_from)
         if clash:
-            raise Conflict(f"version {clash!r} already takes effect at {effective_from.isoformat()}",
-                           field="effective_from")
-        connection.execute(text("""
+            raise Conflict(
+                f"version {clash!r} already takes effect at {effective_from.isoformat()}", field="effective_from"
+            )
+        connection.execute(
+            text("""
             UPDATE boundary_versions SET status = 'published', effective_from = :at, published_at = now()
              WHERE id = :v
-        """), {"v": version.id, "at": effective_from})
-        audit.record(connection, actor, "boundaries.publish", "boundary_version", version.id,
-                     before={"status": "draft"}, after={"status": "published", "effective_from": effective_from})
+        """),
+            {"v": version.id, "at": effective_from},
+        )
+        audit.record(
+            connection,
+            actor,
+            "boundaries.publish",
+            "boundary_version",
+            version.id,
+            before={"status": "draft"},
+            after={"status": "published", "effective_from": effective_from},
+        )
         return find_version(connection, version.id)
 
 
@@ -81,12 +96,18 @@ def repair_draft(engine: Engine, ref: int | str, codes: list[str] | None = None,
     with engine.begin() as connection:
         version = find_version(connection, ref, lock=True)
         require_draft(version)
-        repaired = list(connection.execute(text("""
+        repaired = list(
+            connection.execute(
+                text("""
             UPDATE grids SET geom = ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3))
              WHERE version_id = :v AND NOT ST_IsValid(geom) AND (:all OR code = ANY(:codes))
             RETURNING code
-        """), {"v": version.id, "all": codes is None, "codes": codes or []}).scalars())
+        """),
+                {"v": version.id, "all": codes is None, "codes": codes or []},
+            ).scalars()
+        )
         if repaired:
-            audit.record(connection, actor, "boundaries.repair", "boundary_version", version.id,
-                         after={"grids": repaired})
+            audit.record(
+                connection, actor, "boundaries.repair", "boundary_version", version.id, after={"grids": repaired}
+            )
         return repaired

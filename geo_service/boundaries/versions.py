@@ -9,7 +9,7 @@ caller's county zone is applied by ``geo_service.times`` before a moment reaches
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -72,10 +72,13 @@ class Version:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "name": self.name, "status": self.status,
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
             "effective_from": self.effective_from.isoformat() if self.effective_from else None,
             "published_at": self.published_at.isoformat() if self.published_at else None,
-            "created_at": self.created_at.isoformat(), "note": self.note,
+            "created_at": self.created_at.isoformat(),
+            "note": self.note,
         }
 
 
@@ -108,9 +111,12 @@ def published_version(connection: Connection, version_id: int) -> VersionInForce
 def published_starts(connection: Connection) -> list[tuple[int, datetime]]:
     """Every published version's id and start, earliest first: a time's version is the last
     whose start is at or before it (for assigning many rows of many times at once)."""
-    return [tuple(row) for row in connection.execute(text(
-        "SELECT id, effective_from FROM boundary_versions WHERE status = 'published' ORDER BY effective_from"
-    ))]
+    return [
+        tuple(row)
+        for row in connection.execute(
+            text("SELECT id, effective_from FROM boundary_versions WHERE status = 'published' ORDER BY effective_from")
+        )
+    ]
 
 
 def find_version(connection: Connection, ref: int | str, *, lock: bool = False) -> Version:
@@ -128,6 +134,29 @@ def list_versions(connection: Connection) -> list[Version]:
     return [Version(**row) for row in connection.execute(text(_VERSION + " ORDER BY id")).mappings()]
 
 
+def name_taken(connection: Connection, name: str) -> str | None:
+    """The status of the version called ``name``, or None if no version has that name."""
+    return connection.execute(text("SELECT status FROM boundary_versions WHERE name = :n"), {"n": name}).scalar()
+
+
+def taking_effect_at(connection: Connection, at: datetime) -> str | None:
+    """The name of the published version taking effect at exactly ``at``, if any."""
+    return connection.execute(
+        text("SELECT name FROM boundary_versions WHERE status = 'published' AND effective_from = :at"), {"at": at}
+    ).scalar()
+
+
+def phases_now(connection: Connection) -> dict[int, str]:
+    """Each version's phase at this moment (an instant: no county zone is needed)."""
+    return phases(connection, datetime.now(UTC))
+
+
+def with_phases_now(connection: Connection) -> list[tuple[Version, str]]:
+    """Every version, oldest first, with its phase at this moment (see :func:`phases`)."""
+    phase = phases_now(connection)
+    return [(version, phase[version.id]) for version in list_versions(connection)]
+
+
 def phases(connection: Connection, now: datetime) -> dict[int, str]:
     """Each version's phase at ``now``: draft, retired, scheduled, in force or superseded."""
     rows = connection.execute(text("SELECT id, status, effective_from FROM boundary_versions")).all()
@@ -136,24 +165,3 @@ def phases(connection: Connection, now: datetime) -> dict[int, str]:
         i: s if s != "published" else "in force" if i == current else "scheduled" if f > now else "superseded"
         for i, s, f in rows
     }
-
-
-# Kept while callers move to geo_service.times; removed once none imports them from here.
-from geo_service.times import as_aware, local_day, storable  # noqa: E402,F401
-
-
-def parse_moment(raw: str, field: str, error=None) -> datetime:  # transitional
-    from datetime import datetime as _dt
-
-    from geo_service.errors import InvalidInput
-    from geo_service.times import storable as _storable
-
-    error = error or InvalidInput
-    try:
-        moment = _dt.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise error(f"{field}: {raw!r} is not an ISO 8601 time", field=field) from None
-    try:
-        return _storable(moment)
-    except ValueError as exc:
-        raise error(f"{field}: {exc}", field=field) from None

@@ -18,9 +18,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo_service.boundaries.drafts import Version, find_version
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import as_aware, local_day, version_in_force
+from geo_service.boundaries.versions import Version, find_version, version_in_force
+from geo_service.settings import Settings
+from geo_service.times import as_aware, local_day
 
 # Level-1 grids of a version with the incidents located in them and their grid workers on a day.
 _GRID_LOAD = text("""
@@ -66,9 +66,10 @@ def spread(values: pd.Series) -> dict:
     if len(v) == 0:
         return {"median": None, "top_decile_mean": None, "top_decile_to_median": None, "cv": None}
     median = float(np.median(v))
-    top = float(v[-max(1, len(v) // 10):].mean())
+    top = float(v[-max(1, len(v) // 10) :].mean())
     return {
-        "median": round(median, 1), "top_decile_mean": round(top, 1),
+        "median": round(median, 1),
+        "top_decile_mean": round(top, 1),
         "top_decile_to_median": round(top / median, 3) if median else None,
         "cv": round(float(v.std() / v.mean()), 3) if v.mean() else None,
     }
@@ -91,10 +92,13 @@ def workload(
     if villages is not None:
         grids = grids[grids["code"].str[:12].isin(villages)].reset_index(drop=True)
     shares = grids.assign(n=grids["workers"].map(len)).explode("workers").dropna(subset=["workers"])
-    workers = (shares.assign(households=shares["households"] / shares["n"], incidents=shares["incidents"] / shares["n"])
-               .groupby("workers").agg(grids=("code", "count"), households=("households", "sum"),
-                                       incidents=("incidents", "sum"))
-               .rename_axis("officer_code").reset_index())
+    workers = (
+        shares.assign(households=shares["households"] / shares["n"], incidents=shares["incidents"] / shares["n"])
+        .groupby("workers")
+        .agg(grids=("code", "count"), households=("households", "sum"), incidents=("incidents", "sum"))
+        .rename_axis("officer_code")
+        .reset_index()
+    )
     return Workload(v, grids, workers)
 
 
@@ -106,17 +110,28 @@ def compare_workload(
     months: int | None = None,
     now: datetime | None = None,
     villages: list[str] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> dict:
-    """Workload under the version in force (or ``base``) and under ``draft``, side by side."""
-    settings = settings or get_settings()
-    now = as_aware(now, settings.timezone)
-    window = {"since": now - relativedelta(months=months or settings.impact_months), "until": now,
-              "on": local_day(now, settings.timezone), "villages": villages}
+    """Workload under the version in force (or ``base``) and under ``draft``, side by side: the
+    incidents of ``months`` (default ``settings.planning.impact_months``) up to ``now`` (a time
+    without a zone is the county's), the grid workers of the county's day at ``now``."""
+    zone = settings.place.timezone
+    now = as_aware(now, zone)
+    window = {
+        "since": now - relativedelta(months=months or settings.planning.impact_months),
+        "until": now,
+        "on": local_day(now, zone),
+        "villages": villages,
+    }
     if base is None:
         with engine.connect() as connection:
             base = version_in_force(connection, now).id
     before = workload(engine, base, **window)
     after = workload(engine, draft, **window)
-    return {"since": window["since"].isoformat(), "until": now.isoformat(), "villages": villages,
-            "now": before.summary(), "draft": after.summary()}
+    return {
+        "since": window["since"].isoformat(),
+        "until": now.isoformat(),
+        "villages": villages,
+        "now": before.summary(),
+        "draft": after.summary(),
+    }

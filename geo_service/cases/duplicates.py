@@ -32,18 +32,23 @@ CANDIDATES = """
 """
 
 
-def possible_duplicates(connection: Connection, incident_id: int, distance_m: float, window: timedelta,
-                        scope: Jurisdiction | None = None) -> list[dict]:
+def possible_duplicates(
+    connection: Connection, incident_id: int, distance_m: float, window: timedelta, scope: Jurisdiction | None = None
+) -> list[dict]:
     """Open or finished cases of the same category within ``distance_m`` and ``window`` of the case
     (both within ``scope``)."""
     scope = scope or EVERYTHING
-    lat = connection.execute(text(f"SELECT ST_Y(i.geom) FROM incidents i WHERE i.id = :id AND {scope.incidents('i')}"),
-                             {"id": incident_id, **scope.params()}).scalar()
+    lat = connection.execute(
+        text(f"SELECT ST_Y(i.geom) FROM incidents i WHERE i.id = :id AND {scope.incidents('i')}"),
+        {"id": incident_id, **scope.params()},
+    ).scalar()
     if lat is None:
         raise NotFound(f"no incident with id {incident_id}", field="id")
     dlat = distance_m / METRES_PER_DEGREE * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     query = text(CANDIDATES.format(scope_i=scope.incidents("i"), scope_o=scope.incidents("o")))
-    rows = connection.execute(query, {"id": incident_id, "window": window, "distance": distance_m,
-                                      "dlon": dlon, "dlat": dlat, **scope.params()}).mappings()
+    rows = connection.execute(
+        query,
+        {"id": incident_id, "window": window, "distance": distance_m, "dlon": dlon, "dlat": dlat, **scope.params()},
+    ).mappings()
     return [{**dict(r), "reported_at": r["reported_at"].isoformat()} for r in rows]

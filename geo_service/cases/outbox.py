@@ -76,8 +76,12 @@ class WebhookSender:
 
     def send(self, message: dict) -> None:
         body = json.dumps(message, ensure_ascii=False, default=str).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Idempotency-Key": f"outbox-{message['id']}"})
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": f"outbox-{message['id']}"},
+        )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             if not 200 <= response.status < 300:
                 raise RuntimeError(f"the gateway answered {response.status}")
@@ -99,25 +103,32 @@ def deliver(engine: Engine, sender: Sender, limit: int = 1000) -> Delivery:
     sent = failed = 0
     for _ in range(limit):
         with engine.begin() as connection:
-            row = connection.execute(text("""
+            row = connection.execute(
+                text("""
                 SELECT id, payload, attempts FROM outbox
                  WHERE sent_at IS NULL AND attempts < :max AND next_attempt_at <= now()
                  ORDER BY next_attempt_at, id
                  LIMIT 1
                    FOR UPDATE SKIP LOCKED
-            """), {"max": MAX_ATTEMPTS}).first()
+            """),
+                {"max": MAX_ATTEMPTS},
+            ).first()
             if row is None:
                 break
             try:
                 sender.send({"id": row.id, **row.payload})
             except (OSError, RuntimeError, urllib.error.URLError) as exc:
-                connection.execute(text("""
+                connection.execute(
+                    text("""
                     UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + :wait, last_error = :error
                      WHERE id = :id
-                """), {"id": row.id, "wait": backoff(row.attempts + 1), "error": str(exc)[:500]})
+                """),
+                    {"id": row.id, "wait": backoff(row.attempts + 1), "error": str(exc)[:500]},
+                )
                 failed += 1
                 continue
-            connection.execute(text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :id"),
-                               {"id": row.id})
+            connection.execute(
+                text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :id"), {"id": row.id}
+            )
             sent += 1
     return Delivery(sent, failed)

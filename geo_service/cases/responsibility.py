@@ -1,4 +1,5 @@
-"""Who answers for a case at a place: the responsibility rules (data) resolved to people.
+"""Who answers for a case at a place, and in what time: the responsibility rules (data) resolved
+to people, and the time-limit rules to the time a case is allowed.
 
 For each rule that applies to the case's tier and risk colour, in the rules' order, the officers
 holding the rule's role on that day at the nearest unit that encloses the place: its grid, the
@@ -9,13 +10,15 @@ dropped. The tiers above the case's own say through whom it escalates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from geo_service.db.models import RISK_COLOURS, TIERS
 from geo_service.errors import InvalidInput
+from geo_service.rules import time_limit_hours
+from geo_service.vocabulary import RISK_COLOURS, TIERS
 
 # depth 0 is the place's own (finest) unit; the nearest holder of a role wins, all its holders
 # at that unit are returned (a busy grid may have two workers).
@@ -78,9 +81,7 @@ class Responsible:
 
 def check_colour(risk_colour: str) -> str:
     if risk_colour not in RISK_COLOURS:
-        raise InvalidInput(
-            f"risk colour {risk_colour!r} is not one of {', '.join(RISK_COLOURS)}", field="risk_colour"
-        )
+        raise InvalidInput(f"risk colour {risk_colour!r} is not one of {', '.join(RISK_COLOURS)}", field="risk_colour")
     return risk_colour
 
 
@@ -105,18 +106,26 @@ def responsible(
     check_colour(risk_colour)
     if tier not in TIERS:
         raise InvalidInput(f"tier {tier!r} is not one of {', '.join(TIERS)}", field="tier")
-    tiers = list(TIERS[TIERS.index(tier):])
+    tiers = list(TIERS[TIERS.index(tier) :])
     rows = connection.execute(
         RESOLVE,
         {"units": unit_codes, "tiers": tiers, "colour": risk_colour, "day": day, "tier_order": list(TIERS)},
     ).mappings()
     by_tier: dict[str, list[Responsible]] = {t: [] for t in tiers}
     for row in rows:
-        by_tier[row["tier"]].append(Responsible(
-            tier=row["tier"], position=row["position"], role=row["role"], role_name=row["name_zh"],
-            core=row["core"], officer_code=row["officer_code"], name=row["name"], phone=row["phone"],
-            unit_code=row["unit_code"],
-        ))
+        by_tier[row["tier"]].append(
+            Responsible(
+                tier=row["tier"],
+                position=row["position"],
+                role=row["role"],
+                role_name=row["name_zh"],
+                core=row["core"],
+                officer_code=row["officer_code"],
+                name=row["name"],
+                phone=row["phone"],
+                unit_code=row["unit_code"],
+            )
+        )
     return by_tier
 
 
@@ -129,3 +138,10 @@ def unit_chain(grid_code: str | None, village_code: str, town_code: str, county_
     if grid_code:
         chain = [grid_code[:n] for n in range(len(grid_code), 14, -3)]
     return chain + [village_code, town_code, county_code]
+
+
+def time_limit(connection: Connection, category: str, risk_colour: str) -> timedelta:
+    """The time allowed from dispatch, from the time-limit rules in the database."""
+    limits = pd.read_sql_query(text("SELECT category, risk_colour, limit_hours FROM time_limit_rules"), connection)
+    limits = limits.astype(object).where(limits.notna(), None)
+    return timedelta(hours=time_limit_hours(limits, category, risk_colour))

@@ -6,13 +6,16 @@ Found by one query over the (status, deadline) index, never by a loop over cases
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases.states import HANDLING
-from geo_service.cases.outbox import notify_bound
+from geo_service.cases.writer import remind
+from geo_service.settings import CaseSettings
+from geo_service.times import as_aware
 
 # The states in which a case is being handled against its deadline.
 RUNNING = tuple(sorted(HANDLING))
@@ -46,44 +49,74 @@ def _scoped(sql: str, scope: Jurisdiction | None) -> tuple:
     return text(sql.format(scope=scope.incidents("i"))).bindparams(bindparam("running", expanding=True)), scope.params()
 
 
-def sla_by_village(connection: Connection, at: datetime, due_within: timedelta,
-                   scope: Jurisdiction | None = None) -> list[dict]:
+def sla_by_village(
+    connection: Connection, at: datetime, due_within: timedelta, scope: Jurisdiction | None = None
+) -> list[dict]:
     """Per village with any: open cases past their deadline at ``at``, and those due within ``due_within``."""
     query, params = _scoped(BY_VILLAGE, scope)
     rows = connection.execute(query, {"at": at, "soon": at + due_within, "running": list(RUNNING), **params})
     return [dict(r) for r in rows.mappings()]
 
 
-def sla_cases(connection: Connection, at: datetime, due_within: timedelta, limit: int = 1000,
-              scope: Jurisdiction | None = None) -> list[dict]:
+def sla_cases(
+    connection: Connection, at: datetime, due_within: timedelta, limit: int = 1000, scope: Jurisdiction | None = None
+) -> list[dict]:
     """The open cases overdue or due within ``due_within`` at ``at``, the most overdue first."""
     query, params = _scoped(CASES, scope)
-    rows = connection.execute(query, {"at": at, "soon": at + due_within, "running": list(RUNNING),
-                                      "limit": limit, **params})
+    rows = connection.execute(
+        query, {"at": at, "soon": at + due_within, "running": list(RUNNING), "limit": limit, **params}
+    )
     return [{**dict(r), "deadline": r["deadline"].isoformat()} for r in rows.mappings()]
 
 
 REMIND = text("""
-    WITH due AS (
-        UPDATE incidents SET reminded_deadline = deadline
-         WHERE status IN :running AND deadline >= :at AND deadline < :soon
-           AND reminded_deadline IS DISTINCT FROM deadline
-        RETURNING id, deadline)
-    INSERT INTO incident_events (incident_id, at, actor, action, note)
-    SELECT id, :at, 'system', 'remind', 'deadline ' || to_char(deadline AT TIME ZONE :zone, 'YYYY-MM-DD HH24:MI')
-      FROM due
-    RETURNING incident_id
+    UPDATE incidents SET reminded_deadline = deadline
+     WHERE status IN :running AND deadline >= :at AND deadline < :soon
+       AND reminded_deadline IS DISTINCT FROM deadline
+    RETURNING id, deadline
 """).bindparams(bindparam("running", expanding=True))
 
 
-def remind_due(connection: Connection, at: datetime, due_within: timedelta, zone: str) -> int:
-    """Tell the people of every case whose deadline falls within ``due_within`` of ``at``, once per
-    deadline (an extended deadline is reminded of again), in the caller's transaction.
+def remind_due(connection: Connection, at: datetime | None, due_within: timedelta, zone: str) -> int:
+    """Tell the people of every case whose deadline falls within ``due_within`` of ``at`` (default
+    now; without a zone, the county's ``zone``), once per deadline (an extended deadline is reminded
+    of again), in the caller's transaction.
 
     Returns the number of cases reminded.
     """
-    ids = [r[0] for r in connection.execute(REMIND, {"at": at, "soon": at + due_within, "zone": zone,
-                                                     "running": list(RUNNING)})]
-    if ids:
-        notify_bound(connection, ids, "deadline_near", "the deadline draws near")
-    return len(ids)
+    at = as_aware(at, zone)
+    due = connection.execute(REMIND, {"at": at, "soon": at + due_within, "running": list(RUNNING)}).all()
+    local = ZoneInfo(zone)
+    return remind(
+        connection,
+        [(incident_id, f"deadline {deadline.astimezone(local):%Y-%m-%d %H:%M}") for incident_id, deadline in due],
+        at,
+    )
+
+
+def sla_report(
+    connection: Connection,
+    at: datetime | None,
+    due_within_hours: float | None,
+    rules: CaseSettings,
+    zone: str,
+    *,
+    with_cases: bool = False,
+    scope: Jurisdiction | None = None,
+) -> dict:
+    """What the API and the command line show: open cases overdue or due within ``due_within_hours``
+    (default the settings' ``due_soon_hours``) at ``at`` (default now; without a zone, the county's),
+    by village, and if asked the cases themselves, the most overdue first."""
+    moment = as_aware(at, zone)
+    within = timedelta(hours=due_within_hours or rules.due_soon_hours)
+    villages = sla_by_village(connection, moment, within, scope=scope)
+    body = {
+        "at": moment.isoformat(),
+        "due_within_hours": within.total_seconds() / 3600,
+        "overdue": sum(v["overdue"] for v in villages),
+        "due_soon": sum(v["due_soon"] for v in villages),
+        "villages": villages,
+    }
+    if with_cases:
+        body["cases"] = sla_cases(connection, moment, within, scope=scope)
+    return body

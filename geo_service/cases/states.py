@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 # Every state a case can be in, in the loop's order.
 STATUSES: tuple[str, ...] = (
-    "reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "rejected", "merged", "reopened",
+    "reported",
+    "dispatched",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "closed",
+    "rejected",
+    "merged",
+    "reopened",
 )
 OPEN = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
 

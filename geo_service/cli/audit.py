@@ -15,7 +15,7 @@ out = Console()
 
 
 def audit_command(
-    since: datetime = typer.Option(None, help="At or after (no zone = Beijing time)."),
+    since: datetime = typer.Option(None, help="At or after (no zone = the county's time)."),
     actor: str = typer.Option(None, help="Only this user's entries."),
     action: str = typer.Option(None, help="e.g. read_personal, user.add, boundaries.publish."),
     entity: str = typer.Option(None, help="e.g. incident, user, boundary_version."),
@@ -25,19 +25,32 @@ def audit_command(
 ) -> None:
     """Who changed or read what, when: every write and every unmasked read of personal data."""
     from geo_service.auth.audit import query
-    from geo_service.db.engine import get_engine
-    from geo_service.settings import get_settings
-    from geo_service.boundaries.versions import as_aware
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings
 
     with reported():
-        rows, total = query(get_engine(), since=as_aware(since, get_settings().timezone) if since else None,
-                            actor=actor, action=action, entity=entity, entity_id=entity_id, limit=limit)
+        rows, total = query(
+            cli_engine(),
+            zone=settings().place.timezone,
+            since=since,
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            limit=limit,
+        )
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False, default=str))
         return
     table = Table("at", "actor", "action", "entity", "id", "after", title=f"{len(rows)} of {total} entries")
     for r in rows:
-        table.add_row(r["at"][:19], r["actor"], r["action"], r["entity"], r["entity_id"] or "",
-                      json.dumps(r["after"], ensure_ascii=False)[:60] if r["after"] else "")
+        table.add_row(
+            r["at"][:19],
+            r["actor"],
+            r["action"],
+            r["entity"],
+            r["entity_id"] or "",
+            json.dumps(r["after"], ensure_ascii=False)[:60] if r["after"] else "",
+        )
     out.print(table)

@@ -13,30 +13,28 @@ from rich.table import Table
 from geo_service.cli.errors import reported
 from geo_service.settings import get_settings
 
-app = typer.Typer(help="Boundary versions: import a draft, check it, weigh it, publish it, export any version.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Boundary versions: import a draft, check it, weigh it, publish it, export any version.", no_args_is_help=True
+)
 out_console = Console()
 
 
 def _engine():
-    from geo_service.db.engine import get_engine
+    from geo_service.cli.context import engine as cli_engine
 
-    return get_engine()
+    return cli_engine()
 
 
 @app.command("list")
 def list_command() -> None:
     """Every version with its phase now (draft, scheduled, in force, superseded, retired)."""
-    from geo_service.boundaries.drafts import list_versions, phases
-    from geo_service.boundaries.versions import as_aware
+    from geo_service.boundaries.versions import with_phases_now
 
     with reported(), _engine().connect() as connection:
-        phase = phases(connection, as_aware(None, get_settings().timezone))
-        versions = list_versions(connection)
+        versions = with_phases_now(connection)
     table = Table("id", "name", "phase", "takes effect", "note")
-    for v in versions:
-        table.add_row(str(v.id), v.name, phase[v.id], v.effective_from.isoformat() if v.effective_from else "",
-                      v.note or "")
+    for v, phase in versions:
+        table.add_row(str(v.id), v.name, phase, v.effective_from.isoformat() if v.effective_from else "", v.note or "")
     out_console.print(table)
 
 
@@ -52,7 +50,9 @@ def _print_summary(title: str, counts: dict[str, int]) -> None:
 @app.command("import")
 def import_command(
     source: Path = typer.Argument(..., help="GeoJSON, GeoPackage or zipped Shapefile of grids."),
-    crs: str = typer.Option(None, help="Datum of the coordinates (cgcs2000, wgs84, gcj02, bd09); default the file's CRS."),
+    crs: str = typer.Option(
+        None, help="Datum of the coordinates (cgcs2000, wgs84, gcj02, bd09); default the file's CRS."
+    ),
     layer: str = typer.Option(None, help="The layer holding the grids, if the file has several."),
     name: str = typer.Option(None, help="Name of the new draft."),
     note: str = typer.Option(None, help="A note kept with the draft."),
@@ -69,20 +69,32 @@ def import_command(
     try:
         with rich_reporter() as reporter:
             reporter.step(f"reading {source} ...")
-            boundary_file = read_boundary_file(source, crs=crs, layer=layer,
-                                               max_features=settings.boundary_import_max_features)
-            result = import_draft(_engine(), boundary_file, name=name, note=note, partial=partial, into=into,
-                                  settings=settings, reporter=reporter)
+            boundary_file = read_boundary_file(
+                source, crs=crs, layer=layer, max_features=settings.planning.boundary_import_max_features
+            )
+            result = import_draft(
+                _engine(),
+                boundary_file,
+                name=name,
+                note=note,
+                partial=partial,
+                into=into,
+                settings=settings,
+                reporter=reporter,
+            )
     except GeoServiceError as exc:
         for problem in exc.detail.get("problems", [])[:50]:
-            typer.echo(f"  feature {problem['feature']} ({problem['code']}): {problem['field']}: {problem['reason']}",
-                       err=True)
+            typer.echo(
+                f"  feature {problem['feature']} ({problem['code']}): {problem['field']}: {problem['reason']}", err=True
+            )
         with reported():
             raise
     scope = "villages " + ", ".join(result.replaced_villages) if result.replaced_villages else "the whole county"
-    out_console.print(f"draft [bold]{result.version.name}[/] (id {result.version.id}): {result.grids} grids, "
-                      f"{scope}, read as {result.datum}"
-                      + (f"; {' and '.join(result.estimated)} estimated from {result.base.name}" if result.estimated else ""))
+    out_console.print(
+        f"draft [bold]{result.version.name}[/] (id {result.version.id}): {result.grids} grids, "
+        f"{scope}, read as {result.datum}"
+        + (f"; {' and '.join(result.estimated)} estimated from {result.base.name}" if result.estimated else "")
+    )
     _print_summary("checks", result.problems)
     out_console.print(f"details: geo-service boundaries check {result.version.id} --out checks.geojson")
 
@@ -94,13 +106,13 @@ def check(
 ) -> None:
     """What is wrong with a version, per grid, with where each problem is."""
     from geo_service.boundaries.checks import check_version
-    from geo_service.boundaries.drafts import find_version
+    from geo_service.boundaries.versions import find_version
 
     engine = _engine()
     with reported():
         with engine.connect() as connection:
             found = find_version(connection, version)
-        report = check_version(engine, found.id)
+        report = check_version(engine, found.id, settings=get_settings())
     _print_summary(f"checks of {found.name}", report.summary())
     shown = report.problems[report.problems["severity"] == "error"].head(30)
     for row in shown.itertuples():
@@ -113,8 +125,10 @@ def check(
 
 
 @app.command()
-def repair(version: str = typer.Argument(..., help="Draft id or name."),
-           code: list[str] = typer.Option(None, help="Only these grids (default every invalid one).")) -> None:
+def repair(
+    version: str = typer.Argument(..., help="Draft id or name."),
+    code: list[str] = typer.Option(None, help="Only these grids (default every invalid one)."),
+) -> None:
     """Accept the repaired shapes the checks offer for a draft's invalid grids."""
     from geo_service.boundaries.publishing import repair_draft
 
@@ -137,7 +151,7 @@ def impact(
 
     engine = _engine()
     with reported():
-        result = draft_impact(engine, version, base=base, months=months)
+        result = draft_impact(engine, version, base=base, months=months, settings=get_settings())
     table = Table(title=f"{result.draft.name} against {result.base.name}")
     table.add_column("")
     table.add_column("", justify="right")
@@ -163,27 +177,32 @@ def workload(
     from geo_service.boundaries.workload import compare_workload
 
     with reported():
-        both = compare_workload(_engine(), version, base=base, months=months, villages=village or None)
+        both = compare_workload(
+            _engine(), version, base=base, months=months, villages=village or None, settings=get_settings()
+        )
     table = Table("", "now", "draft", title="load per grid worker")
     for key in ("grids", "grid_workers", "vacant_grids", "households_in_vacant_grids"):
         table.add_row(key.replace("_", " "), str(both["now"][key]), str(both["draft"][key]))
     for measure in ("households_per_worker", "incidents_per_worker"):
         for stat in ("median", "top_decile_mean", "top_decile_to_median", "cv"):
-            table.add_row(f"{measure.replace('_', ' ')}: {stat.replace('_', ' ')}",
-                          str(both["now"][measure][stat]), str(both["draft"][measure][stat]))
+            table.add_row(
+                f"{measure.replace('_', ' ')}: {stat.replace('_', ' ')}",
+                str(both["now"][measure][stat]),
+                str(both["draft"][measure][stat]),
+            )
     out_console.print(table)
 
 
 @app.command()
 def publish(
     version: str = typer.Argument(..., help="Draft id or name."),
-    effective_from: datetime = typer.Option(..., "--from", help="When it takes effect (no zone = Beijing time)."),
+    effective_from: datetime = typer.Option(..., "--from", help="When it takes effect (no zone = the county's time)."),
 ) -> None:
     """Publish a draft from a moment on (refused while its checks find errors)."""
     from geo_service.boundaries.publishing import publish as publish_version
 
     with reported():
-        published = publish_version(_engine(), version, effective_from)
+        published = publish_version(_engine(), version, effective_from, settings=get_settings())
     out_console.print(f"{published.name} is published and takes effect at {published.effective_from.isoformat()}")
 
 

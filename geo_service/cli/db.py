@@ -15,7 +15,7 @@ console = Console(stderr=True, log_path=False)
 
 
 def _cluster() -> LocalCluster:
-    return LocalCluster(get_settings(), log=lambda message: console.log(message))
+    return LocalCluster(get_settings().database, log=lambda message: console.log(message))
 
 
 def _fail(exc: Exception) -> None:
@@ -27,7 +27,7 @@ def _fail(exc: Exception) -> None:
 def up() -> None:
     """Install what is missing, start the local cluster and create the database (idempotent)."""
     settings = get_settings()
-    if not settings.uses_local_cluster:
+    if not settings.database.uses_local_cluster:
         console.print("DATABASE_URL is set: the service uses that database, no local cluster is started")
         return
     try:
@@ -50,13 +50,13 @@ def down() -> None:
 def status() -> None:
     """Say whether the local cluster runs and which schema revision the database is at."""
     settings = get_settings()
-    if settings.uses_local_cluster:
+    if settings.database.uses_local_cluster:
         console.print(_cluster().status().describe())
     try:
-        current = migrate.current_revision(settings.effective_database_url)
+        current = migrate.current_revision(settings.database.url)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised
         console.print(f"database unreachable: {str(exc).splitlines()[0]}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind: run `geo-service db migrate` (head is {head})"
     console.print(f"schema revision {current or 'none'}, {state}")
@@ -66,13 +66,13 @@ def status() -> None:
 def migrate_command(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Upgrade the schema to a revision (default: the newest)."""
     with reported():
-        migrate.upgrade(get_settings().effective_database_url, revision)
-    console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url)}")
+        migrate.upgrade(get_settings().database.url, revision)
+    console.print(f"schema at {migrate.current_revision(get_settings().database.url)}")
 
 
 @app.command()
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base' for an empty schema.")) -> None:
     """Downgrade the schema to a revision."""
     with reported():
-        migrate.downgrade(get_settings().effective_database_url, revision)
-    console.print(f"schema at {migrate.current_revision(get_settings().effective_database_url) or 'base'}")
+        migrate.downgrade(get_settings().database.url, revision)
+    console.print(f"schema at {migrate.current_revision(get_settings().database.url) or 'base'}")

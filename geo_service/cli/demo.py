@@ -22,12 +22,13 @@ def generate(
     out: Path = typer.Option(None, help="Folder for the GeoPackage and ground truth (default boundaries/demo)."),
 ) -> None:
     """Write the demo county's boundaries (GeoPackage) and ground truth without loading them."""
-    from geo_service.demo.generator import generate as generate_county, write_outputs
+    from geo_service.demo.generator import generate as generate_county
+    from geo_service.demo.generator import write_outputs
 
     settings = get_settings()
     with rich_reporter() as reporter:
-        demo = generate_county(seed or settings.demo_seed, progress=reporter.step)
-        for path in write_outputs(demo, out or settings.demo_dir):
+        demo = generate_county(seed or settings.demo.demo_seed, progress=reporter.step)
+        for path in write_outputs(demo, out or settings.demo.demo_dir):
             reporter.step(f"wrote {path}")
 
 
@@ -37,18 +38,26 @@ def load(
     force: bool = typer.Option(False, help="Replace the database's contents even if they are not a demo's."),
 ) -> None:
     """Generate the demo county and load it into the database (a no-op if already loaded)."""
-    from geo_service.db.engine import get_engine
+    from geo_service.cli.context import engine as cli_engine
     from geo_service.demo.loader import DemoLoadError, load_demo
 
     settings = get_settings()
     try:
         with reported(), rich_reporter() as reporter:
-            result = load_demo(get_engine(), seed or settings.demo_seed, output_dir=settings.demo_dir,
-                               force=force, reporter=reporter)
+            result = load_demo(
+                cli_engine(),
+                seed or settings.demo.demo_seed,
+                settings,
+                output_dir=settings.demo.demo_dir,
+                force=force,
+                reporter=reporter,
+            )
     except DemoLoadError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
-    table = Table("table", "rows", title=f"demo county {'loaded' if result.loaded else 'already loaded'} ({result.fingerprint})")
+        raise typer.Exit(1) from None
+    table = Table(
+        "table", "rows", title=f"demo county {'loaded' if result.loaded else 'already loaded'} ({result.fingerprint})"
+    )
     for name, count in result.counts.items():
         table.add_row(name, f"{count:,}")
     Console().print(table)

@@ -21,6 +21,7 @@ def reported() -> Iterator[None]:
         raise typer.Exit(2) from None
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        typer.echo(f"error: cannot reach the database ({reason}): run `geo-service db up`, or check DATABASE_URL",
-                   err=True)
+        typer.echo(
+            f"error: cannot reach the database ({reason}): run `geo-service db up`, or check DATABASE_URL", err=True
+        )
         raise typer.Exit(2) from None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
 
 from geo_service.cli import audit, boundaries, db, demo, users
 from geo_service.cli.errors import reported
-from geo_service.settings import get_settings
 
 app = typer.Typer(
     help="geo_service: grids, officers, cameras and incidents of a county on PostGIS.",
@@ -34,12 +33,13 @@ def locate(
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON instead of a summary."),
 ) -> None:
     """Where is this point: grid, village, town, officers to call and cameras that see it."""
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
     from geo_service.cli.show import print_location
-    from geo_service.db.engine import get_engine
     from geo_service.lookup.locate import locate as locate_point
 
     with reported():
-        location = locate_point(get_engine(), lon, lat, crs, at, risk_colour=risk_colour)
+        location = locate_point(cli_engine(), lon, lat, crs, at, risk_colour=risk_colour, settings=cli_settings())
     if as_json:
         typer.echo(json.dumps(location.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -49,54 +49,54 @@ def locate(
 @app.command()
 def assign(
     source: Path = typer.Argument(..., help="CSV (lon, lat columns), GeoJSON, GeoPackage or GeoParquet of points."),
-    out: Path = typer.Option(None, "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."),
-    load: bool = typer.Option(False, "--load", help="Record the rows as incidents (columns external_id, category, source, reported_at)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."
+    ),
+    load: bool = typer.Option(
+        False, "--load", help="Record the rows as incidents (columns external_id, category, source, reported_at)."
+    ),
     crs: str = typer.Option("cgcs2000", help="Datum of every row: cgcs2000, wgs84, gcj02 or bd09."),
     crs_column: str = typer.Option(None, help="Column giving each row's datum instead of --crs."),
-    at: datetime = typer.Option(None, help="Use the boundaries in force at this moment (default now; --load uses each row's reported_at)."),
-    all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Write or load nothing if any row is in error."),
+    at: datetime = typer.Option(
+        None, help="Use the boundaries in force at this moment (default now; --load uses each row's reported_at)."
+    ),
+    all_or_nothing: bool = typer.Option(
+        False, "--all-or-nothing", help="Write or load nothing if any row is in error."
+    ),
     lon_column: str = typer.Option("lon", help="CSV column of longitudes."),
     lat_column: str = typer.Option("lat", help="CSV column of latitudes."),
     errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
 ) -> None:
     """Assign every point of a file to its grid, village and town; write them out or load them as incidents."""
-    from geo_service.lookup.bulk_assign import assign_file, read_points
-    from geo_service.db.engine import get_engine
-    from geo_service.cases.batch import import_incidents
+    from geo_service.cases.batch import import_file
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
+    from geo_service.lookup.bulk_assign import assign_file
     from geo_service.progress import rich_reporter
 
     if out is None and not load:
         typer.echo("error: give --out FILE, --load, or both", err=True)
         raise typer.Exit(2)
-    if load and out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        typer.echo("error: with --load, --out writes each row's outcome to a .csv or .parquet file", err=True)
-        raise typer.Exit(2)
-    with reported():
-        with rich_reporter() as reporter:
-            if load:
-                frame, lon, lat, problems = read_points(source, lon_column, lat_column)
-                datums = frame[crs_column].astype(str).str.strip().str.lower().to_numpy(dtype=object) if crs_column else crs
-                result = import_incidents(get_engine(), frame, lon, lat, datums, problems=problems,
-                                          all_or_nothing=all_or_nothing, actor="cli", reporter=reporter)
-                errors = result.rows.loc[result.rows["status"] == "error", ["row", "error"]]
-                if out is not None:
-                    if out.suffix.lower() == ".csv":
-                        result.rows.to_csv(out, index=False)
-                    else:
-                        result.rows.to_parquet(out)
-                summary_line = (f"{len(result.rows):,} rows: {result.count('created'):,} recorded, "
-                                f"{result.count('existing'):,} already stored, {result.count('duplicate'):,} repeated "
-                                f"in the file, {len(errors):,} in error")
-                written = result.committed
-            else:
-                summary = assign_file(get_engine(), source, out, crs=crs, crs_column=crs_column, at=at,
-                                      all_or_nothing=all_or_nothing, lon_column=lon_column, lat_column=lat_column,
-                                      reporter=reporter)
-                errors = summary.errors
-                summary_line = (f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} "
-                                f"outside every grid (nearest given), {len(errors):,} in error; "
-                                f"boundaries {summary.version}")
-                written = summary.written
+    options = dict(
+        crs=crs,
+        crs_column=crs_column,
+        all_or_nothing=all_or_nothing,
+        lon_column=lon_column,
+        lat_column=lat_column,
+        settings=cli_settings(),
+    )
+    with reported(), rich_reporter() as reporter:
+        if load:
+            result = import_file(cli_engine(), source, out, actor="cli", reporter=reporter, **options)
+            errors, summary_line, written = result.errors, result.summary(), result.committed
+        else:
+            summary = assign_file(cli_engine(), source, out, at=at, reporter=reporter, **options)
+            errors, written = summary.errors, summary.written
+            summary_line = (
+                f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} "
+                f"outside every grid (nearest given), {len(errors):,} in error; "
+                f"boundaries {summary.version}"
+            )
     typer.echo(summary_line, err=True)
     for row in errors.head(20).itertuples():
         typer.echo(f"  row {row.row}: {row.error}", err=True)
@@ -105,14 +105,19 @@ def assign(
     if errors_out is not None:
         errors.to_csv(errors_out, index=False)
     if not written:
-        typer.echo(f"nothing {'loaded' if load else 'written'}: --all-or-nothing and {len(errors):,} rows in error", err=True)
+        typer.echo(
+            f"nothing {'loaded' if load else 'written'}: --all-or-nothing and {len(errors):,} rows in error", err=True
+        )
         raise typer.Exit(1)
 
 
 @app.command()
 def case(
-    action: str = typer.Argument(..., help="dispatch, accept, start, resolve, close, reject, merge, reopen, urge, "
-                                           "escalate, request_extension or decide_extension."),
+    action: str = typer.Argument(
+        ...,
+        help="dispatch, accept, start, resolve, close, reject, merge, reopen, urge, "
+        "escalate, request_extension or decide_extension.",
+    ),
     incident_id: int = typer.Argument(..., help="The case's id."),
     actor: str = typer.Option(..., help="Who takes the step (recorded on the timeline)."),
     note: str = typer.Option(None, help="A note for the timeline."),
@@ -122,58 +127,95 @@ def case(
     grant: bool = typer.Option(None, "--grant/--refuse", help="decide_extension: grant or refuse."),
 ) -> None:
     """Take a step of a case's loop, as POST /incidents/{id}/{action} does."""
-    from geo_service.db.engine import get_engine
-    from geo_service.cases.recording import get_incident
+    from geo_service.cases.queries import get_incident
     from geo_service.cases.steps import take_step
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
 
-    engine = get_engine()
+    engine = cli_engine()
     with reported():
         with engine.begin() as connection:
-            status = take_step(connection, incident_id, action, actor, note=note, satisfaction=satisfaction,
-                               into=into, hours=hours, grant=grant)
+            # Nobody signs in at the command line: the actor named is the one on record.
+            status = take_step(
+                connection,
+                incident_id,
+                action,
+                actor,
+                signed_in=actor,
+                settings=cli_settings(),
+                note=note,
+                satisfaction=satisfaction,
+                into=into,
+                hours=hours,
+                grant=grant,
+            )
         with engine.connect() as connection:
             incident = get_incident(connection, incident_id)
     last = incident["timeline"][-1]
-    typer.echo(f"incident {incident_id} ({incident['external_id']}): {status}, tier {incident['tier']}; "
-               f"{last['action']}: {last['note'] or ''}".rstrip("; :"))
+    typer.echo(
+        f"incident {incident_id} ({incident['external_id']}): {status}, tier {incident['tier']}; "
+        f"{last['action']}: {last['note'] or ''}".rstrip("; :")
+    )
     typer.echo(f"allowed now: {', '.join(incident['allowed_actions']) or 'nothing'}")
 
 
 @app.command()
 def sla(
-    due_within: float = typer.Option(None, help="Also list what is due within this many hours (default: settings, 24)."),
+    due_within: float = typer.Option(
+        None, help="Also list what is due within this many hours (default: settings, 24)."
+    ),
     at: datetime = typer.Option(None, help="As at this moment (default now)."),
     cases: bool = typer.Option(False, "--cases", help="List the cases themselves, the most overdue first."),
 ) -> None:
     """What is overdue or about to be, by town and village."""
-    from datetime import timedelta
-
     from rich.console import Console
     from rich.table import Table
 
-    from geo_service.db.engine import get_engine
-    from geo_service.cases.sla import sla_by_village, sla_cases
-    from geo_service.boundaries.versions import as_aware
+    from geo_service.cases.sla import sla_report
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
 
-    settings = get_settings()
-    moment = as_aware(at, settings.timezone)
-    within = timedelta(hours=due_within or settings.due_soon_hours)
-    with reported(), get_engine().connect() as connection:
-        villages = sla_by_village(connection, moment, within)
-        listed = sla_cases(connection, moment, within) if cases else []
-    table = Table("town", "village", "overdue", f"due in {within.total_seconds() / 3600:g} h", "worst (h late)",
-                  title=f"time limits as at {moment:%Y-%m-%d %H:%M} (Beijing time)")
+    settings = cli_settings()
+    with reported(), cli_engine().connect() as connection:
+        report = sla_report(connection, at, due_within, settings.cases, settings.place.timezone, with_cases=cases)
+    villages, listed = report["villages"], report.get("cases", [])
+    moment = datetime.fromisoformat(report["at"])
+    within = timedelta(hours=report["due_within_hours"])
+    table = Table(
+        "town",
+        "village",
+        "overdue",
+        f"due in {within.total_seconds() / 3600:g} h",
+        "worst (h late)",
+        title=f"time limits as at {moment:%Y-%m-%d %H:%M} (county time)",
+    )
     for v in villages:
-        table.add_row(v["town_name"], v["village_name"], f"{v['overdue']:,}", f"{v['due_soon']:,}",
-                      "" if v["worst_overdue_hours"] is None or v["worst_overdue_hours"] <= 0 else f"{v['worst_overdue_hours']:,}")
+        table.add_row(
+            v["town_name"],
+            v["village_name"],
+            f"{v['overdue']:,}",
+            f"{v['due_soon']:,}",
+            ""
+            if v["worst_overdue_hours"] is None or v["worst_overdue_hours"] <= 0
+            else f"{v['worst_overdue_hours']:,}",
+        )
     console = Console()
     console.print(table)
-    console.print(f"{sum(v['overdue'] for v in villages):,} overdue, {sum(v['due_soon'] for v in villages):,} due soon")
+    console.print(f"{report['overdue']:,} overdue, {report['due_soon']:,} due soon")
     if listed:
         detail = Table("id", "external id", "status", "tier", "category", "colour", "deadline", "h late", "urged")
         for c in listed:
-            detail.add_row(str(c["id"]), c["external_id"], c["status"], c["tier"], c["category"], c["risk_colour"],
-                           c["deadline"][:16], f"{c['hours_past_deadline']}", str(c["urge_count"]))
+            detail.add_row(
+                str(c["id"]),
+                c["external_id"],
+                c["status"],
+                c["tier"],
+                c["category"],
+                c["risk_colour"],
+                c["deadline"][:16],
+                f"{c['hours_past_deadline']}",
+                str(c["urge_count"]),
+            )
         console.print(detail)
 
 
@@ -187,16 +229,20 @@ def outbox_send(
     webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
 ) -> None:
     """Deliver the notifications that are due, with retries for those that fail."""
-    from geo_service.db.engine import get_engine
     from geo_service.cases.outbox import LogSender, WebhookSender, deliver
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
 
-    settings = get_settings()
-    url = webhook or settings.outbox_webhook_url
-    sender = WebhookSender(url) if url else LogSender(settings.outbox_log)
+    rules = cli_settings().cases
+    url = webhook or rules.outbox_webhook_url
+    sender = WebhookSender(url) if url else LogSender(rules.outbox_log)
     with reported():
-        done = deliver(get_engine(), sender, limit)
-    typer.echo(f"{done.sent:,} sent, {done.failed:,} failed (to be retried)"
-               f"{'' if url else f'; written to {settings.outbox_log}'}", err=True)
+        done = deliver(cli_engine(), sender, limit)
+    typer.echo(
+        f"{done.sent:,} sent, {done.failed:,} failed (to be retried)"
+        f"{'' if url else f'; written to {rules.outbox_log}'}",
+        err=True,
+    )
 
 
 @outbox_app.command("remind")
@@ -204,16 +250,14 @@ def outbox_remind(
     due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
 ) -> None:
     """Queue reminders for the cases whose deadline draws near (once per deadline); run it from cron."""
-    from datetime import timedelta
-
-    from geo_service.db.engine import get_engine
     from geo_service.cases.sla import remind_due
-    from geo_service.boundaries.versions import as_aware
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
 
-    settings = get_settings()
-    within = timedelta(hours=due_within or settings.due_soon_hours)
-    with reported(), get_engine().begin() as connection:
-        count = remind_due(connection, as_aware(None, settings.timezone), within, settings.timezone)
+    settings = cli_settings()
+    within = timedelta(hours=due_within or settings.cases.due_soon_hours)
+    with reported(), cli_engine().begin() as connection:
+        count = remind_due(connection, None, within, settings.place.timezone)
     typer.echo(f"{count:,} cases reminded; `geo-service outbox send` delivers the messages", err=True)
 
 
@@ -224,10 +268,11 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Serve the API (and its OpenAPI document at /docs)."""
+    from geo_service.cli.context import settings as cli_settings
     from geo_service.serving import serve as run
 
-    settings = get_settings()
-    run(host or settings.host, port or settings.port, workers)
+    serving = cli_settings().serving
+    run(host or serving.host, port or serving.port, workers)
 
 
 if __name__ == "__main__":

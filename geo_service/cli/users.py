@@ -7,15 +7,16 @@ from rich.console import Console
 from rich.table import Table
 
 from geo_service.cli.errors import reported
+from geo_service.settings import get_settings
 
 app = typer.Typer(help="Users: add (prints the token, once), list, revoke.", no_args_is_help=True)
 out = Console()
 
 
 def _engine():
-    from geo_service.db.engine import get_engine
+    from geo_service.cli.context import engine as cli_engine
 
-    return get_engine()
+    return cli_engine()
 
 
 @app.command()
@@ -29,7 +30,7 @@ def add(
     from geo_service.auth.users import add_user
 
     with reported():
-        user, token = add_user(_engine(), name, role, jurisdiction, note=note)
+        user, token = add_user(_engine(), name, role, jurisdiction, note=note, settings=get_settings())
     out.print(f"{user.name}: {user.role} over {user.jurisdiction}")
     typer.echo(token)
 
@@ -43,8 +44,14 @@ def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked
         users = list_users(_engine(), include_revoked=all_)
     table = Table("name", "role", "jurisdiction", "created", "revoked", "note")
     for u in users:
-        table.add_row(u.name, u.role, u.jurisdiction, u.created_at.strftime("%Y-%m-%d %H:%M"),
-                      u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "", u.note or "")
+        table.add_row(
+            u.name,
+            u.role,
+            u.jurisdiction,
+            u.created_at.strftime("%Y-%m-%d %H:%M"),
+            u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "",
+            u.note or "",
+        )
     out.print(table)
 
 
@@ -67,12 +74,14 @@ def demo_users_command() -> None:
     engine = _engine()
     with reported():
         with engine.connect() as connection:
-            county, town, village, grid = connection.execute(text("""
+            county, town, village, grid = connection.execute(
+                text("""
                 SELECT c.code, t.code, v.code, g.code
                   FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
                   JOIN admin_units c ON c.id = t.parent_id
-                 WHERE g.level = 1 ORDER BY g.code LIMIT 1""")).one()
-        issued = demo_users(engine, county, town, village, grid)
+                 WHERE g.level = 1 ORDER BY g.code LIMIT 1""")
+            ).one()
+        issued = demo_users(engine, county, town, village, grid, settings=get_settings())
     # Plain lines, never a table: a token cut short by the terminal's width would be useless.
     typer.echo("demo users (sign in on the map page, or send 'Authorization: Bearer <token>'):")
     for user, token in issued:

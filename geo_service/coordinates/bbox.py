@@ -21,13 +21,13 @@ def parse_bbox(
     try:
         numbers = [float(v) for v in value.split(",")]
     except ValueError:
-        raise error(f"{field}: {value!r} is not four numbers separated by commas "
-                    "(minlon,minlat,maxlon,maxlat)", field=field) from None
+        raise error(
+            f"{field}: {value!r} is not four numbers separated by commas (minlon,minlat,maxlon,maxlat)", field=field
+        ) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4:
-        raise error(f"{field}: {value!r} has {len(numbers)} numbers, not 4 (minlon,minlat,maxlon,maxlat)",
-                    field=field)
+        raise error(f"{field}: {value!r} has {len(numbers)} numbers, not 4 (minlon,minlat,maxlon,maxlat)", field=field)
     if lat_first:
         numbers = [numbers[1], numbers[0], numbers[3], numbers[2]]
     minx, miny, maxx, maxy = numbers

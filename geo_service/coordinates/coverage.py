@@ -17,9 +17,10 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.boundaries.versions import VersionInForce
 from geo_service.coordinates import datum
 from geo_service.errors import InvalidInput, OutsideCoverage
-from geo_service.boundaries.versions import VersionInForce
+from geo_service.vocabulary import STORAGE_SRID
 
 COUNTY_OUTLINE = text("""
     SELECT ST_AsBinary(ST_Union(geom)), string_agg(name, '、' ORDER BY code)
@@ -60,8 +61,8 @@ def coverage(connection: Connection, version: VersionInForce, margin_m: float, m
     if wkb is None:
         raise InvalidInput("the boundary version in force has no county outline", field="at")
     outline = shapely.from_wkb(bytes(wkb))
-    to_metric = Transformer.from_crs(4490, metric_srid, always_xy=True).transform
-    to_storage = Transformer.from_crs(metric_srid, 4490, always_xy=True).transform
+    to_metric = Transformer.from_crs(STORAGE_SRID, metric_srid, always_xy=True).transform
+    to_storage = Transformer.from_crs(metric_srid, STORAGE_SRID, always_xy=True).transform
     metric = shapely.transform(outline, to_metric, interleaved=False)
     area = shapely.transform(metric.buffer(margin_m), to_storage, interleaved=False)
     shapely.prepare(area)
@@ -85,8 +86,10 @@ def number_errors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     flag(~np.isfinite(lat), lambda x, y: f"lat is not a finite number ({y})")
     out_of_range = (lat < -90) | (lat > 90)
     swapped = out_of_range & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
-    flag(swapped, lambda x, y: f"lat {y} is outside -90 to 90 (it looks like a longitude: latitude and "
-                               "longitude look swapped)")
+    flag(
+        swapped,
+        lambda x, y: f"lat {y} is outside -90 to 90 (it looks like a longitude: latitude and longitude look swapped)",
+    )
     flag(out_of_range, lambda x, y: f"lat {y} is outside -90 to 90")
     flag((lon < -180) | (lon > 180), lambda x, y: f"lon {x} is outside -180 to 180")
     return error
@@ -127,8 +130,10 @@ def coverage_errors(
         sx, sy = datum.convert(lat[rows], lon[rows], name, "cgcs2000")
         swapped[rows] = shapely.contains_xy(area.area, sx, sy)
     for row in np.flatnonzero(~inside):
-        error[row] = (f"the point lon={lon[row]}, lat={lat[row]} ({datums[row]}) is outside the area this "
-                      f"deployment covers: {area.describe()}")
+        error[row] = (
+            f"the point lon={lon[row]}, lat={lat[row]} ({datums[row]}) is outside the area this "
+            f"deployment covers: {area.describe()}"
+        )
         if swapped[row]:
             error[row] += f"; latitude and longitude look swapped: lon={lat[row]}, lat={lon[row]} is inside"
     return error, swapped
@@ -136,7 +141,13 @@ def coverage_errors(
 
 def require_covered(area: Coverage, lon: float, lat: float, crs: str, stored: tuple[float, float]) -> None:
     """Refuse a point outside the coverage, saying so if the swapped point would be inside."""
-    error, swapped = coverage_errors(area, np.array([lon]), np.array([lat]), np.array([crs], dtype=object),
-                                     np.array([stored[0]]), np.array([stored[1]]))
+    error, swapped = coverage_errors(
+        area,
+        np.array([lon]),
+        np.array([lat]),
+        np.array([crs], dtype=object),
+        np.array([stored[0]]),
+        np.array([stored[1]]),
+    )
     if error[0]:
         raise OutsideCoverage(error[0], field="lon,lat", swapped=bool(swapped[0]))

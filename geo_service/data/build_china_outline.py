@@ -19,7 +19,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import mapping, shape
 
-from geo_service.coordinates.datum import _gcj_to_wgs_raw
+from geo_service.coordinates.offsets import gcj_to_wgs as _gcj_to_wgs_raw
 
 MARGIN = 0.01  # deg (~1 km): outward buffer so simplification never cuts the mainland
 TOLERANCE = 0.01  # deg (~1 km): Douglas-Peucker tolerance for the outline

@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from geo_service.settings import Settings
+from geo_service.settings import DatabaseSettings
 
 SUPERUSER = "postgres"
 DEBIAN_PACKAGES = ("postgresql", "postgresql-contrib", "postgresql-postgis")
@@ -81,10 +81,11 @@ def _version_key(path: Path) -> float:
 
 def find_bindir() -> tuple[Path | None, bool]:
     """The newest installed PostgreSQL server's binaries, preferring one with PostGIS."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: _version_key(p.parent.parent), reverse=True)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: _version_key(p.parent.parent), reverse=True
+    )
     with_postgis = [
-        v for v in versions
-        if Path(f"/usr/share/postgresql/{v.parent.parent.name}/extension/postgis.control").exists()
+        v for v in versions if Path(f"/usr/share/postgresql/{v.parent.parent.name}/extension/postgis.control").exists()
     ]
     if with_postgis:
         return with_postgis[0].parent, True
@@ -124,7 +125,7 @@ def install_packages(log=print) -> None:
 class LocalCluster:
     """Life of the project-local cluster: ``up``, ``down``, ``status``."""
 
-    def __init__(self, settings: Settings, log=print) -> None:
+    def __init__(self, settings: DatabaseSettings, log=print) -> None:
         self.settings = settings
         self.log = log
         self.root = self._reachable(settings.pg_dir.resolve())
@@ -202,17 +203,36 @@ class LocalCluster:
         self._prepare_folders()
         if not (self.data_dir / "PG_VERSION").exists():
             self.log(f"initialising a PostgreSQL cluster in {self.data_dir} ...")
-            self._run([
-                bindir / "initdb", "-D", self.data_dir, "-U", SUPERUSER, "--auth=trust",
-                "--encoding=UTF8", "--no-locale",
-            ])
+            self._run(
+                [
+                    bindir / "initdb",
+                    "-D",
+                    self.data_dir,
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ]
+            )
             self._write_config()
         if self._run([bindir / "pg_ctl", "status", "-D", self.data_dir], check=False).returncode != 0:
             self.log(f"starting PostgreSQL on 127.0.0.1:{self.port} ...")
-            self._run([
-                bindir / "pg_ctl", "-D", self.data_dir, "-l", self.logfile, "-w", "-t", "60",
-                "-o", f"-p {self.port} -k {self.socket_dir}", "start",
-            ])
+            self._run(
+                [
+                    bindir / "pg_ctl",
+                    "-D",
+                    self.data_dir,
+                    "-l",
+                    self.logfile,
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {self.port} -k {self.socket_dir}",
+                    "start",
+                ]
+            )
         self._ensure_role_and_database()
         return self.status()
 
@@ -229,10 +249,23 @@ class LocalCluster:
         bindir, _ = find_bindir()
         if bindir is None:
             raise ClusterError("PostgreSQL is not installed")
-        self._run([
-            bindir / "pg_ctl", "-D", self.data_dir, "-m", "fast", "-w", "-t", "60", "-l", self.logfile,
-            "-o", f"-p {self.port} -k {self.socket_dir}", "restart",
-        ])
+        self._run(
+            [
+                bindir / "pg_ctl",
+                "-D",
+                self.data_dir,
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                self.logfile,
+                "-o",
+                f"-p {self.port} -k {self.socket_dir}",
+                "restart",
+            ]
+        )
         return self.status()
 
     def _write_config(self) -> None:
@@ -243,7 +276,10 @@ class LocalCluster:
         # Written through the cluster's owner so file ownership stays right when we are root.
         subprocess.run(
             (["runuser", "-u", SUPERUSER, "--"] if _is_root() else []) + ["tee", str(conf)],
-            input=text, text=True, capture_output=True, check=True,
+            input=text,
+            text=True,
+            capture_output=True,
+            check=True,
         )
 
     # -- role, database, extension ----------------------------------------------------------------
@@ -271,7 +307,9 @@ class LocalCluster:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cur.fetchone() is None:
                 self.log(f"creating database {database} ...")
-                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+                )
         with closing(self.connect(database)) as connection, connection.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             cur.execute(sql.SQL("ALTER TABLE spatial_ref_sys OWNER TO {}").format(sql.Identifier(role)))
@@ -283,7 +321,9 @@ class LocalCluster:
         with closing(self.connect()) as connection, connection.cursor() as cur:
             if drop:
                 cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            query = sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(self.settings.pg_user))
+            query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(self.settings.pg_user)
+            )
             if template:
                 query = query + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             cur.execute(query)

@@ -43,7 +43,7 @@ def copy_frame(
             frame[column] = _utc_text(frame[column])
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     for start in range(0, len(frame), BATCH):
-        part = frame.iloc[start:start + BATCH]
+        part = frame.iloc[start : start + BATCH]
         buffer = io.StringIO()
         part.to_csv(buffer, header=False, index=False, na_rep="\\N")
         buffer.seek(0)

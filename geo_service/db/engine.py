@@ -1,4 +1,4 @@
-"""Engines for the service's database, one per URL and process."""
+"""Engines for the service's database, one per URL, zone and process."""
 
 from __future__ import annotations
 
@@ -6,25 +6,33 @@ import threading
 
 from sqlalchemy import Engine, create_engine
 
-from geo_service.settings import get_settings
+from geo_service.settings import Settings
+from geo_service.times import DEFAULT_ZONE
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, str], Engine] = {}
 _lock = threading.Lock()
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """The engine for ``url``, or for the settings' database when none is given."""
-    url = url or get_settings().effective_database_url
+def get_engine(url: str, *, timezone: str = DEFAULT_ZONE) -> Engine:
+    """The engine for ``url`` whose sessions speak the county's ``timezone``."""
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get((url, timezone))
         if engine is None:
             # pool_pre_ping lets the service ride out a database restart without a restart of its own;
             # the session time zone makes every timestamp come back in the county's time.
-            engine = _engines[url] = create_engine(
-                url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                connect_args={"options": f"-c timezone={get_settings().timezone}"},
+            engine = _engines[(url, timezone)] = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                connect_args={"options": f"-c timezone={timezone}"},
             )
         return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of ``settings``' database, in its county's time zone."""
+    return get_engine(settings.database.url, timezone=settings.place.timezone)
 
 
 def dispose_engines() -> None:

@@ -10,31 +10,47 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from geo_service.lookup.bulk_assign import assign_points, snapshot
+from geo_service.cases import writer
 from geo_service.cases.states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
+from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.progress import Reporter, Silent
-from geo_service.cases.batch import bind_officers
 from geo_service.rules.seed import seed_rules
-from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT, get_settings
+from geo_service.settings import PACKAGE_DIR, PROJECT_ROOT, Settings
+from geo_service.times import DEFAULT_ZONE
 
 DEMO_VERSION_NAME = "demo-{seed}"
-# The demo's boundaries are in force from before the first incident of its year.
-DEMO_BOUNDARIES_FROM = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+# The demo's boundaries are in force from before the first incident of its year (the demo county
+# keeps Beijing time, as its generator does).
+DEMO_BOUNDARIES_FROM = datetime(2024, 1, 1, tzinfo=ZoneInfo(DEFAULT_ZONE))
 DATA_TABLES = (
-    "audit_log", "outbox", "incident_extensions", "incident_events", "incident_officers", "incidents", "cameras",
-    "officer_assignments", "officers", "grids", "admin_units", "boundary_versions",
-    "time_limit_rules", "responsibility_rules", "roles", "sources", "categories", "service_meta",
+    "audit_log",
+    "outbox",
+    "incident_extensions",
+    "incident_events",
+    "incident_officers",
+    "incidents",
+    "cameras",
+    "officer_assignments",
+    "officers",
+    "grids",
+    "admin_units",
+    "boundary_versions",
+    "time_limit_rules",
+    "responsibility_rules",
+    "roles",
+    "sources",
+    "categories",
+    "service_meta",
 )
 
 
@@ -65,9 +81,7 @@ def fingerprint(seed: int) -> str:
 
 def loaded_fingerprint(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return connection.execute(
-            text("SELECT value FROM service_meta WHERE key = 'demo_fingerprint'")
-        ).scalar()
+        return connection.execute(text("SELECT value FROM service_meta WHERE key = 'demo_fingerprint'")).scalar()
 
 
 def _holds_other_data(connection) -> bool:
@@ -75,15 +89,20 @@ def _holds_other_data(connection) -> bool:
     demo = connection.execute(text("SELECT count(*) FROM service_meta WHERE key = 'demo_fingerprint'")).scalar()
     if demo:
         return False
-    return bool(connection.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM grids) "
-        "OR EXISTS (SELECT 1 FROM officers)"
-    )).scalar())
+    return bool(
+        connection.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM grids) "
+                "OR EXISTS (SELECT 1 FROM officers)"
+            )
+        ).scalar()
+    )
 
 
 def load_demo(
     engine: Engine,
     seed: int,
+    settings: Settings,
     *,
     output_dir: Path | None = None,
     force: bool = False,
@@ -97,6 +116,9 @@ def load_demo(
         The database, migrated to the current schema.
     seed
         The generator's seed; the same seed gives the same county.
+    settings
+        The county's zone (whose day decides who is bound to a running case) and the coverage of
+        the grid lookups that assign the demo's incidents.
     output_dir
         Where to write the county's GeoPackage and ground-truth file for planners and analysts.
     force
@@ -128,13 +150,13 @@ def load_demo(
             reporter.step(f"wrote {path}")
     with engine.begin() as connection:
         # COPY goes through the DBAPI cursor of the same connection, in the same transaction.
-        _write(connection, connection.connection.cursor(), demo, seed, wanted, reporter)
+        _write(connection, connection.connection.cursor(), demo, seed, wanted, settings, reporter)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE"))
     return LoadResult(True, wanted, table_counts(engine))
 
 
-def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter) -> None:
+def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings, reporter: Reporter) -> None:
     reporter.step("clearing the previous contents ...")
     cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
     seed_rules(cursor)
@@ -148,17 +170,24 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
 
     # Admin units: ids given here so parents can be referred to before they are written.
     units = pd.concat(
-        [demo.county.assign(level="county", urban=False), demo.towns.assign(level="town", urban=False),
-         demo.villages.assign(level="village")],
+        [
+            demo.county.assign(level="county", urban=False),
+            demo.towns.assign(level="town", urban=False),
+            demo.villages.assign(level="village"),
+        ],
         ignore_index=True,
     )
     units["id"] = np.arange(1, len(units) + 1)
     unit_ids = dict(zip(units["code"], units["id"]))
     units["parent_id"] = units["parent_code"].map(unit_ids).astype("Int64")
     units["version_id"] = version_id
-    copy_frame(cursor, "admin_units", units,
-               ["id", "version_id", "code", "level", "kind", "name", "parent_id", "urban", "population", "households", "geom"],
-               advance=reporter.task("admin units", len(units)))
+    copy_frame(
+        cursor,
+        "admin_units",
+        units,
+        ["id", "version_id", "code", "level", "kind", "name", "parent_id", "urban", "population", "households", "geom"],
+        advance=reporter.task("admin units", len(units)),
+    )
 
     grids = demo.grids.sort_values(["level", "code"]).reset_index(drop=True)
     grids["id"] = np.arange(1, len(grids) + 1)
@@ -168,41 +197,64 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
     grids["version_id"] = version_id
     if grids["village_id"].isna().any():
         raise DemoLoadError("the generator produced grids whose village is unknown")
-    copy_frame(cursor, "grids", grids,
-               ["id", "version_id", "code", "name", "level", "kind", "parent_id", "village_id", "population", "households", "geom"],
-               advance=reporter.task("grids", len(grids)))
+    copy_frame(
+        cursor,
+        "grids",
+        grids,
+        [
+            "id",
+            "version_id",
+            "code",
+            "name",
+            "level",
+            "kind",
+            "parent_id",
+            "village_id",
+            "population",
+            "households",
+            "geom",
+        ],
+        advance=reporter.task("grids", len(grids)),
+    )
 
     officers = demo.officers.rename(columns={"officer_code": "code"}).reset_index(drop=True)
     officers["id"] = np.arange(1, len(officers) + 1)
-    copy_frame(cursor, "officers", officers, ["id", "code", "name", "phone", "gender"],
-               advance=reporter.task("officers", len(officers)))
+    copy_frame(
+        cursor,
+        "officers",
+        officers,
+        ["id", "code", "name", "phone", "gender"],
+        advance=reporter.task("officers", len(officers)),
+    )
     assignments = demo.assignments.copy()
     assignments["officer_id"] = assignments["officer_code"].map(dict(zip(officers["code"], officers["id"])))
-    copy_frame(cursor, "officer_assignments", assignments, ["officer_id", "role", "unit_code", "valid_from", "valid_to"],
-               advance=reporter.task("responsibilities", len(assignments)))
+    copy_frame(
+        cursor,
+        "officer_assignments",
+        assignments,
+        ["officer_id", "role", "unit_code", "valid_from", "valid_to"],
+        advance=reporter.task("responsibilities", len(assignments)),
+    )
 
-    copy_frame(cursor, "cameras", demo.cameras,
-               ["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m", "status", "installed_on", "geom"],
-               advance=reporter.task("cameras", len(demo.cameras)))
+    copy_frame(
+        cursor,
+        "cameras",
+        demo.cameras,
+        ["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m", "status", "installed_on", "geom"],
+        advance=reporter.task("cameras", len(demo.cameras)),
+    )
 
-    incidents = _assigned_incidents(connection, demo, grids, version_id, reporter)
-    copy_frame(cursor, "incidents", incidents,
-               ["id", "external_id", "source", "category", "reported_at", "description", "reporter_name",
-                "reporter_phone", "geom", "input_datum", "input_lon", "input_lat", "boundary_version_id",
-                "grid_id", "grid_code", "village_code", "town_code", "county_code", "risk_colour", "status",
-                "tier", "dispatched_at", "deadline", "resolved_at", "closed_at", "satisfaction"],
-               advance=reporter.task("incidents", len(incidents)))
+    # The incidents, their timelines and the people of the cases still being handled, written as
+    # every case is (``geo_service.cases.writer``), as a case recorded today would be bound.
+    incidents = _assigned_incidents(connection, demo, version_id, settings, reporter)
+    writer.insert_incidents(connection, incidents, reporter)
     events = demo.events.copy()
     events["incident_id"] = events["external_id"].map(dict(zip(incidents["external_id"], incidents["id"])))
-    copy_frame(cursor, "incident_events", events,
-               ["incident_id", "at", "actor", "action", "from_status", "to_status", "note"],
-               advance=reporter.task("incident timeline", len(events)))
-
-    # The cases still being handled have their people bound, as a case recorded today would.
+    writer.add_events(connection, events, reporter)
     running = incidents[incidents["status"].isin(HANDLING) & incidents["grid_code"].notna()]
-    bind_officers(connection, cursor, running, datetime.now(timezone.utc), reporter, get_settings())
+    writer.bind(connection, running, "village", datetime.now(UTC), settings.place.timezone, reporter=reporter)
 
-    for table in ("admin_units", "grids", "officers", "incidents"):
+    for table in ("admin_units", "grids", "officers"):
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     for key, value in (("demo_seed", str(seed)), ("demo_fingerprint", wanted)):
         cursor.execute(
@@ -212,21 +264,25 @@ def _write(connection, cursor, demo, seed: int, wanted: str, reporter: Reporter)
         )
 
 
-def _assigned_incidents(connection, demo, grids: pd.DataFrame, version_id: int, reporter: Reporter):
+def _assigned_incidents(connection, demo, version_id: int, settings: Settings, reporter: Reporter) -> pd.DataFrame:
     """The demo's incidents located from their input coordinates and assigned to grids, as any
-    batch of points is (``geo_service.lookup.bulk_assign``), against the grids written in this transaction."""
-    incidents = demo.incidents.reset_index(drop=True).copy()
-    snap = snapshot(connection, DEMO_BOUNDARIES_FROM)
-    found = assign_points(snap, incidents["input_lon"].to_numpy(dtype=float),
-                          incidents["input_lat"].to_numpy(dtype=float), incidents["input_datum"].to_numpy(object),
-                          reporter)
-    incidents = incidents.set_geometry(gpd.points_from_xy(found["lon_cgcs2000"], found["lat_cgcs2000"]),
-                                       crs=incidents.crs)
+    batch of points is (``geo_service.lookup.bulk_assign``), against the grids written in this
+    transaction; numbered in the generator's order, so a seed always gives the same ids."""
+    generated = demo.incidents.reset_index(drop=True)
+    snap = snapshot(connection, DEMO_BOUNDARIES_FROM, settings)
+    found = assign_points(
+        snap,
+        generated["input_lon"].to_numpy(dtype=float),
+        generated["input_lat"].to_numpy(dtype=float),
+        generated["input_datum"].to_numpy(object),
+        reporter,
+    )
+    incidents = pd.DataFrame(generated.drop(columns=generated.geometry.name))
+    incidents["lon"], incidents["lat"] = found["lon_cgcs2000"].to_numpy(), found["lat_cgcs2000"].to_numpy()
     inside = found["status"] == "assigned"
     for column in ("grid_code", "village_code", "town_code", "county_code"):
         incidents[column] = found[column].where(inside, None)
-    incidents["grid_id"] = incidents["grid_code"].map(dict(zip(grids["code"], grids["id"]))).astype("Int64")
-    incidents["boundary_version_id"] = version_id
+    incidents["version_id"] = version_id
     incidents["tier"] = "village"
     incidents["id"] = np.arange(1, len(incidents) + 1)
     incidents["satisfaction"] = incidents["satisfaction"].astype("Int64")
@@ -236,7 +292,4 @@ def _assigned_incidents(connection, demo, grids: pd.DataFrame, version_id: int, 
 def table_counts(engine: Engine) -> dict[str, int]:
     """Rows in each of the service's tables."""
     with engine.connect() as connection:
-        return {
-            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
-            for table in DATA_TABLES
-        }
+        return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() for table in DATA_TABLES}

@@ -24,29 +24,54 @@ from pyproj import Geod, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.boundaries.versions import VersionInForce, version_in_force
 from geo_service.coordinates import datum
-from geo_service.lookup.grid_index import GridIndex
 from geo_service.coordinates.coverage import Coverage, coverage, coverage_errors, number_errors
 from geo_service.errors import InvalidInput
+from geo_service.lookup.grid_index import GridIndex
 from geo_service.lookup.locate import GRID_HIERARCHY
 from geo_service.progress import Reporter, Silent
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import VersionInForce, as_aware, version_in_force
+from geo_service.settings import Settings
+from geo_service.times import as_aware
+from geo_service.vocabulary import DATUMS, STORAGE_SRID
 
-FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".parquet": "parquet",
-           ".geoparquet": "parquet", ".gpkg": "gpkg"}
-RESULT_COLUMNS = ["status", "error", "grid_code", "grid_name", "grid_level", "village_code", "village_name",
-                  "town_code", "town_name", "county_code", "nearest_distance_m", "lon_cgcs2000", "lat_cgcs2000"]
+FORMATS = {
+    ".csv": "csv",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+    ".gpkg": "gpkg",
+}
+RESULT_COLUMNS = [
+    "status",
+    "error",
+    "grid_code",
+    "grid_name",
+    "grid_level",
+    "village_code",
+    "village_name",
+    "town_code",
+    "town_name",
+    "county_code",
+    "nearest_distance_m",
+    "lon_cgcs2000",
+    "lat_cgcs2000",
+]
 
 GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 
-GRIDS = text("""
+GRIDS = text(
+    """
     SELECT g.code, g.name, g.level, v.code AS village_code, v.name AS village_name,
            t.code AS town_code, t.name AS town_name, c.code AS county_code, ST_AsBinary(g.geom) AS wkb
-""" + GRID_HIERARCHY + """
+"""
+    + GRID_HIERARCHY
+    + """
      WHERE g.version_id = :version
      ORDER BY g.code
-""")
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -62,16 +87,18 @@ class GridSnapshot:
     to_metric: Transformer
 
     @classmethod
-    def load(cls, connection: Connection, version: VersionInForce, settings: Settings) -> "GridSnapshot":
+    def load(cls, connection: Connection, version: VersionInForce, settings: Settings) -> GridSnapshot:
         table = pd.DataFrame(connection.execute(GRIDS, {"version": version.id}).mappings().all())
         if table.empty:
             raise InvalidInput(f"boundary version {version.name} has no grids", field="at")
         geometries = shapely.from_wkb(table.pop("wkb").map(bytes).to_numpy())
         index = GridIndex(table["code"], table["level"], geometries)
-        to_metric = Transformer.from_crs(4490, settings.metric_srid, always_xy=True)
+        to_metric = Transformer.from_crs(STORAGE_SRID, settings.place.metric_srid, always_xy=True)
         level1_rows = np.flatnonzero(table["level"].to_numpy() == 1)
-        level1_tree = shapely.STRtree(shapely.transform(geometries[level1_rows], to_metric.transform, interleaved=False))
-        area = coverage(connection, version, settings.coverage_margin_m, settings.metric_srid)
+        level1_tree = shapely.STRtree(
+            shapely.transform(geometries[level1_rows], to_metric.transform, interleaved=False)
+        )
+        area = coverage(connection, version, settings.place.coverage_margin_m, settings.place.metric_srid)
         return cls(version, table, index, area, level1_tree, level1_rows, to_metric)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,14 +121,14 @@ _snapshots: dict[tuple, GridSnapshot] = {}
 _lock = threading.Lock()
 
 
-def snapshot(connection: Connection, at: datetime | None = None, settings: Settings | None = None) -> GridSnapshot:
-    """The in-memory grids of the version in force at ``at``, loaded once per process.
+def snapshot(connection: Connection, at: datetime | None, settings: Settings) -> GridSnapshot:
+    """The in-memory grids of the version in force at ``at`` (None: now; a time without a zone is
+    the county's, ``settings.place.timezone``), loaded once per process.
 
     A published version's grids do not change (a redraw is a new version); the key also holds the
     version's creation time, so a database loaded afresh under the same ids is read afresh.
     """
-    settings = settings or get_settings()
-    version = version_in_force(connection, as_aware(at, settings.timezone))
+    version = version_in_force(connection, as_aware(at, settings.place.timezone))
     key = (str(connection.engine.url), *version.cache_key)
     with _lock:
         found = _snapshots.get(key)
@@ -114,11 +141,11 @@ def snapshot(connection: Connection, at: datetime | None = None, settings: Setti
 
 # -- assigning arrays of points ---------------------------------------------------------------
 
+
 def _errors_for(lon: np.ndarray, lat: np.ndarray, datums: np.ndarray) -> np.ndarray:
     """Per-row reason a row cannot be used (empty string where it can)."""
-    known = np.isin(datums, datum.DATUMS)
-    unknown = np.array([f"unknown datum {d!r}; use one of {', '.join(datum.DATUMS)}" for d in datums[~known]],
-                       dtype=object)
+    known = np.isin(datums, DATUMS)
+    unknown = np.array([f"unknown datum {d!r}; use one of {', '.join(DATUMS)}" for d in datums[~known]], dtype=object)
     error = number_errors(lon, lat)
     error[~known] = unknown
     return error
@@ -163,16 +190,25 @@ def assign_points(
     distance = np.full(n, np.nan)
     if no_grid.any():
         found[no_grid], distance[no_grid] = snap.nearest(x[no_grid], y[no_grid])
-    result = pd.DataFrame({
-        "status": np.where(~ok, "error", np.where(no_grid, "outside_grids", "assigned")),
-        "error": np.where(ok, None, error),
-    })
+    result = pd.DataFrame(
+        {
+            "status": np.where(~ok, "error", np.where(no_grid, "outside_grids", "assigned")),
+            "error": np.where(ok, None, error),
+        }
+    )
     table = snap.table
     picked = table.iloc[np.maximum(found, 0)].reset_index(drop=True)
     has = found >= 0
-    for column, source in (("grid_code", "code"), ("grid_name", "name"), ("grid_level", "level"),
-                           ("village_code", "village_code"), ("village_name", "village_name"),
-                           ("town_code", "town_code"), ("town_name", "town_name"), ("county_code", "county_code")):
+    for column, source in (
+        ("grid_code", "code"),
+        ("grid_name", "name"),
+        ("grid_level", "level"),
+        ("village_code", "village_code"),
+        ("village_name", "village_name"),
+        ("town_code", "town_code"),
+        ("town_name", "town_name"),
+        ("county_code", "county_code"),
+    ):
         result[column] = picked[source].where(has, None)
     # Outside every grid, the grid columns name the nearest grid, not a containing one.
     result["nearest_distance_m"] = np.round(distance, 1)
@@ -192,11 +228,13 @@ def canonical_datum(name) -> str:
 
 # -- files --------------------------------------------------------------------------------------
 
+
 def file_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise InvalidInput(f"{path.name}: unknown file type {suffix!r}; use one of {', '.join(sorted(FORMATS))}",
-                           field="file")
+        raise InvalidInput(
+            f"{path.name}: unknown file type {suffix!r}; use one of {', '.join(sorted(FORMATS))}", field="file"
+        )
     return FORMATS[suffix]
 
 
@@ -216,16 +254,16 @@ def read_points(
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
             missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
             if missing:
-                raise InvalidInput(f"{path.name}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})",
-                                   field="file")
+                raise InvalidInput(
+                    f"{path.name}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})", field="file"
+                )
             problems = np.full(len(frame), "", dtype=object)
             columns = []
             for column in (lon_column, lat_column):
                 raw = frame[column].str.strip()
                 values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
                 bad = np.isnan(values) & (problems == "")
-                problems[bad] = [f"{column} is empty" if not v else f"{column} {v!r} is not a number"
-                                 for v in raw[bad]]
+                problems[bad] = [f"{column} is empty" if not v else f"{column} {v!r} is not a number" for v in raw[bad]]
                 columns.append(values)
             return frame, columns[0], columns[1], problems
         frame = gpd.read_parquet(path) if kind == "parquet" else gpd.read_file(path, engine="pyogrio")
@@ -239,8 +277,10 @@ def read_points(
     problems = np.full(len(frame), "", dtype=object)
     problems[kinds == -1] = "the row has no geometry"
     others = (kinds > 0) | ((kinds == 0) & ~is_point)
-    problems[others] = [f"the geometry is {'an empty point' if g.geom_type == 'Point' else 'a ' + g.geom_type}, not a point"
-                        for g in geometry[others]]
+    problems[others] = [
+        f"the geometry is {'an empty point' if g.geom_type == 'Point' else 'a ' + g.geom_type}, not a point"
+        for g in geometry[others]
+    ]
     lon = np.full(len(frame), np.nan)
     lat = np.full(len(frame), np.nan)
     lon[is_point] = shapely.get_x(geometry[is_point])
@@ -256,7 +296,7 @@ def write_assigned(frame: pd.DataFrame, result: pd.DataFrame, path: Path) -> Non
         out.to_csv(path, index=False)
         return
     geometry = gpd.points_from_xy(result["lon_cgcs2000"], result["lat_cgcs2000"])
-    spatial = gpd.GeoDataFrame(out, geometry=geometry, crs=4490)
+    spatial = gpd.GeoDataFrame(out, geometry=geometry, crs=STORAGE_SRID)
     if kind == "parquet":
         spatial.to_parquet(path)
     else:
@@ -285,7 +325,7 @@ def assign_file(
     lon_column: str = "lon",
     lat_column: str = "lat",
     reporter: Reporter | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> FileSummary:
     """Assign every row of ``source`` and write the rows with their grids to ``destination``.
 
@@ -297,6 +337,8 @@ def assign_file(
         Whose boundaries: the version in force at this moment (default now).
     all_or_nothing
         Write nothing if any row is in error.
+    settings
+        The county's zone (``at`` without one) and the coverage of lookups.
     """
     reporter = reporter or Silent()
     file_format(destination)
@@ -318,5 +360,11 @@ def assign_file(
     if written:
         reporter.step(f"writing {destination} ...")
         write_assigned(frame, result, destination)
-    return FileSummary(len(frame), int((result["status"] == "assigned").sum()),
-                       int((result["status"] == "outside_grids").sum()), errors, snap.version.name, written)
+    return FileSummary(
+        len(frame),
+        int((result["status"] == "assigned").sum()),
+        int((result["status"] == "outside_grids").sum()),
+        errors,
+        snap.version.name,
+        written,
+    )

@@ -15,9 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
-from geo_service.db.models import MAX_CAMERA_RANGE_M
+from geo_service.vocabulary import MAX_CAMERA_RANGE_M, STORAGE_SRID
 
 METRES_PER_DEGREE = 111_320.0
+
 
 def sees_sql(camera: str, point: str) -> str:
     """SQL true when camera ``camera`` (a table alias) sees the point expression ``point``: the
@@ -30,7 +31,7 @@ def sees_sql(camera: str, point: str) -> str:
 
 
 NEAR = f"""
-    WITH spot AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g),
+    WITH spot AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), {STORAGE_SRID}) AS g),
     near AS (
         SELECT c.*, ST_Distance(c.geom::geography, spot.g::geography) AS distance_m,
                degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg,
@@ -81,7 +82,11 @@ class CameraView:
 
 
 def cameras_seeing(
-    connection: Connection, lon: float, lat: float, radius_m: float = 300.0, limit: int = 20,
+    connection: Connection,
+    lon: float,
+    lat: float,
+    radius_m: float = 300.0,
+    limit: int = 20,
     scope: Jurisdiction | None = None,
 ) -> list[CameraView]:
     """Cameras whose sector holds the point, nearest first; then others within ``radius_m``.

@@ -25,8 +25,8 @@ import shapely
 from shapely import STRtree
 
 CHUNK = 200_000
-RASTER_MIN_POINTS = 20_000   # below this, building the raster costs more than it saves
-RASTER_CELL_M = 25.0         # the coarsest cell; smaller grids get smaller cells
+RASTER_MIN_POINTS = 20_000  # below this, building the raster costs more than it saves
+RASTER_CELL_M = 25.0  # the coarsest cell; smaller grids get smaller cells
 RASTER_MIN_CELL_M = 5.0
 RASTER_MAX_CELLS = 16_000_000
 NEAR_BOUNDARY = -2

@@ -15,12 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth.jurisdiction import Jurisdiction
-from geo_service.lookup.cameras import CameraView, cameras_seeing
-from geo_service.errors import NotFound
-from geo_service.coordinates.coverage import coverage, require_covered, to_storage
+from geo_service.boundaries.versions import VersionInForce, version_in_force
 from geo_service.cases.responsibility import Responsible, check_colour, responsible, unit_chain
-from geo_service.settings import Settings, get_settings
-from geo_service.boundaries.versions import VersionInForce, as_aware, local_day, version_in_force
+from geo_service.coordinates.coverage import coverage, require_covered, to_storage
+from geo_service.errors import NotFound
+from geo_service.lookup.cameras import CameraView, cameras_seeing
+from geo_service.settings import Settings
+from geo_service.times import as_aware, local_day
+from geo_service.vocabulary import STORAGE_SRID
 
 # A grid with the village, town and county it lies in (g, v, t, c): the one place this join is written.
 GRID_HIERARCHY = """
@@ -29,27 +31,41 @@ GRID_HIERARCHY = """
       JOIN admin_units t ON t.id = v.parent_id
       JOIN admin_units c ON c.id = t.parent_id
 """
-_PLACE = """
+_POINT = f"ST_SetSRID(ST_MakePoint(:lon, :lat), {STORAGE_SRID})"
+_PLACE = (
+    """
     SELECT g.code AS grid_code, g.name AS grid_name, g.level AS grid_level, g.kind AS grid_kind,
            v.code AS village_code, v.name AS village_name,
            t.code AS town_code, t.name AS town_name,
            c.code AS county_code, c.name AS county_name, {distance} AS distance_m
-""" + GRID_HIERARCHY
-CONTAINING = text(_PLACE.format(distance="0.0") + """
-     WHERE g.version_id = :version AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490))
+"""
+    + GRID_HIERARCHY
+)
+CONTAINING = text(
+    _PLACE.format(distance="0.0")
+    + """
+     WHERE g.version_id = :version AND ST_Covers(g.geom, """
+    + _POINT
+    + """)
      ORDER BY g.level DESC, g.code
      LIMIT 1
-""")
+"""
+)
 # The index orders by planar distance in degrees; the few nearest are re-ranked on the spheroid.
-NEAREST = text("""
-    SELECT * FROM (""" + _PLACE.format(
-    distance="ST_Distance(g.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)::geography)") + """
+NEAREST = text(
+    """
+    SELECT * FROM ("""
+    + _PLACE.format(distance=f"ST_Distance(g.geom::geography, {_POINT}::geography)")
+    + """
          WHERE g.version_id = :version AND g.level = 1
-         ORDER BY g.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)
+         ORDER BY g.geom <-> """
+    + _POINT
+    + """
          LIMIT 8) near
      ORDER BY distance_m, grid_code
      LIMIT 1
-""")
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,12 @@ class Location:
         grid = None
         nearest = None
         if place is not None:
-            summary = {"code": place.grid_code, "name": place.grid_name, "level": place.grid_level, "kind": place.grid_kind}
+            summary = {
+                "code": place.grid_code,
+                "name": place.grid_name,
+                "level": place.grid_level,
+                "kind": place.grid_kind,
+            }
             if self.inside:
                 grid = summary
             else:
@@ -135,29 +156,36 @@ def locate_with(
     risk_colour: str = "blue",
     tier: str = "village",
     camera_radius_m: float | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     scope: Jurisdiction | None = None,
 ) -> Location:
     """Locate a point on an open connection: see :func:`locate`. Within a ``scope`` (a user's
     jurisdiction), a point whose grid lies outside it is not found, and only cameras inside it
     are listed."""
-    settings = settings or get_settings()
+    place_settings = settings.place
     check_colour(risk_colour)
     stored = to_storage(lon, lat, crs)
-    moment = as_aware(at, settings.timezone)
+    moment = as_aware(at, place_settings.timezone)
     version = version_in_force(connection, moment)
-    area = coverage(connection, version, settings.coverage_margin_m, settings.metric_srid)
+    area = coverage(connection, version, place_settings.coverage_margin_m, place_settings.metric_srid)
     require_covered(area, lon, lat, crs, stored)
     place, inside = find_place(connection, version.id, *stored)
     if scope is not None and not (place and scope.holds(place.town_code, place.village_code, place.grid_code)):
-        raise NotFound(f"no grid of your jurisdiction ({scope.name}) holds or is nearest to this point",
-                       field="lon")
+        raise NotFound(f"no grid of your jurisdiction ({scope.name}) holds or is nearest to this point", field="lon")
     officers = {}
     if place is not None:
-        officers = responsible(connection, place.units, local_day(moment, settings.timezone), risk_colour, tier)
-    cameras = cameras_seeing(connection, *stored, radius_m=camera_radius_m or settings.camera_radius_m, scope=scope)
-    query = {"lon": lon, "lat": lat, "crs": crs, "at": at.isoformat() if at else None,
-             "risk_colour": risk_colour, "tier": tier}
+        officers = responsible(connection, place.units, local_day(moment, place_settings.timezone), risk_colour, tier)
+    cameras = cameras_seeing(
+        connection, *stored, radius_m=camera_radius_m or place_settings.camera_radius_m, scope=scope
+    )
+    query = {
+        "lon": lon,
+        "lat": lat,
+        "crs": crs,
+        "at": at.isoformat() if at else None,
+        "risk_colour": risk_colour,
+        "tier": tier,
+    }
     return Location(query, stored[0], stored[1], moment, version, place, inside, officers, cameras)
 
 
@@ -185,6 +213,11 @@ def locate(
     risk_colour, tier
         The case's colour (``blue`` by default) and the tier handling it, which choose the
         responsibility rules.
+    settings
+        The county's zone, the area covered around it and how far cameras are listed
+        (``settings.place``); required, as a keyword.
+    camera_radius_m, scope
+        As :func:`locate_with`.
 
     Returns
     -------

@@ -1,6 +1,7 @@
 """A declared layer's features as a GeoDataFrame (CGCS2000), for folium maps and notebooks.
 
-The same source query the tiles are cut from, over a bounding box instead of a tile.
+The same source query the tiles are cut from, over a bounding box instead of a tile, with the
+same bind parameters (the county's zone and metric projection among them).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import geopandas
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo_service.settings import get_settings
+from geo_service.boundaries.versions import version_in_force
+from geo_service.errors import InvalidInput
+from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
 from geo_service.tiles.mvt import bind_values, source_sql
-from geo_service.boundaries.versions import as_aware, version_in_force
+from geo_service.times import now
+from geo_service.vocabulary import STORAGE_SRID
 
 WORLD = (-180.0, -85.0, 180.0, 85.0)
 
@@ -23,6 +27,7 @@ def layer_frame(
     engine: Engine,
     layer: Layer,
     *,
+    place: PlaceSettings,
     bbox: tuple[float, float, float, float] | None = None,
     version_id: int | None = None,
     zoom: int | None = None,
@@ -32,24 +37,31 @@ def layer_frame(
 
     Parameters
     ----------
+    place
+        The county's zone and metric projection (``settings.place``): a date or a time without a
+        zone among ``values`` is the county's.
     version_id
         The boundary version (default: the one in force now).
     zoom
         What ``:z`` is bound to for sources that use it (default: the layer's maxzoom).
     **values
-        The layer's parameters, parsed (``start``/``end`` as dates or datetimes, lists of codes).
+        The layer's parameters (``start``/``end`` as dates, datetimes or ISO 8601 text, lists of codes).
     """
-    settings = get_settings()
-    unknown = set(values) - set(layer.parameters)
+    unknown = sorted(set(values) - set(layer.parameters))
     if unknown:
-        from geo_service.errors import InvalidInput
-
-        raise InvalidInput(f"{sorted(unknown)[0]}: layer {layer.name!r} takes no such parameter", field=sorted(unknown)[0])
+        raise InvalidInput(f"{unknown[0]}: layer {layer.name!r} takes no such parameter", field=unknown[0])
     west, south, east, north = bbox or WORLD
     columns = ", ".join(f'src."{p}"' for p in [*([layer.id_column] if layer.id_column else []), *layer.properties])
     sql = f'SELECT {columns}, src."{layer.geometry_column}" AS geometry FROM ({source_sql(layer)}) src'
     with engine.connect() as connection:
-        version = version_id or version_in_force(connection, as_aware(None, settings.timezone)).id
-        params = {"west": west, "south": south, "east": east, "north": north, "version": version,
-                  "z": layer.maxzoom if zoom is None else zoom, **bind_values(layer, values, settings.timezone)}
-        return geopandas.read_postgis(text(sql), connection, geom_col="geometry", params=params, crs=4490)
+        version = version_id or version_in_force(connection, now(place.timezone)).id
+        params = {
+            "west": west,
+            "south": south,
+            "east": east,
+            "north": north,
+            "version": version,
+            "z": layer.maxzoom if zoom is None else zoom,
+            **bind_values(layer, values, place),
+        }
+        return geopandas.read_postgis(text(sql), connection, geom_col="geometry", params=params, crs=STORAGE_SRID)

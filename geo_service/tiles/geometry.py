@@ -6,6 +6,8 @@ import geopandas
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
+from geo_service.vocabulary import STORAGE_SRID
+
 GRID = text("""
     SELECT g.code, g.name, g.level, g.kind, g.geom AS geometry
       FROM grids g WHERE g.code = :code AND g.version_id = :version
@@ -22,14 +24,16 @@ SECTORS = text("""
 def grid_outline(engine: Engine, code: str, version_id: int) -> geopandas.GeoDataFrame:
     """The grid ``code`` of boundary version ``version_id`` (empty if there is none)."""
     with engine.connect() as connection:
-        return geopandas.read_postgis(GRID, connection, geom_col="geometry",
-                                      params={"code": code, "version": version_id}, crs=4490)
+        return geopandas.read_postgis(
+            GRID, connection, geom_col="geometry", params={"code": code, "version": version_id}, crs=STORAGE_SRID
+        )
 
 
 def camera_sectors(engine: Engine, device_codes: list[str]) -> geopandas.GeoDataFrame:
     """The view sectors of the cameras ``device_codes``, as polygons (CGCS2000)."""
     if not device_codes:
-        return geopandas.GeoDataFrame({"device_code": []}, geometry=[], crs=4490)
+        return geopandas.GeoDataFrame({"device_code": []}, geometry=[], crs=STORAGE_SRID)
     with engine.connect() as connection:
-        return geopandas.read_postgis(SECTORS, connection, geom_col="geometry",
-                                      params={"codes": list(device_codes)}, crs=4490)
+        return geopandas.read_postgis(
+            SECTORS, connection, geom_col="geometry", params={"codes": list(device_codes)}, crs=STORAGE_SRID
+        )

@@ -11,7 +11,14 @@ Inside a source, these bind parameters are available:
 ``:bbox``      the tile's area (plus its buffer) as a CGCS2000 rectangle: filter with ``geom && :bbox``
 ``:z``         the zoom level
 ``:version``   the id of the boundary version the tile is drawn for
+``:zone``      the county's time zone (settings: ``place.timezone``), e.g. ``AT TIME ZONE :zone``
+``:metric_srid``   the county's metric projection (settings: ``place.metric_srid``)
+``:storage_srid``  the SRID everything is stored in (``geo_service.vocabulary.STORAGE_SRID``)
 ``:<name>``    each declared parameter (NULL when the request does not give it)
+
+A parameter's allowed values are its ``choices``, a ``choices_sql`` query, or a list of the
+service's own words named by ``vocabulary`` (``statuses``, ``risk_colours``, ...): those come from
+``geo_service.vocabulary``, so a layer never keeps its own copy.
 """
 
 from __future__ import annotations
@@ -20,24 +27,51 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from geo_service import vocabulary
 from geo_service.errors import InvalidInput
 from geo_service.settings import PROJECT_ROOT
+from geo_service.times import parse_moment
 
 LAYERS_DIR = PROJECT_ROOT / "tiles"
 GEOMETRY_TYPES = ("point", "line", "polygon")
 PROPERTY_TYPES = {"string": "String", "number": "Number", "boolean": "Boolean"}
 PARAMETER_TYPES = ("string", "string_list", "integer", "datetime")
 STYLE_TYPES = ("fill", "line", "circle", "fill-extrusion", "heatmap")
+# Bind parameters every source may use, so no declared parameter may take their names.
+RESERVED_PARAMETERS = {"bbox", "z", "x", "y", "version", "at", "datum", "zone", "metric_srid", "storage_srid"}
+# The service's words a parameter's choices may name (``vocabulary = "statuses"``).
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "statuses": vocabulary.STATUSES,
+    "risk_colours": vocabulary.RISK_COLOURS,
+    "tiers": vocabulary.TIERS,
+    "grid_kinds": vocabulary.GRID_KINDS,
+    "camera_kinds": vocabulary.CAMERA_KINDS,
+    "camera_states": vocabulary.CAMERA_STATES,
+}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _KNOWN = {
-    "top": {"title", "description", "minzoom", "maxzoom", "geometry_type", "boundaries", "live", "permission",
-            "extent", "buffer", "properties", "tooltip", "source", "parameters", "style"},
+    "top": {
+        "title",
+        "description",
+        "minzoom",
+        "maxzoom",
+        "geometry_type",
+        "boundaries",
+        "live",
+        "permission",
+        "extent",
+        "buffer",
+        "properties",
+        "tooltip",
+        "source",
+        "parameters",
+        "style",
+    },
     "source": {"table", "where", "sql", "geometry_column", "id_column"},
-    "parameter": {"type", "description", "choices", "choices_sql", "default", "example"},
+    "parameter": {"type", "description", "choices", "choices_sql", "vocabulary", "default", "example"},
     "style": {"id", "type", "paint", "layout", "filter", "minzoom", "maxzoom"},
 }
 
@@ -61,8 +95,9 @@ class Parameter:
     choices_sql: str | None = None
     example: str | None = None
 
-    def parse(self, raw: str | list[str] | None, allowed: set[str] | None = None) -> Any:
-        """The value a request's query parameter stands for; InvalidInput naming it if bad."""
+    def parse(self, raw: str | list[str] | None, allowed: set[str] | None = None, *, zone: str) -> Any:
+        """The value a request's query parameter stands for; InvalidInput naming it if bad. A time
+        (a date means its midnight) without a zone is the county's (``zone``)."""
         if raw is None or raw == "" or raw == []:
             return None
         values = raw if isinstance(raw, list) else [raw]
@@ -83,13 +118,7 @@ class Parameter:
             except ValueError:
                 raise InvalidInput(f"{self.name}: {value!r} is not a whole number", field=self.name) from None
         if self.type == "datetime":
-            try:
-                return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-            except ValueError:
-                raise InvalidInput(
-                    f"{self.name}: {value!r} is not an ISO 8601 date or time (e.g. 2026-03-01 or 2026-03-01T08:00)",
-                    field=self.name,
-                ) from None
+            return parse_moment(value, self.name, zone)
         if allowed is not None and value not in allowed:
             raise InvalidInput(
                 f"{self.name}: unknown value {value!r}; expected one of {', '.join(sorted(allowed))}",
@@ -176,7 +205,7 @@ def _parameters(path: Path, data: dict, sql: str) -> dict[str, Parameter]:
     out = {}
     for name, spec in data.get("parameters", {}).items():
         where = f"parameters.{name}."
-        if not _NAME.match(name) or name in {"bbox", "z", "x", "y", "version", "at", "datum"}:
+        if not _NAME.match(name) or name in RESERVED_PARAMETERS:
             raise LayerError(path, f"parameters.{name}", "must be a lower-case name not reserved for tiles")
         if not isinstance(spec, dict):
             raise LayerError(path, f"parameters.{name}", "must be a table of type, description, ...")
@@ -189,8 +218,24 @@ def _parameters(path: Path, data: dict, sql: str) -> dict[str, Parameter]:
         choices = spec.get("choices")
         if choices is not None and not (isinstance(choices, list) and all(isinstance(c, str) for c in choices)):
             raise LayerError(path, f"{where}choices", "must be a list of strings")
-        out[name] = Parameter(name, kind, spec.get("description", ""), tuple(choices) if choices else None,
-                              spec.get("choices_sql"), spec.get("example"))
+        if "vocabulary" in spec:
+            if choices is not None or "choices_sql" in spec:
+                raise LayerError(path, f"{where}vocabulary", "give one of choices, choices_sql or vocabulary")
+            if spec["vocabulary"] not in VOCABULARIES:
+                raise LayerError(
+                    path,
+                    f"{where}vocabulary",
+                    f"{spec['vocabulary']!r} is not one of {', '.join(sorted(VOCABULARIES))}",
+                )
+            choices = list(VOCABULARIES[spec["vocabulary"]])
+        out[name] = Parameter(
+            name,
+            kind,
+            spec.get("description", ""),
+            tuple(choices) if choices else None,
+            spec.get("choices_sql"),
+            spec.get("example"),
+        )
     return out
 
 
@@ -206,8 +251,11 @@ def _style(path: Path, data: dict, name: str, geometry_type: str) -> tuple[dict,
         _unknown(path, style, _KNOWN["style"], where)
         kind = _require(path, style, "type", str, where)
         if kind not in STYLE_TYPES:
-            raise LayerError(path, f"{where}type", f"{kind!r} is not one of {', '.join(STYLE_TYPES)} (no text: "
-                             "the page serves no glyphs)")
+            raise LayerError(
+                path,
+                f"{where}type",
+                f"{kind!r} is not one of {', '.join(STYLE_TYPES)} (no text: the page serves no glyphs)",
+            )
         for key in ("paint", "layout"):
             if not isinstance(style.get(key, {}), dict):
                 raise LayerError(path, f"{where}{key}", "must be a table of MapLibre properties")
@@ -264,13 +312,26 @@ def parse_layer(path: Path) -> Layer:
     if not isinstance(permission, str) or not permission:
         raise LayerError(path, "permission", "must name a permission, e.g. incidents.read")
     return Layer(
-        name=name, path=path, title=data.get("title", name), description=data.get("description", ""),
-        minzoom=minzoom, maxzoom=maxzoom, geometry_type=geometry_type,
-        boundaries=bool(data.get("boundaries", False)), live=bool(data.get("live", False)),
-        extent=data.get("extent", 4096), buffer=data.get("buffer", 64),
-        properties=dict(properties), tooltip=tuple(tooltip), source_sql=sql, geometry_column=geometry,
-        id_column=ident, parameters=_parameters(path, data, sql), style_layers=styles,
-        digest=hashlib.sha256(path.read_bytes()).hexdigest()[:12], style=_folium_hints(styles),
+        name=name,
+        path=path,
+        title=data.get("title", name),
+        description=data.get("description", ""),
+        minzoom=minzoom,
+        maxzoom=maxzoom,
+        geometry_type=geometry_type,
+        boundaries=bool(data.get("boundaries", False)),
+        live=bool(data.get("live", False)),
+        extent=data.get("extent", 4096),
+        buffer=data.get("buffer", 64),
+        properties=dict(properties),
+        tooltip=tuple(tooltip),
+        source_sql=sql,
+        geometry_column=geometry,
+        id_column=ident,
+        parameters=_parameters(path, data, sql),
+        style_layers=styles,
+        digest=hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+        style=_folium_hints(styles),
         permission=permission,
     )
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import text
@@ -27,13 +25,16 @@ from sqlalchemy.sql.elements import TextClause
 from geo_service.auth.jurisdiction import Jurisdiction, area_covers
 from geo_service.coordinates.datum import convert, parse_datum
 from geo_service.errors import InvalidInput
+from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
+from geo_service.times import parse_moment
+from geo_service.vocabulary import DISPLAY_DATUMS, STORAGE_SRID
 
 EARTH_RADIUS = 6378137.0
 HALF_WORLD = math.pi * EARTH_RADIUS
 # Farther than any datum shift in China (GCJ-02 up to ~700 m, BD-09 up to ~1.7 km from WGS84).
 SHIFT_MARGIN_M = 2500.0
-DISPLAY_DATUMS = ("wgs84", "gcj02", "bd09")
+__all__ = ["DISPLAY_DATUMS", "Tile", "bind_values", "render_tile", "source_sql", "tile_statement"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Tile:
     y: int
 
     @classmethod
-    def checked(cls, z: int, x: int, y: int) -> "Tile":
+    def checked(cls, z: int, x: int, y: int) -> Tile:
         if not 0 <= z <= 24:
             raise InvalidInput(f"z: zoom {z} is outside 0..24", field="z")
         side = 1 << z
@@ -100,8 +101,14 @@ def datum_affine(tile: Tile, datum: str) -> dict[str, float]:
     design = np.column_stack([xs - cx, ys - cy, np.ones_like(xs)])
     (a, b, sx), *_ = np.linalg.lstsq(design, tx - cx, rcond=None)
     (d, e, sy), *_ = np.linalg.lstsq(design, ty - cy, rcond=None)
-    coefficients = {"a": a, "b": b, "d": d, "e": e,
-                    "xoff": cx + sx - a * cx - b * cy, "yoff": cy + sy - d * cx - e * cy}
+    coefficients = {
+        "a": a,
+        "b": b,
+        "d": d,
+        "e": e,
+        "xoff": cx + sx - a * cx - b * cy,
+        "yoff": cy + sy - d * cx - e * cy,
+    }
     return {k: float(v) for k, v in coefficients.items()}
 
 
@@ -111,7 +118,7 @@ def _quoted(name: str) -> str:
 
 def source_sql(layer: Layer) -> str:
     """The layer's source with ``:bbox`` written out as a CGCS2000 rectangle."""
-    return re.sub(r":bbox\b", "ST_MakeEnvelope(:west, :south, :east, :north, 4490)", layer.source_sql)
+    return re.sub(r":bbox\b", f"ST_MakeEnvelope(:west, :south, :east, :north, {STORAGE_SRID})", layer.source_sql)
 
 
 @lru_cache(maxsize=256)
@@ -139,15 +146,15 @@ def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextCla
     """)
 
 
-def bind_values(layer: Layer, values: dict[str, Any], zone: str) -> dict[str, Any]:
-    """Every declared parameter bound (NULL when not given); dates become the county's midnight."""
-    out = {}
-    for name in layer.parameters:
+def bind_values(layer: Layer, values: dict[str, Any], place: PlaceSettings) -> dict[str, Any]:
+    """Every declared parameter bound (NULL when not given), and the county's ``:zone`` and
+    ``:metric_srid`` and the ``:storage_srid``. Times are read by :func:`geo_service.times.parse_moment`:
+    a date is the county's midnight, a time without a zone the county's time."""
+    out: dict[str, Any] = {"zone": place.timezone, "metric_srid": place.metric_srid, "storage_srid": STORAGE_SRID}
+    for name, parameter in layer.parameters.items():
         value = values.get(name)
-        if isinstance(value, datetime):
-            value = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(zone))
-        elif isinstance(value, date):
-            value = datetime.combine(value, time(), ZoneInfo(zone))
+        if value is not None and parameter.type == "datetime":
+            value = parse_moment(value, name, place.timezone)
         out[name] = value
     return out
 
@@ -160,7 +167,7 @@ def render_tile(
     version_id: int,
     values: dict[str, Any] | None = None,
     datum: str = "wgs84",
-    zone: str = "Asia/Shanghai",
+    place: PlaceSettings,
     scope: Jurisdiction | None = None,
 ) -> bytes:
     """One tile of ``layer``: MVT bytes, empty when no feature falls in it.
@@ -171,18 +178,19 @@ def render_tile(
         The layer's parameters as :meth:`Parameter.parse` gives them.
     datum
         The basemap's datum: ``wgs84`` (also for CGCS2000 and no basemap), ``gcj02`` or ``bd09``.
+    place
+        The county's zone and metric projection (``settings.place``), bound for the source.
     """
     datum = parse_datum(datum)
     shifted = datum in ("gcj02", "bd09")
     if tile.z < layer.minzoom or tile.z > layer.maxzoom:
         return b""
     west, south, east, north = tile.mercator_bounds()
-    params: dict[str, Any] = {"tx0": west, "ty0": south, "tx1": east, "ty1": north, "z": tile.z,
-                              "version": version_id}
+    params: dict[str, Any] = {"tx0": west, "ty0": south, "tx1": east, "ty1": north, "z": tile.z, "version": version_id}
     params.update(query_bbox(tile, layer.buffer / layer.extent, SHIFT_MARGIN_M if shifted else 0.0))
     if shifted:
         params.update(datum_affine(tile, datum))
-    params.update(bind_values(layer, values or {}, zone))
+    params.update(bind_values(layer, values or {}, place))
     scoped = scope is not None and not scope.whole_county
     if scoped:
         params.update(scope.params())

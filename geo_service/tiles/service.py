@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.auth.principal import Principal
+from geo_service.boundaries.versions import VersionInForce, published_version, version_in_force
 from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
-from geo_service.auth.principal import Principal
-from geo_service.tiles.mvt import DISPLAY_DATUMS, Tile, bind_values, render_tile
-from geo_service.boundaries.versions import VersionInForce, as_aware, parse_moment, version_in_force
+from geo_service.tiles.mvt import Tile, bind_values, render_tile
+from geo_service.times import as_aware, parse_moment
+from geo_service.vocabulary import DISPLAY_DATUMS
 
+# The query parameters every tile address may carry besides the layer's own.
 RESERVED = {"version", "at", "datum"}
-PUBLISHED = text("""
-    SELECT id, name, effective_from, created_at,
-           (SELECT min(n.effective_from) FROM boundary_versions n
-             WHERE n.status = 'published' AND n.effective_from > v.effective_from) AS effective_to
-      FROM boundary_versions v
-     WHERE v.id = :id AND v.status = 'published'
-""")
 COUNTY_BOUNDS = text("""
     SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
       FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = :version AND level = 'county') b
@@ -58,12 +56,13 @@ def display_datum(raw: str | None) -> str:
 
 
 class TileService:
-    """Tiles, TileJSON and style for the declared layers over one database."""
+    """Tiles, TileJSON and style for the declared layers over one database, in one county's zone
+    and metric projection (``place``: the app's ``settings.place``)."""
 
-    def __init__(self, engine: Engine, layers: dict[str, Layer], zone: str) -> None:
+    def __init__(self, engine: Engine, layers: dict[str, Layer], place: PlaceSettings) -> None:
         self.engine = engine
         self.layers = layers
-        self.zone = zone
+        self.place = place
         self._choices: dict[str, tuple[float, set[str]]] = {}
 
     def layer(self, name: str) -> Layer:
@@ -72,14 +71,23 @@ class TileService:
         except KeyError:
             raise NotFound(f"no map layer {name!r}; layers: {', '.join(self.layers)}", field="layer") from None
 
-    def version(self, connection: Connection, version_id: int | None = None, at: datetime | None = None) -> VersionInForce:
-        """The published version ``version_id``, else the one in force at ``at`` (default now)."""
+    def version(
+        self, connection: Connection, version_id: int | None = None, at: datetime | None = None
+    ) -> VersionInForce:
+        """The published version ``version_id``, else the one in force at ``at`` (default now; without
+        a zone, the county's time)."""
         if version_id is None:
-            return version_in_force(connection, as_aware(at, self.zone))
-        row = connection.execute(PUBLISHED, {"id": version_id}).mappings().first()
-        if row is None:
-            raise NotFound(f"version: no published boundary version has id {version_id}", field="version")
-        return VersionInForce(**row)
+            return version_in_force(connection, as_aware(at, self.place.timezone))
+        return published_version(connection, version_id)
+
+    def version_asked(self, connection: Connection, query: Mapping[str, list[str]]) -> VersionInForce:
+        """The version a request's query names: ``version`` (an id), else the one in force ``at``."""
+        at = (query.get("at") or [None])[-1]
+        return self.version(
+            connection,
+            _int_param(query, "version"),
+            None if at in (None, "") else parse_moment(at, "at", self.place.timezone),
+        )
 
     def county_bounds(self, connection: Connection, version: VersionInForce) -> list[float] | None:
         row = connection.execute(COUNTY_BOUNDS, {"version": version.id}).first()
@@ -102,21 +110,42 @@ class TileService:
         unknown = sorted(set(query) - set(layer.parameters) - RESERVED)
         if unknown:
             takes = ", ".join(sorted(set(layer.parameters) | RESERVED))
-            raise InvalidInput(f"{unknown[0]}: layer {layer.name!r} takes no such parameter (it takes {takes})",
-                               field=unknown[0])
+            raise InvalidInput(
+                f"{unknown[0]}: layer {layer.name!r} takes no such parameter (it takes {takes})", field=unknown[0]
+            )
         values = {}
         for name, parameter in layer.parameters.items():
             raw = query.get(name)
             if raw:
                 allowed = self._allowed(connection, layer, name) if parameter.type.startswith("string") else None
-                values[name] = parameter.parse(raw if parameter.type == "string_list" else raw[-1], allowed)
-        bound = bind_values(layer, values, self.zone)
+                values[name] = parameter.parse(
+                    raw if parameter.type == "string_list" else raw[-1], allowed, zone=self.place.timezone
+                )
+        bound = bind_values(layer, values, self.place)
         if bound.get("start") is not None and bound.get("end") is not None and bound["start"] >= bound["end"]:
             raise InvalidInput(f"end: {values['end']} is not after start {values['start']}", field="end")
         return values
 
-    def tile(self, layer_name: str, z: int, x: int, y: int, query: Mapping[str, list[str]],
-             principal: Principal | None = None) -> TileAnswer:
+    def style_filters(self, connection: Connection, query: Mapping[str, list[str]]) -> dict[str, str]:
+        """The layers' parameters a style's tile addresses carry (raw, as given), each checked by
+        every layer that takes them all."""
+        names = {name for layer in self.layers.values() for name in layer.parameters}
+        filters = {name: query[name][-1] for name in names if query.get(name)}
+        if filters:
+            for layer in self.layers.values():
+                if set(filters) <= set(layer.parameters):
+                    self.parameters(connection, layer, {k: [v] for k, v in filters.items()})
+        return filters
+
+    def tile(
+        self,
+        layer_name: str,
+        z: int,
+        x: int,
+        y: int,
+        query: Mapping[str, list[str]],
+        principal: Principal | None = None,
+    ) -> TileAnswer:
         """One tile; with a ``principal``, only if their role may see the layer, and only the features
         of their jurisdiction (the validator and caching then are the user's own)."""
         layer = self.layer(layer_name)
@@ -126,15 +155,24 @@ class TileService:
         tile = Tile.checked(z, x, y)
         datum = display_datum((query.get("datum") or [None])[-1])
         pinned = _int_param(query, "version")
-        at = _time_param(query, "at")
         with self.engine.connect() as connection:
-            version = self.version(connection, pinned, at)
+            version = self.version_asked(connection, query)
             values = self.parameters(connection, layer, query)
-            body = render_tile(connection, layer, tile, version_id=version.id, values=values, datum=datum,
-                               zone=self.zone, scope=scope)
+            body = render_tile(
+                connection,
+                layer,
+                tile,
+                version_id=version.id,
+                values=values,
+                datum=datum,
+                place=self.place,
+                scope=scope,
+            )
         if layer.boundaries:
-            stamp = (f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
-                     f"-{scope.code if scope is not None else ''}")
+            stamp = (
+                f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
+                f"-{scope.code if scope is not None else ''}"
+            )
             etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
         else:
             etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
@@ -156,13 +194,6 @@ def _int_param(query: Mapping[str, list[str]], name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise InvalidInput(f"{name}: {raw!r} is not a boundary version id (a whole number)", field=name) from None
-
-
-def _time_param(query: Mapping[str, list[str]], name: str) -> datetime | None:
-    raw = (query.get(name) or [None])[-1]
-    if raw in (None, ""):
-        return None
-    return parse_moment(raw, name)
 
 
 __all__ = ["DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]

@@ -32,7 +32,11 @@ def tiles_url(base_url: str, layer: Layer, version_id: int, datum: str, filters:
 
 
 def tilejson(
-    base_url: str, layer: Layer, version_id: int, bounds: list[float] | None, datum: str = "wgs84",
+    base_url: str,
+    layer: Layer,
+    version_id: int,
+    bounds: list[float] | None,
+    datum: str = "wgs84",
     filters: dict[str, Any] | None = None,
 ) -> dict:
     """TileJSON 3.0.0 for one layer."""
@@ -44,16 +48,22 @@ def tilejson(
         "tiles": [tiles_url(base_url, layer, version_id, datum, filters or {})],
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
-        "vector_layers": [{
-            "id": layer.name,
-            "description": layer.description,
-            "minzoom": layer.minzoom,
-            "maxzoom": layer.maxzoom,
-            "fields": {name: PROPERTY_TYPES[kind] for name, kind in layer.properties.items()},
-        }],
+        "vector_layers": [
+            {
+                "id": layer.name,
+                "description": layer.description,
+                "minzoom": layer.minzoom,
+                "maxzoom": layer.maxzoom,
+                "fields": {name: PROPERTY_TYPES[kind] for name, kind in layer.properties.items()},
+            }
+        ],
         "geometry_type": layer.geometry_type,
         "parameters": {
-            p.name: {"type": p.type, "description": p.description, **({"choices": list(p.choices)} if p.choices else {})}
+            p.name: {
+                "type": p.type,
+                "description": p.description,
+                **({"choices": list(p.choices)} if p.choices else {}),
+            }
             for p in layer.parameters.values()
         },
         "boundary_version": version_id if layer.boundaries else None,
@@ -78,24 +88,41 @@ def style_document(
     sources: dict[str, Any] = {}
     style_layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#f4f3ee"}}]
     if basemap_url:
-        sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256,
-                              "attribution": basemap_attribution}
+        sources["basemap"] = {
+            "type": "raster",
+            "tiles": [basemap_url],
+            "tileSize": 256,
+            "attribution": basemap_attribution,
+        }
         style_layers.append({"id": "basemap", "type": "raster", "source": "basemap"})
     drawn = []
     for layer in layers.values():
-        source = {"type": "vector", "tiles": [tiles_url(base_url, layer, version_id, datum, filters or {})],
-                  "minzoom": layer.minzoom, "maxzoom": layer.maxzoom, "promoteId": None}
+        source = {
+            "type": "vector",
+            "tiles": [tiles_url(base_url, layer, version_id, datum, filters or {})],
+            "minzoom": layer.minzoom,
+            "maxzoom": layer.maxzoom,
+            "promoteId": None,
+        }
         source.pop("promoteId")
         if bounds:
             source["bounds"] = bounds
         sources[layer.name] = source
         for order, spec in enumerate(layer.style_layers):
             entry = {k: v for k, v in spec.items() if k in {"id", "type", "paint", "layout", "filter"}}
-            entry.update({"source": layer.name, "source-layer": layer.name,
-                          "minzoom": spec.get("minzoom", layer.minzoom),
-                          "maxzoom": spec.get("maxzoom", layer.maxzoom + 1),
-                          "metadata": {"geo_service:layer": layer.name, "geo_service:title": layer.title,
-                                       "geo_service:tooltip": list(layer.tooltip)}})
+            entry.update(
+                {
+                    "source": layer.name,
+                    "source-layer": layer.name,
+                    "minzoom": spec.get("minzoom", layer.minzoom),
+                    "maxzoom": spec.get("maxzoom", layer.maxzoom + 1),
+                    "metadata": {
+                        "geo_service:layer": layer.name,
+                        "geo_service:title": layer.title,
+                        "geo_service:tooltip": list(layer.tooltip),
+                    },
+                }
+            )
             drawn.append((_DRAW_ORDER.get(spec["type"], 5), layer.minzoom, order, entry))
     style_layers += [entry for *_, entry in sorted(drawn, key=lambda item: item[:3])]
     style = {

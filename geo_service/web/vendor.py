@@ -108,7 +108,8 @@ def install(pkg: Package, npm: str = "npm") -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [npm, "pack", pkg.spec, "--pack-destination", tmp, "--silent"],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         (tarball,) = Path(tmp).glob("*.tgz")
         _check_integrity(tarball, pkg.integrity)

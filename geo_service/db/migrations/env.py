@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller's config or the service's settings."""
+"""Alembic environment: the URL comes from the caller (``geo_service.db.migrate``), never from the environment."""
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
@@ -6,10 +6,11 @@ from sqlalchemy import create_engine, pool
 
 from geo_service.db.migrate import include_object
 from geo_service.db.models import Base
-from geo_service.settings import get_settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("no database URL: run migrations through geo_service.db.migrate (geo-service db migrate)")
 
 
 def run_migrations() -> None:

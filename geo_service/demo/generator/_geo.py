@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from pathlib import Path
+from functools import cache, lru_cache
 
 import numpy as np
 import shapely
@@ -19,7 +18,7 @@ METRIC_CRS = "EPSG:4544"
 PRECISION_M = 0.01  # metric coordinates are snapped to this grid, so shared edges are identical
 
 
-@lru_cache(maxsize=None)
+@cache
 def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
@@ -34,9 +33,11 @@ def to_storage(x, y):
 
 def geoms_to_storage(geoms):
     """Reproject metric geometries to CGCS2000 lon/lat, vertex by vertex (shared vertices stay shared)."""
+
     def fn(coords):
         lon, lat = to_storage(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
+
     return shapely.transform(np.asarray(geoms, dtype=object), fn)
 
 
@@ -44,6 +45,7 @@ def geoms_to_metric(geoms):
     def fn(coords):
         x, y = to_metric(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
+
     return shapely.transform(np.asarray(geoms, dtype=object), fn)
 
 

@@ -13,15 +13,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_service.times import DEFAULT_ZONE
+
 from .incidents import build_incidents
 from .infra import build_cameras, build_roads
+from .layout import build_layout
 from .people import build_people
-from .shapes import build_layout
 from .units import build_units
 
-TZ = ZoneInfo("Asia/Shanghai")
-PERIOD_START = datetime(2025, 11, 17, tzinfo=TZ)   # a Monday
-PERIOD_END = datetime(2026, 11, 16, tzinfo=TZ)     # exclusive: 52 weeks
+TZ = ZoneInfo(DEFAULT_ZONE)  # the demo county keeps Beijing time
+PERIOD_START = datetime(2025, 11, 17, tzinfo=TZ)  # a Monday
+PERIOD_END = datetime(2026, 11, 16, tzinfo=TZ)  # exclusive: 52 weeks
 GPKG_NAME = "renshou_demo.gpkg"
 TRUTH_NAME = "ground_truth.json"
 
@@ -77,8 +79,12 @@ def _generate(seed: int, *, progress=None, incident_scale: float = 1.0) -> DemoC
     ].tolist()
     truth = {
         "seed": seed,
-        "period": {"start": PERIOD_START.isoformat(), "end": PERIOD_END.isoformat(),
-                   "end_exclusive": True, "weeks": 52},
+        "period": {
+            "start": PERIOD_START.isoformat(),
+            "end": PERIOD_END.isoformat(),
+            "end_exclusive": True,
+            "weeks": 52,
+        },
         "hotspots": inc_truth["hotspots"],
         "vacancies": vacancies,
         "town_late_rate": inc_truth["town_late_rate"],
@@ -103,10 +109,20 @@ def _generate(seed: int, *, progress=None, incident_scale: float = 1.0) -> DemoC
     }
     say("done")
     return DemoCounty(
-        seed=seed, period_start=PERIOD_START, period_end=PERIOD_END, county=units.county,
-        towns=units.towns, villages=units.villages, grids=units.grids, roads=roads,
-        officers=officers, assignments=assignments, cameras=cameras, incidents=incidents,
-        events=events, ground_truth=truth,
+        seed=seed,
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        county=units.county,
+        towns=units.towns,
+        villages=units.villages,
+        grids=units.grids,
+        roads=roads,
+        officers=officers,
+        assignments=assignments,
+        cameras=cameras,
+        incidents=incidents,
+        events=events,
+        ground_truth=truth,
     )
 
 
@@ -118,8 +134,14 @@ def write_outputs(demo: DemoCounty, folder: Path) -> list[Path]:
     gpkg = folder / GPKG_NAME
     if gpkg.exists():
         gpkg.unlink()
-    for layer, frame in (("county", demo.county), ("towns", demo.towns), ("villages", demo.villages),
-                         ("grids", demo.grids), ("roads", demo.roads), ("cameras", demo.cameras)):
+    for layer, frame in (
+        ("county", demo.county),
+        ("towns", demo.towns),
+        ("villages", demo.villages),
+        ("grids", demo.grids),
+        ("roads", demo.roads),
+        ("cameras", demo.cameras),
+    ):
         out = frame.copy()
         for col in out.columns:
             if col != out.geometry.name and out[col].dtype == object:

@@ -12,7 +12,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import Delaunay
 
 from ._geo import STORAGE_CRS, geoms_to_storage, to_storage
-from .shapes import Layout
+from .layout import Layout
 from .units import Units
 
 N_TIANWANG = 950
@@ -28,7 +28,7 @@ def _wiggle(rng, p, q, amp):
         d = pts[1:] - pts[:-1]
         length = np.hypot(d[:, 0], d[:, 1])
         normal = np.column_stack([-d[:, 1], d[:, 0]]) / np.maximum(length, 1e-9)[:, None]
-        mids += normal * (rng.normal(0, amp / (1.6 ** level), len(mids)) * length)[:, None]
+        mids += normal * (rng.normal(0, amp / (1.6**level), len(mids)) * length)[:, None]
         out = np.empty((len(pts) + len(mids), 2))
         out[0::2] = pts
         out[1::2] = mids
@@ -68,7 +68,7 @@ def build_roads(rng, L: Layout, U: Units):
     m = csr_matrix((length, ([a for a, _ in ok], [b for _, b in ok])), shape=(n, n))
     mst = minimum_spanning_tree(m).tocoo()
     chosen = {tuple(sorted((int(a), int(b)))) for a, b in zip(mst.row, mst.col)}
-    extra = [e for e, l in sorted(zip(ok, length), key=lambda t: t[1]) if e not in chosen and l < 15_000]
+    extra = [e for e, metres in sorted(zip(ok, length), key=lambda t: t[1]) if e not in chosen and metres < 15_000]
     chosen |= set(extra[:9])
     rows = []
     for k, (a, b) in enumerate(sorted(chosen)):
@@ -86,7 +86,7 @@ def build_roads(rng, L: Layout, U: Units):
     village_road = {}
     for t in range(len(seats)):
         vs = np.flatnonzero(L.village_town == t)
-        pts = np.vstack([seats[t:t + 1], hamlet[vs]])
+        pts = np.vstack([seats[t : t + 1], hamlet[vs]])
         d = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1])
         tree = minimum_spanning_tree(csr_matrix(np.triu(d + 1e-6, 1))).tocoo()
         for a, b in sorted(zip(tree.row.tolist(), tree.col.tolist())):
@@ -103,7 +103,8 @@ def build_roads(rng, L: Layout, U: Units):
     metric = np.array([r[2] for r in rows], dtype=object)
     roads = gpd.GeoDataFrame(
         {"kind": [r[0] for r in rows], "name": [r[1] for r in rows]},
-        geometry=geoms_to_storage(metric), crs=STORAGE_CRS,
+        geometry=geoms_to_storage(metric),
+        crs=STORAGE_CRS,
     )
     return roads, metric, np.array([r[3] for r in rows]), hamlet, village_road
 
@@ -154,8 +155,12 @@ def build_cameras(rng, L: Layout, U: Units, road_metric, road_village, hamlet, v
     gen = lambda idx: L.town_xy[t[idx]] + rng.normal(0, 1, (len(idx), 2)) * sig[idx, None]
     p1 = gen(np.arange(n_centre))
     p1 = _inside_fixed(rng, L, p1, gen)
-    junctions = np.vstack([shapely.get_coordinates(shapely.get_point(road_metric, 0)),
-                           shapely.get_coordinates(shapely.get_point(road_metric, -1))])
+    junctions = np.vstack(
+        [
+            shapely.get_coordinates(shapely.get_point(road_metric, 0)),
+            shapely.get_coordinates(shapely.get_point(road_metric, -1)),
+        ]
+    )
     junctions = np.unique(np.round(junctions, 1), axis=0)
     n_j = N_TIANWANG - n_centre
     j = rng.choice(len(junctions), n_j, replace=len(junctions) < n_j)
@@ -202,18 +207,27 @@ def build_cameras(rng, L: Layout, U: Units, road_metric, road_village, hamlet, v
     xy = np.vstack(xy)
     heading = np.concatenate(heading) % 360
     n = len(kinds)
-    fov = np.where(kinds == "tianwang", rng.uniform(55, 100, n),
-                   np.where(kinds == "xueliang", rng.uniform(50, 90, n), rng.uniform(70, 110, n)))
+    fov = np.where(
+        kinds == "tianwang",
+        rng.uniform(55, 100, n),
+        np.where(kinds == "xueliang", rng.uniform(50, 90, n), rng.uniform(70, 110, n)),
+    )
     dome = rng.random(n) < np.select([kinds == "tianwang", kinds == "xueliang"], [0.15, 0.04], 0.08)
     fov = np.where(dome, 360.0, np.round(fov))
-    rng_m = np.select([kinds == "tianwang", kinds == "xueliang"],
-                      [rng.uniform(80, 200, n), rng.uniform(50, 150, n)], rng.uniform(30, 80, n))
+    rng_m = np.select(
+        [kinds == "tianwang", kinds == "xueliang"],
+        [rng.uniform(80, 200, n), rng.uniform(50, 150, n)],
+        rng.uniform(30, 80, n),
+    )
     status = rng.choice(["online", "offline", "fault"], n, p=[0.93, 0.05, 0.02])
-    spans = {"tianwang": (date(2013, 1, 1), date(2021, 12, 31)),
-             "xueliang": (date(2016, 6, 1), date(2023, 12, 31)),
-             "zongzhi": (date(2018, 1, 1), date(2025, 10, 31))}
-    installed = [spans[k][0] + timedelta(days=int(rng.integers(0, (spans[k][1] - spans[k][0]).days + 1)))
-                 for k in kinds]
+    spans = {
+        "tianwang": (date(2013, 1, 1), date(2021, 12, 31)),
+        "xueliang": (date(2016, 6, 1), date(2023, 12, 31)),
+        "zongzhi": (date(2018, 1, 1), date(2025, 10, 31)),
+    }
+    installed = [
+        spans[k][0] + timedelta(days=int(rng.integers(0, (spans[k][1] - spans[k][0]).days + 1))) for k in kinds
+    ]
     industry = {"tianwang": "00", "xueliang": "01", "zongzhi": "02"}
     network = {"tianwang": "0", "xueliang": "0", "zongzhi": "6"}
     ctype = np.where(rng.random(n) < 0.7, "132", "131")
@@ -246,10 +260,20 @@ def build_cameras(rng, L: Layout, U: Units, road_metric, road_village, hamlet, v
         seq[key] = seq.get(key, 0) + 1
         names.append(f"{U.town_name[tt]}{U.village_name[v]}{label[kinds[i]]}{seq[key]:03d}")
     lon, lat = to_storage(xy[:, 0], xy[:, 1])
-    cams = gpd.GeoDataFrame({
-        "device_code": codes, "name": names, "kind": kinds, "heading_deg": np.round(heading, 1) % 360,
-        "fov_deg": fov, "range_m": np.round(rng_m), "status": status, "installed_on": installed,
-    }, geometry=gpd.points_from_xy(lon, lat), crs=STORAGE_CRS)
+    cams = gpd.GeoDataFrame(
+        {
+            "device_code": codes,
+            "name": names,
+            "kind": kinds,
+            "heading_deg": np.round(heading, 1) % 360,
+            "fov_deg": fov,
+            "range_m": np.round(rng_m),
+            "status": status,
+            "installed_on": installed,
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=STORAGE_CRS,
+    )
     return cams[keep].reset_index(drop=True)
 
 

@@ -11,7 +11,7 @@ from . import names as nm
 from .units import COUNTY_CODE, Units
 
 N_VACANT_GRIDS = 2
-N_BUSY_GRIDS = 8          # grids with a second worker: 806 - 2 + 8 = 812 grid workers
+N_BUSY_GRIDS = 8  # grids with a second worker: 806 - 2 + 8 = 812 grid workers
 N_REPLACED_WORKERS = 6
 N_VACANT_SECRETARIES = 3
 
@@ -30,7 +30,7 @@ def _chunks(rng, items, lo, hi):
     i = 0
     while i < len(items):
         k = int(rng.integers(lo, hi + 1))
-        run = items[i:i + k]
+        run = items[i : i + k]
         if len(run) < lo and out:
             out[-1] = out[-1] + run
         else:
@@ -40,7 +40,7 @@ def _chunks(rng, items, lo, hi):
 
 
 def build_people(rng: np.random.Generator, units: Units, period_start: date, period_end: date):
-    rows = []          # assignments: officer index, role, unit_code, valid_from, valid_to
+    rows = []  # assignments: officer index, role, unit_code, valid_from, valid_to
     n_officers = 0
     first = date(2024, 1, 1)
     last_start = period_start - timedelta(days=20)
@@ -68,9 +68,15 @@ def build_people(rng: np.random.Generator, units: Units, period_start: date, per
         if i in vacant:
             left = period_start + timedelta(days=int(rng.integers(span // 2, span - 30)))
             assign(new_officer(), "grid_worker", code, end=left)
-            vacancies.append({"role": "grid_worker", "unit_code": code, "level": "grid",
-                              "since": (left + timedelta(days=1)).isoformat(),
-                              "note": "网格员离职后尚未补员 (the grid worker left; no successor yet)"})
+            vacancies.append(
+                {
+                    "role": "grid_worker",
+                    "unit_code": code,
+                    "level": "grid",
+                    "since": (left + timedelta(days=1)).isoformat(),
+                    "note": "网格员离职后尚未补员 (the grid worker left; no successor yet)",
+                }
+            )
             continue
         if i in replaced:
             change = period_start + timedelta(days=int(rng.integers(60, span - 60)))
@@ -89,9 +95,15 @@ def build_people(rng: np.random.Generator, units: Units, period_start: date, per
         if i in no_secretary:
             left = period_start + timedelta(days=int(rng.integers(90, span - 20)))
             assign(new_officer(), "village_party_secretary", code, end=left)
-            vacancies.append({"role": "village_party_secretary", "unit_code": code, "level": "village",
-                              "since": (left + timedelta(days=1)).isoformat(),
-                              "note": "书记调任后空缺 (the secretary moved on; post vacant)"})
+            vacancies.append(
+                {
+                    "role": "village_party_secretary",
+                    "unit_code": code,
+                    "level": "village",
+                    "since": (left + timedelta(days=1)).isoformat(),
+                    "note": "书记调任后空缺 (the secretary moved on; post vacant)",
+                }
+            )
         else:
             assign(new_officer(), "village_party_secretary", code)
         assign(new_officer(), "mediation_committee", code)
@@ -126,14 +138,22 @@ def build_people(rng: np.random.Generator, units: Units, period_start: date, per
     female = rng.random(n_officers) < 0.38
     names, gender = nm.person_names(rng, n_officers, female)
     phones = nm.phones(rng, n_officers, unique=True)
-    officers = pd.DataFrame({
-        "officer_code": [f"O{i + 1:06d}" for i in range(n_officers)],
-        "name": names, "phone": phones, "gender": gender,
-    })
+    officers = pd.DataFrame(
+        {
+            "officer_code": [f"O{i + 1:06d}" for i in range(n_officers)],
+            "name": names,
+            "phone": phones,
+            "gender": gender,
+        }
+    )
     a = pd.DataFrame(rows, columns=["officer", "role", "unit_code", "valid_from", "valid_to"])
-    assignments = pd.DataFrame({
-        "officer_code": officers["officer_code"].to_numpy()[a["officer"].to_numpy()],
-        "role": a["role"], "unit_code": a["unit_code"], "valid_from": a["valid_from"],
-        "valid_to": a["valid_to"].astype(object).where(a["valid_to"].notna(), None),
-    })
+    assignments = pd.DataFrame(
+        {
+            "officer_code": officers["officer_code"].to_numpy()[a["officer"].to_numpy()],
+            "role": a["role"],
+            "unit_code": a["unit_code"],
+            "valid_from": a["valid_from"],
+            "valid_to": a["valid_to"].astype(object).where(a["valid_to"].notna(), None),
+        }
+    )
     return officers, assignments, vacancies

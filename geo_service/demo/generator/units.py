@@ -11,7 +11,7 @@ import shapely
 
 from . import names as nm
 from ._geo import STORAGE_CRS, geoms_to_storage
-from .shapes import SPECIAL_SITES, Layout, _apportion
+from .layout import SPECIAL_SITES, Layout, _apportion
 
 COUNTY_CODE = "511421000000"
 COUNTY_NAME = "仁寿县"
@@ -44,11 +44,11 @@ class Units:
     villages: gpd.GeoDataFrame
     grids: gpd.GeoDataFrame
     # metric geometries and lookups for the later steps
-    grid_metric: np.ndarray           # level-1 grids, in layout order
-    grid_code: np.ndarray             # level-1 code per layout grid index
-    village_code: np.ndarray          # per layout village index
+    grid_metric: np.ndarray  # level-1 grids, in layout order
+    grid_code: np.ndarray  # level-1 code per layout grid index
+    village_code: np.ndarray  # per layout village index
     village_name: np.ndarray
-    town_code: np.ndarray             # per layout town index
+    town_code: np.ndarray  # per layout town index
     town_name: np.ndarray
     town_kind: np.ndarray
     grid_pop: np.ndarray
@@ -60,14 +60,13 @@ def _unions(atoms, labels, k):
     bounds = np.searchsorted(lab, np.arange(k + 1))
     out = np.empty(k, dtype=object)
     for i in range(k):
-        members = atoms[order[bounds[i]:bounds[i + 1]]]
+        members = atoms[order[bounds[i] : bounds[i + 1]]]
         out[i] = members[0] if len(members) == 1 else shapely.coverage_union_all(members)
     return out
 
 
 def _multi(geoms):
-    return np.asarray([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms],
-                      dtype=object)
+    return np.asarray([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms], dtype=object)
 
 
 def build_units(rng: np.random.Generator, L: Layout) -> Units:
@@ -168,33 +167,78 @@ def build_units(rng: np.random.Generator, L: Layout) -> Units:
 
     to_s = lambda geoms: _multi(geoms_to_storage(geoms))
     county = gpd.GeoDataFrame(
-        {"code": [COUNTY_CODE], "name": [COUNTY_NAME], "kind": ["county"], "parent_code": [None],
-         "population": [int(tpop.sum())], "households": [int(thh.sum())]},
-        geometry=to_s([county_m]), crs=STORAGE_CRS,
+        {
+            "code": [COUNTY_CODE],
+            "name": [COUNTY_NAME],
+            "kind": ["county"],
+            "parent_code": [None],
+            "population": [int(tpop.sum())],
+            "households": [int(thh.sum())],
+        },
+        geometry=to_s([county_m]),
+        crs=STORAGE_CRS,
     )
-    towns = gpd.GeoDataFrame(
-        {"code": tcode, "name": tname, "kind": kind, "parent_code": COUNTY_CODE,
-         "population": tpop, "households": thh},
-        geometry=to_s(town_m), crs=STORAGE_CRS,
-    ).sort_values("code", kind="stable").reset_index(drop=True)
-    villages = gpd.GeoDataFrame(
-        {"code": vcode, "name": vname, "kind": np.where(L.village_urban, "community", "village"),
-         "urban": L.village_urban.astype(bool), "parent_code": tcode[L.village_town],
-         "population": vpop, "households": vhh},
-        geometry=to_s(vill_m), crs=STORAGE_CRS,
-    ).sort_values("code", kind="stable").reset_index(drop=True)
-    g1 = pd.DataFrame({
-        "code": gcode, "name": gname, "level": 1, "parent_code": None,
-        "village_code": vcode[L.grid_village], "kind": gkind, "population": gpop, "households": ghh,
-    })
-    g2 = pd.DataFrame({
-        "code": scode, "name": sname, "level": 2, "parent_code": gcode[L.sub_grid],
-        "village_code": vcode[L.grid_village[L.sub_grid]], "kind": gkind[L.sub_grid],
-        "population": spop, "households": shh,
-    })
+    towns = (
+        gpd.GeoDataFrame(
+            {
+                "code": tcode,
+                "name": tname,
+                "kind": kind,
+                "parent_code": COUNTY_CODE,
+                "population": tpop,
+                "households": thh,
+            },
+            geometry=to_s(town_m),
+            crs=STORAGE_CRS,
+        )
+        .sort_values("code", kind="stable")
+        .reset_index(drop=True)
+    )
+    villages = (
+        gpd.GeoDataFrame(
+            {
+                "code": vcode,
+                "name": vname,
+                "kind": np.where(L.village_urban, "community", "village"),
+                "urban": L.village_urban.astype(bool),
+                "parent_code": tcode[L.village_town],
+                "population": vpop,
+                "households": vhh,
+            },
+            geometry=to_s(vill_m),
+            crs=STORAGE_CRS,
+        )
+        .sort_values("code", kind="stable")
+        .reset_index(drop=True)
+    )
+    g1 = pd.DataFrame(
+        {
+            "code": gcode,
+            "name": gname,
+            "level": 1,
+            "parent_code": None,
+            "village_code": vcode[L.grid_village],
+            "kind": gkind,
+            "population": gpop,
+            "households": ghh,
+        }
+    )
+    g2 = pd.DataFrame(
+        {
+            "code": scode,
+            "name": sname,
+            "level": 2,
+            "parent_code": gcode[L.sub_grid],
+            "village_code": vcode[L.grid_village[L.sub_grid]],
+            "kind": gkind[L.sub_grid],
+            "population": spop,
+            "households": shh,
+        }
+    )
     grids = gpd.GeoDataFrame(
         pd.concat([g1, g2], ignore_index=True),
-        geometry=np.concatenate([to_s(grid_m), to_s(sub_m)]), crs=STORAGE_CRS,
+        geometry=np.concatenate([to_s(grid_m), to_s(sub_m)]),
+        crs=STORAGE_CRS,
     )
     grids["level"] = grids["level"].astype("int64")
     grids = grids.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
@@ -203,7 +247,16 @@ def build_units(rng: np.random.Generator, L: Layout) -> Units:
         frame["households"] = frame["households"].astype("int64")
         frame["parent_code"] = frame["parent_code"].astype(object).where(frame["parent_code"].notna(), None)
     return Units(
-        county=county, towns=towns, villages=villages, grids=grids, grid_metric=grid_m,
-        grid_code=gcode, village_code=vcode, village_name=vname, town_code=tcode, town_name=tname,
-        town_kind=kind, grid_pop=gpop,
+        county=county,
+        towns=towns,
+        villages=villages,
+        grids=grids,
+        grid_metric=grid_m,
+        grid_code=gcode,
+        village_code=vcode,
+        village_name=vname,
+        town_code=tcode,
+        town_name=tname,
+        town_kind=kind,
+        grid_pop=gpop,
     )

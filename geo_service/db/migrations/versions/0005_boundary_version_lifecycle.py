@@ -44,16 +44,24 @@ CREATE TRIGGER published_version_kept BEFORE UPDATE OR DELETE ON boundary_versio
 
 def upgrade() -> None:
     op.drop_constraint(op.f("ck_boundary_versions_published_has_date"), "boundary_versions", type_="check")
-    op.create_check_constraint(op.f("ck_boundary_versions_published_has_date"), "boundary_versions",
-                               "status <> 'published' OR effective_from IS NOT NULL")
+    op.create_check_constraint(
+        op.f("ck_boundary_versions_published_has_date"),
+        "boundary_versions",
+        "status <> 'published' OR effective_from IS NOT NULL",
+    )
     op.execute(FREEZE)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER published_version_kept ON boundary_versions; DROP FUNCTION published_version_kept(); "
-               "DROP TRIGGER admin_units_frozen ON admin_units; DROP TRIGGER grids_frozen ON grids; "
-               "DROP FUNCTION boundary_rows_frozen()")
+    op.execute(
+        "DROP TRIGGER published_version_kept ON boundary_versions; DROP FUNCTION published_version_kept(); "
+        "DROP TRIGGER admin_units_frozen ON admin_units; DROP TRIGGER grids_frozen ON grids; "
+        "DROP FUNCTION boundary_rows_frozen()"
+    )
     op.drop_constraint(op.f("ck_boundary_versions_published_has_date"), "boundary_versions", type_="check")
     op.execute("UPDATE boundary_versions SET status = 'draft' WHERE status = 'retired' AND effective_from IS NULL")
-    op.create_check_constraint(op.f("ck_boundary_versions_published_has_date"), "boundary_versions",
-                               "status = 'draft' OR effective_from IS NOT NULL")
+    op.create_check_constraint(
+        op.f("ck_boundary_versions_published_has_date"),
+        "boundary_versions",
+        "status = 'draft' OR effective_from IS NOT NULL",
+    )

@@ -42,8 +42,9 @@ def upgrade() -> None:
         "role_permissions",
         sa.Column("role", sa.String(length=40), nullable=False),
         sa.Column("permission", sa.String(length=40), nullable=False),
-        sa.ForeignKeyConstraint(["role"], ["access_roles.code"], name=op.f("fk_role_permissions_role_access_roles"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["role"], ["access_roles.code"], name=op.f("fk_role_permissions_role_access_roles"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("role", "permission", name=op.f("pk_role_permissions")),
     )
     op.create_table(
@@ -68,8 +69,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER; "
-               "DROP TRIGGER audit_log_append_only ON audit_log; DROP FUNCTION audit_log_append_only()")
+    op.execute(
+        "GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER; "
+        "DROP TRIGGER audit_log_append_only ON audit_log; DROP FUNCTION audit_log_append_only()"
+    )
     op.drop_table("users")
     op.drop_table("role_permissions")
     op.drop_table("access_roles")
