@@ -36,8 +36,7 @@ ADMIN_KINDS = ("county", "street", "town", "township", "community", "village")
 GRID_KINDS = ("urban", "rural", "special")
 UNIT_LEVELS = ("grid", "village", "town", "county")
 
-# Cameras.
-CAMERA_KINDS = ("xueliang", "tianwang", "zongzhi")
+# Cameras (their kinds are data: the camera_kinds table).
 CAMERA_STATES = ("online", "offline", "fault")
 MAX_CAMERA_RANGE_M = 1000
 
@@ -45,7 +44,6 @@ __all__ = [
     "ACTIONS",
     "ADMIN_KINDS",
     "ADMIN_LEVELS",
-    "CAMERA_KINDS",
     "CAMERA_STATES",
     "DATUMS",
     "DISPLAY_DATUMS",

@@ -31,6 +31,9 @@ EXPECTED_TABLES = {
     "access_roles",
     "role_permissions",
     "users",
+    "job_titles",
+    "camera_kinds",
+    "value_aliases",
 }
 
 

@@ -10,7 +10,18 @@ from importlib import resources
 
 import pandas as pd
 
-RULE_FILES = ("categories", "sources", "roles", "responsibility_rules", "time_limits", "access_roles", "permissions")
+RULE_FILES = (
+    "categories",
+    "sources",
+    "roles",
+    "responsibility_rules",
+    "time_limits",
+    "access_roles",
+    "permissions",
+    "job_titles",
+    "camera_kinds",
+    "value_aliases",
+)
 
 
 def read_rule_table(name: str) -> pd.DataFrame:
@@ -23,6 +34,9 @@ def read_rule_table(name: str) -> pd.DataFrame:
     for column in ("position", "limit_hours", "annual_share"):
         if column in frame:
             frame[column] = frame[column].astype(int)
+    for column in ("fov_deg", "range_m"):
+        if column in frame:
+            frame[column] = frame[column].astype(float)
     if "core" in frame:
         frame["core"] = frame["core"] == "true"
     return frame

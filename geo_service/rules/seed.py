@@ -10,6 +10,9 @@ _REFERENCE = {
     "sources": ("code", "name_zh", "name_en"),
     "roles": ("code", "name_zh", "name_en", "unit_level"),
     "access_roles": ("code", "name_zh", "name_en"),
+    "job_titles": ("title", "role"),
+    "camera_kinds": ("code", "name_zh", "name_en", "fov_deg", "range_m"),
+    "value_aliases": ("field", "alias", "value"),
 }
 
 
@@ -21,7 +24,7 @@ def seed_rules(cursor) -> dict[str, int]:
     """
     inserted: dict[str, int] = {}
     for table, columns in _REFERENCE.items():
-        rows = read_rule_table(table)[list(columns)].itertuples(index=False, name=None)
+        rows = read_rule_table(table)[list(columns)].astype(object).itertuples(index=False, name=None)
         count = 0
         for row in rows:
             cursor.execute(

@@ -48,7 +48,6 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "risk_colours": vocabulary.RISK_COLOURS,
     "tiers": vocabulary.TIERS,
     "grid_kinds": vocabulary.GRID_KINDS,
-    "camera_kinds": vocabulary.CAMERA_KINDS,
     "camera_states": vocabulary.CAMERA_STATES,
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -10,7 +10,15 @@ from geo_service.db.models.base import NAMING, Base
 from geo_service.db.models.cases import Incident, IncidentEvent, IncidentExtension, IncidentOfficer, OutboxMessage
 from geo_service.db.models.people import Officer, OfficerAssignment, Role
 from geo_service.db.models.places import AdminUnit, BoundaryVersion, Camera, Grid
-from geo_service.db.models.rules import Category, ResponsibilityRule, Source, TimeLimitRule
+from geo_service.db.models.rules import (
+    CameraKind,
+    Category,
+    JobTitle,
+    ResponsibilityRule,
+    Source,
+    TimeLimitRule,
+    ValueAlias,
+)
 
 __all__ = [
     "NAMING",
@@ -20,12 +28,14 @@ __all__ = [
     "Base",
     "BoundaryVersion",
     "Camera",
+    "CameraKind",
     "Category",
     "Grid",
     "Incident",
     "IncidentEvent",
     "IncidentExtension",
     "IncidentOfficer",
+    "JobTitle",
     "Officer",
     "OfficerAssignment",
     "OutboxMessage",
@@ -36,4 +46,5 @@ __all__ = [
     "Source",
     "TimeLimitRule",
     "User",
+    "ValueAlias",
 ]

@@ -26,7 +26,6 @@ from geo_service.db.models.base import Base, geometry_column, one_of
 from geo_service.vocabulary import (
     ADMIN_KINDS,
     ADMIN_LEVELS,
-    CAMERA_KINDS,
     CAMERA_STATES,
     GRID_KINDS,
     MAX_CAMERA_RANGE_M,
@@ -127,7 +126,6 @@ class Camera(Base):
     __tablename__ = "cameras"
     __table_args__ = (
         CheckConstraint(r"device_code ~ '^\d{20}$'", name="device_code_format"),
-        CheckConstraint(one_of("kind", CAMERA_KINDS), name="kind"),
         CheckConstraint(one_of("status", CAMERA_STATES), name="status"),
         CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading"),
         CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="fov"),
@@ -139,7 +137,7 @@ class Camera(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(ForeignKey("camera_kinds.code"))
     heading_deg: Mapped[float] = mapped_column(Float)
     fov_deg: Mapped[float] = mapped_column(Float)
     range_m: Mapped[float] = mapped_column(Float)

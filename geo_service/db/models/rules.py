@@ -1,10 +1,12 @@
-"""Rules an administrator edits: categories, sources, who is responsible, time limits."""
+"""Rules an administrator edits: categories, sources, who is responsible, time limits, and the
+names a county's own files use for them (job titles, camera kinds, Chinese names of values)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -75,3 +77,40 @@ class TimeLimitRule(Base):
     category: Mapped[str | None] = mapped_column(ForeignKey("categories.code"))
     risk_colour: Mapped[str | None] = mapped_column(String(8))
     limit_hours: Mapped[int] = mapped_column(Integer)
+
+
+class JobTitle(Base):
+    """A job title as a county's roster writes it (网格员, 村党支部书记, ...) and the role it holds."""
+
+    __tablename__ = "job_titles"
+
+    title: Mapped[str] = mapped_column(Text, primary_key=True)
+    role: Mapped[str] = mapped_column(ForeignKey("roles.code"))
+
+
+class CameraKind(Base):
+    """A kind of camera (雪亮, 天网, 综治, ...) and the view a camera of that kind is given when its
+    export says nothing of it."""
+
+    __tablename__ = "camera_kinds"
+    __table_args__ = (
+        CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="fov"),
+        CheckConstraint("range_m > 0", name="range"),
+    )
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    fov_deg: Mapped[float] = mapped_column(Float)
+    range_m: Mapped[float] = mapped_column(Float)
+
+
+class ValueAlias(Base):
+    """A name a county's files use for one of the service's values: 已办结 for the status closed,
+    满意 for satisfaction 4, 红色 for the risk colour red."""
+
+    __tablename__ = "value_aliases"
+
+    field: Mapped[str] = mapped_column(String(20), primary_key=True)
+    alias: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
