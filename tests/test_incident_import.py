@@ -258,3 +258,21 @@ def test_a_batch_writes_the_same_timeline_as_one_by_one(tiny_client):
         ]
     assert "vacant: grid_leader" in batched[0]["timeline"][1]["note"]
     assert "nearest grid " + EAST + "002" in batched[1]["timeline"][0]["note"]
+
+
+def test_past_cases_are_not_recorded_as_new_reports(tiny_url, tiny_engine, tmp_path):
+    """The file had status, closing time and satisfaction: loaded as new reports they would come
+    back open and dispatched to today's people. They are refused and sent to the county import."""
+    rows = pd.DataFrame([incident("P-1"), incident("P-2")]).assign(
+        status="closed", closed_at="2024-03-05T10:00:00+08:00", satisfaction=4
+    )
+    source = tmp_path / "closed.csv"
+    rows.to_csv(source, index=False)
+    outbox = scalar(tiny_engine, "SELECT count(*) FROM outbox")
+    command = [sys.executable, "-m", "geo_service.cli.main", "assign", str(source), "--load"]
+    refused = subprocess.run(command, capture_output=True, text=True, env=_env(tiny_url), timeout=120)
+    assert refused.returncode == 2
+    assert "past cases" in refused.stderr and "county import" in refused.stderr
+    assert "closed_at, satisfaction, status" in refused.stderr
+    assert scalar(tiny_engine, "SELECT count(*) FROM incidents WHERE external_id LIKE 'P-%'") == 0
+    assert scalar(tiny_engine, "SELECT count(*) FROM outbox") == outbox

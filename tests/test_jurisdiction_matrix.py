@@ -343,6 +343,10 @@ COUNTY_ONLY = [
     ("POST", "/boundaries/drafts"),
     ("POST", "/assign"),
     ("POST", "/incidents/batch"),
+    ("GET", "/rules"),
+    ("GET", "/rules/export"),
+    ("POST", "/rules/import"),
+    ("POST", "/county/import"),
 ]
 
 
@@ -398,6 +402,8 @@ NO_PLACE_DATA = {
     "GET /tiles",
     "GET /tiles/style.json",
     "GET /tiles/{layer}.json",
+    "GET /rules/{table}",  # the rule tables: county-wide, refused as /rules is (test_rules_admin.py)
+    "PUT /rules/{table}",
 }
 
 

@@ -15,12 +15,14 @@ from geo_service.api import (
     boundaries,
     bulk,
     cases,
+    county,
     errors,
     health,
     incidents,
     locate,
     map_page,
     ogc_features,
+    rules,
     tiles,
 )
 from geo_service.api.limits import BodyLimit, RateLimiter
@@ -73,4 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(map_page.router)
     app.include_router(analysis.router)
+    app.include_router(rules.router)
+    app.include_router(county.router)
     return app

@@ -28,6 +28,8 @@ from geo_service.times import read_time
 from geo_service.vocabulary import RISK_COLOURS
 
 REQUIRED = ("external_id", "category", "source", "reported_at")
+# Columns that make a row a past case rather than a new report.
+PAST_CASE_COLUMNS = {"status", "closed_at", "resolved_at", "satisfaction", "dispatched_at"}
 OPTIONAL = ("risk_colour", "description", "reporter_name", "reporter_phone")
 
 
@@ -233,6 +235,15 @@ def import_file(
         raise InvalidInput(f"{out.name}: each row's outcome is written to a .csv or .parquet file", field="out")
     (reporter or Silent()).step(f"reading {source} ...")
     frame, lon, lat, problems = read_points(source, lon_column, lat_column)
+    past = sorted(set(frame.columns) & PAST_CASE_COLUMNS)
+    if past:
+        # New reports are dispatched now to today's people; a past case must keep its own status
+        # and times, which only the county import does.
+        raise InvalidInput(
+            f"{source.name} has {', '.join(past)}: these are past cases, which keep their status and times "
+            "only through `geo-service county import`; `assign --load` records new reports",
+            field="file",
+        )
     if crs_column and crs_column not in frame.columns:
         raise InvalidInput(f"{source.name}: no column {crs_column}", field="crs_column")
     datums = frame[crs_column].astype(str).str.strip().str.lower().to_numpy(dtype=object) if crs_column else crs

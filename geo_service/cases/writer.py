@@ -56,6 +56,7 @@ INCIDENT_COLUMNS = {
     "resolved_at": "timestamptz",
     "closed_at": "timestamptz",
     "satisfaction": "smallint",
+    "visited_at": "timestamptz",
 }
 STAGING = "incident_staging"
 
@@ -63,13 +64,13 @@ INSERT = f"""
     INSERT INTO incidents (id, external_id, source, category, reported_at, description, reporter_name,
                            reporter_phone, geom, input_datum, input_lon, input_lat, boundary_version_id,
                            grid_id, grid_code, village_code, town_code, county_code, risk_colour, status,
-                           tier, dispatched_at, deadline, resolved_at, closed_at, satisfaction)
+                           tier, dispatched_at, deadline, resolved_at, closed_at, satisfaction, visited_at)
     SELECT coalesce(s.id, nextval(pg_get_serial_sequence('incidents', 'id'))), s.external_id, s.source,
            s.category, s.reported_at, s.description, s.reporter_name, s.reporter_phone,
            ST_SetSRID(ST_MakePoint(s.lon, s.lat), {STORAGE_SRID}), s.input_datum, s.input_lon, s.input_lat,
            s.version_id, g.id, s.grid_code, s.village_code, s.town_code, s.county_code,
            coalesce(s.risk_colour, 'blue'), coalesce(s.status, 'reported'), coalesce(s.tier, 'village'),
-           s.dispatched_at, s.deadline, s.resolved_at, s.closed_at, s.satisfaction
+           s.dispatched_at, s.deadline, s.resolved_at, s.closed_at, s.satisfaction, s.visited_at
       FROM {STAGING} s
       LEFT JOIN grids g ON g.version_id = s.version_id AND g.code = s.grid_code
     ON CONFLICT (external_id) DO NOTHING

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from geo_service.cli import audit, boundaries, db, demo, users
+from geo_service.cli import audit, boundaries, county, db, demo, rules, users
 from geo_service.cli.errors import reported
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(boundaries.app, name="boundaries")
 app.add_typer(users.app, name="users")
+app.add_typer(rules.app, name="rules")
+app.add_typer(county.app, name="county")
 app.command("audit")(audit.audit_command)
 
 

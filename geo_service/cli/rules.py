@@ -1,0 +1,64 @@
+"""``geo-service rules``: the county's rules (categories, sources, roles, camera kinds, job titles,
+names of values, responsibility rules, time limits) exported to files and imported from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from geo_service.cli.errors import reported
+from geo_service.errors import Conflict, InvalidInput
+from geo_service.rules.tables import Problem
+
+app = typer.Typer(help="Rules: export to CSV or xlsx files, edit them, import them back.", no_args_is_help=True)
+
+
+def _engine():
+    from geo_service.cli.context import engine as cli_engine
+
+    return cli_engine()
+
+
+@app.command()
+def export(
+    folder: Path = typer.Argument(..., help="Folder to write into (made if missing)."),
+    fmt: str = typer.Option("csv", "--format", help="csv: a file per table; xlsx: rules.xlsx, a sheet per table."),
+) -> None:
+    """Write the rule tables as files to edit and import back."""
+    from geo_service.rules.admin import export_rules
+
+    with reported(), _engine().connect() as connection:
+        paths = export_rules(connection, folder, fmt=fmt)
+    for path in paths:
+        typer.echo(path)
+
+
+@app.command("import")
+def import_command(
+    path: Path = typer.Argument(..., help="A folder of CSV/xlsx files named after the tables, or one such file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and say what would change; store nothing."),
+    actor: str = typer.Option("cli", help="Who makes the change (recorded in the audit log)."),
+) -> None:
+    """Make the rule tables given the county's rules (tables not given stay as they are); all or nothing."""
+    from geo_service.rules.admin import import_rules
+
+    with reported():
+        try:
+            with _engine().begin() as connection:
+                change = import_rules(connection, path, actor=actor, dry_run=dry_run)
+        except (InvalidInput, Conflict) as exc:
+            if not exc.detail.get("problems"):
+                raise
+            _print_problems(exc)
+            raise typer.Exit(2) from None
+    for line in change.lines():
+        typer.echo(line)
+
+
+def _print_problems(exc: InvalidInput | Conflict) -> None:
+    """Every problem on its own line (``reported`` would print only the first)."""
+    problems = exc.detail["problems"]
+    typer.echo(f"error: {len(problems)} problem{'s' * (len(problems) > 1)}; nothing was changed", err=True)
+    for problem in problems:
+        typer.echo(f"  {Problem(**problem)}", err=True)

@@ -1,0 +1,251 @@
+"""``import_county``: a county's files into the database, all or nothing, or row by row.
+
+The import reads every file, recognises what each holds, checks it all, and writes it in one
+transaction: places first (a boundary version), then the people responsible for them, the cameras
+and the past cases. Any error and nothing is stored, unless ``skip_bad_rows``: then the rows in
+error are left out and listed. A dry run does everything, the database's own checks included,
+and rolls back, so it reports exactly what a real run would. Importing the same files again
+finds nothing to change and says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from geo_service.auth import audit
+from geo_service.boundaries.versions import in_force_or_none
+from geo_service.county.place_versions import write_places
+from geo_service.county.places import prepare_places
+from geo_service.county.report import ImportReport
+from geo_service.progress import Reporter, Silent
+from geo_service.rules.seed import seed_rules
+from geo_service.settings import Settings
+from geo_service.times import local_day, now, start_of_day
+
+
+def crs_options(values: list[str]) -> tuple[str | None, dict[str, str]]:
+    """``--crs DATUM`` (every file that does not say its datum) and ``--crs FILE=DATUM`` (one file),
+    as the command line and the upload form give them."""
+    default, by_file = None, {}
+    for value in values:
+        name, equals, datum = value.rpartition("=")
+        if equals:
+            by_file[name] = datum
+        else:
+            default = value
+    return default, by_file
+
+
+class _Abort(Exception):
+    """Raised inside the transaction to roll it back: a dry run, or errors without skip_bad_rows."""
+
+
+def import_county(
+    engine: Engine,
+    paths: list[Path],
+    *,
+    settings: Settings,
+    actor: str,
+    crs: str | None = None,
+    crs_by_file: dict[str, str] | None = None,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    notify_open: bool = False,
+    reporter: Reporter | None = None,
+) -> ImportReport:
+    """Load a county from its files.
+
+    Parameters
+    ----------
+    paths : list of Path
+        Files, or folders of them (zipped Shapefiles, GeoPackages, GeoJSON, CSV, xlsx).
+    crs, crs_by_file : str, dict
+        The datum of files that do not say theirs: for every such file, or by file name (or
+        path under the folder given).
+    dry_run : bool
+        Check everything and store nothing.
+    skip_bad_rows : bool
+        Load the rows without errors and list those left; otherwise any error stores nothing.
+    notify_open : bool
+        Tell the people bound to the open cases imported (closed ones never notify anyone).
+
+    Returns
+    -------
+    ImportReport
+        Every file with its kind, datum, rows and problems; the gaps left; what was stored.
+    """
+    # The readers and writers are imported here: they bring pyogrio, calamine and the rules.
+    from geo_service.county.sources import detect_offsets, read_sources
+
+    reporter = reporter or Silent()
+    report = ImportReport(dry_run=dry_run)
+    reporter.step("reading the files ...")
+    tables = read_sources(list(paths), crs_default=crs, crs_by_file=crs_by_file or {}, report=report)
+    detect_offsets(tables, report)
+    usable = [t for t in tables if t.kind is not None and not t.report.fatal()]
+    zone = settings.place.timezone
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            _load(connection, usable, report, settings, actor, notify_open, reporter)
+            if report.error_count and not skip_bad_rows:
+                raise _Abort("errors")
+            if dry_run:
+                raise _Abort("dry run")
+            transaction.commit()
+            report.stored = True
+        except _Abort:
+            transaction.rollback()
+            report.stored = False
+        except Exception:
+            transaction.rollback()
+            raise
+    if not report.stored:
+        for file in report.files:
+            file.loaded = 0
+    report.summary.setdefault("zone", zone)
+    return report
+
+
+def _load(
+    connection: Connection,
+    tables: list,
+    report: ImportReport,
+    settings: Settings,
+    actor: str,
+    notify_open: bool,
+    reporter: Reporter,
+) -> None:
+    from geo_service.county import cameras, history, roster
+
+    zone = settings.place.timezone
+    seed_rules(connection.connection.cursor())
+    aliases = _aliases(connection)
+    by_kind = {kind: [t for t in tables if t.kind == kind] for kind in ("roster", "cameras", "incidents")}
+    changed = False
+
+    places = prepare_places(
+        tables, unit_aliases=aliases.get("unit_kind", {}), grid_aliases=aliases.get("grid_kind", {})
+    )
+    levels: dict[str, str] = {}
+    if places is not None:
+        reporter.step("writing and checking the boundaries ...")
+        towns_report = next(t.report for t in tables if t.kind == "towns")
+        written = write_places(
+            connection,
+            places,
+            effective_from=_first_moment(by_kind["incidents"], zone),
+            settings=settings,
+            towns_report=towns_report,
+        )
+        report.summary["boundaries"] = {"outcome": written.outcome, "version": written.version_id, **written.counts}
+        changed |= written.outcome in ("published", "draft")
+        for table in tables:
+            if table.kind in ("county", "towns", "villages", "grids"):
+                table.report.loaded = len(table.frame) - len(table.report.bad_rows())
+        levels = places.unit_levels
+    else:
+        levels = _levels_in_force(connection, zone)
+    if not levels:
+        for kind in ("roster", "cameras", "incidents"):
+            for table in by_kind[kind]:
+                table.report.error(
+                    None,
+                    None,
+                    "no towns, villages or grids to place these rows in: "
+                    "import the county's boundaries first or with them",
+                )
+        return
+
+    today = local_day(now(zone), zone)
+    for table in by_kind["roster"]:
+        reporter.step(f"people of {table.path} ...")
+        prepared = roster.prepare_roster(connection, table, units=levels, zone=zone)
+        counts = roster.write_roster(connection, prepared, effective=today, actor=actor)
+        report.summary.setdefault("roster", {}).update(counts)
+        table.report.loaded = len(table.frame) - len(table.report.bad_rows())
+        changed |= _changed(counts)
+    for table in by_kind["cameras"]:
+        reporter.step(f"cameras of {table.path} ...")
+        prepared = cameras.prepare_cameras(connection, table, units=levels)
+        counts = cameras.write_cameras(connection, prepared, actor=actor)
+        report.summary.setdefault("cameras", {}).update(counts)
+        table.report.loaded = len(table.frame) - len(table.report.bad_rows())
+        changed |= _changed(counts)
+    has_grids = places is None or not places.grids.empty
+    for table in by_kind["incidents"]:
+        if not has_grids:
+            table.report.error(
+                None,
+                None,
+                "no grids were loaded (see the grids file's problems): past cases cannot be placed in their grids",
+            )
+            continue
+        reporter.step(f"cases of {table.path} ...")
+        prepared = history.prepare_history(connection, table, settings=settings, county_units=set(levels))
+        counts = history.write_history(
+            connection, prepared, settings=settings, actor=actor, notify_open=notify_open, reporter=reporter
+        )
+        report.summary.setdefault("incidents", {}).update(counts)
+        table.report.loaded = int(counts.get("created", 0)) + int(counts.get("existing", 0))
+        changed |= bool(counts.get("created"))
+    report.gaps = roster.roster_gaps(connection, levels, today)
+    report.changed = changed
+    if changed:
+        audit.record(
+            connection,
+            actor,
+            "county.import",
+            "county",
+            next(iter(levels), None),
+            after={"files": [f.path for f in report.files], "summary": report.summary},
+        )
+
+
+def _aliases(connection: Connection) -> dict[str, dict[str, str]]:
+    rows = connection.execute(text("SELECT field, alias, value FROM value_aliases")).all()
+    aliases: dict[str, dict[str, str]] = {}
+    for field, alias, value in rows:
+        aliases.setdefault(field, {})[alias] = value
+    return aliases
+
+
+def _first_moment(incident_tables: list, zone: str) -> datetime:
+    """When a county's first boundaries take effect: before its earliest past case, so every case
+    is placed by them, or now when it brings none."""
+    from geo_service.county.case_values import read_case_time
+
+    earliest = now(zone)
+    for table in incident_tables:
+        if "reported_at" in table.frame:
+            times = pd.Series(
+                [read_case_time(v, zone) for v in table.frame["reported_at"].dropna().unique()], dtype=object
+            )
+            times = times.dropna()
+            if len(times):
+                earliest = min(earliest, min(times))
+    return start_of_day(local_day(earliest, zone) - timedelta(days=1), zone)
+
+
+def _levels_in_force(connection: Connection, zone: str) -> dict[str, str]:
+    """The units and grids of the boundaries in force, for files that bring no boundaries."""
+    current = in_force_or_none(connection, now(zone))
+    if current is None:
+        return {}
+    rows = connection.execute(
+        text(
+            "SELECT code, level FROM admin_units WHERE version_id = :v UNION ALL "
+            "SELECT code, 'grid' FROM grids WHERE version_id = :v"
+        ),
+        {"v": current.id},
+    ).all()
+    return dict(rows)
+
+
+def _changed(counts: dict[str, int]) -> bool:
+    return any(v for k, v in counts.items() if not k.endswith("unchanged") and k != "existing" and isinstance(v, int))

@@ -1,0 +1,101 @@
+"""The values of a county's people files (rosters, cameras) as the files write them: cells, unit
+codes, days, phone numbers; and the stable officer code of a roster row without one.
+
+``unit_code``, ``read_day`` and ``phone_number`` return None for an empty cell and raise ValueError
+saying why a value is unreadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from geo_service.county import unit_codes
+
+EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system (its false 1900-02-29 included)
+
+_WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")
+_DAY_ZH = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?(\s.*)?$")
+_DAY_SEP = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([\sT].*)?$")
+_DAY_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SERIAL = re.compile(r"^\d{1,6}(\.\d+)?$")
+
+
+def cell(value: object) -> str | None:
+    """A cell as text (full-width characters made ordinary, stripped), None when empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    raw = unicodedata.normalize("NFKC", str(value)).strip()
+    return raw or None
+
+
+def unit_code(value: object) -> str | None:
+    """A unit code from a cell (``unit_codes``: full-width digits, spaces, ``.0`` removed; a 9-digit
+    town code padded to 12); ValueError saying why it is none (digits lost to Excel are not guessed)."""
+    if cell(value) is None:
+        return None
+    code, reason = unit_codes.clean_code(value)
+    if code is not None:
+        code, reason = unit_codes.unit_code(code)
+    if code is None:
+        raise ValueError(reason)
+    return code
+
+
+def read_day(value: object, zone: str | None = None) -> date | None:
+    """A calendar day from a cell: a date, an ISO date, ``2023年3月1日``, ``2023/3/1``, ``2023.3.1``,
+    ``20230301`` or an Excel serial number (a time with a zone counts as the day in ``zone``).
+    ValueError saying why when it is no day."""
+    if isinstance(value, datetime):  # pandas' Timestamp too
+        if pd.isna(value):
+            return None
+        return value.astimezone(ZoneInfo(zone)).date() if value.tzinfo and zone else value.date()
+    if isinstance(value, date):
+        return value
+    raw = cell(value)
+    if raw is None:
+        return None
+    for pattern in (_DAY_ZH, _DAY_SEP, _DAY_COMPACT):
+        match = pattern.match(raw)
+        if match:
+            try:
+                return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a day of the calendar") from None
+    if _SERIAL.match(raw):
+        day = EXCEL_EPOCH + timedelta(days=int(float(raw)))
+        if 1900 <= day.year <= 2100:
+            return day
+    raise ValueError(f"{raw!r} is not a date (write it as 2023-03-01, 2023年3月1日 or 2023/3/1)")
+
+
+def phone_number(value: object) -> str | None:
+    """A phone as digits only: an 11-digit mobile starting 1, or a landline with its area code
+    (starting 0); spaces, dashes, +86/0086 and Excel's ``.0`` removed. ValueError saying why."""
+    raw = cell(value)
+    if raw is None:
+        return None
+    number = re.sub(r"[\s\-()]", "", raw)
+    whole = _WHOLE_FLOAT.match(number)
+    if whole:
+        number = whole.group(1)
+    country = False
+    for prefix in ("+86", "0086"):
+        if number.startswith(prefix):
+            number, country = number[len(prefix) :], True
+    if country and number[:1] not in ("1", "0"):
+        number = "0" + number  # a landline written internationally drops its trunk 0
+    if re.fullmatch(r"1[3-9]\d{9}", number) or re.fullmatch(r"0[1-9]\d{8,10}", number):
+        return number
+    raise ValueError(f"{raw!r} is neither an 11-digit mobile number starting with 1 nor a landline with its area code")
+
+
+def generated_code(name: str, phone: str | None) -> str:
+    """A stable officer code for a roster without one: the same name and phone, the same code."""
+    return "P" + hashlib.sha1(f"{name}\x1f{phone or ''}".encode()).hexdigest()[:15]
