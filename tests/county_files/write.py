@@ -238,7 +238,8 @@ def incidents_table(county: County, messy: bool, datum_column: bool, excel: bool
         if messy:
             risk = str(rng.choice(risk_ways[risk]))
         row = [r.external_id, category, source, r.status, risk, when(r.reported_at), when(r.dispatched_at)]
-        row += [when(r.closed_at), r.satisfaction, r.description, round(r.geometry.x, 6), round(r.geometry.y, 6)]
+        satisfaction = None if pd.isna(r.satisfaction) else r.satisfaction
+        row += [when(r.closed_at), satisfaction, r.description, round(r.geometry.x, 6), round(r.geometry.y, 6)]
         rows.append(row + (["WGS84"] if datum_column else []))
     planted: list[tuple[int, str, str, Any]] = []  # row, column, what, value
     if messy:
