@@ -560,3 +560,50 @@ def test_the_hotspots_toggle_shows_only_when_the_service_has_hotspots(page, serv
     page.wait_for_load_state("networkidle")
     has_hotspots = client.head("/analysis/hotspots").status_code != 404
     assert page.locator("#hotspots-toggle").is_visible() is has_hotspots
+
+
+@pytest.fixture(scope="module")
+def imported_county(cluster, tmp_path_factory):
+    """A database holding only Xianyou, loaded from its files by the county import."""
+    import uuid
+
+    from geo_service.county.load import crs_options, import_county
+    from geo_service.db import migrate
+    from geo_service.db.engine import dispose_engines, get_engine
+    from geo_service.settings import Settings
+
+    from .county_files import make_county, write_county_files
+
+    county = make_county(PROJECT_ROOT / "boundaries" / "sources" / "350322.geojson", "350322", seed=7, incidents=300)
+    manifest = write_county_files(county, tmp_path_factory.mktemp("xianyou_files"))
+    name = f"geo_service_map_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    migrate.upgrade(url)
+    default, by_file = crs_options(manifest.crs_options()[1::2])
+    report = import_county(
+        get_engine(url),
+        [manifest.folder],
+        settings=Settings(database_url=url),
+        actor="tests",
+        crs=default,
+        crs_by_file=by_file,
+        skip_bad_rows=True,
+    )
+    assert report.stored
+    yield url, county
+    dispose_engines()
+    cluster.drop_database(name)
+
+
+def test_a_county_loaded_from_its_files_is_drawn_on_the_map(new_page, imported_county):
+    url, county = imported_county
+    point = county.grids.geometry.iloc[0].representative_point()
+    with live_server(url) as server:
+        page = new_page(token_for(url))
+        open_map(page, server, f"#13/{point.y:.5f}/{point.x:.5f}")
+        codes = {g["properties"]["code"] for g in rendered(page, "grids")}
+        assert codes and codes <= set(county.grids["code"])
+        assert page.errors == []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map_page_imported_county.png"))
