@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import box
 
 from geo_service.coordinates.datum import convert, convert_geometry
-from geo_service.county import codes
+from geo_service.county import cells
 from geo_service.county.report import ImportReport
 from geo_service.county.sources import detect_offsets, read_sources
 
@@ -464,7 +464,7 @@ def test_xlsx_roster_title_row_numbers_dates_and_codes_excel_rounded(tmp_path):
 def test_cell_texts():
     import datetime as dt
 
-    texts, lost = codes.cell_texts(
+    texts, lost = cells.cell_texts(
         [
             None,
             "",

@@ -16,14 +16,14 @@ import shapely
 from pyproj import CRS
 
 from geo_service.coordinates.datum import convert, convert_geometry, parse_datum
-from geo_service.county import codes
+from geo_service.county import cells
 from geo_service.county.fields import SPATIAL_KINDS
 from geo_service.county.formats import RawTable
 from geo_service.county.report import FileReport
 
 CHINA = (73.0, 3.0, 136.0, 54.0)  # lon/lat box of the data a county can hold
 CHOICES = "cgcs2000, wgs84, gcj02 or bd09"
-# Chinese and common names of the datums, normalised (codes.normalise_name), beyond parse_datum's.
+# Chinese and common names of the datums, normalised (cells.normalise_name), beyond parse_datum's.
 _NAMES = {
     **dict.fromkeys(
         ("国家2000", "2000国家大地坐标系", "cgcs2000", "中国2000", "国家大地2000", "大地2000", "2000坐标系", "2000"),
@@ -45,7 +45,7 @@ def datum_name(value: str) -> str:
     ValueError
         If the name is not one the import knows; the message says which are.
     """
-    key = codes.normalise_name(value)
+    key = cells.normalise_name(value)
     if key in _NAMES:
         return _NAMES[key]
     try:
@@ -59,7 +59,7 @@ def datum_name(value: str) -> str:
 def crs_datum(crs: CRS) -> str:
     """The datum of a file's CRS: cgcs2000 or wgs84; anything else (Xian80, Beijing54) is refused."""
     geodetic = crs.geodetic_crs
-    name = codes.normalise_name(geodetic.datum.name if geodetic is not None else crs.name)
+    name = cells.normalise_name(geodetic.datum.name if geodetic is not None else crs.name)
     if "china" in name and "2000" in name or "cgcs2000" in name:
         return "cgcs2000"
     if "wgs84" in name or "wgs1984" in name or "worldgeodeticsystem1984" in name:

@@ -29,7 +29,7 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from geo_service.county import codes
+from geo_service.county import cells
 from geo_service.county.report import ImportReport
 
 TABLE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
@@ -252,7 +252,7 @@ def dbf_encoding(dbf: Path, cpg: Path | None, warn: list[str]) -> str:
     """The encoding of a .dbf's text: the .cpg's when it names one the bytes fit, else UTF-8 or GBK
     (as GB18030, its superset) from the bytes; what was overruled is appended to ``warn``."""
     declared = cpg.read_text("ascii", "ignore").strip() if cpg else ""
-    codec = CPG_CODECS.get(codes.normalise_name(declared)) if declared else None
+    codec = CPG_CODECS.get(cells.normalise_name(declared)) if declared else None
     chunks = _dbf_sample(dbf)
     if not chunks:
         return codec or "utf-8"
@@ -292,7 +292,7 @@ def _table(gdf: pd.DataFrame, shown: str, keys: tuple[str, ...], crs: CRS | None
         if pd.api.types.is_float_dtype(values):
             lost = values.abs().ge(1e15) & (values % 1 == 0)
             flags += [(i + 1, name, lost_digits(values.iloc[i])) for i in lost.to_numpy().nonzero()[0]]
-        columns[name] = codes.text_column(values).reset_index(drop=True)
+        columns[name] = cells.text_column(values).reset_index(drop=True)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(gdf)))
     frame["_row"] = range(1, len(gdf) + 1)
     if geometry is not None:

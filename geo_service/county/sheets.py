@@ -3,7 +3,7 @@
 CSV: UTF-8 (a BOM allowed) when the whole file decodes, else GB18030 (GBK's superset); comma or
 tab separated; read with every column as text. Excel (.xlsx/.xls, python-calamine): each sheet
 with data is a table; the header is the row among the first ten naming most known columns (a
-title row above it is common); cells become text one column at a time (``codes.cell_texts``), and
+title row above it is common); cells become text one column at a time (``cells.cell_texts``), and
 numbers of 16 digits or more, which Excel cannot hold exactly, are flagged.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo_service.county import codes, formats
+from geo_service.county import cells, formats
 from geo_service.county.report import ImportReport
 
 
@@ -43,7 +43,7 @@ def _text_table(frame: pd.DataFrame, shown: str, keys: tuple[str, ...], flags: l
     """Strip the text, drop unnamed empty columns and empty rows, number rows from 1."""
     columns = {}
     for i, column in enumerate(frame.columns):
-        values = codes.text_column(frame.iloc[:, i])
+        values = cells.text_column(frame.iloc[:, i])
         name = str(column).strip()
         if not name or name.startswith("Unnamed: "):
             if values.isna().all():
@@ -90,17 +90,17 @@ def read_excel(
 
 def _sheet_table(rows: list[list], shown: str, keys: tuple[str, ...]) -> formats.RawTable:
     """A sheet's rows to a table: the header is the row among the first ten naming most known
-    columns (a title row above it is common), each cell converted to text (codes.cell_texts)."""
-    known = codes.all_aliases()
+    columns (a title row above it is common), each cell converted to text (cells.cell_texts)."""
+    known = cells.all_aliases()
     head = rows[:10]
-    scores = [sum(codes.normalise_name(v) in known for v in row if isinstance(v, str)) for row in head]
+    scores = [sum(cells.normalise_name(v) in known for v in row if isinstance(v, str)) for row in head]
     at = scores.index(max(scores)) if max(scores) > 0 else next(i for i, r in enumerate(head) if any(r))
-    header = [codes.cell_texts([v])[0][0] or "" for v in rows[at]]
+    header = [cells.cell_texts([v])[0][0] or "" for v in rows[at]]
     body = rows[at + 1 :]
     width = len(header)
     columns, flags = {}, []
     for j, values in enumerate(zip(*body, strict=False) if body else [()] * width):
-        texts, lost = codes.cell_texts(list(values))
+        texts, lost = cells.cell_texts(list(values))
         name = header[j] if j < width else ""
         columns[name or f"column {j + 1}"] = texts
         flags += [(i + 1, name or f"column {j + 1}", formats.lost_digits(values[i])) for i in lost]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.county import codes, datums, fields, formats
+from geo_service.county import cells, datums, fields, formats
 from geo_service.county.offsets import detect_offsets
 from geo_service.county.report import FileReport, ImportReport
 
@@ -105,11 +105,11 @@ def _key(name: str) -> str:
 def _field_matches(names: list[str], shapefile: bool) -> dict[str, dict[str, list[tuple[int, int, str]]]]:
     """kind -> field -> [(exactness 0/1, alias rank, column)] for the columns that match it."""
     out: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
-    folded = {n: codes.normalise_name(n) for n in names}
-    cut = {n: codes.normalise_name(re.sub(r"_\d+$", "", n)) for n in names if shapefile and len(n.encode()) >= 8}
+    folded = {n: cells.normalise_name(n) for n in names}
+    cut = {n: cells.normalise_name(re.sub(r"_\d+$", "", n)) for n in names if shapefile and len(n.encode()) >= 8}
     for kind, kind_fields in fields.FIELDS.items():
         for field, aliases in kind_fields.items():
-            for rank, alias in enumerate(codes.normalise_name(a) for a in aliases):
+            for rank, alias in enumerate(cells.normalise_name(a) for a in aliases):
                 for name in names:
                     if folded[name] == alias:
                         out.setdefault(kind, {}).setdefault(field, []).append((0, rank, name))
@@ -134,7 +134,7 @@ def _assign(matches: dict[str, list[tuple[int, int, str]]], frame: pd.DataFrame)
                 claims.setdefault(best[0][2], []).append(field)
         for column, claimed in claims.items():
             if len(claimed) > 1:
-                numeric = codes.digits(frame[column]).notna().mean() >= 0.8 if len(frame) else False
+                numeric = cells.digits(frame[column]).notna().mean() >= 0.8 if len(frame) else False
                 preferred = [f for f in claimed if f.endswith("code") == numeric and f in ("code", "name")]
                 claimed = preferred or ([] if exactness else claimed)
             if claimed:
@@ -158,7 +158,7 @@ def _geometry_class(raw: formats.RawTable) -> str:
 def code_kind(values: pd.Series) -> str | None:
     """The spatial kind a column of administrative codes names, from their length: 6 digits or
     12 ending 000000 a county, 9 or 12 ending 000 towns, 12 villages, 15/18/21 grids."""
-    code = codes.digits(values).dropna()
+    code = cells.digits(values).dropna()
     if code.empty:
         return None
     lengths = code.str.len()
@@ -224,8 +224,8 @@ def recognise(raw: formats.RawTable, report: FileReport) -> tuple[str, pd.DataFr
         return None
     frame = pd.DataFrame({field: raw.frame[column] for field, column in columns.items()}, index=raw.frame.index)
     frame["_row"] = raw.frame["_row"]
-    folded = {codes.normalise_name(a) for a in fields.DATUM_COLUMN}
-    datum_column = next((c for c in names if codes.normalise_name(c) in folded), None)
+    folded = {cells.normalise_name(a) for a in fields.DATUM_COLUMN}
+    datum_column = next((c for c in names if cells.normalise_name(c) in folded), None)
     if datum_column:
         frame["_datum"] = raw.frame[datum_column]
     _flag_digits(raw, frame, columns, report)
@@ -289,7 +289,7 @@ def _flag_digits(raw: formats.RawTable, frame: pd.DataFrame, columns: dict[str, 
         if field in ("lon", "lat") or field not in frame:
             continue
         values = frame[field]
-        hit = codes.scientific(values)
+        hit = cells.scientific(values)
         for row, value in zip(frame.loc[hit, "_row"], values[hit], strict=True):
             report.error(
                 int(row),

@@ -1,4 +1,4 @@
-"""Text helpers for a county's files: column names compared as people mean them, cells as text,
+"""Cells and column names as county files write them: text without lost digits, names compared
 and the digits of an administrative code.
 
 Column names are compared after folding full-width forms (``ＣＯＤＥ``, ``（``), case, spaces,
