@@ -9,6 +9,8 @@ import zipfile
 from datetime import datetime
 
 import geopandas as gpd
+import pandas as pd
+import psycopg2
 import pytest
 import shapely
 from shapely import box
@@ -19,11 +21,12 @@ from geo_service.boundaries.checks import check_version
 from geo_service.boundaries.drafts import import_draft, retire_draft
 from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.publishing import publish, repair_draft
+from geo_service.db.copy import copy_frame
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.settings import Settings
 
 from .conftest import scalar
-from .tiny_county import BJ, EAST, V2_GRIDS, WEST
+from .tiny_county import BJ, COUNTY, EAST, V2_GRIDS, WEST
 
 NOW = datetime(2026, 11, 20, tzinfo=BJ)
 
@@ -159,6 +162,87 @@ def test_published_boundaries_are_frozen(tiny_engine):
         connection.execute(text("DELETE FROM boundary_versions WHERE id = 1"))
     with pytest.raises(DBAPIError, match="moved in time"), tiny_engine.begin() as connection:
         connection.execute(text("UPDATE boundary_versions SET effective_from = now() WHERE id = 2"))
+
+
+# Copies of version 1's rows into version ``:v`` under new codes, so that only the freeze can
+# refuse them: its county, its west village (in the county ``:parent``) and the village's grid ...001
+# (in the village ``:village``).
+_ADD_COUNTY = f"""
+    INSERT INTO admin_units (version_id, code, level, kind, name, geom)
+    SELECT :v, '511499000000', level, kind, 'added', geom FROM admin_units WHERE version_id = 1 AND code = '{COUNTY}'
+    RETURNING id
+"""
+_ADD_VILLAGE = f"""
+    INSERT INTO admin_units (version_id, code, level, kind, name, parent_id, geom)
+    SELECT :v, '511499100201', level, kind, 'added', :parent, geom FROM admin_units WHERE version_id = 1 AND code = '{WEST}'
+    RETURNING id
+"""
+_ADD_GRID = f"""
+    INSERT INTO grids (version_id, code, name, level, kind, village_id, geom)
+    SELECT :v, '511499100201' || :n, 'added', level, kind, :village, geom FROM grids WHERE version_id = 1 AND code = '{WEST}001'
+    RETURNING id
+"""
+
+
+def test_published_and_retired_boundaries_take_no_new_rows(tiny_engine):
+    """Rows cannot be added to a published version, by INSERT, COPY or by moving a draft's row into
+    it, nor to a retired one; a draft takes them. Nothing is left behind."""
+    rows = "SELECT (SELECT count(*) FROM admin_units) + (SELECT count(*) FROM grids)"
+    before = scalar(tiny_engine, rows)
+    county_1 = scalar(tiny_engine, f"SELECT id FROM admin_units WHERE version_id = 1 AND code = '{COUNTY}'")
+    village_1 = scalar(tiny_engine, f"SELECT id FROM admin_units WHERE version_id = 1 AND code = '{WEST}'")
+    with tiny_engine.connect() as connection:
+        for sql, table, params in (
+            (_ADD_COUNTY, "admin_units", {"v": 1}),
+            (_ADD_VILLAGE, "admin_units", {"v": 1, "parent": county_1}),
+            (_ADD_GRID, "grids", {"v": 1, "n": "001", "village": village_1}),
+        ):
+            with (
+                pytest.raises(
+                    DBAPIError,
+                    match=f"{table} of published boundary version 1 cannot be added to: import a new draft instead",
+                ),
+                connection.begin_nested(),
+            ):
+                connection.execute(text(sql), params)
+        # COPY, the way bulk loads write (the demo's among them), fires the same trigger.
+        row = (
+            connection.execute(
+                text(f"""SELECT version_id, '511499100201001' AS code, 'added' AS name, level, kind, village_id,
+                                encode(ST_AsEWKB(geom), 'hex') AS geom
+                           FROM grids WHERE version_id = 2 AND code = '{WEST}001'""")
+            )
+            .mappings()
+            .one()
+        )
+        with pytest.raises(psycopg2.Error, match="grids of published boundary version 2 cannot be added to"):
+            copy_frame(connection.connection.cursor(), "grids", pd.DataFrame([dict(row)]))
+        connection.rollback()
+    assert scalar(tiny_engine, rows) == before
+
+    with tiny_engine.connect() as connection:
+        draft = connection.execute(
+            text("INSERT INTO boundary_versions (name, status) VALUES ('frozen-check', 'draft') RETURNING id")
+        ).scalar_one()
+        county = connection.execute(text(_ADD_COUNTY), {"v": draft}).scalar_one()
+        village = connection.execute(text(_ADD_VILLAGE), {"v": draft, "parent": county}).scalar_one()
+        grid = connection.execute(text(_ADD_GRID), {"v": draft, "n": "001", "village": village}).scalar_one()
+        assert connection.execute(text("SELECT count(*) FROM grids WHERE version_id = :v"), {"v": draft}).scalar() == 1
+        with (
+            pytest.raises(DBAPIError, match="grids of published boundary version 1 cannot be added to"),
+            connection.begin_nested(),
+        ):
+            connection.execute(
+                text("UPDATE grids SET version_id = 1, village_id = :u WHERE id = :g"), {"u": village_1, "g": grid}
+            )
+        connection.execute(text("UPDATE boundary_versions SET status = 'retired' WHERE id = :v"), {"v": draft})
+        with (
+            pytest.raises(DBAPIError, match=f"grids of retired boundary version {draft} cannot be added to"),
+            connection.begin_nested(),
+        ):
+            connection.execute(text(_ADD_GRID), {"v": draft, "n": "002", "village": village})
+        connection.rollback()
+    assert scalar(tiny_engine, rows) == before
 
 
 def test_the_planners_api_from_upload_to_export(tiny_client, tmp_path):

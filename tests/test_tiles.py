@@ -375,8 +375,7 @@ def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(dem
         with engine.begin() as connection:
             new_id = connection.execute(
                 text("""
-                INSERT INTO boundary_versions (name, status, effective_from, published_at)
-                VALUES ('redrawn', 'published', now() - interval '1 hour', now()) RETURNING id
+                INSERT INTO boundary_versions (name, status) VALUES ('redrawn', 'draft') RETURNING id
             """)
             ).scalar()
             connection.execute(
@@ -384,6 +383,14 @@ def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(dem
                 INSERT INTO admin_units (version_id, code, level, kind, name, urban, population, households, geom)
                 SELECT :v, code, level, kind, name, urban, population, households, geom
                   FROM admin_units WHERE level = 'county'
+            """),
+                {"v": new_id},
+            )
+            connection.execute(  # published once written: a published version takes no new rows
+                text("""
+                UPDATE boundary_versions SET status = 'published', effective_from = now() - interval '1 hour',
+                       published_at = now()
+                 WHERE id = :v
             """),
                 {"v": new_id},
             )

@@ -124,11 +124,9 @@ def build(url: str) -> None:
         raw.close()
     with engine.begin() as c:
         for name, start, grids in (("v1", V1_FROM, V1_GRIDS), ("v2", V2_FROM, V2_GRIDS)):
+            # Written as a draft and published once complete: a published version takes no new rows.
             version = c.execute(
-                text(
-                    "INSERT INTO boundary_versions (name, status, effective_from) VALUES (:n, 'published', :f) RETURNING id"
-                ),
-                {"n": name, "f": start},
+                text("INSERT INTO boundary_versions (name, status) VALUES (:n, 'draft') RETURNING id"), {"n": name}
             ).scalar_one()
             unit_ids = {}
             for code, level, kind, parent, geom in (
@@ -171,6 +169,10 @@ def build(url: str) -> None:
                         "wkt": _multi(geom).wkt,
                     },
                 ).scalar_one()
+            c.execute(
+                text("UPDATE boundary_versions SET status = 'published', effective_from = :f WHERE id = :v"),
+                {"v": version, "f": start},
+            )
         officers = [
             ("W1", "网格员甲", "13900000001", "grid_worker", WEST + "001", date(2024, 1, 1), None),
             ("W2a", "网格员乙", "13900000002", "grid_worker", WEST + "002", date(2024, 1, 1), date(2026, 3, 31)),

@@ -161,10 +161,11 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
     cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
     seed_rules(cursor)
 
+    # The boundaries are written into a draft and published once they are complete, as every
+    # version is (``geo_service.county.place_versions``): a published version takes no new rows.
     cursor.execute(
-        "INSERT INTO boundary_versions (name, status, effective_from, published_at, note) "
-        "VALUES (%s, 'published', %s, now(), %s) RETURNING id",
-        (DEMO_VERSION_NAME.format(seed=seed), DEMO_BOUNDARIES_FROM, f"demo county generated from seed {seed}"),
+        "INSERT INTO boundary_versions (name, status, note) VALUES (%s, 'draft', %s) RETURNING id",
+        (DEMO_VERSION_NAME.format(seed=seed), f"demo county generated from seed {seed}"),
     )
     version_id = cursor.fetchone()[0]
 
@@ -215,6 +216,10 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
             "geom",
         ],
         advance=reporter.task("grids", len(grids)),
+    )
+    cursor.execute(
+        "UPDATE boundary_versions SET status = 'published', effective_from = %s, published_at = now() WHERE id = %s",
+        (DEMO_BOUNDARIES_FROM, version_id),
     )
 
     officers = demo.officers.rename(columns={"officer_code": "code"}).reset_index(drop=True)
