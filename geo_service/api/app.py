@@ -25,6 +25,7 @@ from geo_service.api import (
     rules,
     tiles,
 )
+from geo_service.api.json_bodies import StrictJsonBodies
 from geo_service.api.limits import BodyLimit, RateLimiter
 from geo_service.db.engine import engine_for
 from geo_service.settings import Settings, get_settings
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.rate_limiter = RateLimiter()
+    # Middleware added last runs first: the size of a body is checked before it is parsed.
+    app.add_middleware(StrictJsonBodies)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.serving.max_body_bytes,
