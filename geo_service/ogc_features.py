@@ -209,10 +209,19 @@ class BadRequest(InvalidInput):
 
 
 def parse_crs(value: str | None, field_name: str = "crs") -> tuple[str, int, bool]:
-    uri = value or CRS84
-    if uri.startswith("[") and uri.endswith("]"):  # the safe-CURIE form [EPSG:4490]
-        authority, _, code = uri[1:-1].partition(":")
-        uri = EPSG.format(code) if authority.upper() == "EPSG" else uri
+    """The CRS a request names, as its URI, SRID and axis order. Besides the URIs, the short forms
+    clients send are read: ``EPSG:4490``, the safe CURIE ``[EPSG:4490]``, ``urn:ogc:def:crs:EPSG::4490``
+    and ``OGC:CRS84``."""
+    uri = (value or CRS84).strip()
+    curie = uri[1:-1] if uri.startswith("[") and uri.endswith("]") else uri
+    if curie.lower().startswith("urn:ogc:def:crs:"):
+        parts = curie.split(":")
+        curie = f"{parts[4]}:{parts[-1]}" if len(parts) >= 6 else curie
+    authority, _, code = curie.partition(":")
+    if authority.upper() == "EPSG" and code.isdigit():
+        uri = EPSG.format(code)
+    elif authority.upper() == "OGC" and code.upper() == "CRS84":
+        uri = CRS84
     if uri not in SUPPORTED_CRS:
         raise BadRequest(
             f"{field_name}: {value!r} is not supported; use one of {', '.join(SUPPORTED_CRS)}", field=field_name

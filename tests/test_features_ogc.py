@@ -121,6 +121,17 @@ def test_crs_by_reference_puts_latitude_first_for_epsg_4490(http, base_url):
     )
 
 
+@pytest.mark.parametrize("short", ["EPSG:4490", "[EPSG:4490]", "urn:ogc:def:crs:EPSG::4490"])
+def test_the_short_crs_forms_clients_send_mean_the_uri(http, base_url, short):
+    code = "511421001001001"
+    by_uri = http.get(f"{base_url}/collections/grids/items/{code}", params={"crs": EPSG.format(4490)})
+    by_short = http.get(f"{base_url}/collections/grids/items/{code}", params={"crs": short})
+    assert by_short.status_code == 200 and by_short.headers["Content-Crs"] == f"<{EPSG.format(4490)}>"
+    assert by_short.json()["geometry"] == by_uri.json()["geometry"]
+    refused = http.get(f"{base_url}/collections/grids/items/{code}", params={"crs": "EPSG:3857"})
+    assert refused.status_code == 400 and refused.json()["field"] == "crs"
+
+
 def test_one_item_and_a_missing_one(http, api, base_url, engine):
     feature = api.collection_item("grids", "511421001001001")
     assert feature["properties"]["households"] == scalar(
