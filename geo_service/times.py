@@ -8,6 +8,9 @@ Times are stored as ``timestamptz``. A time that comes without a zone (a form, a
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +21,17 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 # The world's UTC offsets run from -12:00 to +14:00; PostgreSQL refuses beyond +-15:59.
 MAX_UTC_OFFSET = timedelta(hours=14)
+
+# How county files write times and days besides ISO 8601: 2024/3/5 9:05, 2024年3月5日, 2023.3.1,
+# 20230301, or an Excel serial number of days.
+EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system (its false 1900-02-29 included)
+_WRITTEN_TIME = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(?:[T\s]\s*(\d{1,2}):(\d{2})(.*))?$"
+)
+_DAY_ZH = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?(\s.*)?$")
+_DAY_SEP = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([\sT].*)?$")
+_DAY_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SERIAL = re.compile(r"^\d{1,6}(\.\d+)?$")
 
 
 def storable(moment: datetime) -> datetime:
@@ -60,6 +74,46 @@ def read_time(value: object, zone: str) -> datetime | None:
         return storable(as_aware(moment, zone))
     except ValueError:
         return None
+
+
+def read_written_time(raw: str, zone: str) -> datetime | None:
+    """A time as :func:`read_time` reads it, also in the spellings county exports use
+    (2024/3/5 9:05, 2024年3月5日)."""
+    moment = read_time(raw, zone)
+    if moment is None and (day := _WRITTEN_TIME.match(str(raw).strip())):
+        year, month, dom, hour, minute, rest = day.groups()
+        clock = f" {int(hour):02d}:{minute}{rest.strip()}" if hour else ""
+        moment = read_time(f"{year}-{int(month):02d}-{int(dom):02d}{clock}", zone)
+    return moment
+
+
+def read_written_day(value: object, zone: str | None = None) -> date | None:
+    """A calendar day from a cell: a date, an ISO date, ``2023年3月1日``, ``2023/3/1``, ``2023.3.1``,
+    ``20230301`` or an Excel serial number (a time with a zone counts as the day in ``zone``);
+    None for an empty cell, ValueError saying why when it is no day."""
+    if isinstance(value, datetime):  # pandas' Timestamp too
+        if value != value:  # NaT
+            return None
+        return value.astimezone(ZoneInfo(zone)).date() if value.tzinfo and zone else value.date()
+    if isinstance(value, date):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    raw = unicodedata.normalize("NFKC", str(value)).strip()
+    if not raw:
+        return None
+    for pattern in (_DAY_ZH, _DAY_SEP, _DAY_COMPACT):
+        match = pattern.match(raw)
+        if match:
+            try:
+                return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a day of the calendar") from None
+    if _SERIAL.match(raw):
+        day = EXCEL_EPOCH + timedelta(days=int(float(raw)))
+        if 1900 <= day.year <= 2100:
+            return day
+    raise ValueError(f"{raw!r} is not a date (write it as 2023-03-01, 2023年3月1日 or 2023/3/1)")
 
 
 def parse_moment(raw: object, field: str, zone: str, error: type[InvalidInput] = InvalidInput) -> datetime:

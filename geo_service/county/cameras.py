@@ -47,8 +47,9 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
 from geo_service.county import unit_codes
-from geo_service.county.people_values import cell, read_day
+from geo_service.county.people_values import cell
 from geo_service.db.copy import copy_frame
+from geo_service.times import read_written_day
 from geo_service.vocabulary import CAMERA_STATES, MAX_CAMERA_RANGE_M
 
 DEVICE_CODE_DIGITS = 20
@@ -182,7 +183,7 @@ def prepare_cameras(
                 f"the status {status_cell!r} is not known; use one of {', '.join(CAMERA_STATES)} "
                 "or a name in the value_aliases table (在线, 离线, 故障)",
             )
-        installed = read(lambda v: read_day(v, zone), "installed_on")
+        installed = read(lambda v: read_written_day(v, zone), "installed_on")
         if len(report.errors) > errors_before or row in unreadable:
             continue
         seen[code] = row

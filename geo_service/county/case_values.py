@@ -18,13 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.cases.states import STATUSES
-from geo_service.times import read_time
+from geo_service.times import read_written_time
 from geo_service.vocabulary import RISK_COLOURS
 
 _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PLAIN = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
-_DAY = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(?:[T\s]\s*(\d{1,2}):(\d{2})(.*))?$")
 
 
 def _key(value: object) -> str:
@@ -65,22 +64,12 @@ def to_stored(values: pd.Series, names: dict[str, str]) -> pd.Series:
     return values.map(keys).astype(object)
 
 
-def read_case_time(raw: str, zone: str) -> datetime | None:
-    """A time as ``read_time`` reads it, also in the spellings county exports use (2024/3/5 9:05, 2024年3月5日)."""
-    moment = read_time(raw, zone)
-    if moment is None and (day := _DAY.match(str(raw).strip())):
-        year, month, dom, hour, minute, rest = day.groups()
-        clock = f" {int(hour):02d}:{minute}{rest.strip()}" if hour else ""
-        moment = read_time(f"{year}-{int(month):02d}-{int(dom):02d}{clock}", zone)
-    return moment
-
-
 def read_case_times(values: pd.Series, zone: str) -> tuple[pd.Series, np.ndarray]:
     """UTC times (NaT where empty or unreadable) and which cells were unreadable.
 
     Plain local times (2024-03-05 09:00[:00]) are read at once by pandas in the county's zone; any
     other text, and a local time that is ambiguous or skipped by a clock change, is read by
-    :func:`read_case_time`, once per distinct text.
+    :func:`geo_service.times.read_written_time`, once per distinct text.
     """
     plain = values.str.fullmatch(_PLAIN).fillna(False).astype(bool)
     fast = pd.to_datetime(values.where(plain), format="ISO8601", errors="coerce")
@@ -88,7 +77,7 @@ def read_case_times(values: pd.Series, zone: str) -> tuple[pd.Series, np.ndarray
     rest = values.where(fast.isna())
     micros = {}
     for raw in rest.dropna().unique():
-        moment = read_case_time(raw, zone)
+        moment = read_written_time(raw, zone)
         if moment is not None:
             micros[raw] = (moment - _EPOCH) // _US
     mapped = rest.map(micros)  # microseconds since 1970 stay exact in a float64 up to 2255

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
@@ -218,17 +217,14 @@ def _aliases(connection: Connection) -> dict[str, dict[str, str]]:
 def _first_moment(incident_tables: list, zone: str) -> datetime:
     """When a county's first boundaries take effect: before its earliest past case, so every case
     is placed by them, or now when it brings none."""
-    from geo_service.county.case_values import read_case_time
+    from geo_service.county.case_values import column_text, read_case_times
 
     earliest = now(zone)
     for table in incident_tables:
         if "reported_at" in table.frame:
-            times = pd.Series(
-                [read_case_time(v, zone) for v in table.frame["reported_at"].dropna().unique()], dtype=object
-            )
-            times = times.dropna()
-            if len(times):
-                earliest = min(earliest, min(times))
+            times, _ = read_case_times(column_text(table.frame, "reported_at"), zone)
+            if times.notna().any():
+                earliest = min(earliest, times.min().to_pydatetime())
     return start_of_day(local_day(earliest, zone) - timedelta(days=1), zone)
 
 

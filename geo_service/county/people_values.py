@@ -1,8 +1,9 @@
 """The values of a county's people files (rosters, cameras) as the files write them: cells, unit
-codes, days, phone numbers; and the stable officer code of a roster row without one.
+codes, phone numbers; and the stable officer code of a roster row without one. (Days are read by
+``geo_service.times.read_written_day``.)
 
-``unit_code``, ``read_day`` and ``phone_number`` return None for an empty cell and raise ValueError
-saying why a value is unreadable.
+``unit_code`` and ``phone_number`` return None for an empty cell and raise ValueError saying why a
+value is unreadable.
 """
 
 from __future__ import annotations
@@ -11,20 +12,12 @@ import hashlib
 import math
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from geo_service.county import unit_codes
 
-EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system (its false 1900-02-29 included)
-
 _WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")
-_DAY_ZH = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?(\s.*)?$")
-_DAY_SEP = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([\sT].*)?$")
-_DAY_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_SERIAL = re.compile(r"^\d{1,6}(\.\d+)?$")
 
 
 def cell(value: object) -> str | None:
@@ -46,33 +39,6 @@ def unit_code(value: object) -> str | None:
     if code is None:
         raise ValueError(reason)
     return code
-
-
-def read_day(value: object, zone: str | None = None) -> date | None:
-    """A calendar day from a cell: a date, an ISO date, ``2023年3月1日``, ``2023/3/1``, ``2023.3.1``,
-    ``20230301`` or an Excel serial number (a time with a zone counts as the day in ``zone``).
-    ValueError saying why when it is no day."""
-    if isinstance(value, datetime):  # pandas' Timestamp too
-        if pd.isna(value):
-            return None
-        return value.astimezone(ZoneInfo(zone)).date() if value.tzinfo and zone else value.date()
-    if isinstance(value, date):
-        return value
-    raw = cell(value)
-    if raw is None:
-        return None
-    for pattern in (_DAY_ZH, _DAY_SEP, _DAY_COMPACT):
-        match = pattern.match(raw)
-        if match:
-            try:
-                return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-            except ValueError:
-                raise ValueError(f"{raw!r} is not a day of the calendar") from None
-    if _SERIAL.match(raw):
-        day = EXCEL_EPOCH + timedelta(days=int(float(raw)))
-        if 1900 <= day.year <= 2100:
-            return day
-    raise ValueError(f"{raw!r} is not a date (write it as 2023-03-01, 2023年3月1日 or 2023/3/1)")
 
 
 def phone_number(value: object) -> str | None:

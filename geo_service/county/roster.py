@@ -29,8 +29,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
-from geo_service.county.people_values import cell, generated_code, phone_number, read_day, unit_code
+from geo_service.county.people_values import cell, generated_code, phone_number, unit_code
 from geo_service.db.copy import copy_frame
+from geo_service.times import read_written_day
 
 LEVEL_NAMES = {
     "county": "the county",
@@ -139,8 +140,8 @@ def prepare_roster(connection: Connection, table, *, units: dict[str, str], zone
                 f"{title if title == role_name else f'{title} ({role_name})'} is held at {LEVEL_NAMES.get(wanted, wanted)}, "
                 f"but {code} is {LEVEL_NAMES.get(units[code], units[code])}",
             )
-        start = _checked(lambda v: read_day(v, zone), record.get("start_date"), error, row, "start_date")
-        end = _checked(lambda v: read_day(v, zone), record.get("end_date"), error, row, "end_date")
+        start = _checked(lambda v: read_written_day(v, zone), record.get("start_date"), error, row, "start_date")
+        end = _checked(lambda v: read_written_day(v, zone), record.get("end_date"), error, row, "end_date")
         if start and end and end < start:
             error(row, "end_date", f"the end date {end} is before the start date {start}")
         gender = cell(record.get("gender"))
