@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -117,6 +119,16 @@ def published_starts(connection: Connection) -> list[tuple[int, datetime]]:
             text("SELECT id, effective_from FROM boundary_versions WHERE status = 'published' ORDER BY effective_from")
         )
     ]
+
+
+def in_force_positions(published: list[tuple[int, datetime]], moments: pd.Series) -> np.ndarray:
+    """For each aware moment of ``moments``, the index into ``published`` (as
+    :func:`published_starts` lists them) of the version in force then: the last whose start is at
+    or before it. -1 where no version was in force yet, -2 where the moment is missing."""
+    starts = pd.to_datetime([start for _, start in published], utc=True).tz_convert(None).to_numpy()
+    which = np.searchsorted(starts, moments.dt.tz_convert(None).to_numpy(), side="right") - 1
+    which[moments.isna().to_numpy()] = -2
+    return which
 
 
 def find_version(connection: Connection, ref: int | str, *, lock: bool = False) -> Version:

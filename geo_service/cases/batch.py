@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo_service.boundaries.versions import published_starts
+from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.cases.recording import FUTURE_TOLERANCE
 from geo_service.cases.writer import record_new
 from geo_service.errors import InvalidInput
@@ -132,9 +132,7 @@ def import_incidents(
     datums = np.broadcast_to(np.asarray(datums, dtype=object), (n,))
     with engine.connect() as connection:
         published = published_starts(connection)
-        starts = pd.to_datetime([start for _, start in published], utc=True).tz_convert(None).to_numpy()
-        which = np.searchsorted(starts, reported.dt.tz_convert(None).to_numpy(), side="right") - 1
-        which[reported.isna().to_numpy()] = -2  # unreadable times are reported as such already
+        which = in_force_positions(published, reported)  # -2: unreadable times, reported as such already
         error[(which == -1) & (error == "")] = "no boundary version was in force at reported_at"
         for position in np.unique(which[which >= 0]):
             rows = np.flatnonzero((which == position) & (error == ""))

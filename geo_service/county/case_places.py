@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from geo_service.boundaries.versions import published_starts
+from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.county.case_problems import RowProblems
 from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.settings import Settings
@@ -35,11 +35,8 @@ def place_cases(
     already = frame["_row"].isin(problems.table.report.bad_rows()).to_numpy()
     problems.add(no_point & ~already, "lon", lambda i: "the row has no coordinates (longitude and latitude)")
     published = published_starts(connection)
-    starts = pd.to_datetime([s for _, s in published], utc=True)
-    which = (
-        np.searchsorted(starts.tz_convert(None).to_numpy(), reported.dt.tz_convert(None).to_numpy(), side="right") - 1
-    )
-    which[reported.isna().to_numpy() | no_point] = -2
+    which = in_force_positions(published, reported)
+    which[no_point] = -2
     first = f"the first takes effect {published[0][1].isoformat()}" if published else "none is published"
     problems.add(which == -1, "reported_at", lambda i: f"no boundary version was in force at the report time ({first})")
     for position in np.unique(which[which >= 0]):
