@@ -73,15 +73,15 @@ def _error(tables: list, row: pd.Series, field_name: str, reason: str) -> None:
 
 
 def _valid_shapes(frame: pd.DataFrame, tables: list, what: str) -> pd.Series:
-    """True for rows whose shape is a valid polygon; the others get their error."""
+    """True for rows whose shape is a valid polygon; the others get their error. A row without a
+    shape was refused by the reader (no geometry, not a polygon, off the globe) and already says so."""
     ok = pd.Series(True, index=frame.index)
+    refused = [table.report.bad_rows() for table in tables]
     for index, row in frame.iterrows():
         geometry = row.get("geometry")
         if geometry is None or geometry.is_empty:
-            _error(tables, row, "geometry", f"the {what} has no shape")
-            ok[index] = False
-        elif geometry.geom_type not in ("Polygon", "MultiPolygon"):
-            _error(tables, row, "geometry", f"the {what}'s shape is a {geometry.geom_type}, not a polygon")
+            if int(row["_row"]) not in refused[int(row["_table"])]:
+                _error(tables, row, "geometry", f"the {what} has no shape")
             ok[index] = False
         elif not geometry.is_valid:
             reason = shapely.is_valid_reason(geometry)
