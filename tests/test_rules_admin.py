@@ -388,3 +388,16 @@ def test_the_command_line_exports_and_imports(tiny_url, tiny_engine, tmp_path):
     assert "time_limits.csv row" in refused.stderr and "column limit_hours" in refused.stderr
     out = cli("export", str(tmp_path / "book"), "--format", "xlsx")
     assert out.returncode == 0 and (tmp_path / "book" / "rules.xlsx").exists()
+
+
+def test_camera_kinds_have_aliases_as_the_other_values_do(tiny_engine, tmp_path):
+    """The county import reads camera-kind aliases (value_aliases field camera_kind): an
+    administrator may keep them, checked against the camera_kinds table."""
+    (tmp_path / "value_aliases.csv").write_text("field,alias,value\ncamera_kind,天网工程,tianwang\n", encoding="utf-8")
+    change = load(tiny_engine, tmp_path, dry_run=True)
+    assert change.tables["value_aliases"].added == ["camera_kind/天网工程"]
+    (tmp_path / "value_aliases.csv").write_text("field,alias,value\ncamera_kind,天网工程,skynet\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        load(tiny_engine, tmp_path)
+    assert [(p["row"], p["column"]) for p in caught.value.detail["problems"]] == [(1, "value")]
+    assert "'skynet' is not a camera_kind value (see the camera_kinds table)" in caught.value.message

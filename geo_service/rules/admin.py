@@ -270,7 +270,7 @@ def _parse(sheets: dict[str, Sheet], current: dict[str, list[dict]]) -> tuple[di
     # The codes other tables may name, as they will be: as given when the table is given.
     known = {
         name: {r.cells.get("code") for r in sheets[name].rows} if name in sheets else {r["code"] for r in current[name]}
-        for name in ("roles", "categories", "sources")
+        for name in ("roles", "categories", "sources", "camera_kinds")
     }
     parsed: dict[str, list[dict]] = {}
     for name, sheet in readable.items():

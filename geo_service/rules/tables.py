@@ -219,6 +219,7 @@ ALIAS_FIELDS: dict[str, tuple[str, ...] | str] = {
     "unit_kind": ADMIN_KINDS,
     "source": "sources",
     "category": "categories",
+    "camera_kind": "camera_kinds",
 }
 
 
