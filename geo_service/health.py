@@ -25,7 +25,7 @@ _PROBE = text("""
            to_regclass('alembic_version') IS NOT NULL AS has_schema
 """)
 _REVISION = text("SELECT version_num FROM alembic_version")
-_GRIDS = text("SELECT count(*) FROM grids WHERE version_id = :version")
+_GRIDS = text("SELECT count(*) FROM grids WHERE version_id = ANY(:versions)")
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def check_health(engine: Engine) -> Health:
                     postgis=probe["postgis"],
                     schema_revision=revision,
                 )
-            # An instant needs no county zone: the version in force now is the same everywhere.
+            # An instant needs no county zone: the versions in force now are the same everywhere.
             version = in_force_or_none(connection, datetime.now(UTC))
-            grids = connection.execute(_GRIDS, {"version": version.id}).scalar_one() if version else 0
+            grids = connection.execute(_GRIDS, {"versions": version.ids}).scalar_one() if version else 0
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return _unavailable(f"database unreachable or not spatial: {reason}", error=reason)
@@ -92,7 +92,8 @@ def check_health(engine: Engine) -> Health:
             "latency_ms": latency_ms,
             "postgis": probe["postgis"],
             "schema_revision": revision,
-            "boundary_version": version.name if version else None,
+            "boundary_version": version.name() if version else None,
+            "counties": version.county_codes if version else [],
             "grids_in_force": grids,
         },
     )

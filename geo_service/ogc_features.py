@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
-from geo_service.boundaries.versions import Version, find_version, list_versions, version_in_force
+from geo_service.boundaries.versions import Version, find_version, in_force, list_versions
 from geo_service.coordinates.bbox import BBox
 from geo_service.coordinates.bbox import parse_bbox as parse_lonlat_bbox
 from geo_service.errors import InvalidInput, NotFound
@@ -50,7 +50,7 @@ class Collection:
     id: str
     title: str
     description: str
-    source: str  # FROM clause; may use :version
+    source: str  # FROM clause; may use :versions (the boundary versions read)
     id_column: str
     geometry: str
     properties: dict[str, str]  # output name -> SQL expression
@@ -74,7 +74,7 @@ _ADMIN = Collection(
     id="admin_units",
     title="Towns, villages and the county",
     description="Administrative units of the boundary version in force (or in force at `datetime`).",
-    source="admin_units u LEFT JOIN admin_units p ON p.id = u.parent_id WHERE u.version_id = :version",
+    source="admin_units u LEFT JOIN admin_units p ON p.id = u.parent_id WHERE u.version_id = ANY(:versions)",
     id_column="u.code",
     geometry="u.geom",
     properties={
@@ -103,7 +103,7 @@ _GRID_PROPERTIES = {
 }
 _GRID_SOURCE = (
     "grids g JOIN admin_units v ON v.id = g.village_id LEFT JOIN grids p ON p.id = g.parent_id "
-    "WHERE g.version_id = :version"
+    "WHERE g.version_id = ANY(:versions)"
 )
 _GRIDS = Collection(
     id="grids",
@@ -158,9 +158,20 @@ _INCIDENTS = Collection(
         "grid_code": "i.grid_code",
         "village_code": "i.village_code",
         "town_code": "i.town_code",
+        "county_code": "i.county_code",
     },
     time_column="i.reported_at",
-    filters=("category", "status", "risk_colour", "source", "tier", "grid_code", "village_code", "town_code"),
+    filters=(
+        "category",
+        "status",
+        "risk_colour",
+        "source",
+        "tier",
+        "grid_code",
+        "village_code",
+        "town_code",
+        "county_code",
+    ),
     permission="incidents.read",
     scope_kind="incidents",
 )
@@ -261,17 +272,17 @@ def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datet
     return instant, instant
 
 
-def _version(connection: Connection, c: Collection, when, zone: str) -> int | None:
-    """The boundary version a versioned collection reads: fixed, or in force at an instant."""
+def _version(connection: Connection, c: Collection, when, zone: str) -> list[int] | None:
+    """The boundary versions a versioned collection reads: fixed, or each county's in force at an instant."""
     if not c.versioned:
         return None
     if c.fixed_version is not None:
-        return c.fixed_version
+        return [c.fixed_version]
     if when is not None and when[0] != when[1]:
         raise BadRequest(
             f"datetime: {c.id} answers for an instant (the version then in force), not an interval", field="datetime"
         )
-    return version_in_force(connection, when[0] if when else now(zone)).id
+    return in_force(connection, when[0] if when else now(zone)).ids
 
 
 def _where(c: Collection, bbox, when, filters: dict[str, str], params: dict) -> str:
@@ -336,7 +347,7 @@ def items(
         raise BadRequest(f"limit: {limit} is not between 1 and {MAX_LIMIT}", field="limit")
     if offset < 0:
         raise BadRequest(f"offset: {offset} is negative", field="offset")
-    params: dict = {"version": _version(connection, c, when, zone), "limit": limit, "offset": offset, **scope.params()}
+    params: dict = {"versions": _version(connection, c, when, zone), "limit": limit, "offset": offset, **scope.params()}
     where = f" AND {c.scoped(scope)}" + _where(c, box, when, filters or {}, params)
     matched = connection.execute(text(f"SELECT count(*) FROM {c.source}{where}"), params).scalar_one()
     rows = (
@@ -372,7 +383,7 @@ def item(
     scope = scope or EVERYTHING
     c = collection(connection, collection_id)
     uri, srid, lat_first = parse_crs(crs)
-    params = {"version": _version(connection, c, None, zone), "fid": feature_id, **scope.params()}
+    params = {"versions": _version(connection, c, None, zone), "fid": feature_id, **scope.params()}
     if c.id_column == "i.id" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
     row = connection.execute(
@@ -390,7 +401,7 @@ def item(
 def extent(connection: Connection, c: Collection, zone: str, scope: Jurisdiction | None = None) -> dict:
     """The bounding box (CRS84) of the collection's rows within ``scope`` and, for incidents, their time span."""
     scope = scope or EVERYTHING
-    params = {"version": _version(connection, c, None, zone), **scope.params()}
+    params = {"versions": _version(connection, c, None, zone), **scope.params()}
     source = f"{c.source} AND {c.scoped(scope)}"
     box = connection.execute(text(f"SELECT ST_Extent({c.geometry}) FROM {source}"), params).scalar()
     result: dict = {}

@@ -79,11 +79,12 @@ class ServingSettings(_Part):
 
 
 class PlaceSettings(_Part):
-    """Space and time of the county: CGCS2000 (EPSG:4490) is stored, always; distances and areas
-    are taken in a 3-degree Gauss-Krueger zone of CGCS2000 (EPSG:4544 has its central meridian at
-    105 E, which covers the demo county); the county's day is Beijing time."""
+    """Space and time of the counties: CGCS2000 (EPSG:4490) is stored, always; distances and areas
+    are taken in the 3-degree Gauss-Krueger zone of CGCS2000 each county or area lies in
+    (``geo_service.coordinates.projection``), unless ``metric_srid`` fixes one for all; the
+    counties' day is Beijing time."""
 
-    metric_srid: int = 4544
+    metric_srid: int | None = None
     timezone: str = DEFAULT_ZONE
     # Lookups: how far beyond the county a point is still answered (with the nearest grid), and
     # how far around a spot cameras that do not see it are still listed.

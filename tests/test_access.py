@@ -298,11 +298,27 @@ def test_county_wide_work_is_refused_to_a_town_user(mine):
     for method, path in (
         ("GET", "/boundaries/versions/1/checks"),
         ("GET", "/boundaries/versions/1/export"),
-        ("POST", "/assign"),
         ("GET", "/boundaries/versions/1/impact"),
     ):
-        answer = mine.request(method, path, json={"points": []} if method == "POST" else None)
+        answer = mine.request(method, path)
         assert answer.status_code == 403 and answer.json()["field"] in ("jurisdiction", "permission"), path
+
+
+def test_a_town_users_batch_lookup_names_nothing_of_another_town(mine, theirs, engine, towns):
+    with engine.connect() as connection:
+        lon, lat = connection.execute(
+            text("""SELECT ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))
+                      FROM grids g JOIN admin_units v ON v.id = g.village_id JOIN admin_units t ON t.id = v.parent_id
+                     WHERE t.code = :t AND g.level = 1 ORDER BY g.code LIMIT 1"""),
+            {"t": towns[0]},
+        ).one()
+    points = [{"lon": lon, "lat": lat}, {"lon": theirs["lon"], "lat": theirs["lat"]}]
+    answer = mine.post("/assign", json={"points": points})
+    assert answer.status_code == 200, answer.text
+    own, other = answer.json()["results"]
+    assert own["status"] == "assigned" and own["town_code"] == towns[0]
+    assert other["status"] == "error" and "jurisdiction" in other["error"]
+    assert other["grid_code"] is None and other["town_code"] is None and other["village_name"] is None
 
 
 def test_a_town_user_cannot_record_an_incident_in_another_town(mine, engine, theirs):

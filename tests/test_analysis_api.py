@@ -116,7 +116,7 @@ def test_rankings_table(client):
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
-        ("/analysis/hotspots", {"unit": "county"}, "unit"),
+        ("/analysis/hotspots", {"unit": "province"}, "unit"),
         ("/analysis/hotspots", {"confidence": "0.8"}, "confidence"),
         ("/analysis/hotspots", {"unit": "hex", "size_m": 5}, "size_m"),
         ("/analysis/hotspots", {"unit": "hex", "value": "per_1000"}, "value"),

@@ -239,7 +239,7 @@ def test_hexagon_hotspots_hold_the_planted_centres(engine):
         ({"inference": "permutation", "permutations": 10}, "permutations"),
         ({"unit": "hex"}, "size_m"),
         ({"unit": "hex", "size_m": 10}, "size_m"),
-        ({"unit": "county"}, "unit"),
+        ({"unit": "province"}, "unit"),
     ],
 )
 def test_bad_options_name_the_field(engine, options, field):

@@ -112,7 +112,7 @@ def test_post_assign_answers_each_point_in_order(tiny_client):
     assert [r["status"] for r in results] == ["assigned", "outside_grids", "error", "assigned"]
     assert [r["grid_code"] for r in results] == [WEST + "002", EAST + "002", None, EAST + "001"]
     assert "swapped" in results[2]["error"]
-    assert response.json()["boundary_version"]["name"] == "v1"
+    assert [v["name"] for v in response.json()["boundary_versions"]] == ["v1"]
 
 
 def test_the_command_line_loads_a_file_once(tiny_url, tiny_engine, tmp_path):

@@ -236,6 +236,27 @@ def probe_recording_elsewhere(client, scope, other):
     )
 
 
+def probe_bulk(client, scope, other):
+    """Batches name nothing of the other place: its point is an error row, nothing is recorded there."""
+    answer = client.post("/assign", json={"points": [{"lon": other.lon, "lat": other.lat}]})
+    if role_refused(answer):
+        return
+    (row,) = answer.json()["results"]
+    assert row["status"] == "error" and row["grid_code"] is None and row["town_code"] is None, row
+    incident = {
+        "external_id": f"MATRIX-BATCH-{scope.role}-{scope.code}",
+        "lon": other.lon,
+        "lat": other.lat,
+        "category": "dispute",
+        "source": "hotline_12345",
+        "reported_at": "2026-11-10T09:00:00+08:00",
+    }
+    answer = client.post("/incidents/batch", json={"incidents": [incident]})
+    if role_refused(answer):
+        return
+    assert answer.json()["counts"]["created"] == 0 and "jurisdiction" in answer.json()["rows"][0]["error"]
+
+
 def probe_lookup(client, scope, other):
     assert refused_as_unknown(client.get("/locate", params={"lon": other.lon, "lat": other.lat}))
 
@@ -341,8 +362,6 @@ COUNTY_ONLY = [
     ("POST", "/boundaries/versions/1/publish"),
     ("POST", "/boundaries/versions/1/retire"),
     ("POST", "/boundaries/drafts"),
-    ("POST", "/assign"),
-    ("POST", "/incidents/batch"),
     ("GET", "/rules"),
     ("GET", "/rules/export"),
     ("POST", "/rules/import"),
@@ -373,6 +392,7 @@ PROBES = {
     ),
     "recording elsewhere": (probe_recording_elsewhere, ["POST /incidents"]),
     "lookup": (probe_lookup, ["GET /locate"]),
+    "batches": (probe_bulk, ["POST /assign", "POST /incidents/batch"]),
     "places": (probe_places, []),
     "collection extents": (
         probe_collection_extents,

@@ -489,7 +489,7 @@ def test_the_page_files_are_public_and_what_it_asks_for_is_not(server, admin_tok
         assert moved.status_code == 200 and moved.json()["lon"] != 104.07
         assert http.post("/map/convert", params={"to": "gcj02"}, json=features, headers=signed).status_code == 200
         county = http.get("/map/extent", headers=signed).json()
-        assert county["whole_county"] is True and county["bbox"] is None
+        assert county["whole"] is True and county["bbox"] is None
 
 
 def test_a_click_shows_the_lookup_of_that_spot(page, server, engine, settings):

@@ -34,6 +34,7 @@ EXPECTED_TABLES = {
     "job_titles",
     "camera_kinds",
     "value_aliases",
+    "regions",
 }
 
 

@@ -415,7 +415,7 @@ def test_publishing_a_boundary_version_changes_tile_addresses_and_validators(dem
         ("/tiles/incidents/14/0/0.mvt?start=2026-03-01&end=2026-02-01", 422, "end", "not after start"),
         ("/tiles/incidents/14/0/0.mvt?colour=red", 422, "colour", "takes no such parameter"),
         ("/tiles/grids/14/0/0.mvt?datum=mars2", 422, "datum", "unknown datum"),
-        ("/tiles/grids/14/0/0.mvt?version=x", 422, "version", "not a boundary version id"),
+        ("/tiles/grids/14/0/0.mvt?version=x", 422, "version", "not a list of boundary version ids"),
         ("/tiles/grids/14/0/0.mvt?version=999", 404, "version", "no published boundary version"),
         ("/tiles/grids/3/8/0.mvt", 422, "x", "outside 0..7"),
         ("/tiles/roads/3/0/0.mvt", 404, "layer", "no map layer 'roads'"),

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
-from geo_service.analysis.units import no_jit
+from geo_service.analysis.units import analysis_srid, no_jit
 from geo_service.errors import InvalidInput, TooLarge
 from geo_service.settings import PlaceSettings
 from geo_service.vocabulary import STORAGE_SRID
@@ -38,7 +38,7 @@ def dbscan_clusters(
     engine: Engine, where: IncidentFilter, *, place: PlaceSettings, eps_m: float = 100.0, min_points: int = 20
 ) -> gpd.GeoDataFrame:
     """DBSCAN clusters of the incidents ``where`` selects, largest first (EPSG:4490), distances
-    taken in the county's metric projection (``place.metric_srid``).
+    taken in the metric projection of the area analysed (``analysis_srid``).
 
     ``attrs`` gives ``noise`` (incidents in no cluster) and ``incidents``.
     """
@@ -60,7 +60,12 @@ def dbscan_clusters(
             text(_SQL.format(condition=where.sql("i"))),
             connection,
             geom_col="geom",
-            params={**where.params(), "srid": place.metric_srid, "eps": float(eps_m), "min_points": int(min_points)},
+            params={
+                **where.params(),
+                "srid": analysis_srid(connection, where, place),
+                "eps": float(eps_m),
+                "min_points": int(min_points),
+            },
         )
     frame = frame.set_crs(STORAGE_SRID, allow_override=True)
     frame["cluster"] = range(1, len(frame) + 1)  # numbered by size

@@ -65,15 +65,15 @@ def compare_spans(
                    SELECT key, count(*) FILTER (WHERE t >= :base_start AND t < :base_end) AS base,
                           count(*) FILTER (WHERE t >= :current_start AND t < :current_end) AS current
                      FROM keyed GROUP BY key""")
-    params = {
-        **keyed_params(where, unit, size, place=place),
-        "base_start": base.start,
-        "base_end": base.end,
-        "current_start": current.start,
-        "current_end": current.end,
-    }
     with engine.begin() as connection:
         no_jit(connection)
+        params = {
+            **keyed_params(connection, where, unit, size, place=place),
+            "base_start": base.start,
+            "base_end": base.end,
+            "current_start": current.start,
+            "current_end": current.end,
+        }
         frame = units_for(connection, IncidentFilter(current, tuple(categories), scope), unit, size, place=place)
         found = pd.read_sql(sql, connection, params=params, index_col="key")
     frame = attach(frame, found, {"base": 0, "current": 0})

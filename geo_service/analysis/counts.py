@@ -50,7 +50,7 @@ def counts(
         found = pd.read_sql(
             text(f"WITH {keyed_sql(unit, where)} SELECT key, count(*) AS count FROM keyed GROUP BY key"),
             connection,
-            params=keyed_params(where, unit, size, place=place),
+            params=keyed_params(connection, where, unit, size, place=place),
             index_col="key",
         )
     frame = attach(frame, found, {"count": 0})

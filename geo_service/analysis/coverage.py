@@ -57,7 +57,7 @@ def coverage_by_unit(
         return pd.read_sql(
             sql,
             connection,
-            params={**keyed_params(where, unit, size, place=place), "metres_per_degree": METRES_PER_DEGREE},
+            params={**keyed_params(connection, where, unit, size, place=place), "metres_per_degree": METRES_PER_DEGREE},
             index_col="key",
         )
 

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
-from geo_service.analysis.units import no_jit, units_for
+from geo_service.analysis.units import analysis_srid, no_jit, units_for
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.vocabulary import STORAGE_SRID
@@ -80,14 +80,14 @@ def kernel_density(
     bandwidth_m: float | None = None,
 ) -> KernelDensity:
     """A Gaussian kernel density surface of the incidents ``where`` selects (see the module's notes),
-    binned and smoothed in the county's metric projection (``place.metric_srid``)."""
+    binned and smoothed in the metric projection of the area analysed (:func:`analysis_srid`)."""
     _check_range("cell_m", cell_m, CELL_RANGE_M)
     if bandwidth_m is not None:
         _check_range("bandwidth_m", bandwidth_m, BANDWIDTH_RANGE_M)
-    srid = place.metric_srid
     with engine.begin() as connection:
         no_jit(connection)
-        area = _area(connection, where, place)
+        srid = analysis_srid(connection, where, place)
+        area = _area(connection, where, place, srid)
         bins = pd.read_sql(
             text(_BINS.format(condition=where.sql("i"))),
             connection,
@@ -126,12 +126,12 @@ def kernel_density(
     return KernelDensity(density, x0, y0, float(cell_m), bandwidth, rule, n, cells)
 
 
-def _area(connection, where: IncidentFilter, place: PlaceSettings) -> shapely.Geometry:
+def _area(connection, where: IncidentFilter, place: PlaceSettings, srid: int) -> shapely.Geometry:
     """Where the surface is drawn, in the metric projection: the county, or the user's jurisdiction
     (a village holds no town, so the towns inside it would be none)."""
-    if where.scope.whole_county:
-        return units_for(connection, where, "town", place=place).to_crs(place.metric_srid).union_all()
-    return gpd.GeoSeries([shapely.from_wkb(where.scope.area)], crs=STORAGE_SRID).to_crs(place.metric_srid).iloc[0]
+    if where.scope.unrestricted:
+        return units_for(connection, where, "town", place=place).to_crs(srid).union_all()
+    return gpd.GeoSeries([shapely.from_wkb(where.scope.area)], crs=STORAGE_SRID).to_crs(srid).iloc[0]
 
 
 def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, area, srid: int) -> gpd.GeoDataFrame:

@@ -119,7 +119,11 @@ def space_time_cube(
         rows = pd.read_sql(
             sql,
             connection,
-            params={**keyed_params(cut, unit, size, place=place), "origin": origin, "step_s": step.total_seconds()},
+            params={
+                **keyed_params(connection, cut, unit, size, place=place),
+                "origin": origin,
+                "step_s": step.total_seconds(),
+            },
         )
     row_of = pd.Series(np.arange(len(frame)), index=frame["code"])
     rows = rows[rows["key"].isin(row_of.index)]

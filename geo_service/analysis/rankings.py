@@ -1,4 +1,5 @@
-"""Rates and rankings of the closed loop by town or village over a span.
+"""Rates and rankings of the closed loop by county, town or village over a span (a city user
+ranks its counties, or towns and villages across them, each named with the unit it lies in).
 
 Of the cases reported in the span (rejected and merged ones aside):
 
@@ -28,12 +29,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
-from geo_service.boundaries.versions import version_in_force
+from geo_service.boundaries.versions import in_force
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.times import as_aware
 
-LEVELS = ("town", "village")
+LEVELS = ("county", "town", "village")
+# The unit a ranked unit lies in, named beside it.
+_PARENT = {"village": "town", "town": "county"}
 # metric -> True when higher is better
 METRICS = {
     "handled_rate": True,
@@ -44,7 +47,7 @@ METRICS = {
 }
 
 _SQL = """
-    SELECT i.{level}_code AS code, u.name, {town_columns}
+    SELECT i.{level}_code AS code, u.name, {parent_columns}
            count(*) AS cases,
            count(*) FILTER (WHERE i.status IN ('resolved', 'closed')) AS handled,
            count(*) FILTER (WHERE i.status = 'closed') AS closed,
@@ -56,10 +59,10 @@ _SQL = """
            count(i.satisfaction) AS visits,
            count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied
       FROM incidents i
-      LEFT JOIN admin_units u ON u.version_id = :version AND u.code = i.{level}_code
-      {town_join}
+      LEFT JOIN admin_units u ON u.version_id = ANY(:versions) AND u.code = i.{level}_code
+      {parent_join}
      WHERE {condition} AND i.{level}_code IS NOT NULL
-     GROUP BY i.{level}_code, u.name {town_group}
+     GROUP BY i.{level}_code, u.name {parent_group}
 """
 
 
@@ -72,7 +75,7 @@ def rankings(
     order_by: str = "overdue_rate",
     as_of: datetime | None = None,
 ) -> pd.DataFrame:
-    """The closed loop's rates by ``level`` ('town' or 'village'), ranked on ``order_by``.
+    """The closed loop's rates by ``level`` ('county', 'town' or 'village'), ranked on ``order_by``.
 
     ``as_of`` (default now) without a zone is the county's time (``place.timezone``).
 
@@ -80,7 +83,8 @@ def rankings(
     -------
     pandas.DataFrame
         One row per unit with cases in the span, sorted by ``rank`` (on ``order_by``): ``code``,
-        ``name`` (and ``town_code``, ``town_name`` for villages), the counts, the rates of the
+        ``name`` (and ``town_code``, ``town_name`` for villages, ``county_code``, ``county_name``
+        for towns), the counts, the rates of the
         module's notes, and ``rank_<metric>`` for each metric.
     """
     if level not in LEVELS:
@@ -88,17 +92,19 @@ def rankings(
     if order_by not in METRICS:
         raise InvalidInput(f"order_by must be one of {', '.join(METRICS)}, not {order_by!r}", field="order_by")
     as_of = as_aware(as_of, place.timezone)
-    village = level == "village"
+    parent = _PARENT.get(level)
     sql = _SQL.format(
         level=level,
         condition=where.sql("i"),
-        town_columns="i.town_code, t.name AS town_name," if village else "",
-        town_join="LEFT JOIN admin_units t ON t.version_id = :version AND t.code = i.town_code" if village else "",
-        town_group=", i.town_code, t.name" if village else "",
+        parent_columns=f"i.{parent}_code, p.name AS {parent}_name," if parent else "",
+        parent_join=f"LEFT JOIN admin_units p ON p.version_id = ANY(:versions) AND p.code = i.{parent}_code"
+        if parent
+        else "",
+        parent_group=f", i.{parent}_code, p.name" if parent else "",
     )
     with engine.connect() as connection:
-        version = version_in_force(connection, where.span.end - timedelta(microseconds=1))
-        frame = pd.read_sql(text(sql), connection, params={**where.params(), "version": version.id, "as_of": as_of})
+        versions = in_force(connection, where.span.end - timedelta(microseconds=1)).ids
+        frame = pd.read_sql(text(sql), connection, params={**where.params(), "versions": versions, "as_of": as_of})
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["handled_rate"] = frame["handled"] / frame["cases"]
         frame["closed_rate"] = frame["closed"] / frame["cases"]

@@ -71,7 +71,7 @@ class IncidentFilter:
         )
         if self.categories:
             condition += f" AND {alias}.category = ANY(:categories)"
-        if not self.scope.whole_county:
+        if not self.scope.unrestricted:
             condition += f" AND {self.scope.incidents(alias)}"
         return condition
 

@@ -1,12 +1,13 @@
-"""The places an analysis counts in: grids, villages, towns, or hexagons of a chosen size.
+"""The places an analysis counts in: grids, villages, towns, counties, or hexagons of a chosen size.
 
-Grids, villages and towns are those of the boundary version in force at the end of the span;
+Grids, villages, towns and counties are those of the boundaries in force at the end of the span;
 an incident counts in the unit it was assigned to when it was reported (its recorded codes),
 which is who answered for it. "Grid" means the finest grids, the ones incidents are assigned to
 (a level-1 grid split into level-2 grids is counted through its parts).
 
-Hexagons are PostGIS's ``ST_HexagonGrid`` tiling in the county's metric projection (its
-``place.metric_srid``, passed by the caller), anchored at its origin: ``size_m`` is the length of a side (a hexagon is
+Hexagons are PostGIS's ``ST_HexagonGrid`` tiling in one metric projection for the whole area
+analysed (:func:`analysis_srid`: the zone of its middle), so that a hot spot across a county
+border is one run of hexagons; anchored at the projection's origin: ``size_m`` is the length of a side (a hexagon is
 ``sqrt(3) * size_m`` across its flats and ``2.6 * size_m**2`` in area). An incident's hexagon is
 found by arithmetic on its projected coordinates (no spatial join): a point lies in the hexagon
 whose centre is nearest, and only two columns of centres can be nearest.
@@ -25,13 +26,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.analysis.span import IncidentFilter
-from geo_service.boundaries.versions import VersionInForce, version_in_force
+from geo_service.boundaries.versions import InForce, in_force
+from geo_service.coordinates.projection import zone_srid
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.times import local_day
 from geo_service.vocabulary import STORAGE_SRID
 
-UNITS = ("grid", "village", "town", "hex")
+UNITS = ("grid", "village", "town", "county", "hex")
 HEX_SIZE_RANGE_M = (100.0, 5000.0)
 _HEX_CACHE: OrderedDict[tuple, gpd.GeoDataFrame] = OrderedDict()
 _HEX_CACHE_SIZE = 8
@@ -50,7 +52,7 @@ _UNIT_SQL = {
                  WHERE w.unit_code IN (g.code, left(g.code, 15), left(g.code, 18)))::int AS grid_workers,
                ST_Area(g.geom::geography) / 1e6 AS area_km2, g.geom
           FROM grids g
-         WHERE g.version_id = :version AND NOT EXISTS (SELECT 1 FROM grids c WHERE c.parent_id = g.id)
+         WHERE g.version_id = ANY(:versions) AND NOT EXISTS (SELECT 1 FROM grids c WHERE c.parent_id = g.id)
          ORDER BY g.code
     """,
     "village": f"""
@@ -58,20 +60,27 @@ _UNIT_SQL = {
         SELECT u.code, u.name, u.population, u.households,
                (SELECT count(*) FROM workers w WHERE left(w.unit_code, 12) = u.code)::int AS grid_workers,
                ST_Area(u.geom::geography) / 1e6 AS area_km2, u.geom
-          FROM admin_units u WHERE u.version_id = :version AND u.level = 'village' ORDER BY u.code
+          FROM admin_units u WHERE u.version_id = ANY(:versions) AND u.level = 'village' ORDER BY u.code
     """,
     "town": f"""
         WITH {_WORKERS}
         SELECT u.code, u.name, u.population, u.households,
                (SELECT count(*) FROM workers w WHERE left(w.unit_code, 9) = left(u.code, 9))::int AS grid_workers,
                ST_Area(u.geom::geography) / 1e6 AS area_km2, u.geom
-          FROM admin_units u WHERE u.version_id = :version AND u.level = 'town' ORDER BY u.code
+          FROM admin_units u WHERE u.version_id = ANY(:versions) AND u.level = 'town' ORDER BY u.code
     """,
-    # Every hexagon touching the county; the county is cut into small pieces first so that each
+    "county": f"""
+        WITH {_WORKERS}
+        SELECT u.code, u.name, u.population, u.households,
+               (SELECT count(*) FROM workers w WHERE left(w.unit_code, 6) = left(u.code, 6))::int AS grid_workers,
+               ST_Area(u.geom::geography) / 1e6 AS area_km2, u.geom
+          FROM admin_units u WHERE u.version_id = ANY(:versions) AND u.level = 'county' ORDER BY u.code
+    """,
+    # Every hexagon touching the counties; they are cut into small pieces first so that each
     # test is cheap (one test against the whole outline costs seconds).
     "hex": f"""
-        WITH county AS (SELECT ST_Transform(geom, :srid) AS g FROM admin_units
-                         WHERE version_id = :version AND level = 'county'),
+        WITH county AS (SELECT ST_Transform(ST_Union(geom), :srid) AS g FROM admin_units
+                         WHERE version_id = ANY(:versions) AND level = 'county'),
              pieces AS MATERIALIZED (SELECT ST_Subdivide(g, 64) AS g FROM county)
         SELECT h.i || ':' || h.j AS code, h.i, h.j, ST_Transform(h.geom, {STORAGE_SRID}) AS geom
           FROM county, ST_HexagonGrid(:size, county.g) h
@@ -79,7 +88,25 @@ _UNIT_SQL = {
          ORDER BY h.i, h.j
     """,
 }
-_KEY_COLUMN = {"grid": "grid_code", "village": "village_code", "town": "town_code"}
+_KEY_COLUMN = {"grid": "grid_code", "village": "village_code", "town": "town_code", "county": "county_code"}
+_MIDDLE = text("""
+    SELECT (ST_XMin(e) + ST_XMax(e)) / 2
+      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county') b
+""")
+
+
+def analysis_srid(connection: Connection, where: IncidentFilter, place: PlaceSettings) -> int:
+    """The metric projection an analysis of ``where`` is measured in: the deployment's fixed one,
+    else the zone of the middle of the user's jurisdiction, or of every county in force
+    (``geo_service.coordinates.projection``)."""
+    if place.metric_srid:
+        return int(place.metric_srid)
+    if where.scope.area is not None:
+        minx, _, maxx, _ = shapely.from_wkb(where.scope.area).bounds
+        return zone_srid((minx + maxx) / 2)
+    versions = in_force(connection, where.span.end - timedelta(microseconds=1)).ids
+    middle = connection.execute(_MIDDLE, {"versions": versions}).scalar()
+    return zone_srid(middle if middle is not None else 105.0)
 
 
 def check_unit(unit: str, size_m: float | None) -> float | None:
@@ -99,41 +126,58 @@ def check_unit(unit: str, size_m: float | None) -> float | None:
 def units_for(
     connection: Connection, where: IncidentFilter, unit: str, size_m: float | None = None, *, place: PlaceSettings
 ) -> gpd.GeoDataFrame:
-    """:func:`unit_frame` for the boundary version in force at the end of the span, only the units
-    inside the filter's scope (a unit belongs to the jurisdiction its inner point lies in)."""
-    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m, place=place)
-    if where.scope.whole_county:
+    """:func:`unit_frame` for the boundaries in force at the end of the span, only the units inside
+    the filter's scope (a unit belongs to the jurisdiction its inner point lies in; a hexagon is
+    kept when it touches it, as every hexagon touching the counties is drawn)."""
+    srid = analysis_srid(connection, where, place) if unit == "hex" else None
+    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m, place=place, srid=srid)
+    if where.scope.unrestricted:
         return frame
     area = shapely.from_wkb(where.scope.area)
-    inside = shapely.covers(area, frame.geometry.representative_point().values)
+    shapely.prepare(area)
+    if unit == "hex":  # cells, not places: every cell touching the area (its incidents are the scope's alone)
+        inside = shapely.intersects(area, frame.geometry.values)
+    else:
+        inside = shapely.covers(area, frame.geometry.representative_point().values)
     return frame[inside].reset_index(drop=True)
 
 
 def unit_frame(
-    connection: Connection, unit: str, at: datetime, size_m: float | None = None, *, place: PlaceSettings
+    connection: Connection,
+    unit: str,
+    at: datetime,
+    size_m: float | None = None,
+    *,
+    place: PlaceSettings,
+    srid: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """The units of the version in force at ``at``: code, name, population, households, grid workers.
+    """The units of the boundaries in force at ``at``: code, name, population, households, grid workers.
 
     Grid workers are those posted on the county's day of ``at`` (``place.timezone``); hexagons are
-    drawn in ``place.metric_srid`` and carry no population (NaN): residents are counted by grid and
-    village, not by cell.
+    drawn in ``srid`` (:func:`analysis_srid`) and carry no population (NaN): residents are counted
+    by grid and village, not by cell.
     """
     size = check_unit(unit, size_m)
-    version = version_in_force(connection, at)
+    boundaries = in_force(connection, at)
     if unit == "hex":
-        return _hexagons(connection, version, size, place.metric_srid)
-    params = {"version": version.id, "day": local_day(at, place.timezone)}
+        if srid is None:
+            raise ValueError("hexagons need the projection they are drawn in (analysis_srid)")
+        return _hexagons(connection, boundaries, size, srid)
+    params = {"versions": boundaries.ids, "day": local_day(at, place.timezone)}
     frame = gpd.read_postgis(text(_UNIT_SQL[unit]), connection, geom_col="geom", params=params)
     return frame.set_crs(STORAGE_SRID, allow_override=True)
 
 
-def _hexagons(connection: Connection, version: VersionInForce, size: float, srid: int) -> gpd.GeoDataFrame:
-    key = (str(connection.engine.url), version.cache_key, size, srid)
+def _hexagons(connection: Connection, boundaries: InForce, size: float, srid: int) -> gpd.GeoDataFrame:
+    key = (str(connection.engine.url), boundaries.cache_key, size, srid)
     if key in _HEX_CACHE:
         _HEX_CACHE.move_to_end(key)
         return _HEX_CACHE[key].copy()
     frame = gpd.read_postgis(
-        text(_UNIT_SQL["hex"]), connection, geom_col="geom", params={"version": version.id, "srid": srid, "size": size}
+        text(_UNIT_SQL["hex"]),
+        connection,
+        geom_col="geom",
+        params={"versions": boundaries.ids, "srid": srid, "size": size},
     )
     frame = frame.set_crs(STORAGE_SRID, allow_override=True)
     frame["name"] = frame["code"]
@@ -182,11 +226,13 @@ def keyed_sql(unit: str, where: IncidentFilter, columns: dict[str, str] | None =
     """
 
 
-def keyed_params(where: IncidentFilter, unit: str, size_m: float | None, *, place: PlaceSettings) -> dict:
-    """The parameters :func:`keyed_sql` binds (hexagons in ``place.metric_srid``)."""
+def keyed_params(
+    connection: Connection, where: IncidentFilter, unit: str, size_m: float | None, *, place: PlaceSettings
+) -> dict:
+    """The parameters :func:`keyed_sql` binds (hexagons in :func:`analysis_srid`)."""
     params = where.params()
     if unit == "hex":
-        params.update(size=float(size_m), srid=place.metric_srid)
+        params.update(size=float(size_m), srid=analysis_srid(connection, where, place))
     return params
 
 

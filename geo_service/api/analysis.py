@@ -28,14 +28,14 @@ router = APIRouter(
     prefix="/analysis", tags=["analysis"], dependencies=[Depends(allow("analysis.read")), Depends(expensive)]
 )
 
-Unit = Literal["grid", "village", "town", "hex"]
+Unit = Literal["grid", "village", "town", "county", "hex"]
 Confidence = Literal["0.9", "0.95", "0.99"]
 DEFAULT_HEX_M = 200.0
 
 START = Query(None, description="Start of the span (inclusive; no zone = the county's time). Default: end - 365 days.")
 END = Query(None, description="End of the span (exclusive). Default: now.")
 CATEGORY = Query(None, description="Categories counted (repeat, or comma-separated); default all.")
-UNIT = Query("grid", description="grid (the finest grids), village, town, or hex (hexagons of size_m).")
+UNIT = Query("grid", description="grid (the finest grids), village, town, county, or hex (hexagons of size_m).")
 SIZE = Query(None, description=f"Hexagon side in metres (unit=hex; default {DEFAULT_HEX_M:g}).")
 CONFIDENCE = Query("0.9", description="Lowest confidence reported: 0.9, 0.95 or 0.99.")
 
@@ -205,12 +205,12 @@ def get_compare(
     return _map(frame, "compare")
 
 
-@router.get("/rankings", summary="Closed-loop rates by town or village, ranked")
+@router.get("/rankings", summary="Closed-loop rates by county, town or village, ranked")
 def get_rankings(
     engine: EngineDep,
     settings: SettingsDep,
     where: Where,
-    level: Literal["town", "village"] = Query("town"),
+    level: Literal["county", "town", "village"] = Query("town"),
     order_by: Literal["handled_rate", "closed_rate", "overdue_rate", "median_hours_to_close", "satisfaction"] = Query(
         "overdue_rate", description="The metric ranked on."
     ),

@@ -24,7 +24,7 @@ def get_audit(
     entity: str | None = Query(None, max_length=40, description="e.g. incident, user, boundary_version."),
     entity_id: str | None = Query(None, max_length=40),
     paging: tuple[int, int] = Depends(page(audit.MAX_ROWS)),
-    principal: Principal = Depends(allow("audit.read", county="reading the audit log")),
+    principal: Principal = Depends(allow("audit.read", whole="reading the audit log")),
 ) -> dict:
     limit, offset = paging
     rows, total = audit.query(

@@ -29,15 +29,15 @@ def current_principal(
     return principal
 
 
-def allow(permission: str | None = None, *, county: str | None = None):
-    """A dependency: the principal, if their role has ``permission`` (and, given ``county``, their
-    jurisdiction is the whole county; the text says what needs it)."""
+def allow(permission: str | None = None, *, whole: str | None = None):
+    """A dependency: the principal, if their role has ``permission`` (and, given ``whole``, their
+    jurisdiction holds every county served; the text says what needs it)."""
 
     def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if permission:
             principal.require(permission)
-        if county:
-            principal.require_county(county)
+        if whole:
+            principal.require_whole(whole)
         return principal
 
     return dependency

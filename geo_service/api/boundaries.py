@@ -15,21 +15,20 @@ from geo_service.api.dependencies import Moment, allow
 from geo_service.api.limits import expensive
 from geo_service.auth.principal import Principal
 from geo_service.boundaries.checks import check_version
-from geo_service.boundaries.drafts import import_draft, retire_draft
+from geo_service.boundaries.drafts import county_of, import_draft, retire_draft
 from geo_service.boundaries.export import export_version
 from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.impact import draft_impact, impact_map
 from geo_service.boundaries.publishing import publish, repair_draft
-from geo_service.boundaries.versions import find_version, phases_now, with_phases_now
+from geo_service.boundaries.versions import Version, find_version, phases_now, with_phases_now
 from geo_service.boundaries.workload import compare_workload
-from geo_service.errors import InvalidInput, TooLarge
+from geo_service.errors import InvalidInput, NotFound, TooLarge
 from geo_service.vocabulary import Datum
 
 router = APIRouter(prefix="/boundaries", tags=["planning"])
-PLANNING = "planning the county's boundaries"
 READ = Depends(allow("boundaries.read"))
-PLAN = Depends(allow("boundaries.read", county=PLANNING))
-WRITE = Depends(allow("boundaries.write", county=PLANNING))
+PLAN = READ  # and the version's whole county in the user's jurisdiction (see _version)
+WRITE = Depends(allow("boundaries.write"))
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 
 
@@ -37,16 +36,39 @@ def _version_dict(version, phase: str) -> dict:
     return {**version.to_dict(), "phase": phase}
 
 
+def _version(request: Request, ref: str | None, principal: Principal, *, plan: bool = True) -> Version | None:
+    """The version ``ref`` if the user may see it: a version of a county their jurisdiction holds or
+    lies in (another county's is not found, as if it did not exist); to ``plan`` with it, the
+    whole county must be theirs."""
+    if ref is None:
+        return None
+    with request.app.state.engine.connect() as connection:
+        found = find_version(connection, ref)
+    scope = principal.jurisdiction
+    if not (scope.meets_county(found.county_code) or (found.county_code is None and scope.whole_deployment)):
+        raise NotFound(f"no boundary version {ref!r}", field="version")
+    if plan:
+        principal.require_county_of(found.county_code, "planning the boundaries")
+    return found
+
+
 @router.get("/versions", summary="Boundary versions with their phase now")
 def get_versions(request: Request, principal: Principal = READ) -> JSONResponse:
+    scope = principal.jurisdiction
     with request.app.state.engine.connect() as connection:
-        return JSONResponse([_version_dict(v, phase) for v, phase in with_phases_now(connection)])
+        return JSONResponse(
+            [
+                _version_dict(v, phase)
+                for v, phase in with_phases_now(connection)
+                if scope.meets_county(v.county_code) or (v.county_code is None and scope.whole_deployment)
+            ]
+        )
 
 
 @router.get("/versions/{version}", summary="One boundary version, by id or name")
 def get_version(request: Request, version: str, principal: Principal = READ) -> JSONResponse:
+    found = _version(request, version, principal, plan=False)
     with request.app.state.engine.connect() as connection:
-        found = find_version(connection, version)
         return JSONResponse(_version_dict(found, phases_now(connection)[found.id]))
 
 
@@ -86,6 +108,8 @@ def post_draft(
             source_name=file.filename,
             max_features=settings.planning.boundary_import_max_features,
         )
+        principal.require_county_of(county_of(boundary_file.grids, boundary_file.source), "importing boundaries")
+        _version(request, into, principal)
         result = import_draft(
             request.app.state.engine,
             boundary_file,
@@ -101,8 +125,8 @@ def post_draft(
 
 @router.get("/versions/{version}/checks", summary="What is wrong with a version, located (GeoJSON)")
 def get_checks(request: Request, version: str, principal: Principal = PLAN) -> JSONResponse:
+    found = _version(request, version, principal)
     with request.app.state.engine.begin() as connection:
-        found = find_version(connection, version)
         report = check_version(connection, found.id, settings=request.app.state.settings)
     return JSONResponse(report.to_geojson(), media_type="application/geo+json")
 
@@ -111,6 +135,7 @@ def get_checks(request: Request, version: str, principal: Principal = PLAN) -> J
 def post_repair(
     request: Request, version: str, codes: list[str] | None = Query(None), principal: Principal = WRITE
 ) -> JSONResponse:
+    _version(request, version, principal)
     return JSONResponse({"repaired": repair_draft(request.app.state.engine, version, codes, actor=principal.name)})
 
 
@@ -122,6 +147,8 @@ def get_impact(
     months: int | None = Query(None, ge=1, le=120, description="Count the incidents of this many recent months."),
     principal: Principal = PLAN,
 ) -> JSONResponse:
+    _version(request, version, principal)
+    _version(request, base, principal)
     impact = draft_impact(
         request.app.state.engine, version, base=base, months=months, settings=request.app.state.settings
     )
@@ -138,6 +165,8 @@ def get_impact_map(
 ) -> HTMLResponse:
     from geo_service.maps import to_html
 
+    _version(request, version, principal)
+    _version(request, base, principal)
     engine = request.app.state.engine
     impact = draft_impact(engine, version, base=base, settings=request.app.state.settings)
     return HTMLResponse(to_html(impact_map(engine, impact)))
@@ -152,6 +181,8 @@ def get_workload(
     villages: list[str] | None = Query(None, description="Only these villages (12-digit codes)."),
     principal: Principal = PLAN,
 ) -> JSONResponse:
+    _version(request, version, principal)
+    _version(request, base, principal)
     return JSONResponse(
         compare_workload(
             request.app.state.engine,
@@ -170,6 +201,7 @@ class Publication(BaseModel):
 
 @router.post("/versions/{version}/publish", summary="Publish a draft from a moment on")
 def post_publish(request: Request, version: str, body: Publication, principal: Principal = WRITE) -> JSONResponse:
+    _version(request, version, principal)
     published = publish(
         request.app.state.engine,
         version,
@@ -182,6 +214,7 @@ def post_publish(request: Request, version: str, body: Publication, principal: P
 
 @router.post("/versions/{version}/retire", summary="Set a draft aside for good")
 def post_retire(request: Request, version: str, principal: Principal = WRITE) -> JSONResponse:
+    _version(request, version, principal)
     return JSONResponse(retire_draft(request.app.state.engine, version, actor=principal.name).to_dict())
 
 
@@ -194,9 +227,8 @@ def get_export(
     principal: Principal = PLAN,
     _: None = Depends(expensive),
 ) -> FileResponse:
+    name = _version(request, version, principal).name
     folder = tempfile.mkdtemp()
-    with request.app.state.engine.connect() as connection:
-        name = find_version(connection, version).name
     path = export_version(request.app.state.engine, version, Path(folder) / f"{name}-{crs}.{format}", datum=crs)
     media = "application/geo+json" if format == "geojson" else "application/geopackage+sqlite3"
     return FileResponse(

@@ -20,7 +20,6 @@ from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.vocabulary import Datum
 
 router = APIRouter(tags=["bulk"], dependencies=[Depends(expensive)])
-WHOLE_COUNTY = "bulk work"
 
 MAX_POINTS = 100_000
 MAX_INCIDENTS = 10_000
@@ -53,7 +52,7 @@ def post_assign(
     body: AssignIn,
     engine: EngineDep,
     settings: SettingsDep,
-    principal: Principal = Depends(allow("locate", county=WHOLE_COUNTY)),
+    principal: Principal = Depends(allow("locate")),
 ) -> dict:
     """One result per point, in order: `status` assigned, outside_grids (nearest grid given) or error."""
     if len(body.points) > MAX_POINTS:
@@ -68,7 +67,15 @@ def post_assign(
     with engine.connect() as connection:
         snap = snapshot(connection, body.at, settings)
     result = assign_points(snap, lon, lat, datums)
-    return {"boundary_version": snap.version.to_dict(), "results": _records(result)}
+    # A point of another county, town or village than the user's is an error that names no grid.
+    away = (result["status"] != "error").to_numpy() & ~principal.jurisdiction.holds_rows(result)
+    if away.any():
+        result.loc[away, "status"] = "error"
+        result.loc[away, "error"] = f"outside your jurisdiction ({principal.jurisdiction.name})"
+        for column in result.columns:
+            if column.endswith(("_code", "_name", "_level", "distance_m")):
+                result.loc[away, column] = None
+    return {"boundary_versions": snap.boundaries.to_dict(), "results": _records(result)}
 
 
 @router.post("/incidents/batch", summary=f"Record up to {MAX_INCIDENTS:,} incidents at once")
@@ -76,7 +83,7 @@ def post_incident_batch(
     body: BatchIn,
     engine: EngineDep,
     settings: SettingsDep,
-    principal: Principal = Depends(allow("incidents.write", county=WHOLE_COUNTY)),
+    principal: Principal = Depends(allow("incidents.write")),
 ) -> JSONResponse:
     """One result per row, in order: created, existing (stored already), duplicate (repeated in the
     batch) or error with the reason. With `all_or_nothing`, one bad row means 422 and nothing stored."""
@@ -92,6 +99,7 @@ def post_incident_batch(
         all_or_nothing=body.all_or_nothing,
         actor=principal.name,
         settings=settings,
+        scope=principal.jurisdiction,
     )
     counts = {status: result.count(status) for status in ("created", "existing", "duplicate", "error")}
     status_code = 422 if (body.all_or_nothing and counts["error"]) else 200

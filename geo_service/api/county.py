@@ -15,7 +15,7 @@ from geo_service.county.load import crs_options, import_county
 from geo_service.errors import InvalidInput, TooLarge
 
 router = APIRouter(prefix="/county", tags=["county"])
-ADMIN = Depends(allow("county.import", county="importing a county's files"))
+ADMIN = Depends(allow("county.import"))
 
 
 @router.post("/import", summary="Import a county's files (boundaries, roster, cameras, past cases)")
@@ -57,6 +57,7 @@ def post_import(
             dry_run=dry_run,
             skip_bad_rows=skip_bad_rows,
             notify_open=notify_open,
+            scope=principal.jurisdiction,
         )
     status = 422 if report.error_count and not report.stored and not dry_run else 200
     return JSONResponse(report.to_dict(), status_code=status)

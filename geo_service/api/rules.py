@@ -23,7 +23,7 @@ from geo_service.rules.admin import export_rules, import_uploads, read_rules, re
 from geo_service.rules.tables import TABLES
 
 router = APIRouter(prefix="/rules", tags=["rules"])
-ADMIN = Depends(allow("rules.admin", county="changing the county's rules"))
+ADMIN = Depends(allow("rules.admin", whole="changing the rules"))
 RuleName = Enum("RuleName", {name: name for name in TABLES}, type=str)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHANGE_DOC = (

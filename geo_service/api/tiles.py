@@ -76,7 +76,7 @@ def list_layers(request: Request) -> JSONResponse:
 @router.get("/style.json", summary="MapLibre style document drawing every layer")
 def get_style(request: Request) -> JSONResponse:
     """Query: `datum` (the basemap's: wgs84, gcj02, bd09; default the settings' basemap datum),
-    `at` or `version` (the boundary version; default in force now) and the incident filters
+    `at` or `version` (the boundary versions, one id per county, comma-separated; default in force now) and the incident filters
     (`start`, `end`, `category`, `status`), written into the tile addresses."""
     service = tile_service(request)
     settings = request.app.state.settings
@@ -84,12 +84,12 @@ def get_style(request: Request) -> JSONResponse:
     datum = display_datum((query.get("datum") or [settings.map.basemap_datum])[-1])
     with service.engine.connect() as connection:
         filters = service.style_filters(connection, query)
-        version = service.version_asked(connection, query)
-        bounds = service.county_bounds(connection, version)
+        boundaries = service.version_asked(connection, query)
+        bounds = service.county_bounds(connection, boundaries)
     style = style_document(
         _base_url(request),
         service.layers,
-        version.id,
+        boundaries.ids,
         bounds if datum == "wgs84" else None,
         datum,
         filters,
@@ -107,11 +107,11 @@ def get_tilejson(request: Request, layer: str = Path(..., description="A declare
     datum = display_datum((query.get("datum") or [None])[-1])
     with service.engine.connect() as connection:
         values = service.parameters(connection, spec, query)
-        version = service.version_asked(connection, query)
-        bounds = service.county_bounds(connection, version)
+        boundaries = service.version_asked(connection, query)
+        bounds = service.county_bounds(connection, boundaries)
     raw = {name: query[name][-1] for name in values}
     return JSONResponse(
-        tilejson(_base_url(request), spec, version.id, bounds, datum, raw), headers={"Cache-Control": "no-cache"}
+        tilejson(_base_url(request), spec, boundaries.ids, bounds, datum, raw), headers={"Cache-Control": "no-cache"}
     )
 
 

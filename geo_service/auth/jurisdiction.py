@@ -1,11 +1,13 @@
-"""A user's jurisdiction, the part of the county they may see, written into the SQL of reads.
+"""A user's jurisdiction, the part of the deployment they may see, written into the SQL of reads.
 
-A jurisdiction is a unit code of the boundaries in force: the county (everything), a town or
-street, a village or community, or a grid (with its sub-grids). Each kind of row has its own
-predicate, by code where the row carries codes (incidents, grids, admin units: exact and served
-by indexes) and by place where it does not (cameras, tiles: the feature's inner point inside the
-jurisdiction's area). A row outside is simply not found: an item asked for by id answers 404,
-never a 403 that would confirm it exists.
+A jurisdiction is a GB/T 2260 code: a province or a prefecture-level city (its counties), a county,
+a town or street, a village or community (units of the boundaries in force), or a grid (with its
+sub-grids). Codes nest by prefix (511400000000 眉山市 > 511421000000 仁寿县 > 511421100000 a town
+> 511421100201 a village > its grids), so each kind of row has its own predicate, by code where the
+row carries codes (incidents, grids, admin units: exact and served by indexes) and by place where
+it does not (cameras, tiles: the feature's inner point inside the jurisdiction's area). A row
+outside is simply not found: an item asked for by id answers 404, never a 403 that would confirm
+it exists.
 """
 
 from __future__ import annotations
@@ -14,21 +16,32 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service import times
-from geo_service.boundaries.versions import version_in_force
+from geo_service.boundaries.versions import in_force
 from geo_service.errors import Forbidden
 
-Level = Literal["county", "town", "village", "grid"]
+Level = Literal["all", "province", "city", "county", "town", "village", "grid"]
+REGION_LEVELS = ("province", "city")
+# Levels whose rows are found by county: the jurisdiction is one or more whole counties.
+COUNTY_SETS = ("all", "province", "city", "county")
+# Significant digits of a code at each level (the rest are zeros).
+PREFIX_DIGITS = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12}
 
 _UNIT = text("""
-    SELECT level, name, CASE WHEN level = 'county' THEN NULL ELSE ST_AsEWKB(geom) END AS area
-      FROM admin_units WHERE version_id = :version AND code = :code
+    SELECT level, name, ST_AsEWKB(geom) AS area
+      FROM admin_units WHERE version_id = ANY(:versions) AND code = :code
     UNION ALL
-    SELECT 'grid', name, ST_AsEWKB(geom) FROM grids WHERE version_id = :version AND code = :code
+    SELECT 'grid', name, ST_AsEWKB(geom) FROM grids WHERE version_id = ANY(:versions) AND code = :code
     LIMIT 1
+""")
+_REGION = text("""
+    SELECT (SELECT name_zh FROM regions WHERE code = :code) AS name,
+           array_agg(code ORDER BY code) AS counties, ST_AsEWKB(ST_Union(geom)) AS area
+      FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county' AND code LIKE :prefix
 """)
 
 
@@ -37,59 +50,100 @@ class Jurisdiction:
     code: str
     level: Level
     name: str
-    area: bytes | None = None  # EWKB of the area in CGCS2000; None for the whole county
+    area: bytes | None = None  # EWKB of the area in CGCS2000; None for the whole deployment
+    counties: tuple[str, ...] = ()  # the counties it is made of (province, city, county levels)
+    whole_deployment: bool = False  # it holds every county the deployment serves
 
     @property
-    def whole_county(self) -> bool:
-        return self.level == "county"
+    def unrestricted(self) -> bool:
+        """No restriction at all (the command line)."""
+        return self.level == "all"
+
+    @property
+    def prefix(self) -> str:
+        return self.code[: PREFIX_DIGITS[self.level]] if self.level in PREFIX_DIGITS else self.code
 
     def params(self) -> dict:
-        return {"scope_code": self.code, "scope_like": self.code + "%", "scope_area": self.area}
+        return {
+            "scope_code": self.code,
+            "scope_like": self.prefix + "%",
+            "scope_area": self.area,
+            "scope_counties": list(self.counties),
+        }
 
     def incidents(self, alias: str = "i") -> str:
         """Incidents recorded in the jurisdiction (by the codes stored with each incident)."""
         return {
-            "county": "TRUE",
+            "all": "TRUE",
+            "province": f"{alias}.county_code = ANY(:scope_counties)",
+            "city": f"{alias}.county_code = ANY(:scope_counties)",
+            "county": f"{alias}.county_code = :scope_code",
             "town": f"{alias}.town_code = :scope_code",
             "village": f"{alias}.village_code = :scope_code",
             "grid": f"{alias}.grid_code LIKE :scope_like",
         }[self.level]
 
     def grids(self, alias: str = "g") -> str:
-        """Grids of any version whose village lies in the jurisdiction (or the grid and its sub-grids)."""
-        return {
-            "county": "TRUE",
-            "town": f"""{alias}.village_id IN (SELECT v.id FROM admin_units v JOIN admin_units t ON t.id = v.parent_id
-                                                WHERE t.code = :scope_code)""",
-            "village": f"{alias}.village_id IN (SELECT id FROM admin_units WHERE code = :scope_code)",
-            "grid": f"{alias}.code LIKE :scope_like",
-        }[self.level]
+        """Grids of any version whose village lies in the jurisdiction (or the grid and its sub-grids):
+        a grid's code begins with its village's, which begins with its town's and county's."""
+        return "TRUE" if self.unrestricted else f"{alias}.code LIKE :scope_like"
 
     def units(self, alias: str = "u") -> str:
-        """Admin units inside the jurisdiction: a town and its villages; a village; none for a grid."""
-        return {
-            "county": "TRUE",
-            "town": f"({alias}.code = :scope_code OR {alias}.parent_id IN "
-            "(SELECT id FROM admin_units WHERE code = :scope_code))",
-            "village": f"{alias}.code = :scope_code",
-            "grid": "FALSE",
-        }[self.level]
+        """Admin units inside the jurisdiction: its counties, a town and its villages, a village;
+        none for a grid."""
+        if self.unrestricted:
+            return "TRUE"
+        if self.level == "grid":
+            return "FALSE"
+        return f"{alias}.code LIKE :scope_like"
 
     def covers(self, geometry: str) -> str:
         """A feature inside the jurisdiction's area (see :func:`area_covers`)."""
-        return "TRUE" if self.whole_county else area_covers(geometry)
+        return "TRUE" if self.unrestricted else area_covers(geometry)
 
-    def holds(self, town_code: str | None, village_code: str | None, grid_code: str | None) -> bool:
+    def holds(
+        self, county_code: str | None, town_code: str | None, village_code: str | None, grid_code: str | None
+    ) -> bool:
         """Whether a place with these codes lies in the jurisdiction (the same rule as :meth:`incidents`)."""
+        if self.level in ("province", "city"):
+            return county_code in self.counties
         return {
-            "county": True,
+            "all": True,
+            "county": county_code == self.code,
             "town": town_code == self.code,
             "village": village_code == self.code,
             "grid": bool(grid_code) and grid_code.startswith(self.code),
         }[self.level]
 
+    def holds_rows(self, rows) -> np.ndarray:
+        """:meth:`holds` for each row of a frame with columns county_code, town_code, village_code
+        and grid_code (a row with no grid is held only by an unrestricted jurisdiction)."""
+        if self.unrestricted:
+            return np.ones(len(rows), dtype=bool)
+        column = {"town": "town_code", "village": "village_code", "county": "county_code"}.get(self.level)
+        if self.level in REGION_LEVELS:
+            return rows["county_code"].isin(self.counties).to_numpy()
+        if column is not None:
+            return (rows[column] == self.code).fillna(False).to_numpy(dtype=bool)
+        return rows["grid_code"].fillna("").astype(str).str.startswith(self.code).to_numpy()
+
+    def holds_county(self, county_code: str | None) -> bool:
+        """Whether the whole county ``county_code`` lies in the jurisdiction (who may plan its boundaries)."""
+        if self.unrestricted:
+            return True
+        if self.level in REGION_LEVELS:  # a county the region will hold, as well as those it holds
+            return bool(county_code) and county_code.startswith(self.prefix)
+        return self.level == "county" and county_code == self.code
+
+    def meets_county(self, county_code: str | None) -> bool:
+        """Whether the jurisdiction holds the county or lies within it (whose boundary versions the
+        user may read)."""
+        if self.holds_county(county_code):
+            return True
+        return self.level in ("town", "village", "grid") and bool(county_code) and self.code[:6] == county_code[:6]
+
     def to_dict(self) -> dict:
-        return {"code": self.code, "level": self.level, "name": self.name}
+        return {"code": self.code, "level": self.level, "name": self.name, "counties": list(self.counties)}
 
 
 def area_covers(geometry: str) -> str:
@@ -120,16 +174,34 @@ def resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
 
 
 def _resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
-    version = version_in_force(connection, times.now(zone))
-    row = connection.execute(_UNIT, {"version": version.id, "code": code}).mappings().first()
+    boundaries = in_force(connection, times.now(zone))
+    everywhere = set(boundaries.county_codes)
+    params = {"versions": boundaries.ids, "code": code}
+    level = region_level(code)
+    if level is not None:
+        row = connection.execute(_REGION, {**params, "prefix": code[: PREFIX_DIGITS[level]] + "%"}).mappings().first()
+        if row["counties"]:
+            counties = tuple(row["counties"])
+            return Jurisdiction(
+                code, level, row["name"] or code, bytes(row["area"]), counties, everywhere <= set(counties)
+            )
+    row = connection.execute(_UNIT, params).mappings().first()
     if row is None:
         raise Forbidden(
             f"your jurisdiction {code} is not a unit of the boundaries in force "
-            f"({version.name}): ask an administrator to update your account",
+            f"({boundaries.name()}): ask an administrator to update your account",
             field="jurisdiction",
         )
-    return Jurisdiction(code, row["level"], row["name"], bytes(row["area"]) if row["area"] is not None else None)
+    counties = (code,) if row["level"] == "county" else ()
+    return Jurisdiction(code, row["level"], row["name"], bytes(row["area"]), counties, everywhere == set(counties))
+
+
+def region_level(code: str) -> Level | None:
+    """``province`` or ``city`` for a GB/T 2260 code of one (510000000000, 511400000000), else None."""
+    if len(code) != 12 or not code.isdigit() or code[6:] != "000000" or code[4:6] != "00":
+        return None
+    return "province" if code[2:4] == "00" else "city"
 
 
 # No restriction: the command line, run by whoever runs the service.
-EVERYTHING = Jurisdiction("", "county", "the whole county")
+EVERYTHING = Jurisdiction("", "all", "everything", whole_deployment=True)

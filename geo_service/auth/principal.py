@@ -39,11 +39,23 @@ class Principal:
                 f"the {self.role} role may not do this (it needs the {permission!r} permission)", field="permission"
             )
 
-    def require_county(self, what: str) -> None:
-        if not self.jurisdiction.whole_county:
+    def require_whole(self, what: str) -> None:
+        """Refuse unless the jurisdiction holds every county served: what ``what`` changes or shows
+        is shared by all of them (the rules, the audit log)."""
+        if not self.jurisdiction.whole_deployment:
             raise Forbidden(
-                f"{what} is for users whose jurisdiction is the whole county; "
+                f"{what} is for users whose jurisdiction holds every county this service serves; "
                 f"yours is {self.jurisdiction.code} ({self.jurisdiction.name})",
+                field="jurisdiction",
+            )
+
+    def require_county_of(self, county_code: str | None, what: str) -> None:
+        """Refuse unless the county ``county_code`` lies wholly in the jurisdiction (a county's
+        boundaries, its files)."""
+        if not self.jurisdiction.holds_county(county_code):
+            raise Forbidden(
+                f"{what} of county {(county_code or '')[:6]} is not for you: your jurisdiction is "
+                f"{self.jurisdiction.code} ({self.jurisdiction.name})",
                 field="jurisdiction",
             )
 

@@ -24,6 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.coordinates.projection import version_srid
 from geo_service.settings import Settings
 from geo_service.times import local_day, now
 from geo_service.vocabulary import STORAGE_CRS
@@ -195,7 +196,7 @@ def check_version(
         with connection.begin() as conn:
             return check_version(conn, version_id, on=on, checks=checks, settings=settings)
     planning, zone = settings.planning, settings.place.timezone
-    srid = int(settings.place.metric_srid)
+    srid = version_srid(connection, settings.place, int(version_id))
     connection.exec_driver_sql(_PREPARE.format(version=int(version_id)))
     params = {
         "version": version_id,

@@ -87,7 +87,8 @@ def import_draft(
         An existing draft whose grids the file replaces (a corrected file); default a new draft.
     base : int or str, optional
         The version the draft starts from (its towns and villages, and in a partial import the
-        other villages' grids); default the version in force now.
+        other villages' grids); default the version in force now in the county the file's grids
+        lie in (their codes say which: a file is one county's).
     settings : Settings
         The county's zone (the default name, "now") and the planning thresholds of the checks.
     """
@@ -96,7 +97,11 @@ def import_draft(
     reporter = reporter or Silent()
     grids = boundary_file.grids
     with engine.begin() as connection:
-        base_version = find_version(connection, base) if base is not None else _in_force_now(connection, settings)
+        base_version = (
+            find_version(connection, base)
+            if base is not None
+            else _in_force_now(connection, county_of(grids, boundary_file.source), settings)
+        )
         if into is not None:
             draft = find_version(connection, into, lock=True)
             require_draft(draft)
@@ -106,7 +111,7 @@ def import_draft(
                 {"v": draft.id, "note": note},
             )
         else:
-            draft = _new_draft(connection, name, note, settings)
+            draft = _new_draft(connection, name, note, base_version.county_code, settings)
         reporter.step(f"draft {draft.name!r} from version {base_version.name!r}")
         _copy_admin_units(connection, base_version.id, draft.id)
         villages = _require_villages(connection, draft.id, grids, boundary_file.source)
@@ -165,11 +170,25 @@ def retire_draft(engine: Engine, ref: int | str, *, actor: str = "cli") -> Versi
         return find_version(connection, version.id)
 
 
-def _in_force_now(connection: Connection, settings: Settings) -> Version:
-    return find_version(connection, version_in_force(connection, now(settings.place.timezone)).id)
+def _in_force_now(connection: Connection, county_code: str, settings: Settings) -> Version:
+    return find_version(connection, version_in_force(connection, now(settings.place.timezone), county_code).id)
 
 
-def _new_draft(connection: Connection, name: str | None, note: str | None, settings: Settings) -> Version:
+def county_of(grids, source: str) -> str:
+    """The one county a file's grids lie in, from their codes (12-digit county code)."""
+    counties = sorted({str(code)[:6] for code in grids["code"]})
+    if len(counties) != 1:
+        raise InvalidInput(
+            f"{source}: the grids' codes name {len(counties)} counties ({', '.join(counties[:5]) or 'none'}); "
+            "a boundary file redraws one county",
+            field="file",
+        )
+    return counties[0] + "000000"
+
+
+def _new_draft(
+    connection: Connection, name: str | None, note: str | None, county_code: str | None, settings: Settings
+) -> Version:
     name = name or "draft-" + now(settings.place.timezone).strftime("%Y%m%d-%H%M%S")
     taken = name_taken(connection, name)
     if taken is not None:
@@ -178,8 +197,11 @@ def _new_draft(connection: Connection, name: str | None, note: str | None, setti
             field="name",
         )
     version_id = connection.execute(
-        text("INSERT INTO boundary_versions (name, status, note) VALUES (:n, 'draft', :note) RETURNING id"),
-        {"n": name, "note": note},
+        text(
+            "INSERT INTO boundary_versions (name, county_code, status, note) "
+            "VALUES (:n, :county, 'draft', :note) RETURNING id"
+        ),
+        {"n": name, "county": county_code, "note": note},
     ).scalar_one()
     return find_version(connection, version_id)
 

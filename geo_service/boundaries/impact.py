@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.boundaries.versions import Version, find_version, version_in_force
+from geo_service.coordinates.projection import version_srid
 from geo_service.settings import Settings
 from geo_service.times import as_aware, local_day
 from geo_service.vocabulary import STORAGE_CRS
@@ -180,12 +181,12 @@ def draft_impact(
         base_version = (
             find_version(connection, base)
             if base is not None
-            else find_version(connection, version_in_force(connection, now).id)
+            else find_version(connection, version_in_force(connection, now, draft_version.county_code).id)
         )
         params = {
             "draft": draft_version.id,
             "base": base_version.id,
-            "srid": settings.place.metric_srid,
+            "srid": version_srid(connection, settings.place, draft_version.id),
             "tol": planning.boundary_tolerance_m2,
             "since": since,
             "day": day,

@@ -66,7 +66,7 @@ def publish(
                 field="version",
                 problems=report.summary(),
             )
-        clash = taking_effect_at(connection, effective_from)
+        clash = taking_effect_at(connection, effective_from, version.county_code)
         if clash:
             raise Conflict(
                 f"version {clash!r} already takes effect at {effective_from.isoformat()}", field="effective_from"

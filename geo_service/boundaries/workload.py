@@ -125,7 +125,7 @@ def compare_workload(
     }
     if base is None:
         with engine.connect() as connection:
-            base = version_in_force(connection, now).id
+            base = version_in_force(connection, now, find_version(connection, draft).county_code).id
     before = workload(engine, base, **window)
     after = workload(engine, draft, **window)
     return {

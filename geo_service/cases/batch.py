@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.cases.recording import FUTURE_TOLERANCE
 from geo_service.cases.writer import record_new
@@ -98,13 +99,15 @@ def import_incidents(
     actor: str,
     settings: Settings,
     reporter: Reporter | None = None,
+    scope: Jurisdiction = EVERYTHING,
 ) -> ImportResult:
     """Record the rows of ``frame`` (columns of ``REQUIRED``, optionally ``OPTIONAL``) as incidents,
     by ``actor`` (named in the audit log).
 
     Rows in error are reported and skipped, unless ``all_or_nothing``: then nothing is written.
     Rows whose external id is stored already, or repeated within the input, are not written again.
-    A ``reported_at`` without a zone is the county's time (``settings.place.timezone``).
+    A ``reported_at`` without a zone is the county's time (``settings.place.timezone``). A row
+    outside ``scope`` (the recording user's jurisdiction) is an error.
     """
     zone = settings.place.timezone
     reporter = reporter or Silent()
@@ -140,10 +143,12 @@ def import_incidents(
                 continue
             snap = snapshot(connection, published[position][1], settings)
             result = assign_points(snap, lon[rows], lat[rows], datums[rows], reporter)
-            result["version_id"] = snap.version.id
+            result["version_id"] = snap.version_ids(result["grid_code"]).to_numpy()
             assigned.loc[rows, result.columns] = result.to_numpy()
     failed = (error == "") & (assigned["status"].to_numpy() == "error")
     error[failed] = assigned["error"].to_numpy()[failed]
+    away = (error == "") & ~scope.holds_rows(assigned)
+    error[away] = f"the point lies outside your jurisdiction ({scope.name})"
 
     external = frame["external_id"].astype(str).str.strip()
     # A repeat of an earlier valid row; a refused row does not claim its external id.
@@ -217,6 +222,7 @@ def import_file(
     actor: str,
     settings: Settings,
     reporter: Reporter | None = None,
+    scope: Jurisdiction = EVERYTHING,
 ) -> ImportResult:
     """Record the rows of a point file (CSV, GeoJSON, GeoPackage, GeoParquet; the columns of
     ``REQUIRED``) as incidents, as :func:`import_incidents` does; ``out`` (.csv or .parquet) gets

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo_service.boundaries.versions import version_in_force
+from geo_service.boundaries.versions import in_force
 from geo_service.cases.queries import get_incident
 from geo_service.cases.responsibility import check_colour
 from geo_service.cases.writer import record_new
@@ -85,17 +85,17 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
         raise InvalidInput(f"reported_at {reported_at.isoformat()} is in the future", field="reported_at")
     x, y = to_storage(new.lon, new.lat, new.crs)
     try:
-        version = version_in_force(connection, reported_at)
+        boundaries = in_force(connection, reported_at)
     except NotFound as exc:
         raise InvalidInput(f"reported_at {reported_at.isoformat()}: {exc.message}", field="reported_at") from exc
     require_covered(
-        coverage(connection, version, place_settings.coverage_margin_m, place_settings.metric_srid),
+        coverage(connection, boundaries, place_settings.coverage_margin_m),
         new.lon,
         new.lat,
         new.crs,
         (x, y),
     )
-    place, inside = find_place(connection, version.id, x, y)
+    place, inside = find_place(connection, boundaries, x, y)
     case = pd.DataFrame(
         [
             {
@@ -112,7 +112,7 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
                 "input_datum": datum.parse_datum(new.crs),
                 "input_lon": new.lon,
                 "input_lat": new.lat,
-                "version_id": version.id,
+                "version_id": place and place.version_id,
                 "inside": inside and place is not None,
                 "grid_code": place and place.grid_code,
                 "grid_name": place and place.grid_name,

@@ -233,7 +233,9 @@ def record_new(
         for pair in set(zip(cases["category"][inside], cases["risk_colour"][inside]))
     }
     rows = cases[[c for c in INCIDENT_COLUMNS if c in cases.columns]].copy()
-    for column in ("grid_code", "village_code", "town_code", "county_code"):
+    # A case outside every grid still belongs to the county of its nearest grid: that county's
+    # centre routes it by hand, and only its users see it.
+    for column in ("grid_code", "village_code", "town_code"):
         rows[column] = np.where(inside, cases[column], None)
     rows["status"] = np.where(inside, "dispatched", "reported")
     rows["dispatched_at"] = pd.Series([now if i else None for i in inside], dtype=object)

@@ -17,14 +17,15 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service.boundaries.versions import VersionInForce
+from geo_service.boundaries.versions import InForce
 from geo_service.coordinates import datum
+from geo_service.coordinates.projection import zone_srid
 from geo_service.errors import InvalidInput, OutsideCoverage
 from geo_service.vocabulary import STORAGE_SRID
 
 COUNTY_OUTLINE = text("""
     SELECT ST_AsBinary(ST_Union(geom)), string_agg(name, '、' ORDER BY code)
-      FROM admin_units WHERE version_id = :version AND level = 'county'
+      FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county'
 """)
 
 
@@ -51,16 +52,19 @@ _coverage: dict[tuple, Coverage] = {}
 _lock = threading.Lock()
 
 
-def coverage(connection: Connection, version: VersionInForce, margin_m: float, metric_srid: int) -> Coverage:
-    """The coverage of a boundary version, computed once per process."""
-    key = (str(connection.engine.url), *version.cache_key, margin_m)
+def coverage(connection: Connection, boundaries: InForce, margin_m: float) -> Coverage:
+    """The coverage of the boundaries in force (every county's outline and the margin around it),
+    computed once per process."""
+    key = (str(connection.engine.url), *boundaries.cache_key, margin_m)
     with _lock:
         if key in _coverage:
             return _coverage[key]
-    wkb, names = connection.execute(COUNTY_OUTLINE, {"version": version.id}).one()
+    wkb, names = connection.execute(COUNTY_OUTLINE, {"versions": boundaries.ids}).one()
     if wkb is None:
-        raise InvalidInput("the boundary version in force has no county outline", field="at")
+        raise InvalidInput("the boundary versions in force have no county outline", field="at")
     outline = shapely.from_wkb(bytes(wkb))
+    # The margin is a few kilometres: the zone of the whole area's centre measures it well enough.
+    metric_srid = zone_srid(shapely.centroid(outline).x)
     to_metric = Transformer.from_crs(STORAGE_SRID, metric_srid, always_xy=True).transform
     to_storage = Transformer.from_crs(metric_srid, STORAGE_SRID, always_xy=True).transform
     metric = shapely.transform(outline, to_metric, interleaved=False)

@@ -76,7 +76,7 @@ def place_cases(
             lambda i, f=found, r=rows: str(f["error"].iloc[np.searchsorted(r, i)]),
         )
         placed.loc[rows[inside], placed.columns[:-1]] = found.loc[inside, placed.columns[:-1]].to_numpy()
-        placed.loc[rows[inside], "version_id"] = snap.version.id
+        placed.loc[rows[inside], "version_id"] = snap.version_ids(found.loc[inside, "grid_code"]).to_numpy()
     return placed
 
 

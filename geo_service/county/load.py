@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth import audit
+from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force_or_none
 from geo_service.county.place_versions import write_places
 from geo_service.county.places import prepare_places
@@ -56,6 +57,7 @@ def import_county(
     skip_bad_rows: bool = False,
     notify_open: bool = False,
     reporter: Reporter | None = None,
+    scope: Jurisdiction = EVERYTHING,
 ) -> ImportReport:
     """Load a county from its files.
 
@@ -72,6 +74,9 @@ def import_county(
         Load the rows without errors and list those left; otherwise any error stores nothing.
     notify_open : bool
         Tell the people bound to the open cases imported (closed ones never notify anyone).
+    scope : Jurisdiction
+        The importing user's: a county outside it is refused (a city's administrator may load
+        its counties, a county's only its own).
 
     Returns
     -------
@@ -91,7 +96,7 @@ def import_county(
     with engine.connect() as connection:
         transaction = connection.begin()
         try:
-            _load(connection, usable, report, settings, actor, notify_open, reporter)
+            _load(connection, usable, report, settings, actor, notify_open, reporter, scope)
             if report.error_count and not skip_bad_rows:
                 raise _Abort("errors")
             if dry_run:
@@ -119,6 +124,7 @@ def _load(
     actor: str,
     notify_open: bool,
     reporter: Reporter,
+    scope: Jurisdiction,
 ) -> None:
     from geo_service.county import cameras, history, roster
 
@@ -132,6 +138,15 @@ def _load(
         tables, unit_aliases=aliases.get("unit_kind", {}), grid_aliases=aliases.get("grid_kind", {})
     )
     levels: dict[str, str] = {}
+    if places is not None and not scope.holds_county(places.county_code):
+        towns_report = next(t.report for t in tables if t.kind == "towns")
+        towns_report.error(
+            None,
+            None,
+            f"county {places.county_code[:6]} lies outside your jurisdiction "
+            f"{scope.code} ({scope.name}): nothing of it can be imported by you",
+        )
+        return
     if places is not None:
         reporter.step("writing and checking the boundaries ...")
         towns_report = next(t.report for t in tables if t.kind == "towns")
@@ -149,7 +164,7 @@ def _load(
                 table.report.loaded = len(table.frame) - len(table.report.bad_rows())
         levels = places.unit_levels
     else:
-        levels = _levels_in_force(connection, zone)
+        levels = _levels_in_force(connection, zone, scope)
     if not levels:
         for kind in ("roster", "cameras", "incidents"):
             for table in by_kind[kind]:
@@ -228,17 +243,19 @@ def _first_moment(incident_tables: list, zone: str) -> datetime:
     return start_of_day(local_day(earliest, zone) - timedelta(days=1), zone)
 
 
-def _levels_in_force(connection: Connection, zone: str) -> dict[str, str]:
-    """The units and grids of the boundaries in force, for files that bring no boundaries."""
+def _levels_in_force(connection: Connection, zone: str, scope: Jurisdiction) -> dict[str, str]:
+    """The units and grids of the boundaries in force in the counties of ``scope``, for files that
+    bring no boundaries."""
     current = in_force_or_none(connection, now(zone))
     if current is None:
         return {}
+    counties = [v.id for v in current.versions if scope.holds_county(v.county_code)]
     rows = connection.execute(
         text(
-            "SELECT code, level FROM admin_units WHERE version_id = :v UNION ALL "
-            "SELECT code, 'grid' FROM grids WHERE version_id = :v"
+            "SELECT code, level FROM admin_units WHERE version_id = ANY(:v) UNION ALL "
+            "SELECT code, 'grid' FROM grids WHERE version_id = ANY(:v)"
         ),
-        {"v": current.id},
+        {"v": counties},
     ).all()
     return dict(rows)
 

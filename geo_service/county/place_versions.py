@@ -18,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.boundaries.checks import check_version
-from geo_service.boundaries.versions import in_force_or_none
+from geo_service.boundaries.versions import county_version_or_none
+from geo_service.coordinates.projection import version_srid
 from geo_service.county.places import PreparedPlaces
 from geo_service.county.report import FileReport
 from geo_service.db.copy import copy_frame
@@ -63,23 +64,10 @@ def write_places(
     """Write ``places`` as a draft, check it, and publish, keep or drop it (see the module's text).
 
     Problems the checks find are added to the reports of the rows they concern; the caller
-    decides from the reports whether to commit. A database already holding another county is
-    refused on ``towns_report``: one boundary version serves one county's grids until versions are
-    kept per county.
+    decides from the reports whether to commit. Other counties' versions are not touched: what is
+    in force is decided per county.
     """
-    current = in_force_or_none(connection, _now(connection))
-    if current is not None:
-        other = connection.execute(
-            text("SELECT code FROM admin_units WHERE version_id = :v AND level = 'county'"), {"v": current.id}
-        ).scalar()
-        if other and other != places.county_code:
-            towns_report.error(
-                None,
-                None,
-                f"this database already serves county {other[:6]}; county {places.county_code[:6]} cannot be "
-                "loaded beside it until boundary versions are kept per county",
-            )
-            return PlacesResult(None, "refused", {})
+    current = county_version_or_none(connection, _now(connection), places.county_code)
     draft = _write_draft(connection, places)
     _check(connection, draft, places, settings)
     counts = {"towns": len(places.towns), "villages": len(places.villages), "grids": len(places.grids)}
@@ -109,8 +97,11 @@ def _now(connection: Connection) -> datetime:
 def _write_draft(connection: Connection, places: PreparedPlaces) -> int:
     name = f"county-{places.county_code[:6]}-{_now(connection):%Y%m%d-%H%M%S%f}"
     draft = connection.execute(
-        text("INSERT INTO boundary_versions (name, status, note) VALUES (:n, 'draft', :note) RETURNING id"),
-        {"n": name, "note": "imported from the county's files"},
+        text(
+            "INSERT INTO boundary_versions (name, county_code, status, note) "
+            "VALUES (:n, :county, 'draft', :note) RETURNING id"
+        ),
+        {"n": name, "county": places.county_code, "note": "imported from the county's files"},
     ).scalar_one()
     cursor = connection.connection.cursor()
     cursor.execute(f"""
@@ -162,7 +153,7 @@ def _write_draft(connection: Connection, places: PreparedPlaces) -> int:
 def _check(connection: Connection, draft: int, places: PreparedPlaces, settings: Settings) -> None:
     """The planners' checks and the units' own, each problem reported at its row."""
     tolerance = settings.planning.boundary_tolerance_m2
-    srid = int(settings.place.metric_srid)
+    srid = version_srid(connection, settings.place, draft)
     for check, sql in _UNIT_CHECKS.items():
         for code, other, area in connection.execute(text(sql), {"version": draft, "srid": srid}):
             if area is not None and area > tolerance:

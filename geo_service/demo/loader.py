@@ -285,8 +285,9 @@ def _assigned_incidents(connection, demo, version_id: int, settings: Settings, r
     incidents = pd.DataFrame(generated.drop(columns=generated.geometry.name))
     incidents["lon"], incidents["lat"] = found["lon_cgcs2000"].to_numpy(), found["lat_cgcs2000"].to_numpy()
     inside = found["status"] == "assigned"
-    for column in ("grid_code", "village_code", "town_code", "county_code"):
+    for column in ("grid_code", "village_code", "town_code"):
         incidents[column] = found[column].where(inside, None)
+    incidents["county_code"] = found["county_code"]  # the nearest grid's county routes it by hand
     incidents["version_id"] = version_id
     incidents["tier"] = "village"
     incidents["id"] = np.arange(1, len(incidents) + 1)

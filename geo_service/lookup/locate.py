@@ -1,7 +1,7 @@
 """Where is this? A point's grid, village, town and county, the people to call, the cameras.
 
 The grid is found in PostGIS by the rule of ``geo_service.lookup.grid_index`` (covering grids, finest level,
-then smallest code), among the grids of the boundary version in force at ``at``. A point inside
+then smallest code), among the grids of the boundaries in force at ``at`` (each county's version). A point inside
 the covered area but outside every grid gets the nearest grid and its distance, so a dispatcher
 still knows whom to call.
 """
@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth.jurisdiction import Jurisdiction
-from geo_service.boundaries.versions import VersionInForce, version_in_force
+from geo_service.boundaries.versions import InForce, VersionInForce, in_force
 from geo_service.cases.responsibility import Responsible, check_colour, responsible, unit_chain
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.errors import NotFound
@@ -37,14 +37,14 @@ _PLACE = (
     SELECT g.code AS grid_code, g.name AS grid_name, g.level AS grid_level, g.kind AS grid_kind,
            v.code AS village_code, v.name AS village_name,
            t.code AS town_code, t.name AS town_name,
-           c.code AS county_code, c.name AS county_name, {distance} AS distance_m
+           c.code AS county_code, c.name AS county_name, g.version_id, {distance} AS distance_m
 """
     + GRID_HIERARCHY
 )
 CONTAINING = text(
     _PLACE.format(distance="0.0")
     + """
-     WHERE g.version_id = :version AND ST_Covers(g.geom, """
+     WHERE g.version_id = ANY(:versions) AND ST_Covers(g.geom, """
     + _POINT
     + """)
      ORDER BY g.level DESC, g.code
@@ -57,7 +57,7 @@ NEAREST = text(
     SELECT * FROM ("""
     + _PLACE.format(distance=f"ST_Distance(g.geom::geography, {_POINT}::geography)")
     + """
-         WHERE g.version_id = :version AND g.level = 1
+         WHERE g.version_id = ANY(:versions) AND g.level = 1
          ORDER BY g.geom <-> """
     + _POINT
     + """
@@ -80,6 +80,7 @@ class Place:
     town_name: str
     county_code: str
     county_name: str
+    version_id: int
     distance_m: float
 
     @property
@@ -95,11 +96,16 @@ class Location:
     lon: float
     lat: float
     at: datetime
-    version: VersionInForce
+    boundaries: InForce
     place: Place | None
     inside: bool
     officers: dict[str, list[Responsible]] = field(default_factory=dict)
     cameras: list[CameraView] = field(default_factory=list)
+
+    @property
+    def version(self) -> VersionInForce | None:
+        """The version in force in the county of the point's grid."""
+        return self.boundaries.of(self.place.county_code) if self.place else None
 
     def to_dict(self) -> dict:
         place = self.place
@@ -121,7 +127,7 @@ class Location:
             "query": self.query,
             "point": {"lon": self.lon, "lat": self.lat, "crs": "cgcs2000"},
             "at": self.at.isoformat(),
-            "boundary_version": self.version.to_dict(),
+            "boundary_version": self.version.to_dict() if self.version else None,
             "inside": self.inside,
             "grid": grid,
             "nearest_grid": nearest,
@@ -136,9 +142,10 @@ class Location:
         }
 
 
-def find_place(connection: Connection, version_id: int, lon: float, lat: float) -> tuple[Place | None, bool]:
-    """The grid covering a CGCS2000 point and its hierarchy, else the nearest grid's (inside False)."""
-    params = {"version": version_id, "lon": lon, "lat": lat}
+def find_place(connection: Connection, boundaries: InForce, lon: float, lat: float) -> tuple[Place | None, bool]:
+    """The grid covering a CGCS2000 point and its hierarchy, else the nearest grid's (inside False),
+    among the grids of every county's version in ``boundaries``."""
+    params = {"versions": boundaries.ids, "lon": lon, "lat": lat}
     row = connection.execute(CONTAINING, params).mappings().first()
     if row is not None:
         return Place(**row), True
@@ -166,11 +173,13 @@ def locate_with(
     check_colour(risk_colour)
     stored = to_storage(lon, lat, crs)
     moment = as_aware(at, place_settings.timezone)
-    version = version_in_force(connection, moment)
-    area = coverage(connection, version, place_settings.coverage_margin_m, place_settings.metric_srid)
+    boundaries = in_force(connection, moment)
+    area = coverage(connection, boundaries, place_settings.coverage_margin_m)
     require_covered(area, lon, lat, crs, stored)
-    place, inside = find_place(connection, version.id, *stored)
-    if scope is not None and not (place and scope.holds(place.town_code, place.village_code, place.grid_code)):
+    place, inside = find_place(connection, boundaries, *stored)
+    if scope is not None and not (
+        place and scope.holds(place.county_code, place.town_code, place.village_code, place.grid_code)
+    ):
         raise NotFound(f"no grid of your jurisdiction ({scope.name}) holds or is nearest to this point", field="lon")
     officers = {}
     if place is not None:
@@ -186,7 +195,7 @@ def locate_with(
         "risk_colour": risk_colour,
         "tier": tier,
     }
-    return Location(query, stored[0], stored[1], moment, version, place, inside, officers, cameras)
+    return Location(query, stored[0], stored[1], moment, boundaries, place, inside, officers, cameras)
 
 
 def locate(

@@ -21,6 +21,7 @@ RULE_FILES = (
     "job_titles",
     "camera_kinds",
     "value_aliases",
+    "regions",
 )
 
 

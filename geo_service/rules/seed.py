@@ -13,6 +13,7 @@ _REFERENCE = {
     "job_titles": ("title", "role"),
     "camera_kinds": ("code", "name_zh", "name_en", "fov_deg", "range_m"),
     "value_aliases": ("field", "alias", "value"),
+    "regions": ("code", "name_zh", "name_en"),
 }
 
 

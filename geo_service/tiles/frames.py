@@ -12,7 +12,7 @@ import geopandas
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo_service.boundaries.versions import version_in_force
+from geo_service.boundaries.versions import in_force
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
@@ -29,7 +29,7 @@ def layer_frame(
     *,
     place: PlaceSettings,
     bbox: tuple[float, float, float, float] | None = None,
-    version_id: int | None = None,
+    version_ids: list[int] | None = None,
     zoom: int | None = None,
     **values: Any,
 ) -> geopandas.GeoDataFrame:
@@ -40,8 +40,8 @@ def layer_frame(
     place
         The county's zone and metric projection (``settings.place``): a date or a time without a
         zone among ``values`` is the county's.
-    version_id
-        The boundary version (default: the one in force now).
+    version_ids
+        The boundary versions, one per county (default: those in force now).
     zoom
         What ``:z`` is bound to for sources that use it (default: the layer's maxzoom).
     **values
@@ -54,14 +54,26 @@ def layer_frame(
     columns = ", ".join(f'src."{p}"' for p in [*([layer.id_column] if layer.id_column else []), *layer.properties])
     sql = f'SELECT {columns}, src."{layer.geometry_column}" AS geometry FROM ({source_sql(layer)}) src'
     with engine.connect() as connection:
-        version = version_id or version_in_force(connection, now(place.timezone)).id
+        versions = version_ids or in_force(connection, now(place.timezone)).ids
         params = {
             "west": west,
             "south": south,
             "east": east,
             "north": north,
-            "version": version,
+            "versions": versions,
             "z": layer.maxzoom if zoom is None else zoom,
-            **bind_values(layer, values, place),
+            **bind_values(layer, values, place, lon=(west + east) / 2 if bbox else _middle(connection, versions)),
         }
         return geopandas.read_postgis(text(sql), connection, geom_col="geometry", params=params, crs=STORAGE_SRID)
+
+
+def _middle(connection, versions: list[int]) -> float:
+    """The longitude in the middle of the counties of ``versions`` (whose zone measures them)."""
+    middle = connection.execute(
+        text(
+            "SELECT (ST_XMin(e) + ST_XMax(e)) / 2 FROM (SELECT ST_Extent(geom) AS e FROM admin_units "
+            "WHERE version_id = ANY(:versions) AND level = 'county') b"
+        ),
+        {"versions": versions},
+    ).scalar()
+    return float(middle) if middle is not None else 105.0

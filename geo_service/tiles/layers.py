@@ -10,9 +10,9 @@ Inside a source, these bind parameters are available:
 
 ``:bbox``      the tile's area (plus its buffer) as a CGCS2000 rectangle: filter with ``geom && :bbox``
 ``:z``         the zoom level
-``:version``   the id of the boundary version the tile is drawn for
+``:versions``  the ids of the boundary versions the tile is drawn for (one per county): ``version_id = ANY(:versions)``
 ``:zone``      the county's time zone (settings: ``place.timezone``), e.g. ``AT TIME ZONE :zone``
-``:metric_srid``   the county's metric projection (settings: ``place.metric_srid``)
+``:metric_srid``   the metric projection where the tile lies (``geo_service.coordinates.projection``)
 ``:storage_srid``  the SRID everything is stored in (``geo_service.vocabulary.STORAGE_SRID``)
 ``:<name>``    each declared parameter (NULL when the request does not give it)
 
@@ -41,7 +41,19 @@ PROPERTY_TYPES = {"string": "String", "number": "Number", "boolean": "Boolean"}
 PARAMETER_TYPES = ("string", "string_list", "integer", "datetime")
 STYLE_TYPES = ("fill", "line", "circle", "fill-extrusion", "heatmap")
 # Bind parameters every source may use, so no declared parameter may take their names.
-RESERVED_PARAMETERS = {"bbox", "z", "x", "y", "version", "at", "datum", "zone", "metric_srid", "storage_srid"}
+RESERVED_PARAMETERS = {
+    "bbox",
+    "z",
+    "x",
+    "y",
+    "version",
+    "versions",
+    "at",
+    "datum",
+    "zone",
+    "metric_srid",
+    "storage_srid",
+}
 # The service's words a parameter's choices may name (``vocabulary = "statuses"``).
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "statuses": vocabulary.STATUSES,

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from geo_service.auth.jurisdiction import Jurisdiction, area_covers
 from geo_service.coordinates.datum import convert, parse_datum
+from geo_service.coordinates.projection import metric_srid
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
@@ -146,11 +147,12 @@ def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextCla
     """)
 
 
-def bind_values(layer: Layer, values: dict[str, Any], place: PlaceSettings) -> dict[str, Any]:
-    """Every declared parameter bound (NULL when not given), and the county's ``:zone`` and
-    ``:metric_srid`` and the ``:storage_srid``. Times are read by :func:`geo_service.times.parse_moment`:
-    a date is the county's midnight, a time without a zone the county's time."""
-    out: dict[str, Any] = {"zone": place.timezone, "metric_srid": place.metric_srid, "storage_srid": STORAGE_SRID}
+def bind_values(layer: Layer, values: dict[str, Any], place: PlaceSettings, lon: float = 105.0) -> dict[str, Any]:
+    """Every declared parameter bound (NULL when not given), and the county's ``:zone``, the
+    ``:metric_srid`` of the area around ``lon`` and the ``:storage_srid``. Times are read by
+    :func:`geo_service.times.parse_moment`: a date is the county's midnight, a time without a zone
+    the county's time."""
+    out: dict[str, Any] = {"zone": place.timezone, "metric_srid": metric_srid(place, lon), "storage_srid": STORAGE_SRID}
     for name, parameter in layer.parameters.items():
         value = values.get(name)
         if value is not None and parameter.type == "datetime":
@@ -164,7 +166,7 @@ def render_tile(
     layer: Layer,
     tile: Tile,
     *,
-    version_id: int,
+    version_ids: list[int],
     values: dict[str, Any] | None = None,
     datum: str = "wgs84",
     place: PlaceSettings,
@@ -186,12 +188,19 @@ def render_tile(
     if tile.z < layer.minzoom or tile.z > layer.maxzoom:
         return b""
     west, south, east, north = tile.mercator_bounds()
-    params: dict[str, Any] = {"tx0": west, "ty0": south, "tx1": east, "ty1": north, "z": tile.z, "version": version_id}
+    params: dict[str, Any] = {
+        "tx0": west,
+        "ty0": south,
+        "tx1": east,
+        "ty1": north,
+        "z": tile.z,
+        "versions": version_ids,
+    }
     params.update(query_bbox(tile, layer.buffer / layer.extent, SHIFT_MARGIN_M if shifted else 0.0))
     if shifted:
         params.update(datum_affine(tile, datum))
-    params.update(bind_values(layer, values or {}, place))
-    scoped = scope is not None and not scope.whole_county
+    params.update(bind_values(layer, values or {}, place, lon=float(np.degrees((west + east) / 2 / EARTH_RADIUS))))
+    scoped = scope is not None and not scope.unrestricted
     if scoped:
         params.update(scope.params())
     data = connection.execute(tile_statement(layer, shifted, scoped), params).scalar()

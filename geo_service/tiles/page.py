@@ -52,14 +52,15 @@ def page_config(connection: Connection, settings: Settings) -> dict:
 
 
 def jurisdiction_extent(jurisdiction: Jurisdiction, datum: str) -> dict:
-    """Where the map opens for a user: the box around their town, village or grid in the map's
-    ``datum``; ``bbox`` is None for a user of the whole county (the style's view fits the county)."""
+    """Where the map opens for a user: the box around their city, county, town, village or grid in
+    the map's ``datum``; ``bbox`` is None for a user of everything served (the style's view fits
+    every county)."""
     shown = display_datum(datum)
     bbox = None
-    if not jurisdiction.whole_county and jurisdiction.area is not None:
+    if not jurisdiction.whole_deployment and jurisdiction.area is not None:
         area = convert_geometry(shapely.from_wkb(jurisdiction.area), "cgcs2000", shown)
         bbox = [round(float(v), 6) for v in area.bounds]
-    return {**jurisdiction.to_dict(), "whole_county": jurisdiction.whole_county, "datum": shown, "bbox": bbox}
+    return {**jurisdiction.to_dict(), "whole": jurisdiction.whole_deployment, "datum": shown, "bbox": bbox}
 
 
 def convert_collection(collection: dict, src: str, dst: str) -> dict:

@@ -1,9 +1,9 @@
-"""Serving tiles: which boundary version a tile is drawn for, its validator and how long it keeps.
+"""Serving tiles: which boundary versions a tile is drawn for, its validator and how long it keeps.
 
-Tiles drawn from boundaries carry the version's id in their address (TileJSON and the style
-pin it) and in their ETag, so publishing a version changes both and a browser never keeps old
-grids. A tile asked for without a version is drawn for the version in force now and must be
-revalidated (``no-cache``): its ETag then changes exactly when the version in force does.
+Tiles drawn from boundaries carry the versions' ids (one per county) in their address (TileJSON
+and the style pin them) and in their ETag, so any county publishing a version changes both and a
+browser never keeps old grids. A tile asked for without versions is drawn for those in force now
+and must be revalidated (``no-cache``): its ETag then changes exactly when any county's does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth.principal import Principal
-from geo_service.boundaries.versions import VersionInForce, published_version, version_in_force
+from geo_service.boundaries.versions import InForce, in_force, published_version
 from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.settings import PlaceSettings
@@ -32,7 +32,7 @@ from geo_service.vocabulary import DISPLAY_DATUMS
 RESERVED = {"version", "at", "datum"}
 COUNTY_BOUNDS = text("""
     SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = :version AND level = 'county') b
+      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county') b
 """)
 CHOICES_TTL_S = 60.0
 
@@ -72,25 +72,34 @@ class TileService:
             raise NotFound(f"no map layer {name!r}; layers: {', '.join(self.layers)}", field="layer") from None
 
     def version(
-        self, connection: Connection, version_id: int | None = None, at: datetime | None = None
-    ) -> VersionInForce:
-        """The published version ``version_id``, else the one in force at ``at`` (default now; without
-        a zone, the county's time)."""
-        if version_id is None:
-            return version_in_force(connection, as_aware(at, self.place.timezone))
-        return published_version(connection, version_id)
+        self, connection: Connection, version_ids: list[int] | None = None, at: datetime | None = None
+    ) -> InForce:
+        """The published versions ``version_ids`` (at most one per county), else those in force at
+        ``at`` (default now; without a zone, the county's time)."""
+        if not version_ids:
+            return in_force(connection, as_aware(at, self.place.timezone))
+        versions = sorted((published_version(connection, v) for v in set(version_ids)), key=lambda v: v.county_code)
+        counties = [v.county_code for v in versions]
+        twice = sorted({c for c in counties if counties.count(c) > 1})
+        if twice:
+            raise InvalidInput(
+                f"version: two versions of county {twice[0][:6]} were given; a tile is drawn for one per county",
+                field="version",
+            )
+        return InForce(tuple(versions))
 
-    def version_asked(self, connection: Connection, query: Mapping[str, list[str]]) -> VersionInForce:
-        """The version a request's query names: ``version`` (an id), else the one in force ``at``."""
+    def version_asked(self, connection: Connection, query: Mapping[str, list[str]]) -> InForce:
+        """The versions a request's query names: ``version`` (ids, comma-separated), else those in
+        force ``at``."""
         at = (query.get("at") or [None])[-1]
         return self.version(
             connection,
-            _int_param(query, "version"),
+            _ids_param(query, "version"),
             None if at in (None, "") else parse_moment(at, "at", self.place.timezone),
         )
 
-    def county_bounds(self, connection: Connection, version: VersionInForce) -> list[float] | None:
-        row = connection.execute(COUNTY_BOUNDS, {"version": version.id}).first()
+    def county_bounds(self, connection: Connection, boundaries: InForce) -> list[float] | None:
+        row = connection.execute(COUNTY_BOUNDS, {"versions": boundaries.ids}).first()
         return [round(v, 6) for v in row] if row and row[0] is not None else None
 
     def _allowed(self, connection: Connection, layer: Layer, name: str) -> set[str] | None:
@@ -154,25 +163,22 @@ class TileService:
         scope = principal.jurisdiction if principal is not None else None
         tile = Tile.checked(z, x, y)
         datum = display_datum((query.get("datum") or [None])[-1])
-        pinned = _int_param(query, "version")
+        pinned = _ids_param(query, "version")
         with self.engine.connect() as connection:
-            version = self.version_asked(connection, query)
+            boundaries = self.version_asked(connection, query)
             values = self.parameters(connection, layer, query)
             body = render_tile(
                 connection,
                 layer,
                 tile,
-                version_id=version.id,
+                version_ids=boundaries.ids,
                 values=values,
                 datum=datum,
                 place=self.place,
                 scope=scope,
             )
         if layer.boundaries:
-            stamp = (
-                f"{layer.digest}-{version.id}-{version.created_at.timestamp():.0f}-{datum}"
-                f"-{scope.code if scope is not None else ''}"
-            )
+            stamp = f"{layer.digest}-{boundaries.cache_key}-{datum}-{scope.code if scope is not None else ''}"
             etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
         else:
             etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
@@ -180,20 +186,23 @@ class TileService:
         if layer.live:
             cache = "private, max-age=30"
         elif layer.boundaries:
-            cache = "private, max-age=86400, immutable" if pinned is not None else "no-cache"
+            cache = "private, max-age=86400, immutable" if pinned else "no-cache"
         else:
             cache = "private, max-age=300"
         return TileAnswer(body, etag, cache)
 
 
-def _int_param(query: Mapping[str, list[str]], name: str) -> int | None:
+def _ids_param(query: Mapping[str, list[str]], name: str) -> list[int]:
+    """Boundary version ids, comma-separated (``version=3,7``); empty when not given."""
     raw = (query.get(name) or [None])[-1]
     if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: {raw!r} is not a boundary version id (a whole number)", field=name) from None
+        return []
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) > 1000 or not all(part.isdigit() and len(part) <= 9 for part in parts):
+        raise InvalidInput(
+            f"{name}: {raw[:80]!r} is not a list of boundary version ids (whole numbers, comma-separated)", field=name
+        )
+    return [int(part) for part in parts]
 
 
 __all__ = ["DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]

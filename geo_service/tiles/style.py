@@ -1,7 +1,7 @@
 """TileJSON for each layer and one MapLibre style document for the whole map.
 
-Both pin the boundary version they were made for in the tiles' addresses, so a client that
-fetches them again after a version is published asks for new tiles. No glyphs or sprites are
+Both pin the boundary versions they were made for (one per county) in the tiles' addresses, so
+a client that fetches them again after any county publishes a version asks for new tiles. No glyphs or sprites are
 needed: the declared styles draw fills, lines and circles only, and the page shows names and
 codes in its own panel (a county intranet has no font server, and CJK glyph ranges are large).
 """
@@ -16,11 +16,11 @@ from geo_service.tiles.layers import PROPERTY_TYPES, Layer
 _DRAW_ORDER = {"fill": 0, "fill-extrusion": 1, "heatmap": 2, "line": 3, "circle": 4}
 
 
-def tiles_url(base_url: str, layer: Layer, version_id: int, datum: str, filters: dict[str, Any]) -> str:
-    """The tile address template for ``layer``: version pinned for boundary layers."""
+def tiles_url(base_url: str, layer: Layer, versions: list[int], datum: str, filters: dict[str, Any]) -> str:
+    """The tile address template for ``layer``: versions pinned for boundary layers."""
     query: dict[str, Any] = {}
     if layer.boundaries:
-        query["version"] = version_id
+        query["version"] = ",".join(str(v) for v in versions)
     if datum != "wgs84":
         query["datum"] = datum
     for name in layer.parameters:
@@ -34,7 +34,7 @@ def tiles_url(base_url: str, layer: Layer, version_id: int, datum: str, filters:
 def tilejson(
     base_url: str,
     layer: Layer,
-    version_id: int,
+    versions: list[int],
     bounds: list[float] | None,
     datum: str = "wgs84",
     filters: dict[str, Any] | None = None,
@@ -45,7 +45,7 @@ def tilejson(
         "name": layer.title,
         "description": layer.description,
         "scheme": "xyz",
-        "tiles": [tiles_url(base_url, layer, version_id, datum, filters or {})],
+        "tiles": [tiles_url(base_url, layer, versions, datum, filters or {})],
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
         "vector_layers": [
@@ -66,7 +66,7 @@ def tilejson(
             }
             for p in layer.parameters.values()
         },
-        "boundary_version": version_id if layer.boundaries else None,
+        "boundary_versions": list(versions) if layer.boundaries else None,
     }
     if bounds:
         doc["bounds"] = bounds
@@ -77,7 +77,7 @@ def tilejson(
 def style_document(
     base_url: str,
     layers: dict[str, Layer],
-    version_id: int,
+    versions: list[int],
     bounds: list[float] | None,
     datum: str = "wgs84",
     filters: dict[str, Any] | None = None,
@@ -99,7 +99,7 @@ def style_document(
     for layer in layers.values():
         source = {
             "type": "vector",
-            "tiles": [tiles_url(base_url, layer, version_id, datum, filters or {})],
+            "tiles": [tiles_url(base_url, layer, versions, datum, filters or {})],
             "minzoom": layer.minzoom,
             "maxzoom": layer.maxzoom,
             "promoteId": None,
@@ -128,7 +128,7 @@ def style_document(
     style = {
         "version": 8,
         "name": "geo_service",
-        "metadata": {"geo_service:boundary_version": version_id, "geo_service:datum": datum},
+        "metadata": {"geo_service:boundary_versions": list(versions), "geo_service:datum": datum},
         "sources": sources,
         "layers": style_layers,
     }

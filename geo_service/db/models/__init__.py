@@ -14,6 +14,7 @@ from geo_service.db.models.rules import (
     CameraKind,
     Category,
     JobTitle,
+    Region,
     ResponsibilityRule,
     Source,
     TimeLimitRule,
@@ -46,5 +47,6 @@ __all__ = [
     "Source",
     "TimeLimitRule",
     "User",
+    "Region",
     "ValueAlias",
 ]

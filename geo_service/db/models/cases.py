@@ -51,6 +51,7 @@ class Incident(Base):
         Index("ix_incidents_grid_code", "grid_code"),
         Index("ix_incidents_village_code", "village_code"),
         Index("ix_incidents_town_code", "town_code"),
+        Index("ix_incidents_county_code", "county_code"),
         Index("ix_incidents_status_deadline", "status", "deadline"),
         Index("ix_incidents_category_reported_at", "category", "reported_at"),
     )

@@ -34,17 +34,22 @@ from geo_service.vocabulary import (
 
 
 class BoundaryVersion(Base):
-    """A generation of boundaries (MapIt's word): a draft, or published from a moment on.
+    """A generation of one county's boundaries (MapIt's word): a draft, or published from a moment on.
 
-    The version in force at time t is the published one with the latest ``effective_from`` <= t.
+    Each county has its own versions: the version in force in a county at time t is its published
+    one with the latest ``effective_from`` <= t, whatever other counties publish. A draft takes the
+    county of the first place written into it, and holds no place of another county.
     """
 
     __tablename__ = "boundary_versions"
     __table_args__ = (
         CheckConstraint(one_of("status", VERSION_STATES), name="status"),
         CheckConstraint("status <> 'published' OR effective_from IS NOT NULL", name="published_has_date"),
+        CheckConstraint("status <> 'published' OR county_code IS NOT NULL", name="published_has_county"),
+        CheckConstraint(r"county_code ~ '^\d{6}000000$'", name="county_code_format"),
         Index(
-            "uq_boundary_versions_effective_from",
+            "uq_boundary_versions_county_effective_from",
+            "county_code",
             "effective_from",
             unique=True,
             postgresql_where=text("status = 'published'"),
@@ -52,6 +57,7 @@ class BoundaryVersion(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_code: Mapped[str | None] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(Text, unique=True)
     status: Mapped[str] = mapped_column(String(16), server_default="draft")
     effective_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -114,3 +114,15 @@ class ValueAlias(Base):
     field: Mapped[str] = mapped_column(String(20), primary_key=True)
     alias: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Region(Base):
+    """A province or prefecture-level city (GB/T 2260, as a 12-digit code: 511400000000 is 眉山市),
+    named for the users whose jurisdiction it is. Its counties are those whose codes it prefixes."""
+
+    __tablename__ = "regions"
+    __table_args__ = (CheckConstraint(r"code ~ '^\d{2}(\d{2})?0{8}$' AND code <> '000000000000'", name="code_format"),)
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
