@@ -76,6 +76,8 @@ class ServingSettings(_Part):
     # bulk work, exports).
     max_body_bytes: int = 20 * 1024 * 1024
     expensive_per_minute: int = 30
+    # Tiles of boundary layers kept in memory per worker (0 turns the cache off).
+    tile_cache_mb: int = 256
 
 
 class PlaceSettings(_Part):

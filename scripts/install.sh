@@ -4,7 +4,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# --browser also installs Chromium, which the map page's tests drive headless.
+# --browser also installs the clients the tests drive: Chromium (the map page, headless), and
+# GDAL's ogr2ogr and QGIS (Debian's gdal-bin and python3-qgis) against the features and tiles.
 browser=0
 [ "${1:-}" = "--browser" ] && browser=1
 
@@ -18,6 +19,8 @@ command -v npm >/dev/null || "$root/.venv/bin/python" -m geo_service.web.vendor 
 [ "$browser" -eq 0 ] || command -v chromium >/dev/null || packages+=(chromium)
 # A CJK font, so that pages rendered headless show Chinese rather than boxes.
 [ "$browser" -eq 0 ] || dpkg -s fonts-noto-cjk >/dev/null 2>&1 || packages+=(fonts-noto-cjk)
+[ "$browser" -eq 0 ] || command -v ogr2ogr >/dev/null || packages+=(gdal-bin)
+[ "$browser" -eq 0 ] || /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || packages+=(python3-qgis)
 if ((${#packages[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -195,8 +195,10 @@ def tiny_client(tiny_url: str):
 
 
 @contextmanager
-def live_server(url: str) -> Iterator[str]:
-    """The service on a free loopback port, in a thread, for clients that speak real HTTP."""
+def live_server(url: str, record: list[str] | None = None) -> Iterator[str]:
+    """The service on a free loopback port, in a thread, for clients that speak real HTTP; with
+    ``record``, every request's path and query, and its status, are appended to it (the server's
+    own request log)."""
     import socket
     import threading
     import time
@@ -208,9 +210,10 @@ def live_server(url: str) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(Settings(database_url=url))
+    if record is not None:
+        app = _recording(app, record)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -222,6 +225,25 @@ def live_server(url: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def _recording(app, record: list[str]):
+    """An ASGI app that logs ``GET /path?query -> status`` of each request into ``record``."""
+
+    async def recorded(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        query = scope.get("query_string", b"").decode()
+        line = f"{scope['method']} {scope['path']}" + (f"?{query}" if query else "")
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                record.append(f"{line} -> {message['status']}")
+            await send(message)
+
+        return await app(scope, receive, sending)
+
+    return recorded
 
 
 def ground_truth() -> dict:

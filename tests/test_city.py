@@ -306,3 +306,98 @@ def test_a_version_holds_one_countys_places_and_published_ones_take_none(city_ur
                 {"v": counties[DAAN_CODE].version},
             )
         c.rollback()
+
+
+def _scope(engine, role: str, county: str):
+    """What a county user may see, computed here from the tables (not by the library)."""
+    from .test_jurisdiction_matrix import Scope
+
+    with engine.connect() as c:
+        grids = dict(
+            c.execute(
+                text(f"""SELECT g.code, v.code FROM grids g JOIN admin_units v ON v.id = g.village_id
+                          WHERE g.version_id IN {IN_FORCE} AND left(g.code, 6) = left(:c, 6)"""),
+                {"c": county},
+            ).all()
+        )
+        towns = c.execute(
+            text(
+                f"SELECT code FROM admin_units WHERE version_id IN {IN_FORCE} AND level = 'town' AND left(code, 6) = left(:c, 6)"
+            ),
+            {"c": county},
+        ).scalars()
+        area = c.execute(
+            text(f"SELECT ST_AsBinary(geom) FROM admin_units WHERE version_id IN {IN_FORCE} AND code = :c"),
+            {"c": county},
+        ).scalar()
+        units = frozenset({county, *towns})
+    import shapely
+
+    return Scope(
+        role,
+        "county",
+        county,
+        shapely.from_wkb(bytes(area)),
+        frozenset(grids),
+        frozenset(grids.values()),
+        county,
+        units,
+    )
+
+
+def _other(engine, county: str):
+    """Things of another county, for the matrix's probes."""
+    from .test_jurisdiction_matrix import Other
+
+    with engine.connect() as c:
+        town, village = c.execute(
+            text(
+                "SELECT town_code, village_code FROM incidents WHERE county_code = :c AND village_code IS NOT NULL "
+                "GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            {"c": county},
+        ).one()
+        grid, lon, lat = c.execute(
+            text(f"""SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grids
+                      WHERE version_id IN {IN_FORCE} AND left(code, 12) = :v AND level = 1 ORDER BY code LIMIT 1"""),
+            {"v": village},
+        ).one()
+        incident = c.execute(
+            text("SELECT id FROM incidents WHERE county_code = :c ORDER BY id LIMIT 1"), {"c": county}
+        ).scalar()
+        camera = c.execute(
+            text(f"""SELECT device_code FROM cameras WHERE ST_Covers(
+                       (SELECT geom FROM admin_units WHERE version_id IN {IN_FORCE} AND code = :c), geom)
+                     ORDER BY device_code LIMIT 1"""),
+            {"c": county},
+        ).scalar()
+    return Other(town, village, grid, incident, camera, lon, lat, _tile(lon, lat, 14))
+
+
+MATRIX_PROBES = [
+    "incident by id",
+    "incident lists",
+    "lookup",
+    "batches",
+    "places",
+    "collection extents",
+    "tiles",
+    "analyses",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mine", "theirs"), [(XIANYOU_CODE, RENSHOU), (RENSHOU, XIANYOU_CODE)])
+@pytest.mark.parametrize("role", ["dispatcher", "leader"])
+def test_the_jurisdiction_matrix_holds_across_counties(city_url, mine, theirs, role):
+    """Every probe of the jurisdiction matrix (tests/test_jurisdiction_matrix.py), by a county's
+    dispatcher and leader, against another county's things (recording elsewhere is probed above,
+    where the county's own incidents at that minute cannot confuse it)."""
+    from .test_jurisdiction_matrix import PROBES
+
+    engine = get_engine(city_url)
+    scope, other = _scope(engine, role, mine), _other(engine, theirs)
+    with signed_in(city_url, role, mine, expensive_per_minute=10_000) as client:
+        for probe in MATRIX_PROBES:
+            PROBES[probe][0](client, scope, other)
+    FIGURES["city matrix"] = f"{len(MATRIX_PROBES)} matrix probes x 2 roles x 2 counties, across counties"

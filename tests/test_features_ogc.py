@@ -6,7 +6,7 @@ import httpx
 import pytest
 from owslib.ogcapi.features import Features
 
-from geo_service.ogc_features import CONFORMANCE, CRS84, EPSG
+from geo_service.ogc import CONFORMANCE, CRS84, EPSG
 
 from .conftest import live_server, scalar, token_for
 

@@ -39,9 +39,13 @@ EXPECTED_TABLES = {
 
 
 def _tables(url: str) -> set[str]:
+    """The tables, not counting the partitions of incidents and their timelines: those are made
+    per county (``geo_service.db.partitions``) and belong to their partitioned table."""
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        return set(inspect(engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
+        with engine.connect() as connection:
+            partitions = set(connection.execute(text("SELECT relname FROM pg_class WHERE relispartition")).scalars())
+        return set(inspect(engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"} - partitions
     finally:
         engine.dispose()
 

@@ -1,30 +1,74 @@
 """Authentication and permissions for the API: every route but the public documents needs a
-bearer token (ours, or the county identity provider's); each route names the permission it needs.
+token (ours, or the county identity provider's), sent as a bearer token or, for GIS desktop
+clients that cannot send one (QGIS's Basic method, GDAL's ``GDAL_HTTP_USERPWD``), as the password
+of HTTP Basic with the user's name; each route names the permission it needs.
 
 ``allow("incidents.read")`` is a dependency giving the request's :class:`Principal`; the library
 calls it makes are given ``principal.jurisdiction`` so that their SQL sees only the user's part of
-the county.
+the deployment.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
 from geo_service.auth.principal import Principal, principal_for_token
 from geo_service.errors import Unauthenticated
 
+SIGN_IN = (
+    "sign in: send the header 'Authorization: Bearer <token>', or HTTP Basic with your user name "
+    "and your token as the password"
+)
+
+
+class _Basic(HTTPBasic):
+    """HTTP Basic read leniently (a user name may be Chinese, in UTF-8) and refused in the
+    service's own words."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        scheme, _, param = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            raw = base64.b64decode(param.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Unauthenticated("the Basic credentials are not base64 of 'name:token'") from None
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")
+        name, colon, token = decoded.partition(":")
+        if not colon or not token:
+            raise Unauthenticated("the Basic credentials carry no token: use your token as the password")
+        return HTTPBasicCredentials(username=name, password=token)
+
+
 bearer = HTTPBearer(auto_error=False, description="A token from `geo-service users add` (or the identity provider's).")
+basic = _Basic(
+    auto_error=False,
+    realm="geo_service",
+    description="For GIS desktop clients (QGIS, GDAL): your user name, and your token as the password.",
+)
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def current_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    password: HTTPBasicCredentials | None = Depends(basic),
 ) -> Principal:
-    if credentials is None:
-        raise Unauthenticated("sign in: send the header 'Authorization: Bearer <token>'")
+    if credentials is None and password is None:
+        raise Unauthenticated(SIGN_IN)
+    token = credentials.credentials if credentials is not None else password.password
     with request.app.state.engine.connect() as connection:
-        principal = principal_for_token(connection, credentials.credentials, request.app.state.settings)
+        principal = principal_for_token(connection, token, request.app.state.settings)
+    if password is not None and password.username and password.username != principal.name:
+        # The name is checked so that a token pasted into another user's connection is noticed.
+        raise Unauthenticated("the user name does not match the token's user")
     request.state.principal = principal
     return principal
 

@@ -19,11 +19,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.api.json_bodies import shown
 from geo_service.errors import GeoServiceError, Unauthenticated
 
+# Browsers and scripts send a bearer token, GIS desktop clients Basic. Basic is offered only to a
+# request that tried it: to a page's fetch it would bring up the browser's own password dialog.
+BEARER = 'Bearer realm="geo_service"'
+BASIC = 'Basic realm="geo_service"'
+
+
+def _challenge(request: Request) -> str:
+    tried = (request.headers.get("authorization") or "").split(" ", 1)[0].lower()
+    return BASIC if tried == "basic" else BEARER
+
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(GeoServiceError)
     async def _service_error(request: Request, exc: GeoServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="geo_service"'} if isinstance(exc, Unauthenticated) else {}
+        headers = {"WWW-Authenticate": _challenge(request)} if isinstance(exc, Unauthenticated) else {}
         if "retry_after" in exc.detail:
             headers["Retry-After"] = str(exc.detail["retry_after"])
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers or None)

@@ -10,14 +10,16 @@ from fastapi.responses import JSONResponse
 from geo_service.api.dependencies import current_principal
 from geo_service.auth.principal import Principal
 from geo_service.tiles.layers import load_layers
-from geo_service.tiles.service import TileService, display_datum
-from geo_service.tiles.style import style_document, tilejson
+from geo_service.tiles.service import COMBINED, TileService, display_datum
+from geo_service.tiles.style import combined_tilejson, style_document, tilejson
 
 MVT = "application/vnd.mapbox-vector-tile"
 
 
 def _make_service(state) -> TileService:
-    return TileService(state.engine, load_layers(), state.settings.place)
+    return TileService(
+        state.engine, load_layers(), state.settings.place, cache_bytes=state.settings.serving.tile_cache_mb << 20
+    )
 
 
 @asynccontextmanager
@@ -69,6 +71,13 @@ def list_layers(request: Request) -> JSONResponse:
                 for layer in service.layers.values()
             ],
             "style": f"{base}/tiles/style.json",
+            # Every boundary layer in one tile source, with a style drawing from it (for QGIS).
+            "combined": {
+                "name": COMBINED,
+                "layers": [layer.name for layer in service.layers_of(COMBINED)],
+                "tilejson": f"{base}/tiles/{COMBINED}.json",
+                "style": f"{base}/tiles/style.json?combined=true",
+            },
         }
     )
 
@@ -82,6 +91,7 @@ def get_style(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     query = _query(request)
     datum = display_datum((query.get("datum") or [settings.map.basemap_datum])[-1])
+    combined = (query.pop("combined", None) or ["false"])[-1].lower() in ("true", "1", "yes")
     with service.engine.connect() as connection:
         filters = service.style_filters(connection, query)
         boundaries = service.version_asked(connection, query)
@@ -95,6 +105,7 @@ def get_style(request: Request) -> JSONResponse:
         filters,
         settings.map.basemap_url,
         settings.map.basemap_attribution,
+        combined=COMBINED if combined else None,
     )
     return JSONResponse(style, headers={"Cache-Control": "no-cache"})
 
@@ -102,9 +113,17 @@ def get_style(request: Request) -> JSONResponse:
 @router.get("/{layer}.json", summary="TileJSON of one layer")
 def get_tilejson(request: Request, layer: str = Path(..., description="A declared layer's name.")) -> JSONResponse:
     service = tile_service(request)
-    spec = service.layer(layer)
     query = _query(request)
     datum = display_datum((query.get("datum") or [None])[-1])
+    if layer == COMBINED:
+        with service.engine.connect() as connection:
+            boundaries = service.version_asked(connection, query)
+            bounds = service.county_bounds(connection, boundaries)
+        document = combined_tilejson(
+            _base_url(request), COMBINED, service.layers_of(COMBINED), boundaries.ids, bounds, datum
+        )
+        return JSONResponse(document, headers={"Cache-Control": "no-cache"})
+    spec = service.layer(layer)
     with service.engine.connect() as connection:
         values = service.parameters(connection, spec, query)
         boundaries = service.version_asked(connection, query)

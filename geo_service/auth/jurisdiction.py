@@ -69,6 +69,7 @@ class Jurisdiction:
             "scope_like": self.prefix + "%",
             "scope_area": self.area,
             "scope_counties": list(self.counties),
+            "scope_county": self.code[:6] + "000000",
         }
 
     def incidents(self, alias: str = "i") -> str:
@@ -78,9 +79,10 @@ class Jurisdiction:
             "province": f"{alias}.county_code = ANY(:scope_counties)",
             "city": f"{alias}.county_code = ANY(:scope_counties)",
             "county": f"{alias}.county_code = :scope_code",
-            "town": f"{alias}.town_code = :scope_code",
-            "village": f"{alias}.village_code = :scope_code",
-            "grid": f"{alias}.grid_code LIKE :scope_like",
+            # The county too, so that a query reads only the county's partition.
+            "town": f"{alias}.county_code = :scope_county AND {alias}.town_code = :scope_code",
+            "village": f"{alias}.county_code = :scope_county AND {alias}.village_code = :scope_code",
+            "grid": f"{alias}.county_code = :scope_county AND {alias}.grid_code LIKE :scope_like",
         }[self.level]
 
     def grids(self, alias: str = "g") -> str:

@@ -16,6 +16,7 @@ from geo_service.auth import audit
 from geo_service.boundaries.file_reading import BoundaryFile
 from geo_service.boundaries.versions import Version, find_version, name_taken, version_in_force
 from geo_service.db.copy import copy_frame
+from geo_service.db.partitions import ensure_county_partitions
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
@@ -203,6 +204,8 @@ def _new_draft(
         ),
         {"n": name, "county": county_code, "note": note},
     ).scalar_one()
+    if county_code is not None:  # the county's incidents have partitions (a no-op once they exist)
+        ensure_county_partitions(connection, county_code)
     return find_version(connection, version_id)
 
 

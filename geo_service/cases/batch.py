@@ -21,6 +21,7 @@ from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.cases.recording import FUTURE_TOLERANCE
 from geo_service.cases.writer import record_new
+from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput
 from geo_service.lookup.bulk_assign import RESULT_COLUMNS, assign_points, canonical_datum, read_points, snapshot
 from geo_service.progress import Reporter, Silent
@@ -203,8 +204,12 @@ def import_incidents(
     with engine.begin() as connection:
         written = record_new(connection, cases, now, zone, actor=actor, audit_each=False, reporter=reporter)
     created = set(written["external_id"])
-    ids = _stored_ids(engine, external[todo | duplicate.to_numpy()].tolist())
-    rows["id"] = external.map(ids).astype("Int64")
+    # External ids are a county's own: each row's stored id is looked up in its county.
+    counties = assigned["county_code"].fillna(NO_COUNTY).astype(str)
+    keyed = external + "|" + counties
+    wanted = (todo | duplicate.to_numpy()) & (error == "")
+    ids = _stored_ids(engine, external[wanted].tolist(), counties[wanted].tolist())
+    rows["id"] = keyed.map(ids).astype("Int64")
     rows.loc[todo & ~external.isin(created).to_numpy(), "status"] = "existing"
     return ImportResult(rows, committed=True)
 
@@ -271,9 +276,13 @@ def import_file(
     return result
 
 
-def _stored_ids(engine: Engine, external_ids: list[str]) -> dict[str, int]:
+def _stored_ids(engine: Engine, external_ids: list[str], counties: list[str]) -> dict[str, int]:
+    """``external_id|county_code`` -> id of the incidents stored under those pairs."""
     with engine.connect() as connection:
         found = connection.execute(
-            text("SELECT external_id, id FROM incidents WHERE external_id = ANY(:ids)"), {"ids": external_ids}
+            text("""SELECT i.external_id || '|' || i.county_code, i.id
+                      FROM incidents i JOIN unnest(CAST(:ids AS text[]), CAST(:counties AS text[])) w(e, c)
+                        ON i.external_id = w.e AND i.county_code = w.c"""),
+            {"ids": external_ids, "counties": counties},
         )
         return dict(found.all())

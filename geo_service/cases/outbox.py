@@ -20,11 +20,13 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.db.partitions import generic_key_checks
+
 MAX_ATTEMPTS = 8
 
 NOTIFY_BOUND = text("""
-    INSERT INTO outbox (incident_id, kind, officer_id, role, payload)
-    SELECT i.id, :kind, o.id, b.role,
+    INSERT INTO outbox (incident_id, county_code, kind, officer_id, role, payload)
+    SELECT i.id, i.county_code, :kind, o.id, b.role,
            jsonb_build_object(
                'kind', :kind, 'incident_id', i.id, 'external_id', i.external_id, 'to', o.name,
                'phone', o.phone, 'role', b.role, 'category', i.category, 'risk_colour', i.risk_colour,
@@ -43,7 +45,8 @@ def notify_bound(connection: Connection, incident_ids: list[int], kind: str, not
 
     Runs in the caller's transaction; returns the number of messages queued.
     """
-    return connection.execute(NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
+    with generic_key_checks(connection):
+        return connection.execute(NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
 
 
 class Sender(Protocol):

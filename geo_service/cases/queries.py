@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases.states import allowed_actions
+from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.times import optional_aware
 from geo_service.vocabulary import STORAGE_SRID, TIERS
@@ -39,7 +40,7 @@ def _iso(value):
 
 
 def _unit(code, name):
-    return {"code": code, "name": name} if code else None
+    return {"code": code, "name": name} if code and code != NO_COUNTY else None
 
 
 def incident_dict(row) -> dict:

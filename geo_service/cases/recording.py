@@ -22,6 +22,7 @@ from geo_service.cases.responsibility import check_colour
 from geo_service.cases.writer import record_new
 from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
+from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.lookup.locate import find_place
 from geo_service.settings import Settings
@@ -62,21 +63,22 @@ def _validate(connection: Connection, new: NewIncident) -> None:
     _check_known(connection, "source", "sources", new.source)
 
 
-def _stored(connection: Connection, external_id: str) -> int | None:
-    return connection.execute(text("SELECT id FROM incidents WHERE external_id = :e"), {"e": external_id}).scalar()
+def _stored(connection: Connection, external_id: str, county_code: str) -> int | None:
+    """The incident a county already holds under ``external_id`` (ids are a county's own)."""
+    return connection.execute(
+        text("SELECT id FROM incidents WHERE external_id = :e AND county_code = :c"),
+        {"e": external_id, "c": county_code},
+    ).scalar()
 
 
 def record_with(connection: Connection, new: NewIncident, *, actor: str, settings: Settings) -> tuple[int, bool]:
     """Record ``new`` in the caller's transaction, by ``actor`` (named in the audit log).
     Returns ``(id, created)``.
 
-    ``created`` is False when an incident with the same external id was already stored: nothing
-    is written then, whatever the new payload says.
+    ``created`` is False when the county where the report lies already holds an incident with the
+    same external id (external ids come from a county's own systems): nothing is written then.
     """
     new = replace(new, external_id=(new.external_id or "").strip())
-    existing = _stored(connection, new.external_id)
-    if existing is not None:
-        return existing, False
     _validate(connection, new)
     place_settings = settings.place
     now = datetime.now(UTC)
@@ -96,6 +98,10 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
         (x, y),
     )
     place, inside = find_place(connection, boundaries, x, y)
+    county = place.county_code if place is not None else NO_COUNTY
+    existing = _stored(connection, new.external_id, county)
+    if existing is not None:
+        return existing, False
     case = pd.DataFrame(
         [
             {
@@ -125,7 +131,7 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
     )
     written = record_new(connection, case, now, place_settings.timezone, actor=actor, audit_each=True)
     if written.empty:  # another request stored the same external id between our check and insert
-        return _stored(connection, new.external_id), False
+        return _stored(connection, new.external_id, county), False
     return int(written["id"].iloc[0]), True
 
 

@@ -170,8 +170,8 @@ def request_extension(
     now = datetime.now(UTC)
     connection.execute(
         text("""
-        INSERT INTO incident_extensions (incident_id, requested_at, requested_by, hours, reason)
-        VALUES (:id, :now, :actor, :hours, :reason)
+        INSERT INTO incident_extensions (incident_id, county_code, requested_at, requested_by, hours, reason)
+        SELECT id, county_code, :now, :actor, :hours, :reason FROM incidents WHERE id = :id
     """),
         {"id": incident_id, "now": now, "actor": actor, "hours": hours, "reason": reason},
     )
@@ -296,8 +296,8 @@ def transition(
         changes.update(closed_at=now, visited_at=now, satisfaction=satisfaction)
         data["satisfaction"] = satisfaction
     elif action == "merge":
-        target = _merge_target(connection, incident_id, into)
-        changes["merged_into_id"] = target
+        target, target_county = _merge_target(connection, incident_id, into)
+        changes.update(merged_into_id=target, merged_into_county_code=target_county)
         data["into"] = target
         writer.record_step(
             connection,
@@ -334,12 +334,15 @@ def transition(
     return step.target
 
 
-def _merge_target(connection: Connection, incident_id: int, into: int | None) -> int:
+def _merge_target(connection: Connection, incident_id: int, into: int | None) -> tuple[int, str]:
+    """The case to merge into, and its county (which may be another county's, at the border)."""
     if into is None:
         raise InvalidInput("merging a case needs the case it duplicates: give into", field="into")
     if into == incident_id:
         raise InvalidInput("a case cannot be merged into itself", field="into")
-    status = connection.execute(text("SELECT status FROM incidents WHERE id = :id FOR UPDATE"), {"id": into}).scalar()
+    status, county = connection.execute(
+        text("SELECT status, county_code FROM incidents WHERE id = :id FOR UPDATE"), {"id": into}
+    ).first() or (None, None)
     if status is None:
         raise NotFound(f"no incident with id {into} to merge into", field="into")
     if status in ("merged", "rejected"):
@@ -349,7 +352,7 @@ def _merge_target(connection: Connection, incident_id: int, into: int | None) ->
             current_status=status,
             allowed_actions=[],
         )
-    return into
+    return into, county
 
 
 def _bind(connection: Connection, case: dict, tier: str, now: datetime, settings: Settings) -> list:

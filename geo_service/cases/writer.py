@@ -3,9 +3,14 @@
 Every write of a case comes through here, in the caller's transaction: a single recording (one
 row), a batch posted to the API, a file of a million rows, the demo county, and every step of a
 case's loop. Writing is set-wise: the rows are COPYed into a staging table and inserted by one
-``INSERT ... SELECT ... ON CONFLICT (external_id) DO NOTHING``, so a replayed or concurrent
-external id is never stored twice, whether it comes alone or among a million others. The actor is
-always an argument: the timeline names who a step was taken for, the audit log who signed in.
+``INSERT ... SELECT ... ON CONFLICT (external_id, county_code) DO NOTHING``, so a replayed or
+concurrent external id is never stored twice in a county, whether it comes alone or among a
+million others. The actor is always an argument: the timeline names who a step was taken for, the
+audit log who signed in.
+
+Incidents and timelines are partitioned by county (``geo_service.db.partitions``): a case of no
+county is stored with ``NO_COUNTY``, and every row that refers to a case (its timeline, people,
+extensions, messages) carries the case's ``county_code`` with its id.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from geo_service.auth import audit
 from geo_service.cases.outbox import notify_bound
 from geo_service.cases.responsibility import Responsible, responsible, time_limit, unit_chain
 from geo_service.db.copy import copy_frame
+from geo_service.db.partitions import NO_COUNTY, generic_key_checks
 from geo_service.progress import Reporter, Silent
 from geo_service.times import local_day
 from geo_service.vocabulary import STORAGE_SRID
@@ -68,15 +74,15 @@ INSERT = f"""
     SELECT coalesce(s.id, nextval(pg_get_serial_sequence('incidents', 'id'))), s.external_id, s.source,
            s.category, s.reported_at, s.description, s.reporter_name, s.reporter_phone,
            ST_SetSRID(ST_MakePoint(s.lon, s.lat), {STORAGE_SRID}), s.input_datum, s.input_lon, s.input_lat,
-           s.version_id, g.id, s.grid_code, s.village_code, s.town_code, s.county_code,
+           s.version_id, g.id, s.grid_code, s.village_code, s.town_code, coalesce(s.county_code, '{NO_COUNTY}'),
            coalesce(s.risk_colour, 'blue'), coalesce(s.status, 'reported'), coalesce(s.tier, 'village'),
            s.dispatched_at, s.deadline, s.resolved_at, s.closed_at, s.satisfaction, s.visited_at
       FROM {STAGING} s
       LEFT JOIN grids g ON g.version_id = s.version_id AND g.code = s.grid_code
-    ON CONFLICT (external_id) DO NOTHING
+    ON CONFLICT (external_id, county_code) DO NOTHING
     RETURNING id, external_id
 """
-EVENT_COLUMNS = ("incident_id", "at", "actor", "action", "from_status", "to_status", "note", "data")
+EVENT_COLUMNS = ("incident_id", "county_code", "at", "actor", "action", "from_status", "to_status", "note", "data")
 
 
 def dispatch_note(grid_code: str, grid_name: str, vacant_roles: list[str]) -> str:
@@ -116,17 +122,30 @@ def insert_incidents(connection: Connection, incidents: pd.DataFrame, reporter: 
     return new
 
 
+def _counties_of(connection: Connection, incident_ids) -> dict[int, str]:
+    """The stored county (the partition key) of each incident."""
+    ids = sorted({int(i) for i in incident_ids})
+    rows = connection.execute(text("SELECT id, county_code FROM incidents WHERE id = ANY(:ids)"), {"ids": ids})
+    return dict(rows.all())
+
+
 def add_events(connection: Connection, events: pd.DataFrame, reporter: Reporter | None = None) -> int:
-    """Append ``events`` (columns of ``EVENT_COLUMNS``; ``data`` a dict or None) to the timelines."""
+    """Append ``events`` (columns of ``EVENT_COLUMNS``; ``data`` a dict or None) to the timelines.
+
+    ``county_code`` is the incident's as stored; without it, it is looked up.
+    """
     if events.empty:
         return 0
+    if "county_code" not in events.columns:
+        events = events.assign(county_code=events["incident_id"].map(_counties_of(connection, events["incident_id"])))
     if "data" in events.columns:
         events = events.assign(
             data=[json.dumps(d, ensure_ascii=False, default=str) if d else None for d in events["data"]]
         )
     columns = [c for c in EVENT_COLUMNS if c in events.columns]
     advance = (reporter or Silent()).task("timeline", len(events))
-    return copy_frame(connection.connection.cursor(), "incident_events", events, columns, advance=advance)
+    with generic_key_checks(connection):
+        return copy_frame(connection.connection.cursor(), "incident_events", events, columns, advance=advance)
 
 
 def bind(
@@ -155,6 +174,7 @@ def bind(
         for place in cases[places].drop_duplicates().itertuples(index=False, name=None)
     }
     bound = {int(row[0]): people[row[1:]] for row in cases[["id", *places]].itertuples(index=False, name=None)}
+    county = dict(zip(cases["id"].astype(int), cases["county_code"].fillna(NO_COUNTY)))  # as the incident has it
     if release:
         connection.execute(
             text("""
@@ -165,24 +185,25 @@ def bind(
         )
     rows = pd.DataFrame(
         [
-            (incident, tier, p.position, p.role, p.officer_code, p.unit_code, now)
+            (incident, county[incident], tier, p.position, p.role, p.officer_code, p.unit_code, now)
             for incident, found in bound.items()
             for p in found
         ],
-        columns=["incident_id", "tier", "position", "role", "officer_code", "unit_code", "bound_at"],
+        columns=["incident_id", "county_code", "tier", "position", "role", "officer_code", "unit_code", "bound_at"],
     )
     codes = [c for c in rows["officer_code"].dropna().unique()]
     officer_ids = dict(
         connection.execute(text("SELECT code, id FROM officers WHERE code = ANY(:codes)"), {"codes": codes}).all()
     )
     rows["officer_id"] = rows["officer_code"].map(officer_ids).astype("Int64")
-    copy_frame(
-        connection.connection.cursor(),
-        "incident_officers",
-        rows,
-        ["incident_id", "tier", "position", "role", "officer_id", "unit_code", "bound_at"],
-        advance=(reporter or Silent()).task("binding officers", len(rows)),
-    )
+    with generic_key_checks(connection):
+        copy_frame(
+            connection.connection.cursor(),
+            "incident_officers",
+            rows,
+            ["incident_id", "county_code", "tier", "position", "role", "officer_id", "unit_code", "bound_at"],
+            advance=(reporter or Silent()).task("binding officers", len(rows)),
+        )
     return bound
 
 

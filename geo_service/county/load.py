@@ -20,8 +20,9 @@ from geo_service.auth import audit
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force_or_none
 from geo_service.county.place_versions import write_places
-from geo_service.county.places import prepare_places
+from geo_service.county.places import PreparedPlaces, prepare_places
 from geo_service.county.report import ImportReport
+from geo_service.db.partitions import ensure_county_partitions
 from geo_service.progress import Reporter, Silent
 from geo_service.rules.seed import seed_rules
 from geo_service.settings import Settings
@@ -94,9 +95,19 @@ def import_county(
     usable = [t for t in tables if t.kind is not None and not t.report.fatal()]
     zone = settings.place.timezone
     with engine.connect() as connection:
+        aliases = _aliases(connection)
+    places = prepare_places(
+        usable, unit_aliases=aliases.get("unit_kind", {}), grid_aliases=aliases.get("grid_kind", {})
+    )
+    if places is not None and not dry_run and scope.holds_county(places.county_code):
+        # A new county's partitions lock every county's cases while they are made: in a short
+        # transaction of their own, not for the whole import (an import that fails leaves them empty).
+        with engine.begin() as connection:
+            ensure_county_partitions(connection, places.county_code)
+    with engine.connect() as connection:
         transaction = connection.begin()
         try:
-            _load(connection, usable, report, settings, actor, notify_open, reporter, scope)
+            _load(connection, usable, places, report, settings, actor, notify_open, reporter, scope)
             if report.error_count and not skip_bad_rows:
                 raise _Abort("errors")
             if dry_run:
@@ -119,6 +130,7 @@ def import_county(
 def _load(
     connection: Connection,
     tables: list,
+    places: PreparedPlaces | None,
     report: ImportReport,
     settings: Settings,
     actor: str,
@@ -130,13 +142,8 @@ def _load(
 
     zone = settings.place.timezone
     seed_rules(connection.connection.cursor())
-    aliases = _aliases(connection)
     by_kind = {kind: [t for t in tables if t.kind == kind] for kind in ("roster", "cameras", "incidents")}
     changed = False
-
-    places = prepare_places(
-        tables, unit_aliases=aliases.get("unit_kind", {}), grid_aliases=aliases.get("grid_kind", {})
-    )
     levels: dict[str, str] = {}
     if places is not None and not scope.holds_county(places.county_code):
         towns_report = next(t.report for t in tables if t.kind == "towns")
@@ -222,9 +229,15 @@ def _load(
 
 
 def _aliases(connection: Connection) -> dict[str, dict[str, str]]:
-    rows = connection.execute(text("SELECT field, alias, value FROM value_aliases")).all()
+    """The names county files use for the service's values: the defaults (which the import seeds
+    into an empty database) overlaid by what an administrator has changed."""
+    from geo_service.rules import read_rule_table
+
     aliases: dict[str, dict[str, str]] = {}
-    for field, alias, value in rows:
+    defaults = read_rule_table("value_aliases")
+    for field, alias, value in defaults[["field", "alias", "value"]].itertuples(index=False):
+        aliases.setdefault(field, {})[alias] = value
+    for field, alias, value in connection.execute(text("SELECT field, alias, value FROM value_aliases")).all():
         aliases.setdefault(field, {})[alias] = value
     return aliases
 

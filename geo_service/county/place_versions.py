@@ -23,6 +23,7 @@ from geo_service.coordinates.projection import version_srid
 from geo_service.county.places import PreparedPlaces
 from geo_service.county.report import FileReport
 from geo_service.db.copy import copy_frame
+from geo_service.db.partitions import ensure_county_partitions
 from geo_service.settings import Settings
 from geo_service.vocabulary import STORAGE_SRID
 
@@ -103,6 +104,8 @@ def _write_draft(connection: Connection, places: PreparedPlaces) -> int:
         ),
         {"n": name, "county": places.county_code, "note": "imported from the county's files"},
     ).scalar_one()
+    # The county's incidents and timelines get partitions with its first version, before any arrive.
+    ensure_county_partitions(connection, places.county_code)
     cursor = connection.connection.cursor()
     cursor.execute(f"""
         CREATE TEMP TABLE import_units (

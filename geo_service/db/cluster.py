@@ -17,6 +17,7 @@ import pwd
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +171,12 @@ class LocalCluster:
             account = pwd.getpwnam(SUPERUSER)
         except KeyError as exc:  # the packages create this user; without it we cannot drop root
             raise ClusterError("there is no `postgres` system user: install the postgresql package") from exc
-        for path in (self.root, self.socket_dir, *(p for p in self.root.rglob("*") if p.exists())):
-            os.chown(path, account.pw_uid, account.pw_gid)
+        for path in _tree(self.root, self.socket_dir):
+            try:
+                if os.lstat(path).st_uid != account.pw_uid:
+                    os.chown(path, account.pw_uid, account.pw_gid)
+            except FileNotFoundError:  # a running cluster's temporary files come and go
+                continue
         probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-w", str(self.root)])
         if probe.returncode != 0:
             raise ClusterError(
@@ -342,3 +347,12 @@ class LocalCluster:
             f"postgresql+psycopg2://{self.settings.pg_user}@127.0.0.1:{self.port}/"
             f"{database or self.settings.pg_database}"
         )
+
+
+def _tree(*roots: Path) -> Iterator[str]:
+    """Every folder and file under ``roots`` (os.walk skips a folder that vanishes mid-walk)."""
+    for root in roots:
+        yield str(root)
+        for folder, folders, files in os.walk(root):
+            for name in (*folders, *files):
+                yield os.path.join(folder, name)

@@ -11,12 +11,19 @@ from alembic.script import ScriptDirectory
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
+from geo_service.db.partitions import is_partition
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """What autogenerate compares: our tables, not PostGIS's own."""
-    if type_ == "table" and name == "spatial_ref_sys":
+    """What autogenerate compares: our tables, not PostGIS's own nor the partitions of ours (made
+    per county at run time; the models describe the partitioned tables). A foreign key to a
+    partitioned table is also stored by PostgreSQL as one internal constraint per partition
+    referred to; those are reflected as keys to the partitions, and are not ours to compare."""
+    if type_ == "table" and (name == "spatial_ref_sys" or (reflected and is_partition(name))):
+        return False
+    if type_ == "foreign_key_constraint" and reflected and is_partition(obj.referred_table.name):
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 

@@ -22,6 +22,7 @@ from geo_service.cases import writer
 from geo_service.cases.states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
+from geo_service.db.partitions import NO_COUNTY, ensure_county_partitions
 from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.progress import Reporter, Silent
 from geo_service.rules.seed import seed_rules
@@ -168,6 +169,8 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
         (DEMO_VERSION_NAME.format(seed=seed), f"demo county generated from seed {seed}"),
     )
     version_id = cursor.fetchone()[0]
+    # The county's incidents and timelines go into partitions of their own, made before them.
+    ensure_county_partitions(connection, str(demo.county["code"].iloc[0]))
 
     # Admin units: ids given here so parents can be referred to before they are written.
     units = pd.concat(
@@ -255,6 +258,8 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
     writer.insert_incidents(connection, incidents, reporter)
     events = demo.events.copy()
     events["incident_id"] = events["external_id"].map(dict(zip(incidents["external_id"], incidents["id"])))
+    stored_county = dict(zip(incidents["external_id"], incidents["county_code"].fillna(NO_COUNTY)))
+    events["county_code"] = events["external_id"].map(stored_county)  # the partition key, as written
     writer.add_events(connection, events, reporter)
     running = incidents[incidents["status"].isin(HANDLING) & incidents["grid_code"].notna()]
     writer.bind(connection, running, "village", datetime.now(UTC), settings.place.timezone, reporter=reporter)

@@ -63,6 +63,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "camera_states": vocabulary.CAMERA_STATES,
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+RESERVED_LAYER_NAMES = {"boundaries", "style"}  # the combined boundary tiles and the style document
 _KNOWN = {
     "top": {
         "title",
@@ -294,6 +295,8 @@ def parse_layer(path: Path) -> Layer:
     name = path.stem
     if not _NAME.match(name):
         raise LayerError(path, "file name", "must be a lower-case name (letters, digits, _) ending in .toml")
+    if name in RESERVED_LAYER_NAMES:
+        raise LayerError(path, "file name", f"{name!r} names the tiles holding every boundary layer; choose another")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:

@@ -23,6 +23,7 @@ from geo_service.boundaries.versions import InForce, in_force, published_version
 from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.settings import PlaceSettings
+from geo_service.tiles.cache import TileCache
 from geo_service.tiles.layers import Layer
 from geo_service.tiles.mvt import Tile, bind_values, render_tile
 from geo_service.times import as_aware, parse_moment
@@ -35,6 +36,7 @@ COUNTY_BOUNDS = text("""
       FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county') b
 """)
 CHOICES_TTL_S = 60.0
+COMBINED = "boundaries"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class TileService:
     """Tiles, TileJSON and style for the declared layers over one database, in one county's zone
     and metric projection (``place``: the app's ``settings.place``)."""
 
-    def __init__(self, engine: Engine, layers: dict[str, Layer], place: PlaceSettings) -> None:
+    def __init__(self, engine: Engine, layers: dict[str, Layer], place: PlaceSettings, *, cache_bytes: int = 0) -> None:
         self.engine = engine
         self.layers = layers
         self.place = place
+        self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
         self._choices: dict[str, tuple[float, set[str]]] = {}
 
     def layer(self, name: str) -> Layer:
@@ -146,6 +149,13 @@ class TileService:
                     self.parameters(connection, layer, {k: [v] for k, v in filters.items()})
         return filters
 
+    def layers_of(self, name: str) -> list[Layer]:
+        """The layers a tile address names: one declared layer, or :data:`COMBINED` (every boundary
+        layer in one tile, for clients that draw one vector-tile source, as QGIS does)."""
+        if name == COMBINED:
+            return [layer for layer in self.layers.values() if layer.boundaries]
+        return [self.layer(name)]
+
     def tile(
         self,
         layer_name: str,
@@ -155,37 +165,51 @@ class TileService:
         query: Mapping[str, list[str]],
         principal: Principal | None = None,
     ) -> TileAnswer:
-        """One tile; with a ``principal``, only if their role may see the layer, and only the features
-        of their jurisdiction (the validator and caching then are the user's own)."""
-        layer = self.layer(layer_name)
+        """One tile; with a ``principal``, only if their role may see the layers, and only the
+        features of their jurisdiction (the validator and caching then are the user's own)."""
+        layers = self.layers_of(layer_name)
         if principal is not None:
-            principal.require(layer.permission)
+            for layer in layers:
+                principal.require(layer.permission)
         scope = principal.jurisdiction if principal is not None else None
         tile = Tile.checked(z, x, y)
         datum = display_datum((query.get("datum") or [None])[-1])
         pinned = _ids_param(query, "version")
+        fixed = all(layer.boundaries for layer in layers)
         with self.engine.connect() as connection:
             boundaries = self.version_asked(connection, query)
-            values = self.parameters(connection, layer, query)
-            body = render_tile(
-                connection,
-                layer,
-                tile,
-                version_ids=boundaries.ids,
-                values=values,
-                datum=datum,
-                place=self.place,
-                scope=scope,
+            values = [self.parameters(connection, layer, query) for layer in layers]
+            stamp = (
+                f"{'-'.join(layer.digest for layer in layers)}-{boundaries.cache_key}-{datum}"
+                f"-{scope.code if scope is not None else ''}-{values!r}"
             )
-        if layer.boundaries:
-            stamp = f"{layer.digest}-{boundaries.cache_key}-{datum}-{scope.code if scope is not None else ''}"
+            key = (stamp, tile.z, tile.x, tile.y)
+            body = self.cache.get(key) if fixed and self.cache is not None else None
+            if body is None:
+                # Layers are concatenated: a vector tile is a sequence of layers, each its own message.
+                body = b"".join(
+                    render_tile(
+                        connection,
+                        layer,
+                        tile,
+                        version_ids=boundaries.ids,
+                        values=layer_values,
+                        datum=datum,
+                        place=self.place,
+                        scope=scope,
+                    )
+                    for layer, layer_values in zip(layers, values)
+                )
+                if fixed and self.cache is not None:
+                    self.cache.put(key, body)
+        if fixed:
             etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
         else:
             etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
         # "private": what a tile holds depends on who asks, so no shared cache may keep it.
-        if layer.live:
+        if any(layer.live for layer in layers):
             cache = "private, max-age=30"
-        elif layer.boundaries:
+        elif all(layer.boundaries for layer in layers):
             cache = "private, max-age=86400, immutable" if pinned else "no-cache"
         else:
             cache = "private, max-age=300"
@@ -205,4 +229,4 @@ def _ids_param(query: Mapping[str, list[str]], name: str) -> list[int]:
     return [int(part) for part in parts]
 
 
-__all__ = ["DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]
+__all__ = ["COMBINED", "DISPLAY_DATUMS", "TileAnswer", "TileService", "display_datum"]

@@ -16,19 +16,53 @@ from geo_service.tiles.layers import PROPERTY_TYPES, Layer
 _DRAW_ORDER = {"fill": 0, "fill-extrusion": 1, "heatmap": 2, "line": 3, "circle": 4}
 
 
-def tiles_url(base_url: str, layer: Layer, versions: list[int], datum: str, filters: dict[str, Any]) -> str:
-    """The tile address template for ``layer``: versions pinned for boundary layers."""
+def tiles_url(
+    base_url: str, layer: Layer, versions: list[int], datum: str, filters: dict[str, Any], name: str | None = None
+) -> str:
+    """The tile address template for ``layer`` (or the tiles ``name``d so, holding it): versions
+    pinned for boundary layers."""
     query: dict[str, Any] = {}
     if layer.boundaries:
         query["version"] = ",".join(str(v) for v in versions)
     if datum != "wgs84":
         query["datum"] = datum
-    for name in layer.parameters:
-        value = filters.get(name)
+    for parameter in layer.parameters:
+        value = filters.get(parameter)
         if value:
-            query[name] = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+            query[parameter] = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
     suffix = f"?{urlencode(query, safe=',:')}" if query else ""
-    return f"{base_url.rstrip('/')}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
+    return f"{base_url.rstrip('/')}/tiles/{name or layer.name}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
+
+
+def _vector_layer(layer: Layer) -> dict:
+    return {
+        "id": layer.name,
+        "description": layer.description,
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "fields": {name: PROPERTY_TYPES[kind] for name, kind in layer.properties.items()},
+    }
+
+
+def combined_tilejson(
+    base_url: str, name: str, layers: list[Layer], versions: list[int], bounds: list[float] | None, datum: str
+) -> dict:
+    """TileJSON 3.0.0 of one tile source holding several boundary layers (``name``: its address)."""
+    doc = {
+        "tilejson": "3.0.0",
+        "name": "Towns, villages and grids",
+        "description": "Every boundary layer in one vector tile: " + ", ".join(layer.name for layer in layers),
+        "scheme": "xyz",
+        "tiles": [tiles_url(base_url, layers[0], versions, datum, {}, name=name)],
+        "minzoom": min(layer.minzoom for layer in layers),
+        "maxzoom": max(layer.maxzoom for layer in layers),
+        "vector_layers": [_vector_layer(layer) for layer in layers],
+        "boundary_versions": list(versions),
+    }
+    if bounds:
+        doc["bounds"] = bounds
+        doc["center"] = [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, max(doc["minzoom"], 9)]
+    return doc
 
 
 def tilejson(
@@ -48,15 +82,7 @@ def tilejson(
         "tiles": [tiles_url(base_url, layer, versions, datum, filters or {})],
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
-        "vector_layers": [
-            {
-                "id": layer.name,
-                "description": layer.description,
-                "minzoom": layer.minzoom,
-                "maxzoom": layer.maxzoom,
-                "fields": {name: PROPERTY_TYPES[kind] for name, kind in layer.properties.items()},
-            }
-        ],
+        "vector_layers": [_vector_layer(layer)],
         "geometry_type": layer.geometry_type,
         "parameters": {
             p.name: {
@@ -83,8 +109,11 @@ def style_document(
     filters: dict[str, Any] | None = None,
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    combined: str | None = None,
 ) -> dict:
-    """A MapLibre style (version 8) drawing every declared layer: fills, then lines, then points."""
+    """A MapLibre style (version 8) drawing every declared layer: fills, then lines, then points.
+    With ``combined`` (the name of the tiles holding every boundary layer), the boundary layers
+    are drawn from that one source, as clients that read one vector-tile source need (QGIS)."""
     sources: dict[str, Any] = {}
     style_layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#f4f3ee"}}]
     if basemap_url:
@@ -96,23 +125,30 @@ def style_document(
         }
         style_layers.append({"id": "basemap", "type": "raster", "source": "basemap"})
     drawn = []
-    for layer in layers.values():
-        source = {
+    together = [layer for layer in layers.values() if layer.boundaries] if combined else []
+    if together:
+        sources[combined] = {
             "type": "vector",
-            "tiles": [tiles_url(base_url, layer, versions, datum, filters or {})],
-            "minzoom": layer.minzoom,
-            "maxzoom": layer.maxzoom,
-            "promoteId": None,
+            "tiles": [tiles_url(base_url, together[0], versions, datum, {}, name=combined)],
+            "minzoom": min(layer.minzoom for layer in together),
+            "maxzoom": max(layer.maxzoom for layer in together),
+            **({"bounds": bounds} if bounds else {}),
         }
-        source.pop("promoteId")
-        if bounds:
-            source["bounds"] = bounds
-        sources[layer.name] = source
+    for layer in layers.values():
+        source_name = combined if layer in together else layer.name
+        if layer not in together:
+            sources[layer.name] = {
+                "type": "vector",
+                "tiles": [tiles_url(base_url, layer, versions, datum, filters or {})],
+                "minzoom": layer.minzoom,
+                "maxzoom": layer.maxzoom,
+                **({"bounds": bounds} if bounds else {}),
+            }
         for order, spec in enumerate(layer.style_layers):
             entry = {k: v for k, v in spec.items() if k in {"id", "type", "paint", "layout", "filter"}}
             entry.update(
                 {
-                    "source": layer.name,
+                    "source": source_name,
                     "source-layer": layer.name,
                     "minzoom": spec.get("minzoom", layer.minzoom),
                     "maxzoom": spec.get("maxzoom", layer.maxzoom + 1),

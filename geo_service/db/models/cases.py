@@ -11,11 +11,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -23,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo_service.db.models.base import Base, geometry_column, one_of
+from geo_service.db.partitions import NO_COUNTY
 from geo_service.vocabulary import (
     DATUMS,
     RISK_COLOURS,
@@ -31,16 +34,38 @@ from geo_service.vocabulary import (
 )
 
 
+def _incident_key(match: str | None = None) -> ForeignKeyConstraint:
+    """A child's reference to its incident: by (id, county_code), the incidents' key; the
+    children follow their incident if it is deleted or moved to another county."""
+    return ForeignKeyConstraint(
+        ["incident_id", "county_code"],
+        ["incidents.id", "incidents.county_code"],
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+        match=match,
+    )
+
+
 class Incident(Base):
     """A case: where and when it was reported, where it was assigned, and where it stands.
 
     ``geom`` is CGCS2000; ``input_datum``, ``input_lon`` and ``input_lat`` keep the location as
     it came in. The grid and hierarchy are those of ``boundary_version_id``, the version in force
     when it was reported, and do not change when boundaries are redrawn later.
+
+    Partitioned by county (``geo_service.db.partitions``): keyed by ``(id, county_code)``, ids
+    from one sequence; ``external_id`` is unique within a county.
     """
 
     __tablename__ = "incidents"
     __table_args__ = (
+        UniqueConstraint("external_id", "county_code"),
+        ForeignKeyConstraint(
+            ["merged_into_id", "merged_into_county_code"],
+            ["incidents.id", "incidents.county_code"],
+            match="FULL",
+            onupdate="CASCADE",
+        ),
         CheckConstraint(one_of("input_datum", DATUMS), name="input_datum"),
         CheckConstraint(one_of("risk_colour", RISK_COLOURS), name="risk_colour"),
         CheckConstraint(one_of("status", STATUSES), name="status"),
@@ -54,10 +79,11 @@ class Incident(Base):
         Index("ix_incidents_county_code", "county_code"),
         Index("ix_incidents_status_deadline", "status", "deadline"),
         Index("ix_incidents_category_reported_at", "category", "reported_at"),
+        {"postgresql_partition_by": "LIST (county_code)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    external_id: Mapped[str] = mapped_column(Text, unique=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(ForeignKey("sources.code"))
     category: Mapped[str] = mapped_column(ForeignKey("categories.code"))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -73,7 +99,8 @@ class Incident(Base):
     grid_code: Mapped[str | None] = mapped_column(String(21))
     village_code: Mapped[str | None] = mapped_column(String(12))
     town_code: Mapped[str | None] = mapped_column(String(12))
-    county_code: Mapped[str | None] = mapped_column(String(12))
+    # The partition key; NO_COUNTY for a case in or near no county's grid.
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True, server_default=NO_COUNTY)
     risk_colour: Mapped[str] = mapped_column(String(8), server_default="blue")
     status: Mapped[str] = mapped_column(String(12), server_default="reported")
     tier: Mapped[str] = mapped_column(String(8), server_default="village")
@@ -85,7 +112,8 @@ class Incident(Base):
     visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     urge_count: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     reminded_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the deadline last reminded of
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(BigInteger)
+    merged_into_county_code: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -96,12 +124,14 @@ class IncidentOfficer(Base):
     __tablename__ = "incident_officers"
     __table_args__ = (
         CheckConstraint(one_of("tier", TIERS), name="tier"),
+        _incident_key(),
         Index("ix_incident_officers_incident_id", "incident_id"),
         Index("ix_incident_officers_officer_id", "officer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(BigInteger)
+    county_code: Mapped[str] = mapped_column(String(12))  # the incident's
     tier: Mapped[str] = mapped_column(String(8))
     position: Mapped[int] = mapped_column(SmallInteger)
     role: Mapped[str] = mapped_column(ForeignKey("roles.code"))
@@ -112,13 +142,18 @@ class IncidentOfficer(Base):
 
 
 class IncidentEvent(Base):
-    """One step on a case's timeline."""
+    """One step on a case's timeline, in its incident's county's partition."""
 
     __tablename__ = "incident_events"
-    __table_args__ = (Index("ix_incident_events_incident_id_at", "incident_id", "at"),)
+    __table_args__ = (
+        _incident_key(),
+        Index("ix_incident_events_incident_id_at", "incident_id", "at"),
+        {"postgresql_partition_by": "LIST (county_code)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigInteger)
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)  # the incident's: the partition key
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(20))
@@ -134,13 +169,15 @@ class IncidentExtension(Base):
     __tablename__ = "incident_extensions"
     __table_args__ = (
         CheckConstraint("hours > 0", name="positive"),
+        _incident_key(),
         Index(
             "uq_incident_extensions_pending", "incident_id", unique=True, postgresql_where=text("decided_at IS NULL")
         ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(BigInteger)
+    county_code: Mapped[str] = mapped_column(String(12))  # the incident's
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     requested_by: Mapped[str] = mapped_column(Text)
     hours: Mapped[int] = mapped_column(Integer)
@@ -161,11 +198,13 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),
         Index("ix_outbox_incident_id", "incident_id"),
+        _incident_key(match="FULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    county_code: Mapped[str | None] = mapped_column(String(12))  # the incident's (both NULL or neither)
     kind: Mapped[str] = mapped_column(String(20))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     role: Mapped[str | None] = mapped_column(String(40))
