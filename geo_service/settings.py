@@ -52,6 +52,9 @@ class DatabaseSettings(_Part):
     pg_port: int = 55432
     pg_database: str = "geo_service"
     pg_user: str = "geo_service"
+    # Continuous archiving of the local cluster's write-ahead log into this folder (for
+    # point-in-time recovery from a base backup); unset, nothing is archived.
+    wal_archive_dir: Path | None = None
 
     @property
     def local_url(self) -> str:
@@ -78,6 +81,10 @@ class ServingSettings(_Part):
     expensive_per_minute: int = 30
     # Tiles of boundary layers kept in memory per worker (0 turns the cache off).
     tile_cache_mb: int = 256
+    # /metrics answers only a request bearing this token when it is set; unset, anyone may scrape.
+    metrics_token: str | None = None
+    # On SIGTERM, how long requests in flight may still run before they are cut off.
+    graceful_timeout_s: float = 30.0
 
 
 class PlaceSettings(_Part):

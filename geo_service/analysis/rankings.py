@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.span import IncidentFilter
+from geo_service.analysis.units import no_jit
 from geo_service.boundaries.versions import in_force
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
@@ -102,7 +103,8 @@ def rankings(
         else "",
         parent_group=f", i.{parent}_code, p.name" if parent else "",
     )
-    with engine.connect() as connection:
+    with engine.begin() as connection:
+        no_jit(connection)  # a city's ranking crosses the JIT threshold and pays a second to compile
         versions = in_force(connection, where.span.end - timedelta(microseconds=1)).ids
         frame = pd.read_sql(text(sql), connection, params={**where.params(), "versions": versions, "as_of": as_of})
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -130,8 +130,13 @@ def units_for(
     the filter's scope (a unit belongs to the jurisdiction its inner point lies in; a hexagon is
     kept when it touches it, as every hexagon touching the counties is drawn)."""
     srid = analysis_srid(connection, where, place) if unit == "hex" else None
-    frame = unit_frame(connection, unit, where.span.end - timedelta(microseconds=1), size_m, place=place, srid=srid)
-    if where.scope.unrestricted:
+    scope = where.scope
+    # Only the versions of the scope's counties are read: a county's analysis costs the same in a city.
+    counties = None if scope.unrestricted else list(scope.counties or [scope.code[:6] + "000000"])
+    frame = unit_frame(
+        connection, unit, where.span.end - timedelta(microseconds=1), size_m, place=place, srid=srid, counties=counties
+    )
+    if scope.unrestricted:
         return frame
     area = shapely.from_wkb(where.scope.area)
     shapely.prepare(area)
@@ -150,6 +155,7 @@ def unit_frame(
     *,
     place: PlaceSettings,
     srid: int | None = None,
+    counties: list[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """The units of the boundaries in force at ``at``: code, name, population, households, grid workers.
 
@@ -159,6 +165,8 @@ def unit_frame(
     """
     size = check_unit(unit, size_m)
     boundaries = in_force(connection, at)
+    if counties is not None:  # only these counties' units (their versions in force)
+        boundaries = InForce(tuple(v for v in boundaries.versions if v.county_code in counties))
     if unit == "hex":
         if srid is None:
             raise ValueError("hexagons need the projection they are drawn in (analysis_srid)")

@@ -21,13 +21,16 @@ from geo_service.api import (
     incidents,
     locate,
     map_page,
+    metrics,
     ogc_features,
     rules,
     tiles,
 )
 from geo_service.api.json_bodies import StrictJsonBodies
 from geo_service.api.limits import BodyLimit, RateLimiter
+from geo_service.api.request_log import RequestLog
 from geo_service.db.engine import engine_for
+from geo_service.metrics import ServiceMetrics
 from geo_service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -56,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.rate_limiter = RateLimiter()
-    # Middleware added last runs first: the size of a body is checked before it is parsed.
+    app.state.metrics = ServiceMetrics(engine)
+    # Middleware added last runs first: the size of a body is checked before it is parsed, and
+    # every request, refused or not, is logged and counted.
     app.add_middleware(StrictJsonBodies)
     app.add_middleware(
         BodyLimit,
@@ -64,8 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_max_bytes=settings.planning.boundary_upload_max_bytes,
         upload_paths=("/boundaries/drafts",),
     )
+    app.add_middleware(RequestLog, metrics=app.state.metrics)
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(audit.router)
     app.include_router(locate.router)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from geo_service.cli import backup
 from geo_service.cli.errors import reported
-from geo_service.db import migrate
+from geo_service.db import migrate, wal
 from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.settings import get_settings
 
@@ -51,7 +52,11 @@ def status() -> None:
     """Say whether the local cluster runs and which schema revision the database is at."""
     settings = get_settings()
     if settings.database.uses_local_cluster:
-        console.print(_cluster().status().describe())
+        cluster = _cluster()
+        state = cluster.status()
+        console.print(state.describe())
+        if state.running:
+            console.print(wal.describe_archiver(wal.archiver_state(cluster)))
     try:
         current = migrate.current_revision(settings.database.url)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised
@@ -76,3 +81,6 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
     with reported():
         migrate.downgrade(get_settings().database.url, revision)
     console.print(f"schema at {migrate.current_revision(get_settings().database.url) or 'base'}")
+
+
+backup.register(app)

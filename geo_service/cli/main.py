@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from geo_service.cli import audit, boundaries, county, db, demo, rules, users
+from geo_service.cli import audit, boundaries, county, db, demo, rules, systemd, users
 from geo_service.cli.errors import reported
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(rules.app, name="rules")
 app.add_typer(county.app, name="county")
 app.command("audit")(audit.audit_command)
+app.command("systemd")(systemd.systemd_command)
 
 
 @app.command()
@@ -269,12 +270,12 @@ def serve(
     port: int = typer.Option(None, help="Port (default: settings)."),
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
-    """Serve the API (and its OpenAPI document at /docs)."""
+    """Serve the API (and its OpenAPI document at /docs); SIGTERM finishes the requests in flight and exits 0."""
     from geo_service.cli.context import settings as cli_settings
     from geo_service.serving import serve as run
 
     serving = cli_settings().serving
-    run(host or serving.host, port or serving.port, workers)
+    run(host or serving.host, port or serving.port, workers, graceful_timeout_s=serving.graceful_timeout_s)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ SUPERUSER = "postgres"
 DEBIAN_PACKAGES = ("postgresql", "postgresql-contrib", "postgresql-postgis")
 SERVER_OPTIONS = {
     # Tuned for a 2-core developer machine loading a county: bigger buffers for the bulk load,
-    # minimal WAL because nothing replicates from this cluster.
+    # minimal WAL because nothing replicates from this cluster (unless its WAL is archived:
+    # geo_service.db.wal then sets what archiving needs).
     "shared_buffers": "512MB",
     "work_mem": "32MB",
     "maintenance_work_mem": "512MB",
@@ -221,25 +222,36 @@ class LocalCluster:
                 ]
             )
             self._write_config()
+        from geo_service.db import wal  # archiving builds on this module
+
+        wal.prepare_archive(self)
         if self._run([bindir / "pg_ctl", "status", "-D", self.data_dir], check=False).returncode != 0:
-            self.log(f"starting PostgreSQL on 127.0.0.1:{self.port} ...")
-            self._run(
-                [
-                    bindir / "pg_ctl",
-                    "-D",
-                    self.data_dir,
-                    "-l",
-                    self.logfile,
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    f"-p {self.port} -k {self.socket_dir}",
-                    "start",
-                ]
-            )
+            self.start()
+        wal.apply_archiving(self)
         self._ensure_role_and_database()
         return self.status()
+
+    def start(self, timeout_s: int = 60) -> None:
+        """Start the server of an initialised data folder (on this cluster's port and socket)."""
+        bindir, _ = find_bindir()
+        if bindir is None:
+            raise ClusterError("PostgreSQL is not installed: run `geo-service db up`")
+        self.log(f"starting PostgreSQL on 127.0.0.1:{self.port} ...")
+        self._run(
+            [
+                bindir / "pg_ctl",
+                "-D",
+                self.data_dir,
+                "-l",
+                self.logfile,
+                "-w",
+                "-t",
+                str(timeout_s),
+                "-o",
+                f"-p {self.port} -k {self.socket_dir}",
+                "start",
+            ]
+        )
 
     def down(self) -> ClusterStatus:
         bindir, _ = find_bindir()
@@ -273,8 +285,19 @@ class LocalCluster:
         )
         return self.status()
 
+    def prepare_folders(self) -> None:
+        """Create the cluster's folders, owned by the server's user (everything under them too)."""
+        self._prepare_folders()
+
     def _write_config(self) -> None:
-        lines = [f"{key} = {value}" for key, value in SERVER_OPTIONS.items()]
+        from geo_service.db.wal import archiving_options
+
+        archive = self.settings.wal_archive_dir
+        archiving = archiving_options(archive.resolve() if archive else None)
+        if "archive_command" in archiving:  # a string in the file: quotes doubled
+            archiving["archive_command"] = "'" + archiving["archive_command"].replace("'", "''") + "'"
+        options = {**SERVER_OPTIONS, **archiving}
+        lines = [f"{key} = {value}" for key, value in options.items()]
         lines += ["listen_addresses = '127.0.0.1'", f"port = {self.port}"]
         conf = self.data_dir / "postgresql.auto.conf"
         text = self._run(["cat", conf]).stdout + "\n".join(lines) + "\n"

@@ -79,6 +79,7 @@ class Incident(Base):
         Index("ix_incidents_county_code", "county_code"),
         Index("ix_incidents_status_deadline", "status", "deadline"),
         Index("ix_incidents_category_reported_at", "category", "reported_at"),
+        Index("ix_incidents_grid_id_reported_at", "grid_id", "reported_at"),
         {"postgresql_partition_by": "LIST (county_code)"},
     )
 

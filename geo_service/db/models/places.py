@@ -111,6 +111,7 @@ class Grid(Base):
         Index("ix_grids_geom", "geom", postgresql_using="gist"),
         Index("ix_grids_version_id_level", "version_id", "level"),
         Index("ix_grids_village_id", "village_id"),
+        Index("ix_grids_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,127 @@
+"""``geo-service db backup | restore | basebackup | recover``: backups that are known to restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from geo_service.cli.errors import reported
+from geo_service.db.backup import backup as dump_database
+from geo_service.db.backup import restore as restore_database
+from geo_service.db.cluster import ClusterError, LocalCluster
+from geo_service.errors import InvalidInput
+from geo_service.settings import get_settings
+from geo_service.times import read_time
+
+console = Console(stderr=True, log_path=False, soft_wrap=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB"
+
+
+def backup(
+    out: Path = typer.Argument(..., help="The file to write (pg_dump's custom format); never overwritten."),
+) -> None:
+    """Back up the database with pg_dump; what it answers is kept beside it (OUT.check.json)."""
+    with reported():
+        done = dump_database(get_settings(), out)
+    answers = done.kept["answers"]
+    console.print(
+        f"backed up to {done.path} ({_megabytes(done.size_bytes)}) in {done.seconds:.1f} s, as at "
+        f"{done.kept['taken_at']}; {len(answers)} answers kept in {done.path.name}.check.json"
+    )
+
+
+def restore(
+    dump: Path = typer.Argument(..., help="A file made by `geo-service db backup`."),
+    into: str = typer.Option(..., "--into", help="Name of the new database to restore into (on the same server)."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare the restored database with the backup."),
+) -> None:
+    """Restore a backup into a new database and check it answers as the backed-up one did."""
+    with reported():
+        done = restore_database(get_settings(), dump, into, check=check)
+    console.print(f"restored {dump} into the database {done.database} in {done.seconds:.1f} s")
+    if not check:
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"{done.database} against the backup:")
+    for c in done.checks:
+        if c.same:
+            out.print(f"  [green]same[/green]       {c.what}: {c.restored}")
+        else:
+            out.print(f"  [red]DIFFERENT[/red]  {c.what}: backed up {c.backed_up}, restored {c.restored}")
+    different = [c for c in done.checks if not c.same]
+    if different:
+        _fail(f"{len(different)} of {len(done.checks)} answers differ: the restore is not the backed-up database")
+    console.print(f"all {len(done.checks)} answers are the same: the restore holds what was backed up")
+
+
+def _local_cluster() -> LocalCluster:
+    settings = get_settings()
+    if not settings.database.uses_local_cluster:
+        _fail(
+            "DATABASE_URL is set: base backups and point-in-time recovery are for the local cluster; "
+            "an external database's are its administrator's (`geo-service db backup` works for both)"
+        )
+    return LocalCluster(settings.database, log=lambda message: console.log(message))
+
+
+def basebackup(
+    out: Path = typer.Argument(..., help="A new folder for the copy of the cluster (OUT/data)."),
+) -> None:
+    """Copy the whole running local cluster (pg_basebackup), the start of point-in-time recovery."""
+    from geo_service.db.pitr import base_backup
+
+    try:
+        done = base_backup(_local_cluster(), out)
+    except ClusterError as exc:
+        _fail(str(exc))
+    console.print(
+        f"base backup in {done.folder} ({_megabytes(done.size_bytes)}), finished {done.finished_at.isoformat()}; "
+        f"recovery replays the WAL archived in {done.archive_dir} after it"
+    )
+
+
+def recover(
+    base: Path = typer.Argument(..., help="A folder made by `geo-service db basebackup`."),
+    to: str = typer.Option(..., "--to", help="The moment to recover to (without a zone: the county's time)."),
+    into: Path = typer.Option(..., "--into", help="A new folder for the recovered cluster."),
+    port: int = typer.Option(55433, help="Port of the recovered cluster (127.0.0.1)."),
+    archive: Path = typer.Option(None, help="The WAL archive (default: the one the base backup recorded)."),
+) -> None:
+    """Build a second cluster as the local one was at a moment (point-in-time recovery)."""
+    from geo_service.db.pitr import recover as recover_cluster
+
+    settings = get_settings()
+    moment = read_time(to, settings.place.timezone)
+    if moment is None:
+        with reported():
+            raise InvalidInput(f"--to {to!r} is not a time: give e.g. 2026-11-10T09:30:00 or 2026-11-10 09:30+08:00")
+    try:
+        cluster = recover_cluster(base, moment, into, port, archive_dir=archive, log=lambda m: console.log(m))
+    except ClusterError as exc:
+        _fail(str(exc))
+    env = f"GEO_SERVICE_PG_DIR={into} GEO_SERVICE_PG_PORT={port}"
+    console.print(
+        f"recovered to {moment.isoformat()}: a cluster in {cluster.root} on 127.0.0.1:{port}, database "
+        f"{cluster.url()}\n"
+        f"  look:  {env} geo-service db status   (or DATABASE_URL={cluster.url()} geo-service ...)\n"
+        f"  keep what you need: DATABASE_URL={cluster.url()} geo-service db backup FILE\n"
+        f"  stop it: {env} geo-service db down"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to ``geo-service db``."""
+    app.command()(backup)
+    app.command()(restore)
+    app.command()(basebackup)
+    app.command()(recover)

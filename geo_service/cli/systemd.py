@@ -1,0 +1,137 @@
+"""``geo-service systemd --out DIR``: systemd units that run the service for years.
+
+* ``geo-service.service``: the API; ``systemctl stop`` sends SIGTERM, the requests in flight finish
+  (up to ``graceful_timeout_s``) and the process exits 0; it is restarted if it ever fails.
+* ``geo-service-outbox.service`` and ``.timer``: ``geo-service outbox send`` every minute (it sends
+  what is due and exits; a run still going when the next is due is not started twice).
+* ``geo-service-remind.service`` and ``.timer``: ``geo-service outbox remind`` every ten minutes.
+* with the local cluster, ``geo-service-db.service``: ``geo-service db up`` at boot, ``db down`` at
+  shutdown, before and after the others; with an external PostGIS (``DATABASE_URL``) the units
+  only wait for the network.
+
+The units run in the checkout (its ``.env`` is read from there) as the user given, and read
+``/etc/default/geo-service`` for settings too when it exists.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from geo_service.settings import PROJECT_ROOT, Settings, get_settings
+
+ENV_FILE = "/etc/default/geo-service"
+
+
+def _common(root: Path, user: str) -> str:
+    return f"User={user}\nWorkingDirectory={root}\nEnvironmentFile=-{ENV_FILE}\n"
+
+
+def unit_files(executable: str, root: Path, user: str, settings: Settings) -> dict[str, str]:
+    """The units' names and texts, for the service at ``root`` run by ``executable`` as ``user``."""
+    local = settings.database.uses_local_cluster
+    command = shlex.quote(executable)
+    after = "network-online.target" + (" geo-service-db.service" if local else "")
+    needs = "Requires=geo-service-db.service\n" if local else ""
+    stop_s = int(settings.serving.graceful_timeout_s) + 15
+    units = {
+        "geo-service.service": f"""[Unit]
+Description=geo_service: the API of grid-based community governance
+Wants=network-online.target
+After={after}
+{needs}
+[Service]
+Type=exec
+{_common(root, user)}ExecStart={command} serve --host {settings.serving.host} --port {settings.serving.port}
+# SIGTERM: the requests in flight finish, new connections are refused, the exit is 0.
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec={stop_s}
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+""",
+        "geo-service-outbox.service": f"""[Unit]
+Description=geo_service: deliver the notifications that are due
+After={after}
+{needs}
+[Service]
+Type=oneshot
+{_common(root, user)}ExecStart={command} outbox send
+""",
+        "geo-service-outbox.timer": """[Unit]
+Description=geo_service: deliver notifications every minute
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+""",
+        "geo-service-remind.service": f"""[Unit]
+Description=geo_service: queue reminders of deadlines drawing near
+After={after}
+{needs}
+[Service]
+Type=oneshot
+{_common(root, user)}ExecStart={command} outbox remind
+""",
+        "geo-service-remind.timer": """[Unit]
+Description=geo_service: queue reminders every ten minutes
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=10min
+
+[Install]
+WantedBy=timers.target
+""",
+    }
+    if local:
+        units["geo-service-db.service"] = f"""[Unit]
+Description=geo_service: the local PostgreSQL cluster with PostGIS
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+{_common(root, user)}ExecStart={command} db up
+ExecStop={command} db down
+TimeoutStartSec=300
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return units
+
+
+def systemd_command(
+    out: Path = typer.Option(..., "--out", help="Folder to write the unit files into."),
+    user: str = typer.Option(None, help="The user the units run as (default: you)."),
+) -> None:
+    """Write systemd units for the service, the outbox sender and reminders (and the local cluster)."""
+    settings = get_settings()
+    executable = shutil.which("geo-service") or str(Path(sys.executable).with_name("geo-service"))
+    units = unit_files(executable, PROJECT_ROOT, user or getpass.getuser(), settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, body in units.items():
+        (out / name).write_text(body)
+    enable = ["geo-service.service", "geo-service-outbox.timer", "geo-service-remind.timer"]
+    if "geo-service-db.service" in units:
+        enable.insert(0, "geo-service-db.service")
+    typer.echo(
+        f"wrote {len(units)} units to {out}; install them with\n"
+        f"  sudo cp {out}/geo-service* /etc/systemd/system/ && sudo systemctl daemon-reload\n"
+        f"  sudo systemctl enable --now {' '.join(enable)}\n"
+        f"settings: {PROJECT_ROOT / '.env'} or {ENV_FILE} (GEO_SERVICE_*=..., DATABASE_URL=...)",
+        err=True,
+    )
