@@ -717,12 +717,12 @@ def run_all(sides: list[Side], work: Work, repeat: int) -> dict[str, dict[str, l
 
 # Why a measure grows with the city, where it does (found with --explain; see docs/scaling.md).
 _TILE_COUNTS = (
-    "the layer joins incidents on grid_id, which has no index: each tile reads every incident of the city "
-    "(a sequential scan of every county's partition; --explain)"
+    "the layer joins incidents to grids by grid_id (indexed since migration 0012; before it, each tile read "
+    "every incident of the city): what remains is the plan reaching into every county's partition (--explain)"
 )
 _RANKINGS = (
-    "the city's own work: every county's incidents scanned and sorted for the medians; and the plan's cost "
-    "passes jit_above_cost, so JIT compiling is added (rankings does not turn JIT off as counts does)"
+    "the city's own work: every county's incidents scanned and sorted for the medians (JIT is off for "
+    "rankings, as for the other analyses, since a city's plan passed jit_above_cost)"
 )
 _LOCATE = (
     "the grid lookup's plan ANDs the geometry index with ix_grids_version_id_level, reading an entry for "
@@ -783,13 +783,14 @@ def facts(s: Side, work: Work) -> str:
     with s.engine.connect() as connection:
         where = county_filter(s, work, connection)
         end = where.span.end - timedelta(microseconds=1)
+        # Every county's grids in force, against those a county's analysis reads (its own versions only).
         read = len(unit_frame(connection, "grid", end, place=s.settings.place))
         kept = len(units_for(connection, where, "grid", place=s.settings.place))
         snap = snapshot(connection, None, s.settings)
     raster = snap.index.raster
     near = float(np.mean(raster.lookup(work.bulk[:, 0], work.bulk[:, 1]) == NEAR_BOUNDARY))
     return (
-        f"{s.label}: a county analysis reads {read:,} grids and keeps {kept:,}; the bulk snapshot holds "
+        f"{s.label}: {read:,} grids in force, a county analysis reads {kept:,}; the bulk snapshot holds "
         f"{len(snap.table):,} grids, its raster {raster.nrows * raster.ncols / 1e6:.1f} M cells of "
         f"{raster.dy * 110_574:.0f} m, where {near:.0%} of the county's points need the exact test"
     )
