@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.analysis.span import IncidentFilter
 from geo_service.boundaries.versions import InForce, in_force
-from geo_service.coordinates.projection import zone_srid
+from geo_service.coordinates.projection import counties_srid, zone_srid
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.times import local_day
@@ -89,10 +89,6 @@ _UNIT_SQL = {
     """,
 }
 _KEY_COLUMN = {"grid": "grid_code", "village": "village_code", "town": "town_code", "county": "county_code"}
-_MIDDLE = text("""
-    SELECT (ST_XMin(e) + ST_XMax(e)) / 2
-      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county') b
-""")
 
 
 def analysis_srid(connection: Connection, where: IncidentFilter, place: PlaceSettings) -> int:
@@ -104,9 +100,7 @@ def analysis_srid(connection: Connection, where: IncidentFilter, place: PlaceSet
     if where.scope.area is not None:
         minx, _, maxx, _ = shapely.from_wkb(where.scope.area).bounds
         return zone_srid((minx + maxx) / 2)
-    versions = in_force(connection, where.span.end - timedelta(microseconds=1)).ids
-    middle = connection.execute(_MIDDLE, {"versions": versions}).scalar()
-    return zone_srid(middle if middle is not None else 105.0)
+    return counties_srid(connection, place, in_force(connection, where.span.end - timedelta(microseconds=1)).ids)
 
 
 def check_unit(unit: str, size_m: float | None) -> float | None:

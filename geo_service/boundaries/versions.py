@@ -92,11 +92,6 @@ class InForce:
         return tuple(key for v in self.versions for key in v.cache_key)
 
     @property
-    def tag(self) -> str:
-        """A short text naming the versions, for ETags and cache keys."""
-        return "-".join(str(v.id) for v in self.versions)
-
-    @property
     def county_codes(self) -> list[str]:
         return [v.county_code for v in self.versions]
 

@@ -48,3 +48,17 @@ def version_srid(connection: Connection, place: PlaceSettings, version_id: int) 
         return int(place.metric_srid)
     middle = connection.execute(_VERSION_MIDDLE, {"v": version_id}).scalar()
     return zone_srid(middle if middle is not None else 105.0)
+
+
+_COUNTIES_MIDDLE = text("""
+    SELECT (ST_XMin(e) + ST_XMax(e)) / 2
+      FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE version_id = ANY(:versions) AND level = 'county') b
+""")
+
+
+def counties_srid(connection: Connection, place: PlaceSettings, version_ids: list[int]) -> int:
+    """The projection that measures the counties of ``version_ids`` together: the zone of their middle."""
+    if place.metric_srid:
+        return int(place.metric_srid)
+    middle = connection.execute(_COUNTIES_MIDDLE, {"versions": version_ids}).scalar()
+    return zone_srid(middle if middle is not None else 105.0)

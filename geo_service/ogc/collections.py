@@ -10,7 +10,7 @@ names and phones) is never served here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Connection
 
@@ -232,18 +232,11 @@ def collections(connection: Connection) -> list[Collection]:
 def _version_grids(version: Version) -> Collection:
     start = version.effective_from
     when = f", in force from {start.isoformat()}" if start else ""
-    return Collection(
+    return replace(
+        _GRIDS,
         id=f"grids-v{version.id}",
         title=f"Grids of version {version.name}",
         description=f"Grids of boundary version {version.name!r} ({version.status}{when}).",
-        source=_GRID_SOURCE,
-        id_column="g.code",
-        geometry="g.geom",
-        properties=_GRID_PROPERTIES,
-        filters=_GRID_FILTERS,
-        types=_GRID_TYPES,
-        sortable=_GRIDS.sortable,
-        versioned=True,
         fixed_version=version.id,
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo_service.boundaries.versions import in_force
+from geo_service.coordinates.projection import counties_srid
 from geo_service.errors import InvalidInput
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
@@ -62,18 +63,8 @@ def layer_frame(
             "north": north,
             "versions": versions,
             "z": layer.maxzoom if zoom is None else zoom,
-            **bind_values(layer, values, place, lon=(west + east) / 2 if bbox else _middle(connection, versions)),
+            **bind_values(layer, values, place, lon=(west + east) / 2),
         }
+        if bbox is None:  # the whole map: measured in the zone of the counties' middle
+            params["metric_srid"] = counties_srid(connection, place, versions)
         return geopandas.read_postgis(text(sql), connection, geom_col="geometry", params=params, crs=STORAGE_SRID)
-
-
-def _middle(connection, versions: list[int]) -> float:
-    """The longitude in the middle of the counties of ``versions`` (whose zone measures them)."""
-    middle = connection.execute(
-        text(
-            "SELECT (ST_XMin(e) + ST_XMax(e)) / 2 FROM (SELECT ST_Extent(geom) AS e FROM admin_units "
-            "WHERE version_id = ANY(:versions) AND level = 'county') b"
-        ),
-        {"versions": versions},
-    ).scalar()
-    return float(middle) if middle is not None else 105.0
