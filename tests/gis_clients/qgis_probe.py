@@ -2,12 +2,13 @@
 
 Run by the system Python that has QGIS's bindings, not the project's environment:
 
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/gis_clients/qgis_probe.py BASE_URL USER TOKEN
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/gis_clients/qgis_probe.py PART BASE_URL USER TOKEN BOX
 
-It signs in with QGIS's own Basic authentication method, opens the grids and incidents as OGC API -
-Features layers and every boundary layer as one vector-tile layer (styled by the service's
-style.json), and prints one JSON object of what QGIS saw: validity, counts, a filtered count and
-a rendered image's share of drawn pixels.
+It signs in with QGIS's own Basic authentication method and, for PART ``features``, opens the grids
+and the incidents in BOX as OGC API - Features layers; for PART ``tiles``, every boundary layer as
+one vector-tile layer (styled by the service's style.json) drawn over BOX. It prints one JSON
+object of what QGIS saw (validity, counts, a filtered count, a rendered image's share of drawn
+pixels) and, on stderr, each step as it starts, so a client that stalls is caught in the act.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from qgis.core import (  # noqa: E402 - the platform must be set before Qt loads
     QgsFeatureRequest,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
+    QgsNetworkAccessManager,
     QgsRectangle,
     QgsVectorLayer,
     QgsVectorTileLayer,
@@ -36,26 +38,46 @@ from qgis.PyQt.QtCore import QSize  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 
 
-def main(base: str, user: str, token: str, bbox: list[float]) -> dict:
+def _step(name: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
+
+
+def main(part: str, base: str, user: str, token: str, bbox: list[float]) -> dict:
+    _step("start QGIS")
     QgsApplication.setPrefixPath("/usr", True)
     app = QgsApplication([], True, tempfile.mkdtemp())
     app.initQgis()
+    # A request that never answers fails after 30 s rather than QGIS's default minute per try.
+    QgsNetworkAccessManager.setTimeout(30_000)
+    _step("sign in")
     auth = QgsApplication.authManager()
+    auth.setPasswordHelperEnabled(False)  # no desktop keyring on a server
     auth.setMasterPassword("geo_service-tests", True)
-    config = QgsAuthMethodConfig("Basic")
-    config.setName("geo_service")
-    config.setConfig("username", user)
-    config.setConfig("password", token)
-    auth.storeAuthenticationConfig(config)
-    authcfg = config.id()
-    out: dict = {}
+    authcfg = _basic(auth, "geo_service", user, token)
+    out = _features(base, authcfg, bbox) if part == "features" else _tiles_drawn(base, authcfg, auth, user, bbox)
+    _step("done")
+    return out
 
+
+def _basic(auth, name: str, user: str, password: str) -> str:
+    config = QgsAuthMethodConfig("Basic")
+    config.setName(name)
+    config.setConfig("username", user)
+    config.setConfig("password", password)
+    auth.storeAuthenticationConfig(config)
+    return config.id()
+
+
+def _features(base: str, authcfg: str, bbox: list[float]) -> dict:
+    out: dict = {}
+    _step("grids")
     grids = QgsVectorLayer(f"url='{base}/features' typename='grids' authcfg={authcfg}", "grids", "OAPIF")
     out["grids_valid"] = grids.isValid()
     started = time.perf_counter()
     out["grids_count"] = _count(grids) if grids.isValid() else -1
     out["grids_seconds"] = round(time.perf_counter() - started, 2)
     if grids.isValid():
+        _step("grids of level 2")
         grids.setSubsetString('"level" = 2')
         out["level2_count"] = _count(grids)
 
@@ -66,24 +88,27 @@ def main(base: str, user: str, token: str, bbox: list[float]) -> dict:
     )
     out["incidents_valid"] = incidents.isValid()
     if incidents.isValid():
+        _step("disputes in the box")
         incidents.setSubsetString("\"category\" = 'dispute'")
         started = time.perf_counter()
         request = QgsFeatureRequest().setFilterRect(QgsRectangle(*bbox))
         out["disputes_in_bbox"] = _count(incidents, request)
         out["disputes_seconds"] = round(time.perf_counter() - started, 2)
+    return out
 
+
+def _tiles_drawn(base: str, authcfg: str, auth, user: str, bbox: list[float]) -> dict:
+    out: dict = {}
+    _step("boundary tiles")
     tiles = _tiles(base, authcfg)
     out["tiles_valid"] = tiles.isValid()
     if tiles.isValid():
         ok, _ = tiles.loadDefaultStyle()
         out["style_loaded"] = bool(ok)
+        _step("draw")
         out.update(_render(tiles, bbox))
-    wrong = QgsAuthMethodConfig("Basic")
-    wrong.setName("wrong")
-    wrong.setConfig("username", user)
-    wrong.setConfig("password", "not-the-token")
-    auth.storeAuthenticationConfig(wrong)
-    refused = _tiles(base, wrong.id())
+    _step("boundary tiles with a wrong password")
+    refused = _tiles(base, _basic(auth, "wrong", user, "not-the-token"))
     out["refused"] = {key: value for key, value in _render(refused, bbox).items() if key != "colours"}
     return out
 
@@ -138,6 +163,6 @@ def _mercator(bbox: list[float]) -> QgsRectangle:
 
 
 if __name__ == "__main__":
-    base_url, name, secret, box = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-    print(json.dumps(main(base_url, name, secret, box)), flush=True)
+    part_name, base_url, name, secret, box = sys.argv[1:5] + [json.loads(sys.argv[5])]
+    print(json.dumps(main(part_name, base_url, name, secret, box)), flush=True)
     os._exit(0)  # QGIS 3.22 may crash tearing down its providers; what it saw is already printed
