@@ -108,6 +108,10 @@ class CaseSettings(_Part):
     # whose deadline is this close is listed as due soon.
     escalation_after_urges: int = 2
     due_soon_hours: float = 24.0
+    # Photos and short videos of cases: stored under this folder by their content's hash, each at
+    # most this big.
+    attachments_dir: Path = Field(default=PROJECT_ROOT / "var" / "attachments")
+    attachment_max_bytes: int = 25 * 1024 * 1024
     # Two cases of one category this close in space and time are proposed as duplicates.
     duplicate_distance_m: float = 100.0
     duplicate_window_hours: float = 48.0

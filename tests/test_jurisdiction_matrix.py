@@ -20,6 +20,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 
 from .conftest import FIGURES, signed_in
+from .matrix_probes import gathered
 
 IN_FORCE = "(SELECT id FROM boundary_versions WHERE status = 'published' ORDER BY effective_from DESC LIMIT 1)"
 MONTH = {"start": "2026-09-01", "end": "2026-10-01"}
@@ -410,6 +411,8 @@ PROBES = {
         [f"{m} /{p.split('/', 1)[1].replace('/1/', '/{version}/')}" for m, p in COUNTY_ONLY],
     ),
 }
+_MORE_PROBES, _MORE_NO_PLACE_DATA = gathered()
+PROBES.update(_MORE_PROBES)
 USERS = ["town dispatcher", "town leader", "village dispatcher", "grid worker"]
 
 # Routes that hold no data of a place: documents, the user's own identity, datum arithmetic, the
@@ -430,7 +433,8 @@ NO_PLACE_DATA = {
     "GET /tiles/{layer}.json",
     "GET /rules/{table}",  # the rule tables: county-wide, refused as /rules is (test_rules_admin.py)
     "PUT /rules/{table}",
-}
+    "GET /i18n/{language}.json",  # the pages' words and the names of categories, sources and roles
+} | _MORE_NO_PLACE_DATA
 
 
 @pytest.mark.parametrize("probe", list(PROBES))

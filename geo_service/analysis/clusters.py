@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import analysis_srid, no_jit
 from geo_service.errors import InvalidInput, TooLarge
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.vocabulary import STORAGE_SRID
 
@@ -43,9 +44,11 @@ def dbscan_clusters(
     ``attrs`` gives ``noise`` (incidents in no cluster) and ``incidents``.
     """
     if not 1 <= eps_m <= 5000:
-        raise InvalidInput(f"eps_m must be between 1 and 5000 metres, not {eps_m!r}", field="eps_m")
+        raise InvalidInput(t("eps_m must be between 1 and 5000 metres, not {eps_m!r}", eps_m=eps_m), field="eps_m")
     if not 2 <= min_points <= 100_000:
-        raise InvalidInput(f"min_points must be between 2 and 100000, not {min_points!r}", field="min_points")
+        raise InvalidInput(
+            t("min_points must be between 2 and 100000, not {min_points!r}", min_points=min_points), field="min_points"
+        )
     with engine.begin() as connection:
         no_jit(connection)
         total = connection.execute(
@@ -53,7 +56,11 @@ def dbscan_clusters(
         ).scalar()
         if total > MAX_POINTS:
             raise TooLarge(
-                f"{total:,} incidents: DBSCAN takes at most {MAX_POINTS:,}; a shorter span or fewer categories",
+                t(
+                    "{total:,} incidents: DBSCAN takes at most {MAX_POINTS:,}; a shorter span or fewer categories",
+                    total=total,
+                    MAX_POINTS=MAX_POINTS,
+                ),
                 field="end",
             )
         frame = gpd.read_postgis(

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import analysis_srid, no_jit, units_for
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.vocabulary import STORAGE_SRID
 
@@ -65,7 +66,7 @@ def scott_bandwidth(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
     """Scott's rule, h = sigma * n ** (-1/6), for weighted points (n = total weight)."""
     n = float(weights.sum())
     if n < 2:
-        raise InvalidInput("too few incidents for a bandwidth rule: give bandwidth_m", field="bandwidth_m")
+        raise InvalidInput(t("too few incidents for a bandwidth rule: give bandwidth_m"), field="bandwidth_m")
     mean_x, mean_y = np.average(x, weights=weights), np.average(y, weights=weights)
     variance = (np.average((x - mean_x) ** 2, weights=weights) + np.average((y - mean_y) ** 2, weights=weights)) / 2
     return math.sqrt(variance) * n ** (-1 / 6)
@@ -107,7 +108,13 @@ def kernel_density(
     cols, rows = math.ceil((maxx + margin) / cell_m) - col0, math.ceil((maxy + margin) / cell_m) - row0
     if cols * rows > MAX_CELLS:
         raise InvalidInput(
-            f"{cols * rows:,} cells of {cell_m:g} m: more than {MAX_CELLS:,}; use larger cells", field="cell_m"
+            t(
+                "{value:,} cells of {cell_m:g} m: more than {MAX_CELLS:,}; use larger cells",
+                value=cols * rows,
+                cell_m=cell_m,
+                MAX_CELLS=MAX_CELLS,
+            ),
+            field="cell_m",
         )
     raster = np.zeros((rows, cols))
     inside = (
@@ -146,4 +153,13 @@ def _cells_inside(density: np.ndarray, x0: float, y0: float, cell_m: float, area
 def _check_range(name: str, value: float, bounds: tuple[float, float]) -> None:
     low, high = bounds
     if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g} metres, not {value!r}", field=name)
+        raise InvalidInput(
+            t(
+                "{name} must be between {low:g} and {high:g} metres, not {value!r}",
+                name=name,
+                low=low,
+                high=high,
+                value=value,
+            ),
+            field=name,
+        )

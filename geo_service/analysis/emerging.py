@@ -48,6 +48,7 @@ from geo_service.analysis.stats import check_confidence, mann_kendall
 from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit, units_for
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 
 MIN_STEPS = 10  # ArcGIS asks for at least ten time steps
@@ -92,19 +93,29 @@ def space_time_cube(
     size = check_unit(unit, size_m)
     if not isinstance(step_days, int) or step_days < 1:
         raise InvalidInput(
-            f"step_days must be a whole number of days, at least 1, not {step_days!r}", field="step_days"
+            t("step_days must be a whole number of days, at least 1, not {step_days!r}", step_days=step_days),
+            field="step_days",
         )
     # Whole steps in the span, counted in days first: a step longer than any span is no timedelta.
     n_steps = int((where.span.end - where.span.start) / timedelta(days=1) // step_days)
     if n_steps < MIN_STEPS:
         raise InvalidInput(
-            f"the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at "
-            f"least {MIN_STEPS}: a longer span or shorter steps",
+            t(
+                "the span holds {n_steps} whole steps of {step_days} days; emerging hot spots need at least {MIN_STEPS}: a longer span or shorter steps",
+                n_steps=n_steps,
+                step_days=step_days,
+                MIN_STEPS=MIN_STEPS,
+            ),
             field="step_days",
         )
     if n_steps > MAX_STEPS:
         raise InvalidInput(
-            f"the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
+            t(
+                "the span holds {n_steps} steps of {step_days} days, more than {MAX_STEPS}: longer steps",
+                n_steps=n_steps,
+                step_days=step_days,
+                MAX_STEPS=MAX_STEPS,
+            ),
             field="step_days",
         )
     step = timedelta(days=step_days)
@@ -201,7 +212,7 @@ def emerging_hotspots(
     """
     check_confidence(confidence)
     if value not in ("count", "per_1000") or (value == "per_1000" and unit == "hex"):
-        raise InvalidInput("value must be count, or per_1000 for grids, villages and towns", field="value")
+        raise InvalidInput(t("value must be count, or per_1000 for grids, villages and towns"), field="value")
     cube = space_time_cube(engine, where, unit, size_m, step_days, place=place)
     frame = cube.frame
     graph, described = unit_weights(frame, unit, frame.attrs["size_m"])

@@ -38,6 +38,7 @@ from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.stats import check_confidence, confidence_classes, fdr
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 
 INFERENCES = ("analytic", "permutation")
@@ -75,13 +76,25 @@ def gi_star(
         ``inference``), ``p_fdr`` (Benjamini-Hochberg) and ``class``.
     """
     if inference not in INFERENCES:
-        raise InvalidInput(f"inference must be one of {', '.join(INFERENCES)}, not {inference!r}", field="inference")
+        raise InvalidInput(
+            t(
+                "inference must be one of {INFERENCES}, not {inference!r}",
+                INFERENCES=", ".join(INFERENCES),
+                inference=inference,
+            ),
+            field="inference",
+        )
     if not 0 <= permutations <= MAX_PERMUTATIONS:
         raise InvalidInput(
-            f"permutations must be between 0 and {MAX_PERMUTATIONS}, not {permutations}", field="permutations"
+            t(
+                "permutations must be between 0 and {MAX_PERMUTATIONS}, not {permutations}",
+                MAX_PERMUTATIONS=MAX_PERMUTATIONS,
+                permutations=permutations,
+            ),
+            field="permutations",
         )
     if inference == "permutation" and permutations < 99:
-        raise InvalidInput("permutation inference needs at least 99 permutations", field="permutations")
+        raise InvalidInput(t("permutation inference needs at least 99 permutations"), field="permutations")
     check_confidence(confidence)
     y = np.asarray(values, float)
     n = len(y)
@@ -144,9 +157,11 @@ def hotspots(
         :func:`gi_star`; ``attrs`` states the weights and the inference.
     """
     if value not in VALUES:
-        raise InvalidInput(f"value must be one of {', '.join(VALUES)}, not {value!r}", field="value")
+        raise InvalidInput(
+            t("value must be one of {VALUES}, not {value!r}", VALUES=", ".join(VALUES), value=value), field="value"
+        )
     if value == "per_1000" and unit == "hex":
-        raise InvalidInput("hexagons have no residents: use value=count for unit=hex", field="value")
+        raise InvalidInput(t("hexagons have no residents: use value=count for unit=hex"), field="value")
     check_confidence(confidence)
     frame = counts(engine, where, unit, size_m, place=place)
     graph, described = unit_weights(frame, unit, size_m)

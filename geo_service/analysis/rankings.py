@@ -32,6 +32,7 @@ from geo_service.analysis.span import IncidentFilter
 from geo_service.analysis.units import no_jit
 from geo_service.boundaries.versions import in_force
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.times import as_aware
 
@@ -89,9 +90,14 @@ def rankings(
         module's notes, and ``rank_<metric>`` for each metric.
     """
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r}", field="level")
+        raise InvalidInput(
+            t("level must be one of {LEVELS}, not {level!r}", LEVELS=", ".join(LEVELS), level=level), field="level"
+        )
     if order_by not in METRICS:
-        raise InvalidInput(f"order_by must be one of {', '.join(METRICS)}, not {order_by!r}", field="order_by")
+        raise InvalidInput(
+            t("order_by must be one of {METRICS}, not {order_by!r}", METRICS=", ".join(METRICS), order_by=order_by),
+            field="order_by",
+        )
     as_of = as_aware(as_of, place.timezone)
     parent = _PARENT.get(level)
     sql = _SQL.format(

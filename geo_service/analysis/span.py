@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.times import as_aware, local_day, now, parse_moment, start_of_day
 
 NOT_COUNTED = ("rejected", "merged")
@@ -49,7 +50,12 @@ def make_span(
     start_ = parse_moment(start, f"{prefix}start", zone) if start is not None else end_ - timedelta(days=365)
     if start_ >= end_:
         raise InvalidInput(
-            f"the span is empty: {prefix}start {start_.isoformat()} is not before {prefix}end {end_.isoformat()}",
+            t(
+                "the span is empty: {prefix}start {value} is not before {prefix}end {value2}",
+                prefix=prefix,
+                value=start_.isoformat(),
+                value2=end_.isoformat(),
+            ),
             field=f"{prefix}start",
         )
     return Span(start_, end_)
@@ -103,7 +109,12 @@ def incident_filter(
         unknown = [c for c in wanted if c not in known]
         if unknown:
             raise InvalidInput(
-                f"unknown category {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}", field="category"
+                t(
+                    "unknown category {value}; known: {known}",
+                    value=", ".join(map(repr, unknown)),
+                    known=", ".join(sorted(known)),
+                ),
+                field="category",
             )
     return IncidentFilter(span, wanted, scope or EVERYTHING)
 
@@ -117,7 +128,9 @@ def preset_spans(kind: str, at: datetime | None = None, *, zone: str) -> tuple[S
     periods are the county's (``zone``); ``at`` without a zone is the county's time.
     """
     if kind not in PRESETS:
-        raise InvalidInput(f"unknown preset {kind!r}; one of {', '.join(PRESETS)}", field="preset")
+        raise InvalidInput(
+            t("unknown preset {kind!r}; one of {PRESETS}", kind=kind, PRESETS=", ".join(PRESETS)), field="preset"
+        )
     moment = as_aware(at, zone)
     midnight = start_of_day(local_day(moment, zone), zone)
     moment = moment.astimezone(midnight.tzinfo)  # the county's wall clock decides the period
@@ -133,7 +146,10 @@ def preset_spans(kind: str, at: datetime | None = None, *, zone: str) -> tuple[S
         start = midnight.replace(month=1, day=1)
         previous_start = start.replace(year=start.year - 1)
     if moment <= start:
-        raise InvalidInput(f"{moment.isoformat()} is the very start of its {kind}: nothing to compare yet", field="at")
+        raise InvalidInput(
+            t("{value} is the very start of its {kind}: nothing to compare yet", value=moment.isoformat(), kind=kind),
+            field="at",
+        )
     previous_end = min(previous_start + (moment - start), start)
     if kind == "year":  # same calendar dates a year earlier (29 February falls back to the 28th)
         try:
@@ -158,13 +174,15 @@ def two_spans(
     given = [name for name, value in bounds.items() if value is not None]
     if preset is not None:
         if given:
-            raise InvalidInput("give either preset or the four span bounds, not both", field="preset")
+            raise InvalidInput(t("give either preset or the four span bounds, not both"), field="preset")
         return preset_spans(preset, None if at is None else parse_moment(at, "at", zone), zone=zone)
     if len(given) < len(bounds):
         missing = [name for name in bounds if name not in given]
         raise InvalidInput(
-            f"give preset, or all of base_start, base_end, current_start and current_end "
-            f"(missing {', '.join(missing)})",
+            t(
+                "give preset, or all of base_start, base_end, current_start and current_end (missing {missing})",
+                missing=", ".join(missing),
+            ),
             field=missing[0],
         )
     return (make_span(*base, zone=zone, prefix="base_"), make_span(*current, zone=zone, prefix="current_"))

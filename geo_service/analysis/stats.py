@@ -7,6 +7,7 @@ import numpy as np
 from scipy import stats
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 
 CONFIDENCES = (0.90, 0.95, 0.99)
 NOT_SIGNIFICANT = "not significant"
@@ -15,7 +16,11 @@ NOT_SIGNIFICANT = "not significant"
 def check_confidence(confidence: float) -> float:
     if confidence not in CONFIDENCES:
         raise InvalidInput(
-            f"confidence must be one of {', '.join(f'{c:g}' for c in CONFIDENCES)}, not {confidence!r}",
+            t(
+                "confidence must be one of {value}, not {confidence!r}",
+                value=", ".join(f"{c:g}" for c in CONFIDENCES),
+                confidence=confidence,
+            ),
             field="confidence",
         )
     return float(confidence)

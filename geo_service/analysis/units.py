@@ -29,6 +29,7 @@ from geo_service.analysis.span import IncidentFilter
 from geo_service.boundaries.versions import InForce, in_force
 from geo_service.coordinates.projection import counties_srid, zone_srid
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.times import local_day
 from geo_service.vocabulary import STORAGE_SRID
@@ -106,14 +107,17 @@ def analysis_srid(connection: Connection, where: IncidentFilter, place: PlaceSet
 def check_unit(unit: str, size_m: float | None) -> float | None:
     """The hexagon size to use (None for other units); a clear error for a bad unit or size."""
     if unit not in UNITS:
-        raise InvalidInput(f"unknown unit {unit!r}; one of {', '.join(UNITS)}", field="unit")
+        raise InvalidInput(t("unknown unit {unit!r}; one of {UNITS}", unit=unit, UNITS=", ".join(UNITS)), field="unit")
     if unit != "hex":
         return None
     if size_m is None:
-        raise InvalidInput("unit 'hex' needs size_m, the hexagons' side in metres", field="size_m")
+        raise InvalidInput(t("unit 'hex' needs size_m, the hexagons' side in metres"), field="size_m")
     low, high = HEX_SIZE_RANGE_M
     if not (isinstance(size_m, (int, float)) and math.isfinite(size_m) and low <= size_m <= high):
-        raise InvalidInput(f"size_m must be between {low:g} and {high:g} metres, not {size_m!r}", field="size_m")
+        raise InvalidInput(
+            t("size_m must be between {low:g} and {high:g} metres, not {size_m!r}", low=low, high=high, size_m=size_m),
+            field="size_m",
+        )
     return float(size_m)
 
 

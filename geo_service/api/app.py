@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 from geo_service import __version__
 from geo_service.api import (
     analysis,
+    attachments,
     audit,
     auth,
     boundaries,
@@ -18,13 +19,16 @@ from geo_service.api import (
     county,
     errors,
     health,
+    inbox,
     incidents,
     locate,
     map_page,
     metrics,
     ogc_features,
+    pages,
     rules,
     tiles,
+    wall,
 )
 from geo_service.api.json_bodies import StrictJsonBodies
 from geo_service.api.limits import BodyLimit, RateLimiter
@@ -77,13 +81,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(locate.router)
     app.include_router(bulk.router)
+    app.include_router(inbox.router)
     app.include_router(incidents.router)
+    app.include_router(attachments.router)
+    app.include_router(wall.router)
     app.include_router(cases.router)
     app.include_router(cases.sla_router)
     app.include_router(boundaries.router)
     app.include_router(ogc_features.router)
     app.include_router(tiles.router)
     app.include_router(map_page.router)
+    app.include_router(pages.router)
     app.include_router(analysis.router)
     app.include_router(rules.router)
     app.include_router(county.router)

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 
 from geo_service.auth.principal import Principal, principal_for_token
 from geo_service.errors import Unauthenticated
+from geo_service.i18n import t
 
 SIGN_IN = (
     "sign in: send the header 'Authorization: Bearer <token>', or HTTP Basic with your user name "
@@ -36,14 +37,14 @@ class _Basic(HTTPBasic):
         try:
             raw = base64.b64decode(param.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise Unauthenticated("the Basic credentials are not base64 of 'name:token'") from None
+            raise Unauthenticated(t("the Basic credentials are not base64 of 'name:token'")) from None
         try:
             decoded = raw.decode("utf-8")
         except UnicodeDecodeError:
             decoded = raw.decode("latin-1")
         name, colon, token = decoded.partition(":")
         if not colon or not token:
-            raise Unauthenticated("the Basic credentials carry no token: use your token as the password")
+            raise Unauthenticated(t("the Basic credentials carry no token: use your token as the password"))
         return HTTPBasicCredentials(username=name, password=token)
 
 
@@ -68,7 +69,7 @@ def current_principal(
         principal = principal_for_token(connection, token, request.app.state.settings)
     if password is not None and password.username and password.username != principal.name:
         # The name is checked so that a token pasted into another user's connection is noticed.
-        raise Unauthenticated("the user name does not match the token's user")
+        raise Unauthenticated(t("the user name does not match the token's user"))
     request.state.principal = principal
     return principal
 

@@ -23,6 +23,7 @@ from geo_service.boundaries.publishing import publish, repair_draft
 from geo_service.boundaries.versions import Version, find_version, phases_now, with_phases_now
 from geo_service.boundaries.workload import compare_workload
 from geo_service.errors import InvalidInput, NotFound, TooLarge
+from geo_service.i18n import t
 from geo_service.vocabulary import Datum
 
 router = APIRouter(prefix="/boundaries", tags=["planning"])
@@ -46,7 +47,7 @@ def _version(request: Request, ref: str | None, principal: Principal, *, plan: b
         found = find_version(connection, ref)
     scope = principal.jurisdiction
     if not (scope.meets_county(found.county_code) or (found.county_code is None and scope.whole_deployment)):
-        raise NotFound(f"no boundary version {ref!r}", field="version")
+        raise NotFound(t("no boundary version {ref!r}", ref=ref), field="version")
     if plan:
         principal.require_county_of(found.county_code, "planning the boundaries")
     return found
@@ -90,15 +91,26 @@ def post_draft(
     settings = request.app.state.settings
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidInput(f"{file.filename!r}: upload a {', '.join(UPLOAD_SUFFIXES)} file", field="file")
+        raise InvalidInput(
+            t(
+                "{filename!r}: upload a {UPLOAD_SUFFIXES} file",
+                filename=file.filename,
+                UPLOAD_SUFFIXES=", ".join(UPLOAD_SUFFIXES),
+            ),
+            field="file",
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
         if path.stat().st_size > settings.planning.boundary_upload_max_bytes:
             raise TooLarge(
-                f"{file.filename} is {path.stat().st_size} bytes; at most "
-                f"{settings.planning.boundary_upload_max_bytes} are accepted",
+                t(
+                    "{filename} is {st_size} bytes; at most {boundary_upload_max_bytes} are accepted",
+                    filename=file.filename,
+                    st_size=path.stat().st_size,
+                    boundary_upload_max_bytes=settings.planning.boundary_upload_max_bytes,
+                ),
                 field="file",
             )
         boundary_file = read_boundary_file(

@@ -16,6 +16,7 @@ from geo_service.api.limits import expensive
 from geo_service.auth.principal import Principal
 from geo_service.cases.batch import import_incidents
 from geo_service.errors import TooLarge
+from geo_service.i18n import t
 from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.vocabulary import Datum
 
@@ -57,8 +58,11 @@ def post_assign(
     """One result per point, in order: `status` assigned, outside_grids (nearest grid given) or error."""
     if len(body.points) > MAX_POINTS:
         raise TooLarge(
-            f"{len(body.points):,} points: at most {MAX_POINTS:,} a request; split the batch or use "
-            "`geo-service assign`",
+            t(
+                "{points_count:,} points: at most {MAX_POINTS:,} a request; split the batch or use `geo-service assign`",
+                points_count=len(body.points),
+                MAX_POINTS=MAX_POINTS,
+            ),
             field="points",
         )
     lon = np.array([p.lon for p in body.points], dtype=float)
@@ -88,7 +92,14 @@ def post_incident_batch(
     """One result per row, in order: created, existing (stored already), duplicate (repeated in the
     batch) or error with the reason. With `all_or_nothing`, one bad row means 422 and nothing stored."""
     if len(body.incidents) > MAX_INCIDENTS:
-        raise TooLarge(f"{len(body.incidents):,} incidents: at most {MAX_INCIDENTS:,} a request", field="incidents")
+        raise TooLarge(
+            t(
+                "{incidents_count:,} incidents: at most {MAX_INCIDENTS:,} a request",
+                incidents_count=len(body.incidents),
+                MAX_INCIDENTS=MAX_INCIDENTS,
+            ),
+            field="incidents",
+        )
     frame = pd.DataFrame([i.model_dump() for i in body.incidents], columns=list(IncidentIn.model_fields))
     result = import_incidents(
         engine,

@@ -13,6 +13,7 @@ from geo_service.api.dependencies import EngineDep, SettingsDep, allow
 from geo_service.auth.principal import Principal
 from geo_service.county.load import crs_options, import_county
 from geo_service.errors import InvalidInput, TooLarge
+from geo_service.i18n import t
 
 router = APIRouter(prefix="/county", tags=["county"])
 ADMIN = Depends(allow("county.import"))
@@ -39,12 +40,22 @@ def post_import(
         for upload in files:
             name = PurePath(upload.filename or "").name
             if not name or name.startswith("."):
-                raise InvalidInput(f"an uploaded file has no usable name ({upload.filename!r})", field="files")
+                raise InvalidInput(
+                    t("an uploaded file has no usable name ({filename!r})", filename=upload.filename), field="files"
+                )
             path = Path(folder) / name
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, 1 << 20)
             if path.stat().st_size > limit:
-                raise TooLarge(f"{name} is {path.stat().st_size} bytes; at most {limit} are accepted", field="files")
+                raise TooLarge(
+                    t(
+                        "{name} is {st_size} bytes; at most {limit} are accepted",
+                        name=name,
+                        st_size=path.stat().st_size,
+                        limit=limit,
+                    ),
+                    field="files",
+                )
             paths.append(path)
         default, by_file = crs_options(crs)
         report = import_county(

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.api.json_bodies import shown
 from geo_service.errors import GeoServiceError, Unauthenticated
+from geo_service.i18n import negotiate, render
 
 # Browsers and scripts send a bearer token, GIS desktop clients Basic. Basic is offered only to a
 # request that tried it: to a page's fetch it would bring up the browser's own password dialog.
@@ -36,7 +37,10 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": _challenge(request)} if isinstance(exc, Unauthenticated) else {}
         if "retry_after" in exc.detail:
             headers["Retry-After"] = str(exc.detail["retry_after"])
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers or None)
+        language = negotiate(request.headers.get("accept-language"))
+        body = {**exc.to_dict(), "message": render(exc.message, language)}
+        headers["Content-Language"] = language
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     # FastAPI's own validation answers in the service's shape (error, message, field), keeping its
     # list of problems as ``detail`` for clients that read every one. The problems' ``input`` is

@@ -11,6 +11,7 @@ from geo_service.auth.principal import Principal
 from geo_service.cases.queries import MAX_PAGE, IncidentFilter, get_incident, list_incidents, require_visible
 from geo_service.cases.recording import NewIncident, record_with
 from geo_service.errors import Forbidden, NotFound
+from geo_service.i18n import t
 from geo_service.vocabulary import Datum, RiskColour
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -52,7 +53,8 @@ def post_incident(
             require_visible(connection, incident_id, scope)
         except NotFound:  # raised inside the transaction: the incident is rolled back with it
             raise Forbidden(
-                f"the point lies outside your jurisdiction ({scope.name}); nothing was recorded", field="lon"
+                t("the point lies outside your jurisdiction ({name}); nothing was recorded", name=scope.name),
+                field="lon",
             ) from None
     with engine.begin() as connection:
         incident = present_incident(connection, get_incident(connection, incident_id, scope=scope), principal)

@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.errors import GeoServiceError, InvalidInput
+from geo_service.i18n import t
 
 # Levels of arrays and objects a body may nest: a GeoJSON FeatureCollection of multipolygons
 # needs 7; nothing the service reads needs more than a few.
@@ -121,7 +122,11 @@ def check_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedBody(
-            f"the body is not valid UTF-8 (byte {exc.start:,} is 0x{body[exc.start]:02x}); JSON must be sent as UTF-8",
+            t(
+                "the body is not valid UTF-8 (byte {start:,} is 0x{value:02x}); JSON must be sent as UTF-8",
+                start=exc.start,
+                value=body[exc.start],
+            ),
             field="body",
         ) from None
     text = text.removeprefix("\ufeff")  # a byte order mark may be ignored (RFC 8259, 8.1)
@@ -161,16 +166,23 @@ def check_json(body: bytes) -> Any:
         )
     except _RepeatedKey as exc:
         raise MalformedBody(
-            f'the key "{shown(exc.key)}" appears twice in one object of the body; give each key once',
+            t('the key "{key}" appears twice in one object of the body; give each key once', key=shown(exc.key)),
             field=shown(exc.key),
         ) from None
     except RecursionError:
         raise MalformedBody(
-            f"the body nests too deeply: at most {MAX_DEPTH} levels of arrays and objects", field="body"
+            t("the body nests too deeply: at most {MAX_DEPTH} levels of arrays and objects", MAX_DEPTH=MAX_DEPTH),
+            field="body",
         ) from None
     except json.JSONDecodeError as exc:
         raise MalformedBody(
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (character {exc.pos:,})",
+            t(
+                "the body is not valid JSON: {msg} at line {lineno}, column {colno} (character {pos:,})",
+                msg=exc.msg,
+                lineno=exc.lineno,
+                colno=exc.colno,
+                pos=exc.pos,
+            ),
             field="body",
         ) from None
 
@@ -182,7 +194,7 @@ def check_json(body: bytes) -> Any:
 
 def _refuse(path: tuple, problem: str) -> InvalidInput:
     where, field = _where(path)
-    return InvalidInput(f"{where}: {problem}", field=field)
+    return InvalidInput(t("{where}: {problem}", where=where, problem=problem), field=field)
 
 
 def _check_tree(value: Any, strings: bool) -> None:
@@ -197,7 +209,8 @@ def _check_tree(value: Any, strings: bool) -> None:
         node, path = stack.pop()
         if len(path) >= MAX_DEPTH:
             raise MalformedBody(
-                f"the body nests too deeply: at most {MAX_DEPTH} levels of arrays and objects", field="body"
+                t("the body nests too deeply: at most {MAX_DEPTH} levels of arrays and objects", MAX_DEPTH=MAX_DEPTH),
+                field="body",
             )
         for key, child in node.items() if type(node) is dict else enumerate(node):
             if strings and (problem := _unstorable(key)):

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo_service.api.auth import current_principal
 from geo_service.auth.principal import Principal
 from geo_service.errors import GeoServiceError
+from geo_service.i18n import t
 
 
 class TooManyRequests(GeoServiceError):
@@ -99,8 +100,11 @@ class RateLimiter:
             if len(hits) >= per_minute:
                 wait = int(60 - (now - hits[0])) + 1
                 raise TooManyRequests(
-                    f"more than {per_minute} expensive requests (analyses, bulk work, exports) in a minute; "
-                    f"retry in {wait} s",
+                    t(
+                        "more than {per_minute} expensive requests (analyses, bulk work, exports) in a minute; retry in {wait} s",
+                        per_minute=per_minute,
+                        wait=wait,
+                    ),
                     field="rate",
                     retry_after=wait,
                 )

@@ -18,12 +18,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from geo_service.api.dependencies import EngineDep, SettingsDep, current_principal
 from geo_service.auth.principal import Principal
 from geo_service.coordinates.datum import convert
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.settings import Settings
 from geo_service.tiles import page
 from geo_service.vocabulary import Datum
@@ -32,7 +33,14 @@ from geo_service.web.vendor import PACKAGES, asset_path
 router = APIRouter(tags=["map"])
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 STATIC_DIR = WEB_DIR / "static"
-STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+}
 
 
 def _origin(url: str) -> str | None:
@@ -76,16 +84,11 @@ def page_headers(settings: Settings, cache_control: str = "no-cache") -> dict[st
     return {**_page_headers(settings.map.basemap_url), "Cache-Control": cache_control}
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index(settings: SettingsDep) -> HTMLResponse:
-    return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"), headers=page_headers(settings))
-
-
 @router.get("/map/static/{name}", include_in_schema=False)
 def static_file(settings: SettingsDep, name: str) -> FileResponse:
     path = STATIC_DIR / name
     if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
-        raise NotFound(f"no such file of the map page: {name}", field="name")
+        raise NotFound(t("no such file of the map page: {name}", name=name), field="name")
     return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=page_headers(settings))
 
 
@@ -93,7 +96,7 @@ def static_file(settings: SettingsDep, name: str) -> FileResponse:
 def vendor_file(settings: SettingsDep, package: str, file: str) -> FileResponse:
     """A file of a pinned browser package (only the files its manifest lists)."""
     if package not in PACKAGES or file not in PACKAGES[package].files:
-        raise NotFound(f"no such vendored file: {package}/{file}", field="file")
+        raise NotFound(t("no such vendored file: {package}/{file}", package=package, file=file), field="file")
     path = asset_path(package, file)
     kind = STATIC_TYPES.get(path.suffix, "application/octet-stream")
     # The version is pinned in the manifest: a new version is a new install, a page reload suffices.
@@ -129,7 +132,7 @@ def convert_point(
     try:
         x, y = convert(lon, lat, src, dst)
     except ValueError as e:
-        raise InvalidInput(f"lon/lat: {e}", field="lon") from None
+        raise InvalidInput(t("lon/lat: {e}", e=e), field="lon") from None
     return {"lon": float(x), "lat": float(y), "crs": dst}
 
 

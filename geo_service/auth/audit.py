@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.times import optional_aware
 
 _INSERT = text("""
@@ -65,9 +66,11 @@ def query(
     ``until`` without a zone are the county's ``zone``)."""
     since, until = optional_aware(since, zone), optional_aware(until, zone)
     if not 1 <= limit <= MAX_ROWS:
-        raise InvalidInput(f"limit must be 1 to {MAX_ROWS}, got {limit}", field="limit")
+        raise InvalidInput(
+            t("limit must be 1 to {MAX_ROWS}, got {limit}", MAX_ROWS=MAX_ROWS, limit=limit), field="limit"
+        )
     if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+        raise InvalidInput(t("offset must not be negative"), field="offset")
     clauses, params = [], {"limit": limit, "offset": offset}
     for name, value, sql in (
         ("since", since, "at >= :since"),

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from geo_service import times
 from geo_service.boundaries.versions import in_force
 from geo_service.errors import Forbidden
+from geo_service.i18n import t
 
 Level = Literal["all", "province", "city", "county", "town", "village", "grid"]
 REGION_LEVELS = ("province", "city")
@@ -190,8 +191,11 @@ def _resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
     row = connection.execute(_UNIT, params).mappings().first()
     if row is None:
         raise Forbidden(
-            f"your jurisdiction {code} is not a unit of the boundaries in force "
-            f"({boundaries.name()}): ask an administrator to update your account",
+            t(
+                "your jurisdiction {code} is not a unit of the boundaries in force ({value}): ask an administrator to update your account",
+                code=code,
+                value=boundaries.name(),
+            ),
             field="jurisdiction",
         )
     counties = (code,) if row["level"] == "county" else ()

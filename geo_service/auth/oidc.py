@@ -14,6 +14,7 @@ from pathlib import Path
 import jwt
 
 from geo_service.errors import Unauthenticated
+from geo_service.i18n import t
 from geo_service.settings import IdentitySettings
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
@@ -34,7 +35,7 @@ def _signing_key(token: str, source: str):
     for key in keys.keys:
         if kid is None or key.key_id == kid:
             return key.key
-    raise Unauthenticated("the token is signed with a key the identity provider does not publish")
+    raise Unauthenticated(t("the token is signed with a key the identity provider does not publish"))
 
 
 def claims_of(token: str, identity: IdentitySettings) -> tuple[str, str, str]:
@@ -49,9 +50,9 @@ def claims_of(token: str, identity: IdentitySettings) -> tuple[str, str, str]:
             options={"require": ["exp", "iss", "sub"]},
         )
     except jwt.PyJWTError as exc:
-        raise Unauthenticated(f"the identity provider's token is not valid: {exc}") from None
+        raise Unauthenticated(t("the identity provider's token is not valid: {exc}", exc=exc)) from None
     missing = [c for c in (identity.oidc_role_claim, identity.oidc_jurisdiction_claim) if c not in claims]
     if missing:
-        raise Unauthenticated(f"the identity provider's token lacks the claims {', '.join(missing)}")
+        raise Unauthenticated(t("the identity provider's token lacks the claims {missing}", missing=", ".join(missing)))
     name = str(claims.get(identity.oidc_name_claim) or claims["sub"])
     return name, str(claims[identity.oidc_role_claim]), str(claims[identity.oidc_jurisdiction_claim])

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import Jurisdiction, resolve
 from geo_service.auth.tokens import token_hash
 from geo_service.errors import Forbidden, Unauthenticated
+from geo_service.i18n import t
 from geo_service.settings import Settings
 
 _BY_TOKEN = text("""
@@ -36,7 +37,12 @@ class Principal:
     def require(self, permission: str) -> None:
         if not self.can(permission):
             raise Forbidden(
-                f"the {self.role} role may not do this (it needs the {permission!r} permission)", field="permission"
+                t(
+                    "the {role} role may not do this (it needs the {permission!r} permission)",
+                    role=self.role,
+                    permission=permission,
+                ),
+                field="permission",
             )
 
     def require_whole(self, what: str) -> None:
@@ -44,8 +50,12 @@ class Principal:
         is shared by all of them (the rules, the audit log)."""
         if not self.jurisdiction.whole_deployment:
             raise Forbidden(
-                f"{what} is for users whose jurisdiction holds every county this service serves; "
-                f"yours is {self.jurisdiction.code} ({self.jurisdiction.name})",
+                t(
+                    "{what} is for users whose jurisdiction holds every county this service serves; yours is {code} ({name})",
+                    what=what,
+                    code=self.jurisdiction.code,
+                    name=self.jurisdiction.name,
+                ),
                 field="jurisdiction",
             )
 
@@ -54,8 +64,13 @@ class Principal:
         boundaries, its files)."""
         if not self.jurisdiction.holds_county(county_code):
             raise Forbidden(
-                f"{what} of county {(county_code or '')[:6]} is not for you: your jurisdiction is "
-                f"{self.jurisdiction.code} ({self.jurisdiction.name})",
+                t(
+                    "{what} of county {value} is not for you: your jurisdiction is {code} ({name})",
+                    what=what,
+                    value=(county_code or "")[:6],
+                    code=self.jurisdiction.code,
+                    name=self.jurisdiction.name,
+                ),
                 field="jurisdiction",
             )
 
@@ -78,11 +93,11 @@ def principal_for_token(connection: Connection, token: str, settings: Settings) 
         name, role, code = claims_of(token, settings.identity)
         permissions = frozenset(connection.execute(_PERMISSIONS, {"role": role}).scalars())
         if not permissions:
-            raise Unauthenticated(f"the identity provider's role {role!r} is not a role of this service")
+            raise Unauthenticated(t("the identity provider's role {role!r} is not a role of this service", role=role))
         return Principal(name, role, permissions, resolve(connection, code, settings.place.timezone), via="oidc")
     row = connection.execute(_BY_TOKEN, {"hash": token_hash(token)}).mappings().first()
     if row is None:
-        raise Unauthenticated("the token is unknown or revoked")
+        raise Unauthenticated(t("the token is unknown or revoked"))
     return Principal(
         row["name"],
         row["role"],

@@ -12,6 +12,7 @@ from geo_service.auth import audit
 from geo_service.auth.jurisdiction import resolve
 from geo_service.auth.tokens import new_token, token_hash
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.settings import Settings
 
 
@@ -49,22 +50,26 @@ def add_user(
     county's zone, in which the jurisdiction is checked against the boundaries in force."""
     name = name.strip()
     if not name:
-        raise InvalidInput("a user needs a name", field="name")
+        raise InvalidInput(t("a user needs a name"), field="name")
     token = new_token()
     with engine.begin() as connection:
         roles = list(connection.execute(text("SELECT code FROM access_roles ORDER BY code")).scalars())
         if role not in roles:
-            raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(roles)}", field="role")
+            raise InvalidInput(
+                t("unknown role {role!r}; roles are {roles}", role=role, roles=", ".join(roles)), field="role"
+            )
         try:
             resolve(connection, jurisdiction, settings.place.timezone)
         except Forbidden:
             raise InvalidInput(
-                f"{jurisdiction!r} is not the code of the county, a town, a village or a grid "
-                "of the boundaries in force",
+                t(
+                    "{jurisdiction!r} is not the code of the county, a town, a village or a grid of the boundaries in force",
+                    jurisdiction=jurisdiction,
+                ),
                 field="jurisdiction",
             ) from None
         if connection.execute(text("SELECT 1 FROM users WHERE name = :n"), {"n": name}).first():
-            raise Conflict(f"there is already a user called {name!r}", field="name")
+            raise Conflict(t("there is already a user called {name!r}", name=name), field="name")
         connection.execute(
             text("""
             INSERT INTO users (name, role, jurisdiction, token_hash, note) VALUES (:n, :r, :j, :h, :note)
@@ -95,7 +100,7 @@ def revoke_user(engine: Engine, name: str, *, actor: str = "cli") -> UserRecord:
             {"n": name},
         ).first()
         if done is None:
-            raise NotFound(f"no active user called {name!r}", field="name")
+            raise NotFound(t("no active user called {name!r}", name=name), field="name")
         audit.record(connection, actor, "user.revoke", "user", name)
     return _one(engine, name)
 

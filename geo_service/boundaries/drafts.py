@@ -18,6 +18,7 @@ from geo_service.boundaries.versions import Version, find_version, name_taken, v
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import ensure_county_partitions
 from geo_service.errors import Conflict, InvalidInput
+from geo_service.i18n import t
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
 from geo_service.times import now
@@ -54,8 +55,11 @@ class ImportResult:
 def require_draft(version: Version) -> None:
     if version.status != "draft":
         raise Conflict(
-            f"version {version.name!r} is {version.status}: only a draft can be changed; "
-            "import into a new draft instead",
+            t(
+                "version {name!r} is {status}: only a draft can be changed; import into a new draft instead",
+                name=version.name,
+                status=version.status,
+            ),
             field="version",
         )
 
@@ -180,8 +184,12 @@ def county_of(grids, source: str) -> str:
     counties = sorted({str(code)[:6] for code in grids["code"]})
     if len(counties) != 1:
         raise InvalidInput(
-            f"{source}: the grids' codes name {len(counties)} counties ({', '.join(counties[:5]) or 'none'}); "
-            "a boundary file redraws one county",
+            t(
+                "{source}: the grids' codes name {counties_count} counties ({value}); a boundary file redraws one county",
+                source=source,
+                counties_count=len(counties),
+                value=", ".join(counties[:5]) or "none",
+            ),
             field="file",
         )
     return counties[0] + "000000"
@@ -194,7 +202,11 @@ def _new_draft(
     taken = name_taken(connection, name)
     if taken is not None:
         raise Conflict(
-            f"a {taken} version is already called {name!r}: choose another name, or import into that draft",
+            t(
+                "a {taken} version is already called {name!r}: choose another name, or import into that draft",
+                taken=taken,
+                name=name,
+            ),
             field="name",
         )
     version_id = connection.execute(

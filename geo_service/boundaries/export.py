@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from geo_service.boundaries.versions import find_version
 from geo_service.coordinates.datum import convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.vocabulary import STORAGE_CRS
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
@@ -65,12 +66,16 @@ def export_version(
     path = Path(path)
     driver = FORMATS.get(path.suffix.lower())
     if driver is None:
-        raise InvalidInput(f"{path.name}: export to .geojson or .gpkg", field="out")
+        raise InvalidInput(t("{name}: export to .geojson or .gpkg", name=path.name), field="out")
     layers = layers or (["grids"] if driver == "GeoJSON" else ["county", "towns", "villages", "grids"])
     unknown = [layer for layer in layers if layer not in LAYERS]
     if unknown or (driver == "GeoJSON" and len(layers) > 1):
         raise InvalidInput(
-            f"layers: {', '.join(unknown) or 'a GeoJSON file holds one layer'}; choose from {', '.join(LAYERS)}",
+            t(
+                "layers: {value}; choose from {LAYERS}",
+                value=", ".join(unknown) or "a GeoJSON file holds one layer",
+                LAYERS=", ".join(LAYERS),
+            ),
             field="layers",
         )
     with engine.connect() as connection:

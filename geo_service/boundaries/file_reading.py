@@ -23,6 +23,7 @@ from pyproj import CRS
 
 from geo_service.coordinates.datum import convert_geoseries, parse_datum
 from geo_service.errors import InvalidInput, TooLarge
+from geo_service.i18n import t
 from geo_service.vocabulary import GRID_KINDS, STORAGE_CRS, STORAGE_SRID, Datum
 
 GRID_CODE = re.compile(r"^\d{15}(\d{3}){0,2}$")
@@ -59,7 +60,14 @@ def _fail(source: str, problems: list[dict]) -> InvalidInput:
     where = f"feature {first['feature']}" if first["feature"] else source
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return InvalidInput(
-        f"{source}: {where}: {first['field']}: {first['reason']}{more}; nothing was imported",
+        t(
+            "{source}: {where}: {field}: {reason}{more}; nothing was imported",
+            source=source,
+            where=where,
+            field=first["field"],
+            reason=first["reason"],
+            more=more,
+        ),
         field="file",
         problems=problems,
     )
@@ -73,7 +81,7 @@ def _open_path(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             shapefiles = [n for n in archive.namelist() if n.lower().endswith(".shp")]
     except zipfile.BadZipFile:
-        raise InvalidInput(f"{path.name}: not a zip archive", field="file") from None
+        raise InvalidInput(t("{name}: not a zip archive", name=path.name), field="file") from None
     if len(shapefiles) != 1:
         raise InvalidInput(
             f"{path.name}: a zipped Shapefile must hold exactly one .shp, found {len(shapefiles)}"
@@ -88,17 +96,29 @@ def _choose_layer(opened: str, source: str, layer: str | None) -> str | None:
         layers = [name for name, _ in pyogrio.list_layers(opened)]
     except Exception as exc:  # GDAL's errors come in several classes; all mean the same here
         raise InvalidInput(
-            f"{source}: cannot be read as GeoJSON, GeoPackage or Shapefile ({exc})", field="file"
+            t("{source}: cannot be read as GeoJSON, GeoPackage or Shapefile ({exc})", source=source, exc=exc),
+            field="file",
         ) from None
     if layer is not None:
         if layer not in layers:
-            raise InvalidInput(f"{source} has no layer {layer!r}; it has {', '.join(layers)}", field="layer")
+            raise InvalidInput(
+                t(
+                    "{source} has no layer {layer!r}; it has {layers}",
+                    source=source,
+                    layer=layer,
+                    layers=", ".join(layers),
+                ),
+                field="layer",
+            )
         return layer
     if len(layers) == 1:
         return None
     if "grids" in layers:
         return "grids"
-    raise InvalidInput(f"{source} has several layers ({', '.join(layers)}): say which holds the grids", field="layer")
+    raise InvalidInput(
+        t("{source} has several layers ({layers}): say which holds the grids", source=source, layers=", ".join(layers)),
+        field="layer",
+    )
 
 
 def _datum_of(frame: gpd.GeoDataFrame, source: str, declared: str | None) -> tuple[gpd.GeoDataFrame, Datum, bool]:
@@ -113,8 +133,12 @@ def _datum_of(frame: gpd.GeoDataFrame, source: str, declared: str | None) -> tup
     if crs is not None and CRS(crs).is_projected:
         if datum in ("gcj02", "bd09"):
             raise InvalidInput(
-                f"{source} is in the projected CRS {CRS(crs).name}, which cannot be {datum}: "
-                "drop --crs or declare the datum the coordinates are really in",
+                t(
+                    "{source} is in the projected CRS {name}, which cannot be {datum}: drop --crs or declare the datum the coordinates are really in",
+                    source=source,
+                    name=CRS(crs).name,
+                    datum=datum,
+                ),
                 field="crs",
             )
         return frame.to_crs(STORAGE_CRS), "cgcs2000", datum is None
@@ -122,7 +146,11 @@ def _datum_of(frame: gpd.GeoDataFrame, source: str, declared: str | None) -> tup
         return frame, datum, False
     if crs is None:
         raise InvalidInput(
-            f"{source} does not say its coordinate system: declare it (cgcs2000, wgs84, gcj02 or bd09)", field="crs"
+            t(
+                "{source} does not say its coordinate system: declare it (cgcs2000, wgs84, gcj02 or bd09)",
+                source=source,
+            ),
+            field="crs",
         )
     epsg = CRS(crs).to_epsg()
     if epsg == STORAGE_SRID:
@@ -145,7 +173,10 @@ def _codes(values: pd.Series, source: str) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         if (values.abs() >= MAX_EXACT_FLOAT).any():
             raise InvalidInput(
-                f"{source}: grid codes are stored as floating-point numbers and have lost digits; store them as text",
+                t(
+                    "{source}: grid codes are stored as floating-point numbers and have lost digits; store them as text",
+                    source=source,
+                ),
                 field="code",
             )
         return values.map(lambda v: None if pd.isna(v) else str(int(v)))
@@ -209,20 +240,26 @@ def read_boundary_file(
     path = Path(path)
     source = source_name or path.name
     if not path.exists():
-        raise InvalidInput(f"{source}: no such file", field="file")
+        raise InvalidInput(t("{source}: no such file", source=source), field="file")
     opened = _open_path(path)
     chosen = _choose_layer(opened, source, layer)
     info = pyogrio.read_info(opened, layer=chosen)
     if info["features"] > max_features:
         raise TooLarge(
-            f"{source} has {info['features']} features; at most {max_features} are imported at once", field="file"
+            t(
+                "{source} has {features} features; at most {max_features} are imported at once",
+                source=source,
+                features=info["features"],
+                max_features=max_features,
+            ),
+            field="file",
         )
     try:
         frame = gpd.read_file(opened, layer=chosen, engine="pyogrio")
     except Exception as exc:
-        raise InvalidInput(f"{source}: cannot be read ({exc})", field="file") from None
+        raise InvalidInput(t("{source}: cannot be read ({exc})", source=source, exc=exc), field="file") from None
     if frame.empty:
-        raise InvalidInput(f"{source} holds no features", field="file")
+        raise InvalidInput(t("{source} holds no features", source=source), field="file")
     frame, datum, from_file = _datum_of(frame, source, crs)
     frame = frame.reset_index(drop=True)
     frame["feature"] = np.arange(1, len(frame) + 1)
@@ -230,7 +267,10 @@ def read_boundary_file(
     problems: list[dict] = []
     code_column = _column(frame, "code")
     if code_column is None:
-        raise InvalidInput(f"{source} has no grid code column (one of {', '.join(ALIASES['code'])})", field="code")
+        raise InvalidInput(
+            t("{source} has no grid code column (one of {code})", source=source, code=", ".join(ALIASES["code"])),
+            field="code",
+        )
     frame["code"] = _codes(frame[code_column], source)
     name_column = _column(frame, "name")
     frame["name"] = frame[name_column].astype("string") if name_column else pd.NA

@@ -18,6 +18,7 @@ from geo_service.boundaries.checks import CHECKS, check_version
 from geo_service.boundaries.drafts import require_draft
 from geo_service.boundaries.versions import Version, find_version, taking_effect_at
 from geo_service.errors import Conflict, InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import Settings
 from geo_service.times import as_aware
 
@@ -50,7 +51,10 @@ def publish(
     now = as_aware(now, zone)
     if effective_from < now:
         raise InvalidInput(
-            f"effective_from {effective_from.isoformat()} is in the past: a version takes effect now or later",
+            t(
+                "effective_from {value} is in the past: a version takes effect now or later",
+                value=effective_from.isoformat(),
+            ),
             field="effective_from",
         )
     with engine.begin() as connection:
@@ -62,14 +66,19 @@ def publish(
         if report.errors:
             summary = ", ".join(f"{n} {check.replace('_', ' ')}" for check, n in report.summary().items() if n)
             raise Conflict(
-                f"draft {version.name!r} has errors ({summary}): fix them before publishing",
+                t(
+                    "draft {name!r} has errors ({summary}): fix them before publishing",
+                    name=version.name,
+                    summary=summary,
+                ),
                 field="version",
                 problems=report.summary(),
             )
         clash = taking_effect_at(connection, effective_from, version.county_code)
         if clash:
             raise Conflict(
-                f"version {clash!r} already takes effect at {effective_from.isoformat()}", field="effective_from"
+                t("version {clash!r} already takes effect at {value}", clash=clash, value=effective_from.isoformat()),
+                field="effective_from",
             )
         connection.execute(
             text("""

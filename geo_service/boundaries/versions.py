@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.errors import NotFound
+from geo_service.i18n import t
 
 # The end of a published version's time in force: its county's next published version's start.
 _EFFECTIVE_TO = """(SELECT min(n.effective_from) FROM boundary_versions n
@@ -137,8 +138,10 @@ def in_force(connection: Connection, at: datetime) -> InForce:
     found = in_force_or_none(connection, at)
     if found is None:
         raise NotFound(
-            f"no boundary version was in force at {at.isoformat()}: the earliest takes effect later, "
-            "or none is published yet",
+            t(
+                "no boundary version was in force at {value}: the earliest takes effect later, or none is published yet",
+                value=at.isoformat(),
+            ),
             field="at",
         )
     return found
@@ -155,8 +158,11 @@ def version_in_force(connection: Connection, at: datetime, county_code: str) -> 
     found = county_version_or_none(connection, at, county_code)
     if found is None:
         raise NotFound(
-            f"no boundary version of county {county_code[:6]} was in force at {at.isoformat()}: its earliest "
-            "takes effect later, or none is published yet",
+            t(
+                "no boundary version of county {value} was in force at {value2}: its earliest takes effect later, or none is published yet",
+                value=county_code[:6],
+                value2=at.isoformat(),
+            ),
             field="at",
         )
     return found
@@ -172,7 +178,9 @@ def published_version(connection: Connection, version_id: int) -> VersionInForce
     """The published version ``version_id`` with its span in force; NotFound for any other id."""
     row = connection.execute(PUBLISHED, {"id": version_id}).mappings().first()
     if row is None:
-        raise NotFound(f"version: no published boundary version has id {version_id}", field="version")
+        raise NotFound(
+            t("version: no published boundary version has id {version_id}", version_id=version_id), field="version"
+        )
     return VersionInForce(**row)
 
 
@@ -204,7 +212,7 @@ def find_version(connection: Connection, ref: int | str, *, lock: bool = False) 
     sql = _VERSION + (" WHERE id = :ref" if by_id else " WHERE name = :ref") + (" FOR UPDATE" if lock else "")
     row = connection.execute(text(sql), {"ref": int(ref) if by_id else ref}).mappings().first()
     if row is None:
-        raise NotFound(f"no boundary version {ref!r}", field="version")
+        raise NotFound(t("no boundary version {ref!r}", ref=ref), field="version")
     return Version(**row)
 
 

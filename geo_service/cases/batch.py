@@ -23,6 +23,7 @@ from geo_service.cases.recording import FUTURE_TOLERANCE
 from geo_service.cases.writer import record_new
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.lookup.bulk_assign import RESULT_COLUMNS, assign_points, canonical_datum, read_points, snapshot
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
@@ -115,7 +116,12 @@ def import_incidents(
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise InvalidInput(
-            f"the rows have no column {', '.join(missing)} (needed: {', '.join(REQUIRED)})", field="file"
+            t(
+                "the rows have no column {missing} (needed: {REQUIRED})",
+                missing=", ".join(missing),
+                REQUIRED=", ".join(REQUIRED),
+            ),
+            field="file",
         )
     frame = frame.reset_index(drop=True).copy()
     for column in OPTIONAL:
@@ -241,7 +247,9 @@ def import_file(
         A CSV file's columns of coordinates.
     """
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput(f"{out.name}: each row's outcome is written to a .csv or .parquet file", field="out")
+        raise InvalidInput(
+            t("{name}: each row's outcome is written to a .csv or .parquet file", name=out.name), field="out"
+        )
     (reporter or Silent()).step(f"reading {source} ...")
     frame, lon, lat, problems = read_points(source, lon_column, lat_column)
     past = sorted(set(frame.columns) & PAST_CASE_COLUMNS)
@@ -249,12 +257,17 @@ def import_file(
         # New reports are dispatched now to today's people; a past case must keep its own status
         # and times, which only the county import does.
         raise InvalidInput(
-            f"{source.name} has {', '.join(past)}: these are past cases, which keep their status and times "
-            "only through `geo-service county import`; `assign --load` records new reports",
+            t(
+                "{name} has {past}: these are past cases, which keep their status and times only through `geo-service county import`; `assign --load` records new reports",
+                name=source.name,
+                past=", ".join(past),
+            ),
             field="file",
         )
     if crs_column and crs_column not in frame.columns:
-        raise InvalidInput(f"{source.name}: no column {crs_column}", field="crs_column")
+        raise InvalidInput(
+            t("{name}: no column {crs_column}", name=source.name, crs_column=crs_column), field="crs_column"
+        )
     datums = frame[crs_column].astype(str).str.strip().str.lower().to_numpy(dtype=object) if crs_column else crs
     result = import_incidents(
         engine,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.errors import NotFound
+from geo_service.i18n import t
 
 METRES_PER_DEGREE = 111_320.0
 
@@ -43,7 +44,7 @@ def possible_duplicates(
         {"id": incident_id, **scope.params()},
     ).scalar()
     if lat is None:
-        raise NotFound(f"no incident with id {incident_id}", field="id")
+        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
     dlat = distance_m / METRES_PER_DEGREE * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     query = text(CANDIDATES.format(scope_i=scope.incidents("i"), scope_o=scope.incidents("o")))

@@ -14,6 +14,7 @@ from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases.states import allowed_actions
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.times import optional_aware
 from geo_service.vocabulary import STORAGE_SRID, TIERS
 
@@ -87,7 +88,7 @@ def require_visible(connection: Connection, incident_id: int, scope: Jurisdictio
         {"id": incident_id, **scope.params()},
     ).first()
     if found is None:
-        raise NotFound(f"no incident with id {incident_id}", field="id")
+        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
 
 
 def get_incident(
@@ -104,7 +105,7 @@ def get_incident(
         .first()
     )
     if row is None:
-        raise NotFound(f"no incident with id {incident_id}", field="id")
+        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
     incident = incident_dict(row)
     incident["officers"] = [
         dict(r)
@@ -166,9 +167,11 @@ def list_incidents(
     """A page of incidents matching ``where`` within ``scope``, newest first, and the number matching
     in all; times without a zone are in the county's ``zone``."""
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}, got {limit}", field="limit")
+        raise InvalidInput(
+            t("limit must be 1 to {MAX_PAGE}, got {limit}", MAX_PAGE=MAX_PAGE, limit=limit), field="limit"
+        )
     if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+        raise InvalidInput(t("offset must not be negative"), field="offset")
     scope = scope or EVERYTHING
     where = replace(where, start=optional_aware(where.start, zone), end=optional_aware(where.end, zone))
     clauses, params = [scope.incidents("i")], scope.params()
@@ -179,7 +182,7 @@ def list_incidents(
         clauses.append("i.reported_at < :end")
         params["end"] = where.end
     if where.start and where.end and where.start >= where.end:
-        raise InvalidInput("start must be before end", field="start")
+        raise InvalidInput(t("start must be before end"), field="start")
     for name in ("category", "status", "source"):
         values = getattr(where, name)
         if values:
@@ -197,7 +200,7 @@ def list_incidents(
     if where.bbox:
         minx, miny, maxx, maxy = where.bbox
         if not (minx < maxx and miny < maxy):
-            raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min < max", field="bbox")
+            raise InvalidInput(t("bbox must be minlon,minlat,maxlon,maxlat with min < max"), field="bbox")
         clauses.append(f"i.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {STORAGE_SRID})")
         params.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
     condition = (" WHERE " + " AND ".join(clauses)) if clauses else ""

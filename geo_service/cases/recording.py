@@ -24,6 +24,7 @@ from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.lookup.locate import find_place
 from geo_service.settings import Settings
 from geo_service.times import as_aware
@@ -52,12 +53,15 @@ class NewIncident:
 def _check_known(connection: Connection, field: str, table: str, value: str) -> None:
     known = [r[0] for r in connection.execute(text(f"SELECT code FROM {table} ORDER BY code"))]
     if value not in known:
-        raise InvalidInput(f"unknown {field} {value!r}; known: {', '.join(known)}", field=field)
+        raise InvalidInput(
+            t("unknown {field} {value!r}; known: {known}", field=field, value=value, known=", ".join(known)),
+            field=field,
+        )
 
 
 def _validate(connection: Connection, new: NewIncident) -> None:
     if not new.external_id or len(new.external_id) > 100:
-        raise InvalidInput("external_id must be 1 to 100 characters", field="external_id")
+        raise InvalidInput(t("external_id must be 1 to 100 characters"), field="external_id")
     check_colour(new.risk_colour)
     _check_known(connection, "category", "categories", new.category)
     _check_known(connection, "source", "sources", new.source)
@@ -84,12 +88,16 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
     now = datetime.now(UTC)
     reported_at = as_aware(new.reported_at, place_settings.timezone)
     if reported_at > now + FUTURE_TOLERANCE:
-        raise InvalidInput(f"reported_at {reported_at.isoformat()} is in the future", field="reported_at")
+        raise InvalidInput(
+            t("reported_at {value} is in the future", value=reported_at.isoformat()), field="reported_at"
+        )
     x, y = to_storage(new.lon, new.lat, new.crs)
     try:
         boundaries = in_force(connection, reported_at)
     except NotFound as exc:
-        raise InvalidInput(f"reported_at {reported_at.isoformat()}: {exc.message}", field="reported_at") from exc
+        raise InvalidInput(
+            t("reported_at {value}: {message}", value=reported_at.isoformat(), message=exc.message), field="reported_at"
+        ) from exc
     require_covered(
         coverage(connection, boundaries, place_settings.coverage_margin_m),
         new.lon,

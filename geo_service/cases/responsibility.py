@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.rules import time_limit_hours
 from geo_service.vocabulary import RISK_COLOURS, TIERS
 
@@ -81,7 +82,14 @@ class Responsible:
 
 def check_colour(risk_colour: str) -> str:
     if risk_colour not in RISK_COLOURS:
-        raise InvalidInput(f"risk colour {risk_colour!r} is not one of {', '.join(RISK_COLOURS)}", field="risk_colour")
+        raise InvalidInput(
+            t(
+                "risk colour {risk_colour!r} is not one of {RISK_COLOURS}",
+                risk_colour=risk_colour,
+                RISK_COLOURS=", ".join(RISK_COLOURS),
+            ),
+            field="risk_colour",
+        )
     return risk_colour
 
 
@@ -105,7 +113,7 @@ def responsible(
     """
     check_colour(risk_colour)
     if tier not in TIERS:
-        raise InvalidInput(f"tier {tier!r} is not one of {', '.join(TIERS)}", field="tier")
+        raise InvalidInput(t("tier {tier!r} is not one of {TIERS}", tier=tier, TIERS=", ".join(TIERS)), field="tier")
     tiers = list(TIERS[TIERS.index(tier) :])
     rows = connection.execute(
         RESOLVE,

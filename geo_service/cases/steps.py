@@ -26,6 +26,7 @@ from geo_service.cases import writer
 from geo_service.cases.responsibility import time_limit
 from geo_service.cases.states import ACTIONS, IN_PLACE, TRANSITIONS, allowed_actions
 from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.i18n import Codes, t
 from geo_service.settings import Settings
 from geo_service.vocabulary import TIERS
 
@@ -62,9 +63,12 @@ def take_step(
 def _locked_case(connection: Connection, incident_id: int, action: str, actor: str) -> dict:
     """The case, locked for this step, after checking the step is known, named and allowed now."""
     if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}", field="action")
+        raise InvalidInput(
+            t("unknown action {action!r}; actions: {actions}", action=action, actions=Codes(ACTIONS)),
+            field="action",
+        )
     if not actor or not actor.strip():
-        raise InvalidInput("every step of a case is taken by a named actor: give actor", field="actor")
+        raise InvalidInput(t("every step of a case is taken by a named actor: give actor"), field="actor")
     case = (
         connection.execute(
             text("""
@@ -80,13 +84,18 @@ def _locked_case(connection: Connection, incident_id: int, action: str, actor: s
         .first()
     )
     if case is None:
-        raise NotFound(f"no incident with id {incident_id}", field="id")
+        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
     sources = TRANSITIONS[action].sources if action in TRANSITIONS else IN_PLACE[action]
     if case["status"] not in sources:
         allowed = allowed_actions(case["status"])
         raise Conflict(
-            f"cannot {action} incident {incident_id}: it is {case['status']}; "
-            f"allowed now: {', '.join(allowed) or 'nothing (the case is finished)'}",
+            t(
+                "cannot {action} incident {incident_id}: it is {status}; allowed now: {allowed}",
+                action=action,
+                incident_id=incident_id,
+                status=case["status"],
+                allowed=Codes(allowed, none="nothing (the case is finished)"),
+            ),
             field="action",
             current_status=case["status"],
             allowed_actions=allowed,
@@ -123,7 +132,10 @@ def escalate(
     case = _locked_case(connection, incident_id, "escalate", actor)
     if case["tier"] == TIERS[-1]:
         raise Conflict(
-            f"incident {incident_id} is with the county already: it cannot be escalated further",
+            t(
+                "incident {incident_id} is with the county already: it cannot be escalated further",
+                incident_id=incident_id,
+            ),
             field="action",
             current_status=case["status"],
             allowed_actions=[a for a in allowed_actions(case["status"]) if a != "escalate"],
@@ -156,13 +168,16 @@ def request_extension(
     """Ask the level above for ``hours`` more to handle a case; one request waits at a time."""
     case = _locked_case(connection, incident_id, "request_extension", actor)
     if not hours or hours <= 0:
-        raise InvalidInput("an extension request needs hours, a positive number", field="hours")
+        raise InvalidInput(t("an extension request needs hours, a positive number"), field="hours")
     waiting = connection.execute(
         text("SELECT id FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL"), {"id": incident_id}
     ).first()
     if waiting is not None:
         raise Conflict(
-            f"incident {incident_id} already has an extension request waiting for a decision",
+            t(
+                "incident {incident_id} already has an extension request waiting for a decision",
+                incident_id=incident_id,
+            ),
             field="action",
             current_status=case["status"],
             allowed_actions=["decide_extension"],
@@ -195,7 +210,7 @@ def decide_extension(
     """Grant or refuse the waiting extension request; a grant moves the deadline and tells the people."""
     case = _locked_case(connection, incident_id, "decide_extension", actor)
     if grant is None:
-        raise InvalidInput("deciding an extension needs grant: true or false", field="grant")
+        raise InvalidInput(t("deciding an extension needs grant: true or false"), field="grant")
     request = connection.execute(
         text("""
         SELECT id, hours FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL
@@ -204,7 +219,7 @@ def decide_extension(
     ).first()
     if request is None:
         raise Conflict(
-            f"incident {incident_id} has no extension request waiting for a decision",
+            t("incident {incident_id} has no extension request waiting for a decision", incident_id=incident_id),
             field="action",
             current_status=case["status"],
             allowed_actions=[a for a in allowed_actions(case["status"]) if a != "decide_extension"],
@@ -269,7 +284,7 @@ def transition(
         An unknown action, a missing actor, satisfaction or merge target.
     """
     if action in IN_PLACE:
-        raise InvalidInput(f"{action} is not a transition: use take_step", field="action")
+        raise InvalidInput(t("{action} is not a transition: use take_step", action=action), field="action")
     case = _locked_case(connection, incident_id, action, actor)
     step = TRANSITIONS[action]
     now = datetime.now(UTC)
@@ -278,7 +293,10 @@ def transition(
     if action == "dispatch":
         if not case["grid_code"]:
             raise Conflict(
-                f"incident {incident_id} lies in no grid: route it to a grid before dispatching it",
+                t(
+                    "incident {incident_id} lies in no grid: route it to a grid before dispatching it",
+                    incident_id=incident_id,
+                ),
                 field="action",
                 current_status=case["status"],
                 allowed_actions=["reject", "merge"],
@@ -291,7 +309,7 @@ def transition(
     elif action == "close":
         if satisfaction is None or not 1 <= satisfaction <= 5:
             raise InvalidInput(
-                "closing a case records the follow-up visit: give satisfaction, 1 to 5", field="satisfaction"
+                t("closing a case records the follow-up visit: give satisfaction, 1 to 5"), field="satisfaction"
             )
         changes.update(closed_at=now, visited_at=now, satisfaction=satisfaction)
         data["satisfaction"] = satisfaction
@@ -337,17 +355,17 @@ def transition(
 def _merge_target(connection: Connection, incident_id: int, into: int | None) -> tuple[int, str]:
     """The case to merge into, and its county (which may be another county's, at the border)."""
     if into is None:
-        raise InvalidInput("merging a case needs the case it duplicates: give into", field="into")
+        raise InvalidInput(t("merging a case needs the case it duplicates: give into"), field="into")
     if into == incident_id:
-        raise InvalidInput("a case cannot be merged into itself", field="into")
+        raise InvalidInput(t("a case cannot be merged into itself"), field="into")
     status, county = connection.execute(
         text("SELECT status, county_code FROM incidents WHERE id = :id FOR UPDATE"), {"id": into}
     ).first() or (None, None)
     if status is None:
-        raise NotFound(f"no incident with id {into} to merge into", field="into")
+        raise NotFound(t("no incident with id {into} to merge into", into=into), field="into")
     if status in ("merged", "rejected"):
         raise Conflict(
-            f"incident {into} is {status}: merge into the case it became, or another",
+            t("incident {into} is {status}: merge into the case it became, or another", into=into, status=status),
             field="into",
             current_status=status,
             allowed_actions=[],

@@ -12,6 +12,7 @@ from geo_service.db.backup import backup as dump_database
 from geo_service.db.backup import restore as restore_database
 from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import get_settings
 from geo_service.times import read_time
 
@@ -104,7 +105,9 @@ def recover(
     moment = read_time(to, settings.place.timezone)
     if moment is None:
         with reported():
-            raise InvalidInput(f"--to {to!r} is not a time: give e.g. 2026-11-10T09:30:00 or 2026-11-10 09:30+08:00")
+            raise InvalidInput(
+                t("--to {to!r} is not a time: give e.g. 2026-11-10T09:30:00 or 2026-11-10 09:30+08:00", to=to)
+            )
     try:
         cluster = recover_cluster(base, moment, into, port, archive_dir=archive, log=lambda m: console.log(m))
     except ClusterError as exc:

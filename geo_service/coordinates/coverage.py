@@ -21,6 +21,7 @@ from geo_service.boundaries.versions import InForce
 from geo_service.coordinates import datum
 from geo_service.coordinates.projection import zone_srid
 from geo_service.errors import InvalidInput, OutsideCoverage
+from geo_service.i18n import t
 from geo_service.vocabulary import STORAGE_SRID
 
 COUNTY_OUTLINE = text("""
@@ -61,7 +62,7 @@ def coverage(connection: Connection, boundaries: InForce, margin_m: float) -> Co
             return _coverage[key]
     wkb, names = connection.execute(COUNTY_OUTLINE, {"versions": boundaries.ids}).one()
     if wkb is None:
-        raise InvalidInput("the boundary versions in force have no county outline", field="at")
+        raise InvalidInput(t("the boundary versions in force have no county outline"), field="at")
     outline = shapely.from_wkb(bytes(wkb))
     # The margin is a few kilometres: the zone of the whole area's centre measures it well enough.
     metric_srid = zone_srid(shapely.centroid(outline).x)
@@ -103,7 +104,7 @@ def check_numbers(lon: float, lat: float) -> None:
     """Refuse coordinates that are not finite numbers or out of range, naming which and why."""
     for name, value in (("lon", lon), ("lat", lat)):
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"{name} must be a number, got {value!r}", field=name)
+            raise InvalidInput(t("{name} must be a number, got {value!r}", name=name, value=value), field=name)
     error = number_errors(np.array([lon]), np.array([lat]))[0]
     if error:
         raise InvalidInput(error, field=error.split()[0])

@@ -28,6 +28,7 @@ from geo_service.db import backup_check
 from geo_service.db.backup_check import Check
 from geo_service.db.cluster import SUPERUSER, LocalCluster, find_bindir
 from geo_service.errors import GeoServiceError
+from geo_service.i18n import t
 from geo_service.settings import Settings
 
 DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -70,7 +71,9 @@ def _program(name: str, settings: Settings) -> str:
             return str(bindir / name)
     found = shutil.which(name)
     if found is None:
-        raise BackupError(f"{name} is not installed: install PostgreSQL's client programs (postgresql-client)")
+        raise BackupError(
+            t("{name} is not installed: install PostgreSQL's client programs (postgresql-client)", name=name)
+        )
     return found
 
 
@@ -92,7 +95,9 @@ def _utc_engine(url: str):
 def _run(args: list[str], env: dict | None, what: str) -> subprocess.CompletedProcess:
     done = subprocess.run(args, capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise BackupError(f"{what} failed: {done.stderr.strip()[-2000:] or done.stdout.strip()[-2000:]}")
+        raise BackupError(
+            t("{what} failed: {value}", what=what, value=done.stderr.strip()[-2000:] or done.stdout.strip()[-2000:])
+        )
     return done
 
 
@@ -101,9 +106,9 @@ def backup(settings: Settings, out: Path) -> Backup:
     out = out.resolve()
     kept_path = backup_check.check_file(out)
     if out.exists() or kept_path.exists():
-        raise BackupError(f"{out} exists: a backup never overwrites one, choose a new name")
+        raise BackupError(t("{out} exists: a backup never overwrites one, choose a new name", out=out))
     if not out.parent.is_dir():
-        raise BackupError(f"the folder {out.parent} does not exist")
+        raise BackupError(t("the folder {parent} does not exist", parent=out.parent))
     url = settings.database.url
     conninfo, env = _libpq(url, superuser=settings.database.uses_local_cluster)
     partial = out.with_name(out.name + ".partial")
@@ -126,7 +131,7 @@ def backup(settings: Settings, out: Path) -> Backup:
             finally:
                 _, errors = dump.communicate()
         if dump.returncode != 0:
-            raise BackupError(f"pg_dump failed: {errors.strip()[-2000:]}")
+            raise BackupError(t("pg_dump failed: {value}", value=errors.strip()[-2000:]))
         partial.rename(out)
         kept_path.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
     finally:
@@ -139,14 +144,18 @@ def _create_database(settings: Settings, name: str) -> None:
     if settings.database.uses_local_cluster:
         cluster = LocalCluster(settings.database, log=lambda message: None)
         if cluster.database_exists(name):
-            raise BackupError(f"database {name} exists: a restore makes a new database, choose another name")
+            raise BackupError(
+                t("database {name} exists: a restore makes a new database, choose another name", name=name)
+            )
         cluster.create_database(name)
         return
     engine = create_engine(settings.database.url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
             if connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
-                raise BackupError(f"database {name} exists: a restore makes a new database, choose another name")
+                raise BackupError(
+                    t("database {name} exists: a restore makes a new database, choose another name", name=name)
+                )
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
@@ -187,14 +196,16 @@ def restore(settings: Settings, dump: Path, into: str, *, check: bool = True, jo
     """Restore ``dump`` into a new database ``into`` on the settings' server, then (``check``)
     compare its answers with those kept at the backup. Nothing is left of a failed restore."""
     if not DATABASE_NAME.fullmatch(into):
-        raise BackupError(f"database name {into!r}: use lower-case letters, digits and _ (at most 63)")
+        raise BackupError(t("database name {into!r}: use lower-case letters, digits and _ (at most 63)", into=into))
     if not dump.is_file():
-        raise BackupError(f"{dump} is not a file")
+        raise BackupError(t("{dump} is not a file", dump=dump))
     kept = backup_check.read_check_file(dump) if check else None
     pg_restore = _program("pg_restore", settings)
     listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True)
     if listing.returncode != 0:
-        raise BackupError(f"{dump} is not a backup made by `geo-service db backup` (pg_dump's custom format)")
+        raise BackupError(
+            t("{dump} is not a backup made by `geo-service db backup` (pg_dump's custom format)", dump=dump)
+        )
     local = settings.database.uses_local_cluster
     started = time.perf_counter()
     _create_database(settings, into)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 from geo_service.boundaries.versions import in_force_or_none
 from geo_service.cases.queries import get_incident
 from geo_service.errors import GeoServiceError
+from geo_service.i18n import t
 from geo_service.lookup.locate import locate_with
 from geo_service.settings import Settings
 
@@ -153,13 +154,16 @@ def read_check_file(dump: Path) -> dict:
     path = check_file(dump)
     if not path.exists():
         raise BackupCheckError(
-            f"{path.name} is not beside {dump}: without it the restored database cannot be compared "
-            "with the backed-up one (restore with --no-check to skip the comparison)"
+            t(
+                "{name} is not beside {dump}: without it the restored database cannot be compared with the backed-up one (restore with --no-check to skip the comparison)",
+                name=path.name,
+                dump=dump,
+            )
         )
     try:
         kept = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise BackupCheckError(f"{path} cannot be read: {exc}") from None
+        raise BackupCheckError(t("{path} cannot be read: {exc}", path=path, exc=exc)) from None
     if not isinstance(kept, dict) or kept.get("format") != FORMAT:
-        raise BackupCheckError(f"{path} is not a check file of this version of geo_service")
+        raise BackupCheckError(t("{path} is not a check file of this version of geo_service", path=path))
     return kept

@@ -29,6 +29,7 @@ from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import Coverage, coverage, coverage_errors, number_errors
 from geo_service.coordinates.projection import metric_srid_of
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.lookup.grid_index import GridIndex
 from geo_service.lookup.locate import GRID_HIERARCHY
 from geo_service.progress import Reporter, Silent
@@ -92,7 +93,7 @@ class GridSnapshot:
     def load(cls, connection: Connection, boundaries: InForce, settings: Settings) -> GridSnapshot:
         table = pd.DataFrame(connection.execute(GRIDS, {"versions": boundaries.ids}).mappings().all())
         if table.empty:
-            raise InvalidInput(f"boundary versions {boundaries.name()} have no grids", field="at")
+            raise InvalidInput(t("boundary versions {value} have no grids", value=boundaries.name()), field="at")
         geometries = shapely.from_wkb(table.pop("wkb").map(bytes).to_numpy())
         index = GridIndex(table["code"], table["level"], geometries)
         srid = metric_srid_of(settings.place, shapely.total_bounds(geometries))
@@ -241,7 +242,13 @@ def file_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InvalidInput(
-            f"{path.name}: unknown file type {suffix!r}; use one of {', '.join(sorted(FORMATS))}", field="file"
+            t(
+                "{name}: unknown file type {suffix!r}; use one of {FORMATS}",
+                name=path.name,
+                suffix=suffix,
+                FORMATS=", ".join(sorted(FORMATS)),
+            ),
+            field="file",
         )
     return FORMATS[suffix]
 
@@ -256,14 +263,20 @@ def read_points(
     """
     kind = file_format(path)
     if not path.exists():
-        raise InvalidInput(f"{path}: no such file", field="file")
+        raise InvalidInput(t("{path}: no such file", path=path), field="file")
     try:
         if kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
             missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
             if missing:
                 raise InvalidInput(
-                    f"{path.name}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})", field="file"
+                    t(
+                        "{name}: no column {missing} (columns: {columns})",
+                        name=path.name,
+                        missing=", ".join(missing),
+                        columns=", ".join(frame.columns),
+                    ),
+                    field="file",
                 )
             problems = np.full(len(frame), "", dtype=object)
             columns = []
@@ -278,7 +291,9 @@ def read_points(
     except InvalidInput:
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed file is reported, whatever the reader raised
-        raise InvalidInput(f"{path.name} cannot be read as {kind}: {exc}", field="file") from exc
+        raise InvalidInput(
+            t("{name} cannot be read as {kind}: {exc}", name=path.name, kind=kind, exc=exc), field="file"
+        ) from exc
     geometry = np.asarray(frame.geometry.values, dtype=object)
     kinds = shapely.get_type_id(geometry)
     is_point = (kinds == 0) & ~shapely.is_empty(geometry)
@@ -354,7 +369,9 @@ def assign_file(
     frame, lon, lat, problems = read_points(source, lon_column, lat_column)
     if crs_column:
         if crs_column not in frame.columns:
-            raise InvalidInput(f"{source.name}: no column {crs_column}", field="crs_column")
+            raise InvalidInput(
+                t("{name}: no column {crs_column}", name=source.name, crs_column=crs_column), field="crs_column"
+            )
         datums = frame[crs_column].astype(str).str.strip().str.lower().to_numpy(dtype=object)
     else:
         datums = np.asarray(crs)

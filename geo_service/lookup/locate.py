@@ -19,6 +19,7 @@ from geo_service.boundaries.versions import InForce, VersionInForce, in_force
 from geo_service.cases.responsibility import Responsible, check_colour, responsible, unit_chain
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.errors import NotFound
+from geo_service.i18n import t
 from geo_service.lookup.cameras import CameraView, cameras_seeing
 from geo_service.settings import Settings
 from geo_service.times import as_aware, local_day
@@ -180,7 +181,9 @@ def locate_with(
     if scope is not None and not (
         place and scope.holds(place.county_code, place.town_code, place.village_code, place.grid_code)
     ):
-        raise NotFound(f"no grid of your jurisdiction ({scope.name}) holds or is nearest to this point", field="lon")
+        raise NotFound(
+            t("no grid of your jurisdiction ({name}) holds or is nearest to this point", name=scope.name), field="lon"
+        )
     officers = {}
     if place is not None:
         officers = responsible(connection, place.units, local_day(moment, place_settings.timezone), risk_colour, tier)

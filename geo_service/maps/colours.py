@@ -13,6 +13,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 
 # A qualitative palette (ColorBrewer Set1 then Dark2) for categories without given colours.
 CATEGORY_PALETTE = [
@@ -69,7 +70,7 @@ def _colormap(name: str, low: float, high: float) -> branca.colormap.LinearColor
             cmap = getattr(schemes, candidate)
             return cmap.scale(low, high if high > low else low + 1)
     raise InvalidInput(
-        f"unknown colour map {name!r}: give a ColorBrewer name such as 'YlOrRd', 'Blues', 'viridis'",
+        t("unknown colour map {name!r}: give a ColorBrewer name such as 'YlOrRd', 'Blues', 'viridis'", name=name),
         field="colours",
     )
 
@@ -93,7 +94,7 @@ def colour_column(
         return fill, legend
     if not numeric:
         raise InvalidInput(
-            f"column {column!r} is not numeric: colour it with a dict of value -> colour",
+            t("column {column!r} is not numeric: colour it with a dict of value -> colour", column=column),
             field="colours",
         )
     finite = values[np.isfinite(values.astype(float))]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from geo_service.coordinates.datum import convert_geoseries
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.maps.colours import Legend, colour_column
 from geo_service.maps.offline import OfflineMap
 from geo_service.vocabulary import STORAGE_CRS
@@ -53,7 +54,10 @@ def _to_map_crs(frame: geopandas.GeoDataFrame, datum: str) -> geopandas.GeoDataF
     """Lon/lat in WGS84 (Leaflet's), then shifted to the map's datum if it is not WGS84."""
     if frame.crs is None:
         raise InvalidInput(
-            f"the frame has no CRS: set one (geo_service stores {STORAGE_CRS}, CGCS2000 lon/lat)",
+            t(
+                "the frame has no CRS: set one (geo_service stores {STORAGE_CRS}, CGCS2000 lon/lat)",
+                STORAGE_CRS=STORAGE_CRS,
+            ),
             field="frame.crs",
         )
     out = frame.to_crs(4326) if frame.crs.to_epsg() != 4326 else frame.copy()
@@ -114,7 +118,11 @@ def add_frame(
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
             raise InvalidInput(
-                f"the frame has no column {', '.join(map(repr, missing))} (it has {', '.join(map(str, frame.columns))})",
+                t(
+                    "the frame has no column {value} (it has {value2})",
+                    value=", ".join(map(repr, missing)),
+                    value2=", ".join(map(str, frame.columns)),
+                ),
                 field=field_name,
             )
     data = _to_map_crs(frame, getattr(m, "datum", "wgs84"))

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.maps.frames import DEFAULT_STYLE, add_frame, base_map, frame_bounds
 from geo_service.maps.offline import OfflineMap
 from geo_service.settings import PlaceSettings
@@ -109,7 +110,10 @@ def layer_map(
     """
     declared = load_layers()
     if layer not in declared:
-        raise InvalidInput(f"no layer {layer!r}; declared: {', '.join(sorted(declared))}", field="layer")
+        raise InvalidInput(
+            t("no layer {layer!r}; declared: {declared}", layer=layer, declared=", ".join(sorted(declared))),
+            field="layer",
+        )
     spec = declared[layer]
     frame = layer_frame(engine, spec, place=place, bbox=bbox, **filters)
     paint = spec.style

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.boundaries.versions import Version, find_version, list_versions
 from geo_service.errors import NotFound
+from geo_service.i18n import t
 from geo_service.vocabulary import STORAGE_SRID
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -250,4 +251,4 @@ def collection(connection: Connection, collection_id: str) -> Collection:
             return _version_grids(find_version(connection, int(match.group(1))))
         except NotFound:
             pass
-    raise NotFound(f"no collection {collection_id!r}", field="collectionId")
+    raise NotFound(t("no collection {collection_id!r}", collection_id=collection_id), field="collectionId")

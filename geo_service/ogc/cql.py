@@ -25,6 +25,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.vocabulary import STORAGE_SRID
 
 LANGUAGES = ("cql2-text", "cql2-json")
@@ -68,14 +69,17 @@ def parse_filter(raw: str, language: str | None) -> ast.Node:
     """The syntax tree of a CQL2 filter in ``language`` (``cql2-text``, the default, or ``cql2-json``)."""
     language = (language or "cql2-text").lower()
     if language not in LANGUAGES:
-        raise FilterError(f"{language!r} is not one of {', '.join(LANGUAGES)}", field="filter-lang")
+        raise FilterError(
+            t("{language!r} is not one of {LANGUAGES}", language=language, LANGUAGES=", ".join(LANGUAGES)),
+            field="filter-lang",
+        )
     if len(raw) > MAX_FILTER_CHARS:
-        raise FilterError(f"longer than {MAX_FILTER_CHARS:,} characters")
+        raise FilterError(t("longer than {MAX_FILTER_CHARS:,} characters", MAX_FILTER_CHARS=MAX_FILTER_CHARS))
     try:
         return parse_json(json.loads(raw)) if language == "cql2-json" else parse_text(raw)
     except Exception as exc:  # noqa: BLE001 - the parsers raise many kinds for a malformed filter
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FilterError(f"not readable as {language}: {reason[:300]}") from None
+        raise FilterError(t("not readable as {language}: {value}", language=language, value=reason[:300])) from None
 
 
 class BoundSQL(Evaluator):
@@ -94,7 +98,7 @@ class BoundSQL(Evaluator):
 
     def adopt(self, node, *sub_args):
         what = getattr(node, "name", None) or type(node).__name__
-        raise FilterError(f"{what} is not supported here")
+        raise FilterError(t("{what} is not supported here", what=what))
 
     @handle(ast.Not)
     def not_(self, node, sub):
@@ -145,7 +149,7 @@ class BoundSQL(Evaluator):
             return f"({lhs} {_TEMPORAL[node.op]} {rhs})"
         if node.op == ast.TemporalComparisonOp.DURING and isinstance(node.rhs, values.Interval):
             return f"({lhs} > {rhs[0]} AND {lhs} < {rhs[1]})"
-        raise FilterError(f"the temporal operator {node.op.name} is not supported here")
+        raise FilterError(t("the temporal operator {name} is not supported here", name=node.op.name))
 
     @handle(ast.Function)
     def function(self, node: ast.Function, *arguments):
@@ -155,7 +159,9 @@ class BoundSQL(Evaluator):
         if name == "bbox" and len(arguments) in (4, 6):  # BBOX(...) as a geometry literal
             corners = arguments if len(arguments) == 4 else [arguments[i] for i in (0, 1, 3, 4)]
             return f"ST_MakeEnvelope({', '.join(corners)}, {STORAGE_SRID})"
-        raise FilterError(f"the function {node.name} is not supported here (CASEI, LOWER, UPPER and BBOX are)")
+        raise FilterError(
+            t("the function {name} is not supported here (CASEI, LOWER, UPPER and BBOX are)", name=node.name)
+        )
 
     @handle(ast.Attribute)
     def attribute(self, node: ast.Attribute):
@@ -164,7 +170,9 @@ class BoundSQL(Evaluator):
             return self.geometry_column
         if name not in self.columns:
             known = ", ".join(sorted(self.columns))
-            raise FilterError(f"{name!r} is not a queryable property (queryables: {known}, geometry)")
+            raise FilterError(
+                t("{name!r} is not a queryable property (queryables: {known}, geometry)", name=name, known=known)
+            )
         return self.columns[name]
 
     @handle(values.Geometry, values.Envelope)
@@ -178,10 +186,10 @@ class BoundSQL(Evaluator):
     @handle(*values.LITERALS)
     def literal(self, node):
         if isinstance(node, list):
-            raise FilterError("a list is allowed only after IN")
+            raise FilterError(t("a list is allowed only after IN"))
         if isinstance(node, (datetime, date, time, str, int, float, bool)):
             return self.bind(node)
-        raise FilterError(f"the value {node!r} is not supported here")
+        raise FilterError(t("the value {node!r} is not supported here", node=node))
 
 
 def filter_sql(tree: ast.Node, columns: dict[str, str], geometry: str) -> tuple[str, dict[str, Any]]:

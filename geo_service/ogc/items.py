@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force
 from geo_service.errors import NotFound
+from geo_service.i18n import t
 from geo_service.ogc.collections import CRS84, DEFAULT_LIMIT, MAX_LIMIT, Collection, collection
 from geo_service.ogc.cql import filter_sql, parse_filter
 from geo_service.ogc.params import (
@@ -63,7 +64,8 @@ def _version(connection: Connection, c: Collection, when, zone: str) -> list[int
         return [c.fixed_version]
     if when is not None and when[0] != when[1]:
         raise BadRequest(
-            f"datetime: {c.id} answers for an instant (the version then in force), not an interval", field="datetime"
+            t("datetime: {id} answers for an instant (the version then in force), not an interval", id=c.id),
+            field="datetime",
         )
     return in_force(connection, when[0] if when else now(zone)).ids
 
@@ -117,14 +119,20 @@ def items(
     unknown = sorted(set(asked.filters) - set(c.filters))
     if unknown:
         raise BadRequest(
-            f"{collection_id} cannot be filtered by {', '.join(unknown)}; "
-            f"it can by {', '.join(c.filters) or 'nothing'} (or any property with a CQL2 filter)",
+            t(
+                "{collection_id} cannot be filtered by {unknown}; it can by {value} (or any property with a CQL2 filter)",
+                collection_id=collection_id,
+                unknown=", ".join(unknown),
+                value=", ".join(c.filters) or "nothing",
+            ),
             field=unknown[0],
         )
     if not 1 <= asked.limit <= MAX_LIMIT:
-        raise BadRequest(f"limit: {asked.limit} is not between 1 and {MAX_LIMIT}", field="limit")
+        raise BadRequest(
+            t("limit: {limit} is not between 1 and {MAX_LIMIT}", limit=asked.limit, MAX_LIMIT=MAX_LIMIT), field="limit"
+        )
     if asked.offset < 0:
-        raise BadRequest(f"offset: {asked.offset} is negative", field="offset")
+        raise BadRequest(t("offset: {offset} is negative", offset=asked.offset), field="offset")
     if asked.filter_crs is not None:
         parse_crs(asked.filter_crs, "filter-crs")
     params: dict = {"versions": _version(connection, c, when, zone), "limit": asked.limit + 1, **scope.params()}
@@ -193,7 +201,10 @@ def item(
     uri, srid, lat_first = parse_crs(crs)
     params = {"versions": _version(connection, c, None, zone), "fid": feature_id, **scope.params()}
     if c.id_column == "i.id" and not feature_id.isdigit():
-        raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
+        raise NotFound(
+            t("no feature {feature_id!r} in {collection_id}", feature_id=feature_id, collection_id=collection_id),
+            field="featureId",
+        )
     row = connection.execute(
         text(
             f"SELECT {_feature_sql(c, srid, lat_first)} FROM {c.source} AND {c.id_column}::text = :fid "
@@ -202,7 +213,10 @@ def item(
         params,
     ).scalar()
     if row is None:
-        raise NotFound(f"no feature {feature_id!r} in {collection_id}", field="featureId")
+        raise NotFound(
+            t("no feature {feature_id!r} in {collection_id}", feature_id=feature_id, collection_id=collection_id),
+            field="featureId",
+        )
     return {**row, "crs": uri}
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from geo_service.coordinates.bbox import BBox
 from geo_service.coordinates.bbox import parse_bbox as parse_lonlat_bbox
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.ogc.collections import CRS84, EPSG, SUPPORTED_CRS, Collection
 from geo_service.times import parse_moment
 
@@ -41,7 +42,13 @@ def parse_crs(value: str | None, field_name: str = "crs") -> tuple[str, int, boo
         uri = CRS84
     if uri not in SUPPORTED_CRS:
         raise BadRequest(
-            f"{field_name}: {value!r} is not supported; use one of {', '.join(SUPPORTED_CRS)}", field=field_name
+            t(
+                "{field_name}: {value!r} is not supported; use one of {SUPPORTED_CRS}",
+                field_name=field_name,
+                value=value,
+                SUPPORTED_CRS=", ".join(SUPPORTED_CRS),
+            ),
+            field=field_name,
         )
     srid, lat_first = SUPPORTED_CRS[uri]
     return uri, srid, lat_first
@@ -70,11 +77,11 @@ def parse_datetime(value: str | None, zone: str) -> tuple[datetime | None, datet
         start, _, end = value.partition("/")
         interval = one(start), one(end)
         if interval[0] and interval[1] and interval[0] > interval[1]:
-            raise BadRequest(f"datetime: {value!r} ends before it starts", field="datetime")
+            raise BadRequest(t("datetime: {value!r} ends before it starts", value=value), field="datetime")
         return interval
     instant = one(value)
     if instant is None:
-        raise BadRequest("datetime: an instant cannot be '..'", field="datetime")
+        raise BadRequest(t("datetime: an instant cannot be '..'"), field="datetime")
     return instant, instant
 
 
@@ -89,7 +96,13 @@ def parse_sortby(value: str | None, c: Collection) -> list[tuple[str, bool]]:
         name = part.lstrip("+-").strip()
         if name not in c.sortable:
             raise BadRequest(
-                f"sortby: {c.id} cannot be sorted by {name!r}; it can by {', '.join(c.sortable)}", field="sortby"
+                t(
+                    "sortby: {id} cannot be sorted by {name!r}; it can by {sortable}",
+                    id=c.id,
+                    name=name,
+                    sortable=", ".join(c.sortable),
+                ),
+                field="sortby",
             )
         keys.append((name, descending))
     return keys
@@ -112,6 +125,6 @@ def decode_cursor(value: str, length: int) -> list:
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest(
-            "cursor: not a cursor of this listing with this sortby (follow the 'next' link as given)", field="cursor"
+            t("cursor: not a cursor of this listing with this sortby (follow the 'next' link as given)"), field="cursor"
         ) from None
     return values

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo_service.auth.audit import record
 from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.rules.files import Reading, Sheet, header_problems, read_path, read_uploads, write_csv, write_xlsx
 from geo_service.rules.tables import (
     MAX_ROWS,
@@ -129,7 +130,9 @@ class RulesChange:
 def rule_table(name: str) -> RuleTable:
     """The rule table called ``name`` (as its file is), or NotFound listing the tables."""
     if name not in TABLES:
-        raise NotFound(f"{name!r} is not a rules table; tables: {', '.join(TABLES)}", field="table")
+        raise NotFound(
+            t("{name!r} is not a rules table; tables: {TABLES}", name=name, TABLES=", ".join(TABLES)), field="table"
+        )
     return TABLES[name]
 
 
@@ -150,7 +153,9 @@ def export_rules(connection: Connection, folder: Path, *, fmt: str = "csv") -> l
     laid out as the defaults in ``geo_service/rules/``, or (``fmt="xlsx"``) ``rules.xlsx`` with a
     sheet per table. Returns the files written."""
     if fmt not in FORMATS:
-        raise InvalidInput(f"format {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
+        raise InvalidInput(
+            t("format {fmt!r} is not one of {FORMATS}", fmt=fmt, FORMATS=", ".join(FORMATS)), field="format"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     tables = read_rules(connection)
     if fmt == "xlsx":
@@ -206,7 +211,11 @@ def apply_reading(
         sheets[sheet.table.name] = sheet
     if not sheets and not problems:
         raise InvalidInput(
-            f"{source}: no rules table found; name files or sheets after the tables: {', '.join(TABLES)}",
+            t(
+                "{source}: no rules table found; name files or sheets after the tables: {TABLES}",
+                source=source,
+                TABLES=", ".join(TABLES),
+            ),
             field="file",
             skipped=reading.skipped,
         )
@@ -404,7 +413,10 @@ def _write(connection: Connection, parsed: dict[str, list[dict]], current: dict[
                     connection.execute(text(f"DELETE FROM {table.db_table} WHERE {_where_key(table)}"), row)
             except IntegrityError:  # named by a row written since the check (a case recorded meanwhile)
                 raise Conflict(
-                    f"{name}: {key_text(key_of(table, row))} is in use: it cannot be removed (keep its row); "
-                    "nothing was changed",
+                    t(
+                        "{name}: {value} is in use: it cannot be removed (keep its row); nothing was changed",
+                        name=name,
+                        value=key_text(key_of(table, row)),
+                    ),
                     field="file",
                 ) from None

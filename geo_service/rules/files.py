@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.rules.tables import TABLES, Problem, Row, RuleTable, Value, as_text, table_named
 
 SUFFIXES = (".csv", ".xlsx", ".zip")
@@ -48,7 +49,7 @@ def read_path(path: Path) -> Reading:
     elif path.is_file():
         read_named(path.name, path.read_bytes(), reading)
     else:
-        raise InvalidInput(f"{path}: no such file or folder", field="path")
+        raise InvalidInput(t("{path}: no such file or folder", path=path), field="path")
     return reading
 
 

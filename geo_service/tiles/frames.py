@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from geo_service.boundaries.versions import in_force
 from geo_service.coordinates.projection import counties_srid
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
 from geo_service.tiles.mvt import bind_values, source_sql
@@ -50,7 +51,9 @@ def layer_frame(
     """
     unknown = sorted(set(values) - set(layer.parameters))
     if unknown:
-        raise InvalidInput(f"{unknown[0]}: layer {layer.name!r} takes no such parameter", field=unknown[0])
+        raise InvalidInput(
+            t("{value}: layer {name!r} takes no such parameter", value=unknown[0], name=layer.name), field=unknown[0]
+        )
     west, south, east, north = bbox or WORLD
     columns = ", ".join(f'src."{p}"' for p in [*([layer.id_column] if layer.id_column else []), *layer.properties])
     sql = f'SELECT {columns}, src."{layer.geometry_column}" AS geometry FROM ({source_sql(layer)}) src'

@@ -32,6 +32,7 @@ from typing import Any
 
 from geo_service import vocabulary
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PROJECT_ROOT
 from geo_service.times import parse_moment
 
@@ -118,8 +119,12 @@ class Parameter:
             unknown = [v for v in items if allowed is not None and v not in allowed]
             if unknown:
                 raise InvalidInput(
-                    f"{self.name}: unknown value {', '.join(map(repr, unknown))}; "
-                    f"expected some of {', '.join(sorted(allowed or ()))} (comma-separated)",
+                    t(
+                        "{name}: unknown value {value}; expected some of {value2} (comma-separated)",
+                        name=self.name,
+                        value=", ".join(map(repr, unknown)),
+                        value2=", ".join(sorted(allowed or ())),
+                    ),
                     field=self.name,
                 )
             return items or None
@@ -128,12 +133,19 @@ class Parameter:
             try:
                 return int(value)
             except ValueError:
-                raise InvalidInput(f"{self.name}: {value!r} is not a whole number", field=self.name) from None
+                raise InvalidInput(
+                    t("{name}: {value!r} is not a whole number", name=self.name, value=value), field=self.name
+                ) from None
         if self.type == "datetime":
             return parse_moment(value, self.name, zone)
         if allowed is not None and value not in allowed:
             raise InvalidInput(
-                f"{self.name}: unknown value {value!r}; expected one of {', '.join(sorted(allowed))}",
+                t(
+                    "{name}: unknown value {value!r}; expected one of {allowed}",
+                    name=self.name,
+                    value=value,
+                    allowed=", ".join(sorted(allowed)),
+                ),
                 field=self.name,
             )
         return value

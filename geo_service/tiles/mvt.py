@@ -26,6 +26,7 @@ from geo_service.auth.jurisdiction import Jurisdiction, area_covers
 from geo_service.coordinates.datum import convert, parse_datum
 from geo_service.coordinates.projection import metric_srid
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.layers import Layer
 from geo_service.times import parse_moment
@@ -47,11 +48,20 @@ class Tile:
     @classmethod
     def checked(cls, z: int, x: int, y: int) -> Tile:
         if not 0 <= z <= 24:
-            raise InvalidInput(f"z: zoom {z} is outside 0..24", field="z")
+            raise InvalidInput(t("z: zoom {z} is outside 0..24", z=z), field="z")
         side = 1 << z
         for name, value in (("x", x), ("y", y)):
             if not 0 <= value < side:
-                raise InvalidInput(f"{name}: {value} is outside 0..{side - 1} at zoom {z}", field=name)
+                raise InvalidInput(
+                    t(
+                        "{name}: {value} is outside 0..{value2} at zoom {z}",
+                        name=name,
+                        value=value,
+                        value2=side - 1,
+                        z=z,
+                    ),
+                    field=name,
+                )
         return cls(z, x, y)
 
     @property

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.coordinates.datum import convert_geometry
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 from geo_service.settings import Settings
 from geo_service.tiles.service import display_datum
 from geo_service.times import local_day
@@ -66,11 +67,11 @@ def jurisdiction_extent(jurisdiction: Jurisdiction, datum: str) -> dict:
 def convert_collection(collection: dict, src: str, dst: str) -> dict:
     """A GeoJSON FeatureCollection (lon/lat) moved from datum ``src`` to ``dst``, properties kept."""
     if collection.get("type") != "FeatureCollection" or not isinstance(collection.get("features"), list):
-        raise InvalidInput("body: must be a GeoJSON FeatureCollection", field="body")
+        raise InvalidInput(t("body: must be a GeoJSON FeatureCollection"), field="body")
     try:
         frame = geopandas.GeoDataFrame.from_features(collection["features"])
     except (KeyError, TypeError, ValueError, shapely.errors.GEOSException) as e:
-        raise InvalidInput(f"body: not readable as GeoJSON features ({e})", field="body") from None
+        raise InvalidInput(t("body: not readable as GeoJSON features ({e})", e=e), field="body") from None
     moved = convert_geometry(frame.geometry.values, src, dst)
     features = [
         {**feature, "geometry": mapping(geom) if geom is not None else None}

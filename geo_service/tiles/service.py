@@ -22,6 +22,7 @@ from geo_service.auth.principal import Principal
 from geo_service.boundaries.versions import InForce, in_force, published_version
 from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.tiles.cache import TileCache
 from geo_service.tiles.layers import Layer
@@ -53,7 +54,7 @@ def display_datum(raw: str | None) -> str:
     try:
         datum = parse_datum(raw)
     except ValueError as e:
-        raise InvalidInput(f"datum: {e}", field="datum") from None
+        raise InvalidInput(t("datum: {e}", e=e), field="datum") from None
     return "wgs84" if datum == "cgcs2000" else datum
 
 
@@ -72,7 +73,9 @@ class TileService:
         try:
             return self.layers[name]
         except KeyError:
-            raise NotFound(f"no map layer {name!r}; layers: {', '.join(self.layers)}", field="layer") from None
+            raise NotFound(
+                t("no map layer {name!r}; layers: {layers}", name=name, layers=", ".join(self.layers)), field="layer"
+            ) from None
 
     def version(
         self, connection: Connection, version_ids: list[int] | None = None, at: datetime | None = None
@@ -86,7 +89,10 @@ class TileService:
         twice = sorted({c for c in counties if counties.count(c) > 1})
         if twice:
             raise InvalidInput(
-                f"version: two versions of county {twice[0][:6]} were given; a tile is drawn for one per county",
+                t(
+                    "version: two versions of county {value} were given; a tile is drawn for one per county",
+                    value=twice[0][:6],
+                ),
                 field="version",
             )
         return InForce(tuple(versions))
@@ -123,7 +129,13 @@ class TileService:
         if unknown:
             takes = ", ".join(sorted(set(layer.parameters) | RESERVED))
             raise InvalidInput(
-                f"{unknown[0]}: layer {layer.name!r} takes no such parameter (it takes {takes})", field=unknown[0]
+                t(
+                    "{value}: layer {name!r} takes no such parameter (it takes {takes})",
+                    value=unknown[0],
+                    name=layer.name,
+                    takes=takes,
+                ),
+                field=unknown[0],
             )
         values = {}
         for name, parameter in layer.parameters.items():
@@ -135,7 +147,9 @@ class TileService:
                 )
         bound = bind_values(layer, values, self.place)
         if bound.get("start") is not None and bound.get("end") is not None and bound["start"] >= bound["end"]:
-            raise InvalidInput(f"end: {values['end']} is not after start {values['start']}", field="end")
+            raise InvalidInput(
+                t("end: {end} is not after start {start}", end=values["end"], start=values["start"]), field="end"
+            )
         return values
 
     def style_filters(self, connection: Connection, query: Mapping[str, list[str]]) -> dict[str, str]:
@@ -224,7 +238,12 @@ def _ids_param(query: Mapping[str, list[str]], name: str) -> list[int]:
     parts = [part.strip() for part in raw.split(",")]
     if len(parts) > 1000 or not all(part.isdigit() and len(part) <= 9 for part in parts):
         raise InvalidInput(
-            f"{name}: {raw[:80]!r} is not a list of boundary version ids (whole numbers, comma-separated)", field=name
+            t(
+                "{name}: {value!r} is not a list of boundary version ids (whole numbers, comma-separated)",
+                name=name,
+                value=raw[:80],
+            ),
+            field=name,
         )
     return [int(part) for part in parts]
 

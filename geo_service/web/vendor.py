@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo_service.errors import Unavailable
+from geo_service.i18n import t
 
 VENDOR_DIR = Path(__file__).resolve().parent / "vendor"
 
@@ -78,8 +79,11 @@ def asset_path(package: str, file: str) -> Path:
     path = pkg.folder / file
     if not path.is_file() or not _stamp(pkg).is_file():
         raise Unavailable(
-            f"{pkg.spec} is not installed ({path.name} missing): run scripts/install.sh "
-            "or `python -m geo_service.web.vendor` once while the npm registry is reachable"
+            t(
+                "{spec} is not installed ({name} missing): run scripts/install.sh or `python -m geo_service.web.vendor` once while the npm registry is reachable",
+                spec=pkg.spec,
+                name=path.name,
+            )
         )
     return path
 
