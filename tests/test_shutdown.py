@@ -163,15 +163,14 @@ def test_systemd_units_for_the_service_the_outbox_and_the_cluster(tmp_path, data
     )
     assert done.returncode == 0, done.stderr
     units = {p.name: p.read_text() for p in out.iterdir()}
-    expected = {"geo-service.service", "geo-service-outbox.service", "geo-service-outbox.timer"}
-    expected |= {"geo-service-remind.service", "geo-service-remind.timer"}
+    expected = {"geo-service.service", "geo-service-outbox.service"}
     assert set(units) == expected | (set() if database_url else {"geo-service-db.service"})
     service = units["geo-service.service"]
     assert "serve --host 127.0.0.1 --port 8000" in service and "KillSignal=SIGTERM" in service
     assert "User=geo" in service and f"WorkingDirectory={PROJECT_ROOT}" in service
     assert ("Requires=geo-service-db.service" in service) == (database_url is None)
-    assert "outbox send" in units["geo-service-outbox.service"]
-    assert "OnUnitActiveSec=1min" in units["geo-service-outbox.timer"]
+    assert "outbox run" in units["geo-service-outbox.service"]
+    assert "Restart=on-failure" in units["geo-service-outbox.service"]
     assert "systemctl enable --now" in done.stderr
     if shutil.which("systemd-analyze"):
         for name, body in units.items():  # verified as the local machine's user would run them

@@ -20,7 +20,10 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.cases.notices import DUE_MESSAGE, notice_text, templates
 from geo_service.db.partitions import generic_key_checks
+from geo_service.i18n import Language
+from geo_service.times import DEFAULT_ZONE
 
 MAX_ATTEMPTS = 8
 
@@ -101,37 +104,36 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def deliver(engine: Engine, sender: Sender, limit: int = 1000) -> Delivery:
-    """Send up to ``limit`` messages that are due, each in its own transaction."""
+def deliver(
+    engine: Engine, sender: Sender, limit: int = 1000, *, zone: str = DEFAULT_ZONE, language: Language = "zh"
+) -> Delivery:
+    """Send up to ``limit`` messages that are due, each in its own transaction, in words from the
+    templates of their kinds (``geo_service.cases.notices``); the text sent is kept on the message."""
     sent = failed = 0
+    with engine.connect() as connection:
+        known = templates(connection)
     for _ in range(limit):
         with engine.begin() as connection:
-            row = connection.execute(
-                text("""
-                SELECT id, payload, attempts FROM outbox
-                 WHERE sent_at IS NULL AND attempts < :max AND next_attempt_at <= now()
-                 ORDER BY next_attempt_at, id
-                 LIMIT 1
-                   FOR UPDATE SKIP LOCKED
-            """),
-                {"max": MAX_ATTEMPTS},
-            ).first()
+            row = connection.execute(DUE_MESSAGE, {"max": MAX_ATTEMPTS}).first()
             if row is None:
                 break
+            words = notice_text(row, known, zone, language)
             try:
-                sender.send({"id": row.id, **row.payload})
+                sender.send({"id": row.id, **row.payload, "text": words})
             except (OSError, RuntimeError, urllib.error.URLError) as exc:
                 connection.execute(
                     text("""
-                    UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + :wait, last_error = :error
+                    UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + :wait, last_error = :error,
+                           text = :text
                      WHERE id = :id
                 """),
-                    {"id": row.id, "wait": backoff(row.attempts + 1), "error": str(exc)[:500]},
+                    {"id": row.id, "wait": backoff(row.attempts + 1), "error": str(exc)[:500], "text": words},
                 )
                 failed += 1
                 continue
             connection.execute(
-                text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :id"), {"id": row.id}
+                text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1, text = :text WHERE id = :id"),
+                {"id": row.id, "text": words},
             )
             sent += 1
     return Delivery(sent, failed)

@@ -10,6 +10,7 @@ import typer
 
 from geo_service.cli import audit, boundaries, county, db, demo, rules, systemd, users
 from geo_service.cli.errors import reported
+from geo_service.cli.outbox import outbox_app
 
 app = typer.Typer(
     help="geo_service: grids, officers, cameras and incidents of a county on PostGIS.",
@@ -222,46 +223,7 @@ def sla(
         console.print(detail)
 
 
-outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
-
-
-@outbox_app.command("send")
-def outbox_send(
-    limit: int = typer.Option(1000, help="Send at most this many messages."),
-    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
-) -> None:
-    """Deliver the notifications that are due, with retries for those that fail."""
-    from geo_service.cases.outbox import LogSender, WebhookSender, deliver
-    from geo_service.cli.context import engine as cli_engine
-    from geo_service.cli.context import settings as cli_settings
-
-    rules = cli_settings().cases
-    url = webhook or rules.outbox_webhook_url
-    sender = WebhookSender(url) if url else LogSender(rules.outbox_log)
-    with reported():
-        done = deliver(cli_engine(), sender, limit)
-    typer.echo(
-        f"{done.sent:,} sent, {done.failed:,} failed (to be retried)"
-        f"{'' if url else f'; written to {rules.outbox_log}'}",
-        err=True,
-    )
-
-
-@outbox_app.command("remind")
-def outbox_remind(
-    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
-) -> None:
-    """Queue reminders for the cases whose deadline draws near (once per deadline); run it from cron."""
-    from geo_service.cases.sla import remind_due
-    from geo_service.cli.context import engine as cli_engine
-    from geo_service.cli.context import settings as cli_settings
-
-    settings = cli_settings()
-    within = timedelta(hours=due_within or settings.cases.due_soon_hours)
-    with reported(), cli_engine().begin() as connection:
-        count = remind_due(connection, None, within, settings.place.timezone)
-    typer.echo(f"{count:,} cases reminded; `geo-service outbox send` delivers the messages", err=True)
 
 
 @app.command()

@@ -59,41 +59,19 @@ RestartSec=5
 WantedBy=multi-user.target
 """,
         "geo-service-outbox.service": f"""[Unit]
-Description=geo_service: deliver the notifications that are due
+Description=geo_service: deliver notifications and queue reminders of deadlines, on schedule
 After={after}
 {needs}
 [Service]
-Type=oneshot
-{_common(root, user)}ExecStart={command} outbox send
-""",
-        "geo-service-outbox.timer": """[Unit]
-Description=geo_service: deliver notifications every minute
-
-[Timer]
-OnBootSec=1min
-OnUnitActiveSec=1min
-AccuracySec=5s
+Type=simple
+{_common(root, user)}ExecStart={command} outbox run
+Restart=on-failure
+RestartSec=5s
+KillSignal=SIGTERM
+TimeoutStopSec=60
 
 [Install]
-WantedBy=timers.target
-""",
-        "geo-service-remind.service": f"""[Unit]
-Description=geo_service: queue reminders of deadlines drawing near
-After={after}
-{needs}
-[Service]
-Type=oneshot
-{_common(root, user)}ExecStart={command} outbox remind
-""",
-        "geo-service-remind.timer": """[Unit]
-Description=geo_service: queue reminders every ten minutes
-
-[Timer]
-OnBootSec=2min
-OnUnitActiveSec=10min
-
-[Install]
-WantedBy=timers.target
+WantedBy=multi-user.target
 """,
     }
     if local:
@@ -125,7 +103,7 @@ def systemd_command(
     out.mkdir(parents=True, exist_ok=True)
     for name, body in units.items():
         (out / name).write_text(body)
-    enable = ["geo-service.service", "geo-service-outbox.timer", "geo-service-remind.timer"]
+    enable = ["geo-service.service", "geo-service-outbox.service"]
     if "geo-service-db.service" in units:
         enable.insert(0, "geo-service-db.service")
     typer.echo(

@@ -22,6 +22,7 @@ RULE_FILES = (
     "camera_kinds",
     "value_aliases",
     "regions",
+    "notice_templates",
 )
 
 

@@ -14,6 +14,7 @@ _REFERENCE = {
     "camera_kinds": ("code", "name_zh", "name_en", "fov_deg", "range_m"),
     "value_aliases": ("field", "alias", "value"),
     "regions": ("code", "name_zh", "name_en"),
+    "notice_templates": ("kind", "text_zh", "text_en"),
 }
 
 

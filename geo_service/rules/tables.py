@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -120,6 +121,25 @@ def boolean(text: str | None) -> bool:
     raise Bad(f"{text!r} is neither true nor false")
 
 
+# What a notification's template may name (``geo_service.cases.notices`` fills them in).
+NOTICE_FIELDS = ("to", "role", "case", "category", "risk", "place", "deadline", "note", "action", "status")
+
+
+def notice_text(text: str | None) -> str:
+    if text is None:
+        raise Bad("empty: a message text is needed")
+    if len(text) > 500:
+        raise Bad("longer than 500 characters (a text message)")
+    try:
+        named = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as e:
+        raise Bad(f"{text!r} is not a template: {e} (write a value's name in braces, like {{case}})") from None
+    unknown = sorted(named - set(NOTICE_FIELDS))
+    if unknown:
+        raise Bad(f"{', '.join(unknown)} is not a value a message can show; use {', '.join(NOTICE_FIELDS)}")
+    return text
+
+
 @dataclass(frozen=True)
 class RuleTable:
     """A rule table: its name in files and the API, its table in the database, its columns (in
@@ -170,6 +190,13 @@ TABLES: dict[str, RuleTable] = {
                 "range_m": real(0, MAX_CAMERA_RANGE_M, "the range in metres"),
             },
             "code",
+        ),
+        RuleTable(
+            "notice_templates",
+            "notice_templates",
+            ("kind",),
+            {"kind": code(40), "text_zh": notice_text, "text_en": notice_text},
+            "kind",
         ),
         RuleTable("job_titles", "job_titles", ("title",), {"title": words(100), "role": code(40)}, "role, title"),
         RuleTable(

@@ -1,0 +1,99 @@
+"""``geo-service outbox``: deliver the notifications, queue reminders, or run both as a service."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+
+import typer
+
+from geo_service.cli.errors import reported
+
+outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
+
+
+def _sender(webhook: str | None):
+    from geo_service.cases.outbox import LogSender, WebhookSender
+    from geo_service.cli.context import settings as cli_settings
+
+    rules = cli_settings().cases
+    url = webhook or rules.outbox_webhook_url
+    return (WebhookSender(url) if url else LogSender(rules.outbox_log)), (None if url else rules.outbox_log)
+
+
+@outbox_app.command("send")
+def outbox_send(
+    limit: int = typer.Option(1000, help="Send at most this many messages."),
+    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
+) -> None:
+    """Deliver the notifications that are due, with retries for those that fail."""
+    from geo_service.cases.outbox import deliver
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
+
+    sender, log = _sender(webhook)
+    with reported():
+        done = deliver(cli_engine(), sender, limit, zone=cli_settings().place.timezone)
+    typer.echo(
+        f"{done.sent:,} sent, {done.failed:,} failed (to be retried){f'; written to {log}' if log else ''}", err=True
+    )
+
+
+@outbox_app.command("remind")
+def outbox_remind(
+    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
+) -> None:
+    """Queue reminders for the cases whose deadline draws near (once per deadline)."""
+    from geo_service.cases.sla import remind_due
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
+
+    settings = cli_settings()
+    within = timedelta(hours=due_within or settings.cases.due_soon_hours)
+    with reported(), cli_engine().begin() as connection:
+        count = remind_due(connection, None, within, settings.place.timezone)
+    typer.echo(f"{count:,} cases reminded; `geo-service outbox send` delivers the messages", err=True)
+
+
+@outbox_app.command("run")
+def outbox_run(
+    interval: float = typer.Option(10.0, help="Seconds between rounds of sending."),
+    remind_every: float = typer.Option(600.0, help="Seconds between rounds of reminders."),
+    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
+    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
+    duration: float = typer.Option(None, "--for", help="Stop after this many seconds (default: run until stopped)."),
+) -> None:
+    """Deliver notifications and queue reminders on schedule until stopped (SIGTERM or Ctrl-C):
+    the sender as a service (`geo-service systemd` writes its unit)."""
+    from geo_service.cases.outbox_run import run
+    from geo_service.cli.context import engine as cli_engine
+    from geo_service.cli.context import settings as cli_settings
+
+    settings = cli_settings()
+    sender, log = _sender(webhook)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(
+        f"outbox running: sending every {interval:g} s, reminders every {remind_every:g} s"
+        f"{f', written to {log}' if log else ''}",
+        err=True,
+    )
+    with reported():
+        totals = run(
+            cli_engine(),
+            sender,
+            zone=settings.place.timezone,
+            remind_within=timedelta(hours=due_within or settings.cases.due_soon_hours),
+            interval_s=interval,
+            remind_every_s=remind_every,
+            stop=stop,
+            duration_s=duration,
+            report=lambda line: typer.echo(line, err=True),
+        )
+    typer.echo(
+        f"outbox stopped after {totals.rounds:,} rounds: {totals.sent:,} sent, {totals.failed:,} failed, "
+        f"{totals.reminded:,} cases reminded",
+        err=True,
+    )
