@@ -41,6 +41,7 @@ def browser():
             executable_path=CHROMIUM,
             args=[
                 "--no-sandbox",
+                "--lang=zh-CN",  # Chromium's own controls (date inputs) in Chinese, as a county's browser has them
                 "--disable-background-networking",
                 "--use-gl=swiftshader",
                 "--enable-unsafe-swiftshader",

@@ -146,14 +146,31 @@ def token_for(url: str, role: str = "admin", jurisdiction: str | None = None, na
     return add_user(engine, name, role, jurisdiction, settings=Settings(database_url=url), actor="tests")[1]
 
 
-def signed_in(url: str, role: str = "admin", jurisdiction: str | None = None, name: str | None = None, **settings):
-    """A TestClient on a new app over ``url`` whose requests carry a token of ``role`` over ``jurisdiction``."""
+def signed_in(
+    url: str,
+    role: str = "admin",
+    jurisdiction: str | None = None,
+    name: str | None = None,
+    *,
+    accept_language: str | None = "en",
+    **settings,
+):
+    """A TestClient on a new app over ``url`` whose requests carry a token of ``role`` over ``jurisdiction``.
+
+    Its requests ask for English (``Accept-Language: en``), the language the tests' assertions on
+    messages are written in; ``accept_language=None`` sends no header, as a reader who gets Chinese."""
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
 
     token = token_for(url, role, jurisdiction, name)
-    return TestClient(create_app(Settings(database_url=url, **settings)), headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"} | ({"Accept-Language": accept_language} if accept_language else {})
+    return TestClient(create_app(Settings(database_url=url, **settings)), headers=headers)
+
+
+# For clients the tests build themselves (a TestClient without a token, httpx on a live server):
+# the header that asks for the English the assertions are written in.
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture(scope="session")

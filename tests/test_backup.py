@@ -156,7 +156,8 @@ def test_backup_and_restore_refuse_clearly(tiny_url, tmp_path, restored_names, c
         restore(settings, alone, name)
     assert restore(settings, alone, name, check=False).checks == []
     done = _cli("db", "backup", str(dump), DATABASE_URL=tiny_url)
-    assert done.returncode == 2 and "error:" in done.stderr and "never overwrites" in done.stderr
+    assert done.returncode == 2 and "错误：" in done.stderr and "备份不会覆盖已有文件" in done.stderr
+    assert "never overwrites" in done.stderr  # the English after the Chinese, for scripts
 
 
 @pytest.mark.slow

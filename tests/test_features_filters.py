@@ -13,7 +13,7 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
-from .conftest import FIGURES, live_server, scalar, token_for
+from .conftest import ENGLISH, FIGURES, live_server, scalar, token_for
 
 NAME = "分析员-filters"
 BOX = (104.0, 29.9, 104.3, 30.1)
@@ -33,7 +33,7 @@ def base(demo_url: str):
 @pytest.fixture(scope="module")
 def http(token: str):
     """Signed in as QGIS and GDAL do: HTTP Basic, the user's name and the token as password."""
-    with httpx.Client(auth=(NAME, token), timeout=60) as client:
+    with httpx.Client(auth=(NAME, token), headers=ENGLISH, timeout=60) as client:
         yield client
 
 
@@ -42,7 +42,7 @@ def _basic(name: str, secret: str) -> dict:
 
 
 def test_basic_sign_in_and_its_refusals(base, token):
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(headers=ENGLISH, timeout=30) as client:
         me = client.get(f"{base}/auth/me", headers=_basic(NAME, token))
         assert me.status_code == 200 and me.json()["name"] == NAME
         assert client.get(f"{base}/auth/me", headers=_basic("", token)).status_code == 200

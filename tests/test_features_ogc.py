@@ -8,7 +8,7 @@ from owslib.ogcapi.features import Features
 
 from geo_service.ogc import CONFORMANCE, CRS84, EPSG
 
-from .conftest import live_server, scalar, token_for
+from .conftest import ENGLISH, live_server, scalar, token_for
 
 SW_CORNER = "104.0,29.8,104.15,29.95"  # a corner of the demo county (lon, lat)
 
@@ -26,7 +26,7 @@ def base_url(demo_url: str):
 
 @pytest.fixture(scope="module")
 def http(auth: dict):
-    with httpx.Client(headers=auth) as client:
+    with httpx.Client(headers=auth | ENGLISH) as client:
         yield client
 
 

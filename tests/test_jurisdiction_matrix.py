@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from .conftest import FIGURES, signed_in
 from .matrix_probes import gathered
+from .matrix_probes.departments import DEPARTMENT_PROBES, department_world
 
 IN_FORCE = "(SELECT id FROM boundary_versions WHERE status = 'published' ORDER BY effective_from DESC LIMIT 1)"
 MONTH = {"start": "2026-09-01", "end": "2026-10-01"}
@@ -458,3 +459,21 @@ def test_every_route_is_probed_or_holds_no_data_of_a_place(demo_url):
     probed = {r for _, covered in PROBES.values() for r in covered}
     assert routes - probed - NO_PLACE_DATA == set()
     assert probed <= routes  # the probes name real routes
+
+
+# -- a department's user: its cases anywhere in the county, and nothing else ---------------------
+
+
+@pytest.fixture(scope="module")
+def department(module_demo_copy_url):
+    """A user of the county's water bureau, which holds open cases of several towns (a private copy)."""
+    yield from department_world(module_demo_copy_url)
+
+
+@pytest.mark.parametrize("probe", list(DEPARTMENT_PROBES))
+def test_nothing_but_its_departments_cases_reaches_a_department_user(department, probe):
+    DEPARTMENT_PROBES[probe](department.client, department)
+    FIGURES["jurisdiction matrix, department"] = (
+        f"a department user x {len(DEPARTMENT_PROBES)} probes over {len(department.cases)} cases "
+        f"in {len(department.towns)} towns"
+    )

@@ -35,6 +35,14 @@ EXPECTED_TABLES = {
     "camera_kinds",
     "value_aliases",
     "regions",
+    "notice_templates",
+    "incident_attachments",
+    "departments",
+    "department_staff",
+    "matters",
+    "routing_rules",
+    "incident_transfers",
+    "incident_staff",
 }
 
 

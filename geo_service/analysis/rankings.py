@@ -1,5 +1,6 @@
 """Rates and rankings of the closed loop by county, town or village over a span (a city user
-ranks its counties, or towns and villages across them, each named with the unit it lies in).
+ranks its counties, or towns and villages across them, each named with the unit it lies in), or
+by the department handling the cases (county departments and town offices, "部门限时办理").
 
 Of the cases reported in the span (rejected and merged ones aside):
 
@@ -36,7 +37,7 @@ from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
 from geo_service.times import as_aware
 
-LEVELS = ("county", "town", "village")
+LEVELS = ("county", "town", "village", "department")
 # The unit a ranked unit lies in, named beside it.
 _PARENT = {"village": "town", "town": "county"}
 # metric -> True when higher is better
@@ -48,8 +49,7 @@ METRICS = {
     "satisfaction": True,
 }
 
-_SQL = """
-    SELECT i.{level}_code AS code, u.name, {parent_columns}
+_COUNTS = """
            count(*) AS cases,
            count(*) FILTER (WHERE i.status IN ('resolved', 'closed')) AS handled,
            count(*) FILTER (WHERE i.status = 'closed') AS closed,
@@ -59,13 +59,32 @@ _SQL = """
                FILTER (WHERE i.status = 'closed') AS median_hours_to_close,
            avg(i.satisfaction)::float8 AS satisfaction,
            count(i.satisfaction) AS visits,
-           count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied
+           count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied"""
+
+_SQL = (
+    """
+    SELECT i.{level}_code AS code, u.name, {parent_columns}"""
+    + _COUNTS
+    + """
       FROM incidents i
       LEFT JOIN admin_units u ON u.version_id = ANY(:versions) AND u.code = i.{level}_code
       {parent_join}
      WHERE {condition} AND i.{level}_code IS NOT NULL
      GROUP BY i.{level}_code, u.name {parent_group}
 """
+)
+# By the department handling each case now (a case sent back is its place's again).
+_BY_DEPARTMENT = (
+    """
+    SELECT i.department AS code, d.name_zh AS name, d.kind, d.county_code,"""
+    + _COUNTS
+    + """
+      FROM incidents i
+      JOIN departments d ON d.code = i.department
+     WHERE {condition}
+     GROUP BY i.department, d.name_zh, d.kind, d.county_code
+"""
+)
 
 
 def rankings(
@@ -77,7 +96,7 @@ def rankings(
     order_by: str = "overdue_rate",
     as_of: datetime | None = None,
 ) -> pd.DataFrame:
-    """The closed loop's rates by ``level`` ('county', 'town' or 'village'), ranked on ``order_by``.
+    """The closed loop's rates by ``level`` ('county', 'town', 'village' or 'department'), ranked on ``order_by``.
 
     ``as_of`` (default now) without a zone is the county's time (``place.timezone``).
 
@@ -86,7 +105,7 @@ def rankings(
     pandas.DataFrame
         One row per unit with cases in the span, sorted by ``rank`` (on ``order_by``): ``code``,
         ``name`` (and ``town_code``, ``town_name`` for villages, ``county_code``, ``county_name``
-        for towns), the counts, the rates of the
+        for towns; ``kind`` and ``county_code`` for departments), the counts, the rates of the
         module's notes, and ``rank_<metric>`` for each metric.
     """
     if level not in LEVELS:
@@ -100,7 +119,7 @@ def rankings(
         )
     as_of = as_aware(as_of, place.timezone)
     parent = _PARENT.get(level)
-    sql = _SQL.format(
+    sql = (_BY_DEPARTMENT if level == "department" else _SQL).format(
         level=level,
         condition=where.sql("i"),
         parent_columns=f"i.{parent}_code, p.name AS {parent}_name," if parent else "",

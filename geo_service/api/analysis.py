@@ -205,12 +205,14 @@ def get_compare(
     return _map(frame, "compare")
 
 
-@router.get("/rankings", summary="Closed-loop rates by county, town or village, ranked")
+@router.get("/rankings", summary="Closed-loop rates by county, town, village or department, ranked")
 def get_rankings(
     engine: EngineDep,
     settings: SettingsDep,
     where: Where,
-    level: Literal["county", "town", "village"] = Query("town"),
+    level: Literal["county", "town", "village", "department"] = Query(
+        "town", description="department: by the department handling the cases (county departments, town offices)."
+    ),
     order_by: Literal["handled_rate", "closed_rate", "overdue_rate", "median_hours_to_close", "satisfaction"] = Query(
         "overdue_rate", description="The metric ranked on."
     ),

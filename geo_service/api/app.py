@@ -17,6 +17,7 @@ from geo_service.api import (
     bulk,
     cases,
     county,
+    departments,
     errors,
     health,
     inbox,
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimit,
         max_bytes=settings.serving.max_body_bytes,
         upload_max_bytes=settings.planning.boundary_upload_max_bytes,
-        upload_paths=("/boundaries/drafts",),
+        upload_paths=("/boundaries/drafts", "/attachments/"),
     )
     app.add_middleware(RequestLog, metrics=app.state.metrics)
     errors.install(app)
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wall.router)
     app.include_router(cases.router)
     app.include_router(cases.sla_router)
+    app.include_router(departments.router)
     app.include_router(boundaries.router)
     app.include_router(ogc_features.router)
     app.include_router(tiles.router)

@@ -20,7 +20,7 @@ from geo_service.auth.principal import Principal, principal_for_token
 from geo_service.errors import Unauthenticated
 from geo_service.i18n import t
 
-SIGN_IN = (
+SIGN_IN = t(
     "sign in: send the header 'Authorization: Bearer <token>', or HTTP Basic with your user name "
     "and your token as the password"
 )

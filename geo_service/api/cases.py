@@ -8,14 +8,16 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from geo_service.api.dependencies import EngineDep, Moment, SettingsDep, allow
+from geo_service.api.dependencies import EngineDep, Moment, ReaderLanguage, SettingsDep, allow
 from geo_service.auth.personal import present_incident
 from geo_service.auth.principal import Principal
 from geo_service.cases.duplicates import possible_duplicates
+from geo_service.cases.notes import localize_timeline
 from geo_service.cases.queries import get_incident, require_visible
 from geo_service.cases.sla import sla_report
 from geo_service.cases.states import ACTIONS
 from geo_service.cases.steps import take_step
+from geo_service.vocabulary import RiskColour
 
 router = APIRouter(prefix="/incidents", tags=["cases"])
 sla_router = APIRouter(tags=["cases"])
@@ -38,6 +40,10 @@ class ActionIn(BaseModel):
     into: int | None = Field(None, description="merge: the case this one duplicates.")
     hours: int | None = Field(None, gt=0, le=24 * 90, description="request_extension: how many hours more.")
     grant: bool | None = Field(None, description="decide_extension: grant (true) or refuse (false).")
+    officer: str | None = Field(
+        None, min_length=1, max_length=40, description="call: the code of the officer called (one bound to the case)."
+    )
+    risk_colour: RiskColour | None = Field(None, description="set_risk: the new colour (give the reason as note).")
 
 
 @router.post("/{incident_id}/{action}", summary="Take a step of the case's loop")
@@ -47,11 +53,17 @@ def take_action(
     body: ActionIn,
     engine: EngineDep,
     settings: SettingsDep,
+    language: ReaderLanguage,
     principal: Principal = Depends(allow("cases.act")),
 ) -> dict:
     """The case after the step. A step not allowed from the case's current state is a 409 that
     names the state and the steps that are; of two concurrent steps the second sees the first.
-    A case outside the user's jurisdiction is not found (404), and so is a merge into one."""
+    A case outside the user's jurisdiction is not found (404), and so is a merge into one.
+
+    Besides the loop's steps, two records leave an open case's state as it is: `call` (the
+    `officer` called, one of the case's people, goes on the timeline) and `set_risk` (the new
+    `risk_colour` and a `note` saying why; the people and the deadline follow the rules of the
+    new colour)."""
     scope = principal.jurisdiction
     with engine.begin() as connection:
         require_visible(connection, incident_id, scope)
@@ -64,14 +76,18 @@ def take_action(
             body.actor or principal.name,
             signed_in=principal.name,
             settings=settings,
+            decider=principal.jurisdiction,
             note=body.note,
             satisfaction=body.satisfaction,
             into=body.into,
             hours=body.hours,
             grant=body.grant,
+            officer=body.officer,
+            risk_colour=body.risk_colour,
         )
     with engine.begin() as connection:
-        return present_incident(connection, get_incident(connection, incident_id, scope=scope), principal)
+        incident = present_incident(connection, get_incident(connection, incident_id, scope=scope), principal)
+    return localize_timeline(incident, language)
 
 
 @sla_router.get("/sla", summary="Open cases overdue or due soon, by town and village")

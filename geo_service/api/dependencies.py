@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from geo_service.api.auth import allow, current_principal
 from geo_service.coordinates.bbox import BBox, parse_bbox
+from geo_service.i18n import Language, negotiate
 from geo_service.settings import Settings
 from geo_service.times import storable
 
@@ -21,6 +22,7 @@ __all__ = [
     "EngineDep",
     "Moment",
     "Page",
+    "ReaderLanguage",
     "SettingsDep",
     "allow",
     "current_principal",
@@ -36,8 +38,14 @@ def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def reader_language(request: Request) -> Language:
+    """The language the reader asked for (``Accept-Language``), Chinese by default."""
+    return negotiate(request.headers.get("accept-language"))
+
+
 EngineDep = Annotated[Engine, Depends(app_engine)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+ReaderLanguage = Annotated[Language, Depends(reader_language)]
 
 # A time a request may carry: one the database can store (a real UTC offset, a date in range);
 # anything else is a 422 naming the parameter, not a failure inside a query. Without a zone it is

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from geo_service.api.dependencies import BBoxParam, EngineDep, Moment, Page, SettingsDep, allow, page
+from geo_service.api.dependencies import BBoxParam, EngineDep, Moment, Page, ReaderLanguage, SettingsDep, allow, page
 from geo_service.auth.personal import present_incident, present_incidents
 from geo_service.auth.principal import Principal
+from geo_service.cases.notes import localize_timeline
 from geo_service.cases.queries import MAX_PAGE, IncidentFilter, get_incident, list_incidents, require_visible
 from geo_service.cases.recording import NewIncident, record_with
 from geo_service.errors import Forbidden, NotFound
@@ -31,6 +32,12 @@ class IncidentIn(BaseModel):
     description: str | None = Field(None, max_length=4000)
     reporter_name: str | None = Field(None, max_length=100)
     reporter_phone: str | None = Field(None, max_length=20)
+    matter: str | None = Field(
+        None,
+        max_length=40,
+        description="A matter of the county's list under the category (GET /matters), e.g. water_supply: "
+        "the routing rules send the case to the department that handles it.",
+    )
 
 
 @router.post("", status_code=201, summary="Record an incident; it is assigned to its grid and people at once")
@@ -39,6 +46,7 @@ def post_incident(
     response: Response,
     engine: EngineDep,
     settings: SettingsDep,
+    language: ReaderLanguage,
     principal: Principal = Depends(allow("incidents.write")),
 ) -> dict:
     """201 with the incident as assigned: grid, hierarchy, officers bound, deadline. Posting an
@@ -60,16 +68,23 @@ def post_incident(
         incident = present_incident(connection, get_incident(connection, incident_id, scope=scope), principal)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/incidents/{incident_id}"
-    return incident
+    return localize_timeline(incident, language)
 
 
 @router.get("/{incident_id}", summary="One incident, with its officers and timeline")
-def read_incident(incident_id: int, engine: EngineDep, principal: Principal = Depends(allow("incidents.read"))) -> dict:
-    """404 for an incident outside the user's jurisdiction, as for one that does not exist."""
+def read_incident(
+    incident_id: int,
+    engine: EngineDep,
+    language: ReaderLanguage,
+    principal: Principal = Depends(allow("incidents.read")),
+) -> dict:
+    """404 for an incident outside the user's jurisdiction, as for one that does not exist. The
+    service's own notes on the timeline are in the reader's language (Accept-Language)."""
     with engine.begin() as connection:
-        return present_incident(
+        incident = present_incident(
             connection, get_incident(connection, incident_id, scope=principal.jurisdiction), principal
         )
+    return localize_timeline(incident, language)
 
 
 @router.get("", summary="Incidents matching filters, newest first, paged")

@@ -31,11 +31,12 @@ import math
 import re
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.errors import GeoServiceError, InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import negotiate, render, t
 
 # Levels of arrays and objects a body may nest: a GeoJSON FeatureCollection of multipolygons
 # needs 7; nothing the service reads needs more than a few.
@@ -46,8 +47,8 @@ SHOWN = 40  # characters of a refused value the message quotes
 # The escapes that can make a string the database cannot store: a UTF-16 surrogate (a pair of
 # them is one character, a lone one is not) and NUL, which PostgreSQL's text cannot hold.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
-NOT_TEXT = "the text holds a lone surrogate escape (such as \\ud800), which is not a character"
-NUL = "the text holds the NUL character (\\u0000), which no field may contain"
+NOT_TEXT = t("the text holds a lone surrogate escape (such as \\ud800), which is not a character")
+NUL = t("the text holds the NUL character (\\u0000), which no field may contain")
 
 
 class MalformedBody(GeoServiceError):
@@ -64,10 +65,10 @@ class _Refused:
     """A value of the body the service does not accept, left in its place by the parser so the
     check afterwards can say where it was."""
 
-    __slots__ = ("reason", "text")
+    __slots__ = ("problem",)
 
-    def __init__(self, text: str, reason: str) -> None:
-        self.text, self.reason = text, reason
+    def __init__(self, problem: str) -> None:
+        self.problem = problem  # what is wrong with it, quoting it
 
 
 class _RepeatedKey(Exception):
@@ -133,21 +134,30 @@ def check_json(body: bytes) -> Any:
     refused: list[_Refused] = []
 
     def constant(name: str) -> _Refused:
-        refused.append(_Refused(name, "is not a number the service accepts"))
+        refused.append(_Refused(t("{value} is not a number the service accepts", value=shown(name))))
         return refused[-1]
 
     def floating(literal: str) -> float | _Refused:
         value = float(literal)
         if math.isfinite(value):
             return value
-        refused.append(_Refused(literal, "is too large to be a number the service accepts"))
+        refused.append(_Refused(t("{value} is too large to be a number the service accepts", value=shown(literal))))
         return refused[-1]
 
     def integer(literal: str) -> int | _Refused:
         # Checked by length first: int() refuses more than 4,300 digits with an error of its own.
         if len(literal) <= 20 and INT_MIN <= (value := int(literal)) <= INT_MAX:
             return value
-        refused.append(_Refused(literal, f"is past the range of a 64-bit integer ({INT_MIN:,} to {INT_MAX:,})"))
+        refused.append(
+            _Refused(
+                t(
+                    "{value} is past the range of a 64-bit integer ({low:,} to {high:,})",
+                    value=shown(literal),
+                    low=INT_MIN,
+                    high=INT_MAX,
+                )
+            )
+        )
         return refused[-1]
 
     def pairs(items: list[tuple[str, Any]]) -> dict:
@@ -201,7 +211,7 @@ def _check_tree(value: Any, strings: bool) -> None:
     """Refuse the first value of ``value`` the service does not take, naming its place, and any
     nesting deeper than ``MAX_DEPTH``."""
     if type(value) is _Refused:
-        raise _refuse((), f"{shown(value.text)} {value.reason}")
+        raise _refuse((), value.problem)
     if strings and (problem := _unstorable(value)):
         raise _refuse((), problem)
     stack: list[tuple[Any, tuple]] = [(value, ())] if type(value) in (dict, list) else []
@@ -219,7 +229,7 @@ def _check_tree(value: Any, strings: bool) -> None:
             if kind is dict or kind is list:
                 stack.append((child, (*path, key)))
             elif kind is _Refused:
-                raise _refuse((*path, key), f"{shown(child.text)} {child.reason}")
+                raise _refuse((*path, key), child.problem)
             elif strings and (problem := _unstorable(child)):
                 raise _refuse((*path, key), problem)
 
@@ -254,7 +264,13 @@ class StrictJsonBodies:
             try:
                 check_json(body)
             except GeoServiceError as exc:
-                await JSONResponse(exc.to_dict(), status_code=exc.status_code)(scope, receive, send)
+                # Answered here, before the app's handlers: in the reader's language as they would.
+                language = negotiate(Headers(scope=scope).get("accept-language"))
+                await JSONResponse(
+                    {**exc.to_dict(), "message": render(exc.message, language)},
+                    status_code=exc.status_code,
+                    headers={"Content-Language": language},
+                )(scope, receive, send)
                 return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 

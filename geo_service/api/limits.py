@@ -8,17 +8,19 @@ runaway script, and needing nothing beside the service.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict, deque
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.auth import current_principal
 from geo_service.auth.principal import Principal
 from geo_service.errors import GeoServiceError
-from geo_service.i18n import t
+from geo_service.i18n import negotiate, render, t
 
 
 class TooManyRequests(GeoServiceError):
@@ -44,7 +46,7 @@ class BodyLimit:
         limit = self.upload_max_bytes if scope["path"].startswith(self.upload_paths) else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await self._refuse(scope, send, limit)
             return
         seen, started, refused = 0, False, False
 
@@ -63,7 +65,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit and not started:
-                    await self._refuse(send, limit)
+                    await self._refuse(scope, send, limit)
                     refused = True
                     return {"type": "http.disconnect"}
             return message
@@ -71,16 +73,21 @@ class BodyLimit:
         await self.app(scope, counted, guarded_send)
 
     @staticmethod
-    async def _refuse(send: Send, limit: int) -> None:
-        body = (
-            f'{{"error": "TooLarge", "message": "the request body is over {limit:,} bytes; '
-            f'split it or use the command line", "field": "body"}}'
+    async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+        language = negotiate(Headers(scope=scope).get("accept-language"))
+        said = t("the request body is over {limit:,} bytes; split it or use the command line", limit=limit)
+        body = json.dumps(
+            {"error": "TooLarge", "message": render(said, language), "field": "body"}, ensure_ascii=False
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-language", language.encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
-"""The dispatcher's map page at ``/``, its own files, and what it asks the service for.
+"""The dispatcher's map page (served at ``/map`` by ``pages``): its own files, and what it asks the
+service for.
 
 Everything the page loads comes from the service: its HTML, script and style
 (``geo_service/web/static``), MapLibre GL JS (installed from the npm registry at set-up), the

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from geo_service.api.dependencies import current_principal
 from geo_service.auth.principal import Principal
+from geo_service.errors import InvalidInput
+from geo_service.i18n import LANGUAGES, Language, negotiate, t
 from geo_service.tiles.layers import load_layers
 from geo_service.tiles.service import COMBINED, TileService, display_datum
 from geo_service.tiles.style import combined_tilejson, style_document, tilejson
@@ -82,16 +84,27 @@ def list_layers(request: Request) -> JSONResponse:
     )
 
 
+def _language(request: Request, asked: list[str] | None) -> Language:
+    """The language a style names its layers in: ``lang`` if given, else the reader's."""
+    if not asked:
+        return negotiate(request.headers.get("accept-language"))
+    if asked[-1] not in LANGUAGES:
+        raise InvalidInput(t("lang: {lang!r} is not one of zh, en", lang=asked[-1]), field="lang")
+    return asked[-1]  # type: ignore[return-value]
+
+
 @router.get("/style.json", summary="MapLibre style document drawing every layer")
 def get_style(request: Request) -> JSONResponse:
     """Query: `datum` (the basemap's: wgs84, gcj02, bd09; default the settings' basemap datum),
     `at` or `version` (the boundary versions, one id per county, comma-separated; default in force now) and the incident filters
-    (`start`, `end`, `category`, `status`), written into the tile addresses."""
+    (`start`, `end`, `category`, `status`), written into the tile addresses; `lang` (zh or en;
+    default from Accept-Language, else Chinese), the language of the layers' titles."""
     service = tile_service(request)
     settings = request.app.state.settings
     query = _query(request)
     datum = display_datum((query.get("datum") or [settings.map.basemap_datum])[-1])
     combined = (query.pop("combined", None) or ["false"])[-1].lower() in ("true", "1", "yes")
+    language = _language(request, query.pop("lang", None))
     with service.engine.connect() as connection:
         filters = service.style_filters(connection, query)
         boundaries = service.version_asked(connection, query)
@@ -106,6 +119,7 @@ def get_style(request: Request) -> JSONResponse:
         settings.map.basemap_url,
         settings.map.basemap_attribution,
         combined=COMBINED if combined else None,
+        language=language,
     )
     return JSONResponse(style, headers={"Cache-Control": "no-cache"})
 

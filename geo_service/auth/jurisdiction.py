@@ -8,12 +8,16 @@ row carries codes (incidents, grids, admin units: exact and served by indexes) a
 it does not (cameras, tiles: the feature's inner point inside the jurisdiction's area). A row
 outside is simply not found: an item asked for by id answers 404, never a 403 that would confirm
 it exists.
+
+A user of a department (水务局, a town office) sees, within the place, only the incidents routed
+to that department (``incidents.department``): their county's maps, grids and boundaries, but
+of its cases only their department's, in every list, feature, tile and analysis.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -54,6 +58,8 @@ class Jurisdiction:
     area: bytes | None = None  # EWKB of the area in CGCS2000; None for the whole deployment
     counties: tuple[str, ...] = ()  # the counties it is made of (province, city, county levels)
     whole_deployment: bool = False  # it holds every county the deployment serves
+    department: str | None = None  # a department's user: only the cases routed to it
+    department_name: str | None = None
 
     @property
     def unrestricted(self) -> bool:
@@ -71,10 +77,18 @@ class Jurisdiction:
             "scope_area": self.area,
             "scope_counties": list(self.counties),
             "scope_county": self.code[:6] + "000000",
+            "scope_department": self.department,
         }
 
     def incidents(self, alias: str = "i") -> str:
-        """Incidents recorded in the jurisdiction (by the codes stored with each incident)."""
+        """Incidents recorded in the jurisdiction (by the codes stored with each incident); for a
+        department's user, those of them the department handles."""
+        place = self._place_incidents(alias)
+        if self.department is None:
+            return place
+        return f"{place} AND {alias}.department = :scope_department"
+
+    def _place_incidents(self, alias: str) -> str:
         return {
             "all": "TRUE",
             "province": f"{alias}.county_code = ANY(:scope_counties)",
@@ -107,7 +121,8 @@ class Jurisdiction:
     def holds(
         self, county_code: str | None, town_code: str | None, village_code: str | None, grid_code: str | None
     ) -> bool:
-        """Whether a place with these codes lies in the jurisdiction (the same rule as :meth:`incidents`)."""
+        """Whether a place with these codes lies in the jurisdiction (the same rule as :meth:`incidents`
+        by place; a department's user holds the place, of whose cases they see their department's)."""
         if self.level in ("province", "city"):
             return county_code in self.counties
         return {
@@ -131,7 +146,10 @@ class Jurisdiction:
         return rows["grid_code"].fillna("").astype(str).str.startswith(self.code).to_numpy()
 
     def holds_county(self, county_code: str | None) -> bool:
-        """Whether the whole county ``county_code`` lies in the jurisdiction (who may plan its boundaries)."""
+        """Whether the whole county ``county_code`` lies in the jurisdiction (who may plan its
+        boundaries); never for a department's user, who holds only the department's cases."""
+        if self.department is not None:
+            return False
         if self.unrestricted:
             return True
         if self.level in REGION_LEVELS:  # a county the region will hold, as well as those it holds
@@ -140,13 +158,23 @@ class Jurisdiction:
 
     def meets_county(self, county_code: str | None) -> bool:
         """Whether the jurisdiction holds the county or lies within it (whose boundary versions the
-        user may read)."""
+        user may read): a department's user reads their place's as anyone there does."""
+        if self.department is not None:
+            return replace(self, department=None).meets_county(county_code)
         if self.holds_county(county_code):
             return True
         return self.level in ("town", "village", "grid") and bool(county_code) and self.code[:6] == county_code[:6]
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "level": self.level, "name": self.name, "counties": list(self.counties)}
+        found = {"code": self.code, "level": self.level, "name": self.name, "counties": list(self.counties)}
+        if self.department is not None:
+            found["department"] = {"code": self.department, "name": self.department_name}
+        return found
+
+    def of_department(self, code: str, name: str | None) -> Jurisdiction:
+        """This place as a department's user holds it: the department's cases within it, and
+        nothing shared by the whole deployment (rules, the audit log)."""
+        return replace(self, department=code, department_name=name, whole_deployment=False)
 
 
 def area_covers(geometry: str) -> str:

@@ -14,11 +14,12 @@ from geo_service.i18n import t
 from geo_service.settings import Settings
 
 _BY_TOKEN = text("""
-    SELECT u.name, u.role, u.jurisdiction,
+    SELECT u.name, u.role, u.jurisdiction, u.department, d.name_zh AS department_name,
            coalesce(array_agg(p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
       FROM users u LEFT JOIN role_permissions p ON p.role = u.role
+      LEFT JOIN departments d ON d.code = u.department
      WHERE u.token_hash = :hash AND u.revoked_at IS NULL
-     GROUP BY u.name, u.role, u.jurisdiction
+     GROUP BY u.name, u.role, u.jurisdiction, u.department, d.name_zh
 """)
 _PERMISSIONS = text("SELECT permission FROM role_permissions WHERE role = :role")
 
@@ -44,6 +45,11 @@ class Principal:
                 ),
                 field="permission",
             )
+
+    @property
+    def department(self) -> str | None:
+        """The department the user belongs to (its cases are all they see), or None."""
+        return self.jurisdiction.department
 
     def require_whole(self, what: str) -> None:
         """Refuse unless the jurisdiction holds every county served: what ``what`` changes or shows
@@ -98,9 +104,7 @@ def principal_for_token(connection: Connection, token: str, settings: Settings) 
     row = connection.execute(_BY_TOKEN, {"hash": token_hash(token)}).mappings().first()
     if row is None:
         raise Unauthenticated(t("the token is unknown or revoked"))
-    return Principal(
-        row["name"],
-        row["role"],
-        frozenset(row["permissions"]),
-        resolve(connection, row["jurisdiction"], settings.place.timezone),
-    )
+    jurisdiction = resolve(connection, row["jurisdiction"], settings.place.timezone)
+    if row["department"] is not None:  # a department's user: its cases within the place
+        jurisdiction = jurisdiction.of_department(row["department"], row["department_name"])
+    return Principal(row["name"], row["role"], frozenset(row["permissions"]), jurisdiction)

@@ -255,7 +255,7 @@ def _require_villages(connection: Connection, draft_id: int, grids, source: str)
             "feature": int(feature),
             "code": code,
             "field": "code",
-            "reason": f"its village {code[:12]} is not a village or community of this county",
+            "reason": t("its village {village} is not a village or community of this county", village=code[:12]),
         }
         for feature, code in zip(grids["feature"], grids["code"])
         if code[:12] not in known
@@ -263,9 +263,14 @@ def _require_villages(connection: Connection, draft_id: int, grids, source: str)
     if problems:
         first = problems[0]
         raise InvalidInput(
-            f"{source}: feature {first['feature']}: code: {first['reason']}"
-            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
-            + "; nothing was imported",
+            t(
+                "{source}: {where}: {field}: {reason}{more}; nothing was imported",
+                source=source,
+                where=t("feature {feature}", feature=first["feature"]),
+                field="code",
+                reason=first["reason"],
+                more=t(" (and {count} more problems)", count=len(problems) - 1) if len(problems) > 1 else "",
+            ),
             field="file",
             problems=problems,
         )

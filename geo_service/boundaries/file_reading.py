@@ -57,8 +57,8 @@ def _problem(feature: int | None, code: str | None, field: str, reason: str) -> 
 
 def _fail(source: str, problems: list[dict]) -> InvalidInput:
     first = problems[0]
-    where = f"feature {first['feature']}" if first["feature"] else source
-    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    where = t("feature {feature}", feature=first["feature"]) if first["feature"] else source
+    more = t(" (and {count} more problems)", count=len(problems) - 1) if len(problems) > 1 else ""
     return InvalidInput(
         t(
             "{source}: {where}: {field}: {reason}{more}; nothing was imported",
@@ -84,8 +84,14 @@ def _open_path(path: Path) -> str:
         raise InvalidInput(t("{name}: not a zip archive", name=path.name), field="file") from None
     if len(shapefiles) != 1:
         raise InvalidInput(
-            f"{path.name}: a zipped Shapefile must hold exactly one .shp, found {len(shapefiles)}"
-            + (f" ({', '.join(shapefiles)})" if shapefiles else ""),
+            t(
+                "{name}: a zipped Shapefile must hold exactly one .shp, found {count} ({names})",
+                name=path.name,
+                count=len(shapefiles),
+                names=", ".join(shapefiles),
+            )
+            if shapefiles
+            else t("{name}: a zipped Shapefile must hold exactly one .shp, found 0", name=path.name),
             field="file",
         )
     return f"/vsizip/{path}/{shapefiles[0]}"
@@ -195,7 +201,7 @@ def _counts(frame: pd.DataFrame, column: str | None, field: str, problems: list[
                 int(frame.at[i, "feature"]),
                 frame.at[i, "code"],
                 field,
-                f"{frame.at[i, column]!r} is not a count of {field}",
+                t("{value!r} is not a count of {field}", value=frame.at[i, column], field=field),
             )
         )
     return values.round().astype("Int64")
@@ -305,33 +311,49 @@ def read_boundary_file(
 def _check_codes(frame: pd.DataFrame, problems: list[dict]) -> None:
     for feature, code in zip(frame["feature"], frame["code"]):
         if code is None or code == "":
-            problems.append(_problem(int(feature), None, "code", "missing"))
+            problems.append(_problem(int(feature), None, "code", t("missing")))
         elif not GRID_CODE.match(code):
             problems.append(
                 _problem(
                     int(feature),
                     code,
                     "code",
-                    "a grid code is the 12-digit village code and 3 digits (15), "
-                    "and 3 more per sub-grid level (18 or 21)",
+                    t(
+                        "a grid code is the 12-digit village code and 3 digits (15), "
+                        "and 3 more per sub-grid level (18 or 21)"
+                    ),
                 )
             )
         elif any(code[i : i + 3] == "000" for i in range(12, len(code), 3)):
-            problems.append(_problem(int(feature), code, "code", "sequence numbers start at 001"))
+            problems.append(_problem(int(feature), code, "code", t("sequence numbers start at 001")))
     present = frame["code"].dropna()
     for code, features in frame[frame["code"].isin(present[present.duplicated()])].groupby("code")["feature"]:
         listed = ", ".join(str(f) for f in features)
         for feature in features:
-            problems.append(_problem(int(feature), code, "code", f"duplicate code (features {listed})"))
+            problems.append(
+                _problem(int(feature), code, "code", t("duplicate code (features {listed})", listed=listed))
+            )
     codes = set(present)
     for feature, code in zip(frame["feature"], frame["code"]):
         if code and GRID_CODE.match(code) and len(code) > 15 and code[:-3] not in codes:
             problems.append(
-                _problem(int(feature), code, "code", f"a sub-grid whose parent {code[:-3]} is not in the file")
+                _problem(
+                    int(feature),
+                    code,
+                    "code",
+                    t("a sub-grid whose parent {parent} is not in the file", parent=code[:-3]),
+                )
             )
     for feature, code, kind in zip(frame["feature"], frame["code"], frame["kind"]):
         if kind is not None and kind not in GRID_KINDS:
-            problems.append(_problem(int(feature), code, "kind", f"{kind!r} is not one of {', '.join(GRID_KINDS)}"))
+            problems.append(
+                _problem(
+                    int(feature),
+                    code,
+                    "kind",
+                    t("{kind!r} is not one of {kinds}", kind=kind, kinds=", ".join(GRID_KINDS)),
+                )
+            )
 
 
 def _check_geometry(frame: gpd.GeoDataFrame, problems: list[dict]) -> gpd.GeoSeries:
@@ -339,12 +361,12 @@ def _check_geometry(frame: gpd.GeoDataFrame, problems: list[dict]) -> gpd.GeoSer
     geometry = frame.geometry.copy()
     for i, (feature, code, geom) in enumerate(zip(frame["feature"], frame["code"], geometry)):
         if geom is None or geom.is_empty:
-            problems.append(_problem(int(feature), code, "geometry", "empty or missing"))
+            problems.append(_problem(int(feature), code, "geometry", t("empty or missing")))
             continue
         if geom.geom_type == "Polygon":
             geometry.iloc[i] = shapely.MultiPolygon([geom])
         elif geom.geom_type != "MultiPolygon":
-            problems.append(_problem(int(feature), code, "geometry", f"a {geom.geom_type}, not a polygon"))
+            problems.append(_problem(int(feature), code, "geometry", t("a {kind}, not a polygon", kind=geom.geom_type)))
             continue
         xmin, ymin, xmax, ymax = geom.bounds
         if not (
@@ -355,8 +377,14 @@ def _check_geometry(frame: gpd.GeoDataFrame, problems: list[dict]) -> gpd.GeoSer
                     int(feature),
                     code,
                     "geometry",
-                    f"coordinates out of range ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): "
-                    "not longitude and latitude",
+                    t(
+                        "coordinates out of range ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): "
+                        "not longitude and latitude",
+                        xmin=xmin,
+                        ymin=ymin,
+                        xmax=xmax,
+                        ymax=ymax,
+                    ),
                 )
             )
     return geometry

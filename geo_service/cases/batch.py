@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.cases.recording import FUTURE_TOLERANCE
+from geo_service.cases.routing import matter_categories, matter_problem
+from geo_service.cases.transfers import route_new
 from geo_service.cases.writer import record_new
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput
@@ -33,7 +35,7 @@ from geo_service.vocabulary import RISK_COLOURS
 REQUIRED = ("external_id", "category", "source", "reported_at")
 # Columns that make a row a past case rather than a new report.
 PAST_CASE_COLUMNS = {"status", "closed_at", "resolved_at", "satisfaction", "dispatched_at"}
-OPTIONAL = ("risk_colour", "description", "reporter_name", "reporter_phone")
+OPTIONAL = ("risk_colour", "description", "reporter_name", "reporter_phone", "matter")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class ImportResult:
 
 
 def _row_errors(
-    frame: pd.DataFrame, categories: set[str], sources: set[str], zone: str
+    frame: pd.DataFrame, categories: set[str], sources: set[str], zone: str, matters: dict[str, str] | None = None
 ) -> tuple[np.ndarray, pd.Series]:
     error = np.full(len(frame), "", dtype=object)
 
@@ -79,6 +81,12 @@ def _row_errors(
     )
     source = frame["source"].fillna("").astype(str)
     flag(~source.isin(sources), [f"unknown source {s!r}; known: {', '.join(sorted(sources))}" for s in source])
+    if matters is not None:  # a matter of the county's list, under the row's category
+        wrong = [
+            str(matter_problem(m, c, matters) or "") if isinstance(m, str) else ""
+            for m, c in zip(frame["matter"], category, strict=True)
+        ]
+        flag([bool(w) for w in wrong], wrong)
     colour = frame["risk_colour"].fillna("blue").astype(str)
     flag(~colour.isin(RISK_COLOURS), [f"risk_colour {c!r} is not one of {', '.join(RISK_COLOURS)}" for c in colour])
     raw = frame["reported_at"]
@@ -132,7 +140,13 @@ def import_incidents(
     with engine.connect() as connection:
         categories = {r[0] for r in connection.execute(text("SELECT code FROM categories"))}
         sources = {r[0] for r in connection.execute(text("SELECT code FROM sources"))}
-    error, reported = _row_errors(frame, categories, sources, zone)
+        matters = matter_categories(connection)
+    frame["matter"] = pd.Series(
+        [m.strip() if isinstance(m, str) and m.strip() else None for m in frame["matter"]],
+        index=frame.index,
+        dtype=object,
+    )
+    error, reported = _row_errors(frame, categories, sources, zone, matters)
     if problems is not None:
         error = np.where((problems != "") & (error == ""), problems, error)
 
@@ -209,6 +223,10 @@ def import_incidents(
     )[todo]
     with engine.begin() as connection:
         written = record_new(connection, cases, now, zone, actor=actor, audit_each=False, reporter=reporter)
+        # Rows of a matter go to the department the routing rules name, in the same transaction.
+        matter_of = dict(zip(external[todo], frame["matter"][todo], strict=True))
+        routed = {int(i): matter_of[e] for i, e in zip(written["id"], written["external_id"], strict=True)}
+        route_new(connection, {i: m for i, m in routed.items() if isinstance(m, str)}, now, signed_in=actor)
     created = set(written["external_id"])
     # External ids are a county's own: each row's stored id is looked up in its county.
     counties = assigned["county_code"].fillna(NO_COUNTY).astype(str)

@@ -52,6 +52,32 @@ def notify_bound(connection: Connection, incident_ids: list[int], kind: str, not
         return connection.execute(NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
 
 
+# Each department person bound to the cases, one message each, the head first.
+NOTIFY_STAFF = text("""
+    INSERT INTO outbox (incident_id, county_code, kind, payload)
+    SELECT i.id, i.county_code, :kind,
+           jsonb_build_object(
+               'kind', :kind, 'incident_id', i.id, 'external_id', i.external_id, 'to', s.name,
+               'phone', p.phone, 'role', d.name_zh, 'department', d.code, 'duty', s.duty,
+               'category', i.category, 'matter', i.matter, 'risk_colour', i.risk_colour,
+               'grid_code', i.grid_code, 'status', i.status, 'tier', i.tier, 'deadline', i.deadline,
+               'note', CAST(:note AS text))
+      FROM incident_staff s
+      JOIN incidents i ON i.id = s.incident_id AND i.county_code = s.county_code
+      JOIN department_staff p ON p.id = s.staff_id
+      JOIN departments d ON d.code = p.department
+     WHERE s.incident_id = ANY(:ids) AND s.released_at IS NULL
+     ORDER BY i.id, array_position(ARRAY['head', 'member'], s.duty), s.name
+""")
+
+
+def notify_staff(connection: Connection, incident_ids: list[int], kind: str, note: str | None = None) -> int:
+    """Queue a message to each department person bound to the cases (the outbox's rows have no
+    officer: the person's name, phone and department are in the payload). Returns messages queued."""
+    with generic_key_checks(connection):
+        return connection.execute(NOTIFY_STAFF, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
+
+
 class Sender(Protocol):
     def send(self, message: dict) -> None:
         """Deliver one message or raise."""

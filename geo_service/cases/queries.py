@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
+from geo_service.cases.attachments import attachments_of
 from geo_service.cases.states import allowed_actions
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.errors import InvalidInput, NotFound
@@ -26,13 +27,18 @@ INCIDENT_SELECT = """
            i.merged_into_id, i.urge_count,
            i.grid_code, g.name AS grid_name, g.level AS grid_level,
            i.village_code, v.name AS village_name, i.town_code, t.name AS town_name,
-           i.county_code, c.name AS county_name, bv.id AS version_id, bv.name AS version_name
+           i.county_code, c.name AS county_name, bv.id AS version_id, bv.name AS version_name,
+           i.matter, m.name_zh AS matter_name, i.department, d.name_zh AS department_name,
+           EXISTS (SELECT 1 FROM incident_extensions e WHERE e.incident_id = i.id AND e.decided_at IS NULL)
+               AS extension_waiting
       FROM incidents i
       LEFT JOIN grids g ON g.id = i.grid_id
       LEFT JOIN admin_units v ON v.version_id = i.boundary_version_id AND v.code = i.village_code
       LEFT JOIN admin_units t ON t.version_id = i.boundary_version_id AND t.code = i.town_code
       LEFT JOIN admin_units c ON c.version_id = i.boundary_version_id AND c.code = i.county_code
       LEFT JOIN boundary_versions bv ON bv.id = i.boundary_version_id
+      LEFT JOIN matters m ON m.code = i.matter
+      LEFT JOIN departments d ON d.code = i.department
 """
 
 
@@ -76,6 +82,9 @@ def incident_dict(row) -> dict:
         "visited_at": _iso(row["visited_at"]),
         "merged_into": row["merged_into_id"],
         "urge_count": row["urge_count"],
+        "matter": _unit(row["matter"], row["matter_name"]),
+        "department": _unit(row["department"], row["department_name"]),
+        "extension_waiting": row["extension_waiting"],
         "allowed_actions": allowed_actions(row["status"]),
     }
 
@@ -94,7 +103,8 @@ def require_visible(connection: Connection, incident_id: int, scope: Jurisdictio
 def get_incident(
     connection: Connection, incident_id: int, *, timeline: bool = True, scope: Jurisdiction | None = None
 ) -> dict:
-    """One incident with its bound officers and, if asked, its timeline (NotFound outside ``scope``)."""
+    """One incident with its bound officers, its photos and videos and, if asked, its timeline
+    (NotFound outside ``scope``)."""
     scope = scope or EVERYTHING
     row = (
         connection.execute(
@@ -121,12 +131,14 @@ def get_incident(
             {"id": incident_id, "tiers": list(TIERS)},
         ).mappings()
     ]
+    incident["attachments"] = attachments_of(connection, incident_id)
     if timeline:
         incident["timeline"] = [
             {**dict(r), "at": _iso(r["at"])}
             for r in connection.execute(
                 text("""
-                SELECT at, actor, action, from_status, to_status, note FROM incident_events
+                SELECT at, actor, action, from_status, to_status, note, data -> 'note_t' AS note_t
+                  FROM incident_events
                  WHERE incident_id = :id ORDER BY at, id
             """),
                 {"id": incident_id},

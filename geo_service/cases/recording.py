@@ -4,7 +4,9 @@ An incident is assigned when it is recorded: to the grid that held its location 
 boundaries in force when it was *reported*, and to the people the rules name *now*, who must
 handle it. Recording is idempotent on ``external_id``: the same report sent twice (a retry, a
 second click) is stored once, and the second answer is the incident already stored. The writing
-itself is ``geo_service.cases.writer``'s, the same for one incident as for a million.
+itself is ``geo_service.cases.writer``'s, the same for one incident as for a million. A report
+of a matter (供水, a sub-category of its category) goes, by the routing rules, to the department
+that handles it (``geo_service.cases.transfers``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from geo_service.boundaries.versions import in_force
 from geo_service.cases.queries import get_incident
 from geo_service.cases.responsibility import check_colour
+from geo_service.cases.routing import check_matter
+from geo_service.cases.transfers import route_new
 from geo_service.cases.writer import record_new
 from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
@@ -48,6 +52,7 @@ class NewIncident:
     description: str | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    matter: str | None = None  # a matter of the county's list under ``category``
 
 
 def _check_known(connection: Connection, field: str, table: str, value: str) -> None:
@@ -65,6 +70,8 @@ def _validate(connection: Connection, new: NewIncident) -> None:
     check_colour(new.risk_colour)
     _check_known(connection, "category", "categories", new.category)
     _check_known(connection, "source", "sources", new.source)
+    if new.matter is not None:
+        check_matter(connection, new.matter, new.category)
 
 
 def _stored(connection: Connection, external_id: str, county_code: str) -> int | None:
@@ -140,7 +147,10 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
     written = record_new(connection, case, now, place_settings.timezone, actor=actor, audit_each=True)
     if written.empty:  # another request stored the same external id between our check and insert
         return _stored(connection, new.external_id, county), False
-    return int(written["id"].iloc[0]), True
+    incident_id = int(written["id"].iloc[0])
+    if new.matter is not None:
+        route_new(connection, {incident_id: new.matter}, now, signed_in=actor)
+    return incident_id, True
 
 
 def record_incident(engine: Engine, new: NewIncident, *, actor: str, settings: Settings) -> tuple[dict, bool]:

@@ -1,4 +1,5 @@
-"""Time limits in force: which open cases are overdue, or about to be, by town and village.
+"""Time limits in force: which open cases are overdue, or about to be, by town and village, and
+by the department handling them.
 
 Found by one query over the (status, deadline) index, never by a loop over cases.
 """
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases.states import HANDLING
 from geo_service.cases.writer import remind
+from geo_service.i18n import t
 from geo_service.settings import CaseSettings
 from geo_service.times import as_aware
 
@@ -33,13 +35,40 @@ BY_VILLAGE = """
      ORDER BY overdue DESC, due_soon DESC, v.code
 """
 
+BY_DEPARTMENT = """
+    SELECT d.code AS department, d.name_zh AS department_name, d.kind,
+           count(*) FILTER (WHERE i.deadline < :at) AS overdue,
+           count(*) FILTER (WHERE i.deadline >= :at) AS due_soon,
+           round(max(extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1)::float8 AS worst_overdue_hours
+      FROM incidents i
+      JOIN departments d ON d.code = i.department
+     WHERE i.status IN :running AND i.deadline < :soon AND {scope}
+     GROUP BY d.code, d.name_zh, d.kind
+     ORDER BY overdue DESC, due_soon DESC, d.code
+"""
+
 CASES = """
-    SELECT i.id, i.external_id, i.status, i.tier, i.category, i.risk_colour, i.deadline, i.urge_count,
+    SELECT i.id, i.external_id, i.status, i.tier, i.category, i.risk_colour, i.deadline, i.urge_count, i.department,
            i.town_code, i.village_code, i.grid_code, i.deadline < :at AS overdue,
            round((extract(epoch FROM :at - i.deadline) / 3600)::numeric, 1)::float8 AS hours_past_deadline
       FROM incidents i
      WHERE i.status IN :running AND i.deadline < :soon AND {scope}
      ORDER BY i.deadline, i.id
+     LIMIT :limit
+"""
+
+# Cases being handled that no one is bound to at their tier: every post vacant up to where they
+# are (``geo_service.cases.binding.bind_up``), nor held by a department's people.
+UNATTENDED = """
+    SELECT i.id, i.external_id, i.status, i.tier, i.category, i.risk_colour, i.town_code, i.village_code,
+           i.grid_code, count(*) OVER () AS total
+      FROM incidents i
+     WHERE i.status IN :running AND {scope}
+       AND NOT EXISTS (SELECT 1 FROM incident_officers b
+                        WHERE b.incident_id = i.id AND b.tier = i.tier AND b.released_at IS NULL
+                          AND b.officer_id IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM incident_staff s WHERE s.incident_id = i.id AND s.released_at IS NULL)
+     ORDER BY i.id
      LIMIT :limit
 """
 
@@ -58,6 +87,16 @@ def sla_by_village(
     return [dict(r) for r in rows.mappings()]
 
 
+def sla_by_department(
+    connection: Connection, at: datetime, due_within: timedelta, scope: Jurisdiction | None = None
+) -> list[dict]:
+    """Per department handling any: its open cases past their deadline at ``at``, and those due
+    within ``due_within`` (the same cases as by village, grouped by who holds them)."""
+    query, params = _scoped(BY_DEPARTMENT, scope)
+    rows = connection.execute(query, {"at": at, "soon": at + due_within, "running": list(RUNNING), **params})
+    return [dict(r) for r in rows.mappings()]
+
+
 def sla_cases(
     connection: Connection, at: datetime, due_within: timedelta, limit: int = 1000, scope: Jurisdiction | None = None
 ) -> list[dict]:
@@ -67,6 +106,16 @@ def sla_cases(
         query, {"at": at, "soon": at + due_within, "running": list(RUNNING), "limit": limit, **params}
     )
     return [{**dict(r), "deadline": r["deadline"].isoformat()} for r in rows.mappings()]
+
+
+def sla_unattended(connection: Connection, limit: int = 100, scope: Jurisdiction | None = None) -> dict:
+    """Cases being handled with no one bound to them where they are: how many, and the first ``limit``."""
+    query, params = _scoped(UNATTENDED, scope)
+    rows = [dict(r) for r in connection.execute(query, {"running": list(RUNNING), "limit": limit, **params}).mappings()]
+    total = rows[0].pop("total") if rows else 0
+    for row in rows[1:]:
+        row.pop("total")
+    return {"count": total, "cases": rows}
 
 
 REMIND = text("""
@@ -89,7 +138,13 @@ def remind_due(connection: Connection, at: datetime | None, due_within: timedelt
     local = ZoneInfo(zone)
     return remind(
         connection,
-        [(incident_id, f"deadline {deadline.astimezone(local):%Y-%m-%d %H:%M}") for incident_id, deadline in due],
+        [
+            (
+                incident_id,
+                t("the deadline draws near: {deadline}", deadline=f"{deadline.astimezone(local):%Y-%m-%d %H:%M}"),
+            )
+            for incident_id, deadline in due
+        ],
         at,
     )
 
@@ -106,7 +161,8 @@ def sla_report(
 ) -> dict:
     """What the API and the command line show: open cases overdue or due within ``due_within_hours``
     (default the settings' ``due_soon_hours``) at ``at`` (default now; without a zone, the county's),
-    by village, and if asked the cases themselves, the most overdue first."""
+    by village and by the department handling them, and if asked the cases themselves, the most
+    overdue first."""
     moment = as_aware(at, zone)
     within = timedelta(hours=due_within_hours or rules.due_soon_hours)
     villages = sla_by_village(connection, moment, within, scope=scope)
@@ -116,6 +172,8 @@ def sla_report(
         "overdue": sum(v["overdue"] for v in villages),
         "due_soon": sum(v["due_soon"] for v in villages),
         "villages": villages,
+        "departments": sla_by_department(connection, moment, within, scope=scope),
+        "unattended": sla_unattended(connection, scope=scope),
     }
     if with_cases:
         body["cases"] = sla_cases(connection, moment, within, scope=scope)

@@ -48,7 +48,16 @@ IN_PLACE: dict[str, frozenset[str]] = {
     "request_extension": HANDLING,
     "decide_extension": HANDLING,
 }
-ACTIONS: tuple[str, ...] = (*TRANSITIONS, *IN_PLACE)
+
+# Records put on an open case without moving it along the loop: the dispatcher's call to one of
+# the people bound to it (一键拨号, then "called"), and a change of its risk colour with the reason
+# (which may bring other people and another deadline). They are not among a case's
+# ``allowed_actions``, the loop's steps, which are what a refused step's 409 names.
+RECORDS: dict[str, frozenset[str]] = {
+    "call": OPEN,
+    "set_risk": OPEN,
+}
+ACTIONS: tuple[str, ...] = (*TRANSITIONS, *IN_PLACE, *RECORDS)
 assert {s for t in TRANSITIONS.values() for s in (*t.sources, t.target)} <= set(STATUSES)
 
 
@@ -56,3 +65,10 @@ def allowed_actions(status: str) -> list[str]:
     """The actions that may be taken on a case in ``status``, in the loop's order."""
     moves = [action for action, step in TRANSITIONS.items() if status in step.sources]
     return moves + [action for action, states in IN_PLACE.items() if status in states]
+
+
+def sources_of(action: str) -> frozenset[str]:
+    """The states from which ``action`` (a known one) may be taken."""
+    if action in TRANSITIONS:
+        return TRANSITIONS[action].sources
+    return IN_PLACE.get(action) or RECORDS[action]

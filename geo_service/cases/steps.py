@@ -12,32 +12,50 @@ log (``geo_service.cases.writer``), in one transaction with the change and its m
 timeline names the actor the step was taken for, the audit log the user who signed in and took it. The case's row is locked for the
 transition, so of two concurrent transitions the second sees the first's result: it either
 applies to the new state or is refused with the current state and the actions allowed from it.
+
+Extensions are asked and decided in ``geo_service.cases.extensions``; a call and a change of risk
+colour, records that leave the state as it is, in ``geo_service.cases.records``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.cases import writer
+from geo_service.cases.extensions import decide_extension, request_extension
+from geo_service.cases.locking import bind_case, locked_case
+from geo_service.cases.records import call, set_risk
 from geo_service.cases.responsibility import time_limit
-from geo_service.cases.states import ACTIONS, IN_PLACE, TRANSITIONS, allowed_actions
+from geo_service.cases.states import ACTIONS, TRANSITIONS, allowed_actions
 from geo_service.errors import Conflict, InvalidInput, NotFound
-from geo_service.i18n import Codes, t
+from geo_service.i18n import t
 from geo_service.settings import Settings
 from geo_service.vocabulary import TIERS
 
+__all__ = ["call", "decide_extension", "escalate", "request_extension", "set_risk", "take_step", "transition", "urge"]
+
 
 def take_step(
-    connection: Connection, incident_id: int, action: str, actor: str, *, signed_in: str, settings: Settings, **options
+    connection: Connection,
+    incident_id: int,
+    action: str,
+    actor: str,
+    *,
+    signed_in: str,
+    settings: Settings,
+    decider: Jurisdiction | None = None,
+    **options,
 ) -> str:
     """Any step of the loop, a transition or one that leaves the state as it is; returns the status.
 
     ``actor`` is who the step is taken for (the timeline), ``signed_in`` the user taking it (the
-    audit log); ``options`` are the step's own (note, satisfaction, into, hours, grant).
+    audit log), ``decider`` the jurisdiction of that user where it matters (who may grant an
+    extension: None for the command line); ``options`` are the step's own (note, satisfaction, into, hours, grant, officer,
+    risk_colour).
     """
     who = {"signed_in": signed_in}
     if action in ("urge", "escalate"):
@@ -46,7 +64,15 @@ def take_step(
     if action == "request_extension":
         return request_extension(connection, incident_id, actor, options.get("hours"), options.get("note"), **who)
     if action == "decide_extension":
-        return decide_extension(connection, incident_id, actor, options.get("grant"), options.get("note"), **who)
+        return decide_extension(
+            connection, incident_id, actor, options.get("grant"), options.get("note"), decider=decider, **who
+        )
+    if action == "call":
+        return call(connection, incident_id, actor, options.get("officer"), options.get("note"), **who)
+    if action == "set_risk":
+        return set_risk(
+            connection, incident_id, actor, options.get("risk_colour"), options.get("note"), settings=settings, **who
+        )
     return transition(
         connection,
         incident_id,
@@ -60,55 +86,12 @@ def take_step(
     )
 
 
-def _locked_case(connection: Connection, incident_id: int, action: str, actor: str) -> dict:
-    """The case, locked for this step, after checking the step is known, named and allowed now."""
-    if action not in ACTIONS:
-        raise InvalidInput(
-            t("unknown action {action!r}; actions: {actions}", action=action, actions=Codes(ACTIONS)),
-            field="action",
-        )
-    if not actor or not actor.strip():
-        raise InvalidInput(t("every step of a case is taken by a named actor: give actor"), field="actor")
-    case = (
-        connection.execute(
-            text("""
-        SELECT i.id, i.status, i.category, i.risk_colour, i.tier, i.grid_code, g.name AS grid_name,
-               i.village_code, i.town_code, i.county_code, i.urge_count
-          FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
-         WHERE i.id = :id
-           FOR UPDATE OF i
-    """),
-            {"id": incident_id},
-        )
-        .mappings()
-        .first()
-    )
-    if case is None:
-        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
-    sources = TRANSITIONS[action].sources if action in TRANSITIONS else IN_PLACE[action]
-    if case["status"] not in sources:
-        allowed = allowed_actions(case["status"])
-        raise Conflict(
-            t(
-                "cannot {action} incident {incident_id}: it is {status}; allowed now: {allowed}",
-                action=action,
-                incident_id=incident_id,
-                status=case["status"],
-                allowed=Codes(allowed, none="nothing (the case is finished)"),
-            ),
-            field="action",
-            current_status=case["status"],
-            allowed_actions=allowed,
-        )
-    return dict(case)
-
-
 def urge(
     connection: Connection, incident_id: int, actor: str, *, signed_in: str, settings: Settings, note: str | None = None
 ) -> str:
     """Urge (催办) the people bound to a case: told again, and counted. A village case urged
     ``escalation_after_urges`` times is proposed for escalation on its timeline."""
-    case = _locked_case(connection, incident_id, "urge", actor)
+    case = locked_case(connection, incident_id, "urge", actor)
     count = case["urge_count"] + 1
     now = datetime.now(UTC)
     connection.execute(
@@ -117,9 +100,12 @@ def urge(
     )
     propose = case["tier"] != "county" and count >= settings.cases.escalation_after_urges
     data = {"urge_count": count, **({"escalation_proposed": True} if propose else {})}
-    note = note or f"urged ({count} time{'s' if count > 1 else ''})" + (
-        f"; proposed for escalation after {count} rounds" if propose else ""
-    )
+    if not note:
+        note = (
+            t("urged ({count} times); proposed for escalation after {count} rounds", count=count)
+            if propose
+            else t("urged ({count} times)", count=count)
+        )
     writer.record_step(connection, incident_id, "urge", now, actor=actor, signed_in=signed_in, note=note, data=data)
     return case["status"]
 
@@ -129,7 +115,7 @@ def escalate(
 ) -> str:
     """Escalate (提级) a case to the next tier, village to town to county: the rules bind that
     tier's people (for a red case, a county leader) and they are told."""
-    case = _locked_case(connection, incident_id, "escalate", actor)
+    case = locked_case(connection, incident_id, "escalate", actor)
     if case["tier"] == TIERS[-1]:
         raise Conflict(
             t(
@@ -142,13 +128,24 @@ def escalate(
         )
     tier = TIERS[TIERS.index(case["tier"]) + 1]
     now = datetime.now(UTC)
-    bound = _bind(connection, case, tier, now, settings)
     connection.execute(
         text("UPDATE incidents SET tier = :tier, updated_at = :now WHERE id = :id"),
         {"tier": tier, "now": now, "id": incident_id},
     )
-    vacant = [p.role for p in bound if p.vacant]
-    note = note or f"escalated from {case['tier']} to {tier}" + (f"; vacant: {', '.join(vacant)}" if vacant else "")
+    bound, tier = bind_case(connection, case, tier, now, settings, actor=actor, signed_in=signed_in)
+    vacant = [p for p in bound if p.vacant]
+    if not note:
+        values = {"before": case["tier"], "after": tier}
+        note = (
+            t(
+                "escalated from {before} to {after}; vacant: {vacant}",
+                vacant=", ".join(p.role for p in vacant),
+                vacant_names="、".join(p.role_name for p in vacant),
+                **values,
+            )
+            if vacant
+            else t("escalated from {before} to {after}", **values)
+        )
     writer.record_step(
         connection,
         incident_id,
@@ -158,99 +155,6 @@ def escalate(
         signed_in=signed_in,
         note=note,
         data={"from_tier": case["tier"], "to_tier": tier},
-    )
-    return case["status"]
-
-
-def request_extension(
-    connection: Connection, incident_id: int, actor: str, hours: int | None, reason: str | None, *, signed_in: str
-) -> str:
-    """Ask the level above for ``hours`` more to handle a case; one request waits at a time."""
-    case = _locked_case(connection, incident_id, "request_extension", actor)
-    if not hours or hours <= 0:
-        raise InvalidInput(t("an extension request needs hours, a positive number"), field="hours")
-    waiting = connection.execute(
-        text("SELECT id FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL"), {"id": incident_id}
-    ).first()
-    if waiting is not None:
-        raise Conflict(
-            t(
-                "incident {incident_id} already has an extension request waiting for a decision",
-                incident_id=incident_id,
-            ),
-            field="action",
-            current_status=case["status"],
-            allowed_actions=["decide_extension"],
-        )
-    now = datetime.now(UTC)
-    connection.execute(
-        text("""
-        INSERT INTO incident_extensions (incident_id, county_code, requested_at, requested_by, hours, reason)
-        SELECT id, county_code, :now, :actor, :hours, :reason FROM incidents WHERE id = :id
-    """),
-        {"id": incident_id, "now": now, "actor": actor, "hours": hours, "reason": reason},
-    )
-    decider = TIERS[min(TIERS.index(case["tier"]) + 1, len(TIERS) - 1)]
-    writer.record_step(
-        connection,
-        incident_id,
-        "request_extension",
-        now,
-        actor=actor,
-        signed_in=signed_in,
-        note=f"asked for {hours} h more ({reason or 'no reason given'}); the {decider} decides",
-        data={"hours": hours},
-    )
-    return case["status"]
-
-
-def decide_extension(
-    connection: Connection, incident_id: int, actor: str, grant: bool | None, note: str | None, *, signed_in: str
-) -> str:
-    """Grant or refuse the waiting extension request; a grant moves the deadline and tells the people."""
-    case = _locked_case(connection, incident_id, "decide_extension", actor)
-    if grant is None:
-        raise InvalidInput(t("deciding an extension needs grant: true or false"), field="grant")
-    request = connection.execute(
-        text("""
-        SELECT id, hours FROM incident_extensions WHERE incident_id = :id AND decided_at IS NULL
-    """),
-        {"id": incident_id},
-    ).first()
-    if request is None:
-        raise Conflict(
-            t("incident {incident_id} has no extension request waiting for a decision", incident_id=incident_id),
-            field="action",
-            current_status=case["status"],
-            allowed_actions=[a for a in allowed_actions(case["status"]) if a != "decide_extension"],
-        )
-    now = datetime.now(UTC)
-    connection.execute(
-        text("""
-        UPDATE incident_extensions SET decided_at = :now, decided_by = :actor, granted = :grant WHERE id = :id
-    """),
-        {"now": now, "actor": actor, "grant": grant, "id": request.id},
-    )
-    if grant:
-        deadline = connection.execute(
-            text("""
-            UPDATE incidents SET deadline = deadline + make_interval(hours => :hours), updated_at = :now
-             WHERE id = :id RETURNING deadline
-        """),
-            {"hours": request.hours, "now": now, "id": incident_id},
-        ).scalar()
-        note = note or f"extension of {request.hours} h granted: new deadline {deadline.isoformat()}"
-    else:
-        note = note or f"extension of {request.hours} h refused"
-    writer.record_step(
-        connection,
-        incident_id,
-        "decide_extension",
-        now,
-        actor=actor,
-        signed_in=signed_in,
-        note=note,
-        data={"granted": grant, "hours": request.hours},
     )
     return case["status"]
 
@@ -283,9 +187,9 @@ def transition(
     InvalidInput
         An unknown action, a missing actor, satisfaction or merge target.
     """
-    if action in IN_PLACE:
+    if action in ACTIONS and action not in TRANSITIONS:
         raise InvalidInput(t("{action} is not a transition: use take_step", action=action), field="action")
-    case = _locked_case(connection, incident_id, action, actor)
+    case = locked_case(connection, incident_id, action, actor)
     step = TRANSITIONS[action]
     now = datetime.now(UTC)
     changes: dict[str, object] = {}
@@ -301,9 +205,9 @@ def transition(
                 current_status=case["status"],
                 allowed_actions=["reject", "merge"],
             )
-        bound = _bind(connection, case, case["tier"], now, settings)
+        bound, _ = bind_case(connection, case, case["tier"], now, settings, actor=actor, signed_in=signed_in)
         changes.update(dispatched_at=now, deadline=now + time_limit(connection, case["category"], case["risk_colour"]))
-        note = note or writer.dispatch_note(case["grid_code"], case["grid_name"], [p.role for p in bound if p.vacant])
+        note = note or writer.dispatch_note(case["grid_code"], case["grid_name"], bound)
     elif action == "resolve":
         changes["resolved_at"] = now
     elif action == "close":
@@ -324,7 +228,7 @@ def transition(
             now,
             actor=actor,
             signed_in=signed_in,
-            note=f"absorbed duplicate incident {incident_id}",
+            note=t("absorbed duplicate incident {incident_id}", incident_id=incident_id),
             data={"duplicate": incident_id},
         )
     elif action == "reopen":
@@ -371,11 +275,3 @@ def _merge_target(connection: Connection, incident_id: int, into: int | None) ->
             allowed_actions=[],
         )
     return into, county
-
-
-def _bind(connection: Connection, case: dict, tier: str, now: datetime, settings: Settings) -> list:
-    """Bind the case to the people the rules name at ``tier`` now, releasing those bound there before."""
-    cases = pd.DataFrame(
-        [{key: case[key] for key in ("id", "grid_code", "village_code", "town_code", "county_code", "risk_colour")}]
-    )
-    return writer.bind(connection, cases, tier, now, settings.place.timezone, release=True)[case["id"]]

@@ -24,12 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
-from geo_service.cases.outbox import notify_bound
-from geo_service.cases.responsibility import Responsible, responsible, time_limit, unit_chain
+from geo_service.cases.binding import bind as bind  # re-exported: every writer of cases binds through it
+from geo_service.cases.binding import bind_up, nobody
+from geo_service.cases.outbox import notify_bound, notify_staff
+from geo_service.cases.responsibility import Responsible, time_limit
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import NO_COUNTY, generic_key_checks
+from geo_service.i18n import Message, t
 from geo_service.progress import Reporter, Silent
-from geo_service.times import local_day
 from geo_service.vocabulary import STORAGE_SRID
 
 # The columns a caller may give for a stored incident (``lon``/``lat`` in the storage CRS; ``id``
@@ -85,15 +87,54 @@ INSERT = f"""
 EVENT_COLUMNS = ("incident_id", "county_code", "at", "actor", "action", "from_status", "to_status", "note", "data")
 
 
-def dispatch_note(grid_code: str, grid_name: str, vacant_roles: list[str]) -> str:
+def dispatch_note(grid_code: str, grid_name: str, people: list[Responsible]) -> Message:
     """The timeline's note on routing a case to its grid (the vacancies it found, if any)."""
-    note = f"routed to grid {grid_code} {grid_name}"
-    return note + (f"; vacant: {', '.join(vacant_roles)}" if vacant_roles else "")
+    vacant = [p for p in people if p.vacant]
+    if not vacant:
+        return t("routed to grid {grid_code} {grid_name}", grid_code=grid_code, grid_name=grid_name)
+    return t(
+        "routed to grid {grid_code} {grid_name}; vacant: {vacant}",
+        grid_code=grid_code,
+        grid_name=grid_name,
+        vacant=", ".join(p.role for p in vacant),
+        vacant_names="、".join(p.role_name for p in vacant),
+    )
 
 
-def outside_note(grid_code: str, grid_name: str, distance_m: float) -> str:
+def outside_note(grid_code: str, grid_name: str, distance_m: float) -> Message:
     """The timeline's note on a case outside every grid, left for a person to route."""
-    return f"outside every grid; nearest grid {grid_code} {grid_name} at {distance_m:.0f} m: awaiting manual routing"
+    return t(
+        "outside every grid; nearest grid {grid_code} {grid_name} at {distance_m:.0f} m: awaiting manual routing",
+        grid_code=grid_code,
+        grid_name=grid_name,
+        distance_m=float(distance_m),
+    )
+
+
+def raised_note(from_tier: str, to_tier: str, people: list[Responsible]) -> Message:
+    """The timeline's note on a case sent up because no one at its tier could take it."""
+    if nobody(people):
+        return t(
+            "no one to answer at the {from_tier} or above it: every post up to the {to_tier} is vacant; "
+            "the case waits for the command centre",
+            from_tier=from_tier,
+            to_tier=to_tier,
+        )
+    return t(
+        "no one to answer at the {from_tier}: every post there is vacant; sent to the {to_tier}",
+        from_tier=from_tier,
+        to_tier=to_tier,
+    )
+
+
+def with_note(data: dict | None, note: object) -> dict | None:
+    """An event's ``data`` with what a timeline keeps of a note the service wrote (a ``Message``),
+    so that it can be shown in the reader's language (``geo_service.cases.notes``): its template
+    and values. Taken before the note goes into a frame, which keeps only its text."""
+    if not isinstance(note, Message):
+        return data or None
+    kept = {"template": note.template, "params": json.loads(json.dumps(note.params, default=str))}
+    return {**(data or {}), "note_t": kept}
 
 
 # -- the set-based primitives --------------------------------------------------------------------
@@ -140,71 +181,15 @@ def add_events(connection: Connection, events: pd.DataFrame, reporter: Reporter 
         events = events.assign(county_code=events["incident_id"].map(_counties_of(connection, events["incident_id"])))
     if "data" in events.columns:
         events = events.assign(
-            data=[json.dumps(d, ensure_ascii=False, default=str) if d else None for d in events["data"]]
+            data=[
+                json.dumps(d, ensure_ascii=False, default=str) if isinstance(d, dict) and d else None
+                for d in events["data"]
+            ]
         )
     columns = [c for c in EVENT_COLUMNS if c in events.columns]
     advance = (reporter or Silent()).task("timeline", len(events))
     with generic_key_checks(connection):
         return copy_frame(connection.connection.cursor(), "incident_events", events, columns, advance=advance)
-
-
-def bind(
-    connection: Connection,
-    cases: pd.DataFrame,
-    tier: str,
-    now: datetime,
-    zone: str,
-    *,
-    release: bool = False,
-    reporter: Reporter | None = None,
-) -> dict[int, list[Responsible]]:
-    """Bind each case to the people the rules name for its place, colour and ``tier`` on the
-    county's day of ``now`` (vacancies recorded as such), resolved once per place and colour.
-
-    ``cases`` has the columns ``id``, ``grid_code``, ``village_code``, ``town_code``,
-    ``county_code`` and ``risk_colour``. With ``release``, whoever was bound at ``tier`` before is
-    released first. Returns the people bound to each case.
-    """
-    if cases.empty:
-        return {}
-    day = local_day(now, zone)
-    places = ["grid_code", "village_code", "town_code", "county_code", "risk_colour"]
-    people = {
-        place: responsible(connection, unit_chain(*place[:4]), day, place[4], tier)[tier]
-        for place in cases[places].drop_duplicates().itertuples(index=False, name=None)
-    }
-    bound = {int(row[0]): people[row[1:]] for row in cases[["id", *places]].itertuples(index=False, name=None)}
-    county = dict(zip(cases["id"].astype(int), cases["county_code"].fillna(NO_COUNTY)))  # as the incident has it
-    if release:
-        connection.execute(
-            text("""
-            UPDATE incident_officers SET released_at = :now
-             WHERE incident_id = ANY(:ids) AND tier = :tier AND released_at IS NULL
-        """),
-            {"ids": list(bound), "tier": tier, "now": now},
-        )
-    rows = pd.DataFrame(
-        [
-            (incident, county[incident], tier, p.position, p.role, p.officer_code, p.unit_code, now)
-            for incident, found in bound.items()
-            for p in found
-        ],
-        columns=["incident_id", "county_code", "tier", "position", "role", "officer_code", "unit_code", "bound_at"],
-    )
-    codes = [c for c in rows["officer_code"].dropna().unique()]
-    officer_ids = dict(
-        connection.execute(text("SELECT code, id FROM officers WHERE code = ANY(:codes)"), {"codes": codes}).all()
-    )
-    rows["officer_id"] = rows["officer_code"].map(officer_ids).astype("Int64")
-    with generic_key_checks(connection):
-        copy_frame(
-            connection.connection.cursor(),
-            "incident_officers",
-            rows,
-            ["incident_id", "county_code", "tier", "position", "role", "officer_id", "unit_code", "bound_at"],
-            advance=(reporter or Silent()).task("binding officers", len(rows)),
-        )
-    return bound
 
 
 # -- what callers write --------------------------------------------------------------------------
@@ -271,24 +256,46 @@ def record_new(
         return new
     written = cases.assign(status=rows["status"]).merge(new, on="external_id")
     dispatched = written[written["status"] == "dispatched"]
-    bound = bind(connection, dispatched, "village", now, zone, reporter=reporter)
-    notes = pd.Series(
-        [
-            dispatch_note(grid, name, [p.role for p in bound[int(i)] if p.vacant])
-            for i, grid, name in zip(dispatched["id"], dispatched["grid_code"], dispatched["grid_name"])
-        ],
-        index=dispatched.index,
-        dtype=object,
+    bound, tiers = bind_up(connection, dispatched, "village", now, zone, reporter=reporter)
+    raised = {case: tier for case, tier in tiers.items() if tier != "village"}
+    if raised:
+        connection.execute(
+            text("""
+            UPDATE incidents i SET tier = r.tier
+              FROM unnest(CAST(:ids AS bigint[]), CAST(:tiers AS text[])) AS r(id, tier)
+             WHERE i.id = r.id
+        """),
+            {"ids": list(raised), "tiers": list(raised.values())},
+        )
+    said = [
+        dispatch_note(grid, name, bound[int(i)])
+        for i, grid, name in zip(dispatched["id"], dispatched["grid_code"], dispatched["grid_name"])
+    ]
+    notes = pd.Series(said, index=dispatched.index, dtype=object)
+    dispatch_data = pd.Series([with_note(None, note) for note in said], index=dispatched.index, dtype=object)
+    escalated = pd.DataFrame(
+        {
+            "incident_id": list(raised),
+            "at": pd.Timestamp(now),
+            "actor": "system",
+            "action": "escalate",
+            "note": [raised_note("village", tier, bound[case]) for case, tier in raised.items()],
+            "data": [
+                with_note(
+                    {"from_tier": "village", "to_tier": tier, "unattended": nobody(bound[case])},
+                    raised_note("village", tier, bound[case]),
+                )
+                for case, tier in raised.items()
+            ],
+        }
     )
     waiting = written[(written["status"] != "dispatched") & written["grid_code"].notna()]
-    outside = pd.Series(
-        [
-            outside_note(code, name, distance)
-            for code, name, distance in zip(waiting["grid_code"], waiting["grid_name"], waiting["nearest_distance_m"])
-        ],
-        index=waiting.index,
-        dtype=object,
-    )
+    away = [
+        outside_note(code, name, distance)
+        for code, name, distance in zip(waiting["grid_code"], waiting["grid_name"], waiting["nearest_distance_m"])
+    ]
+    outside = pd.Series(away, index=waiting.index, dtype=object)
+    outside_data = pd.Series([with_note(None, note) for note in away], index=waiting.index, dtype=object)
     add_events(
         connection,
         pd.concat(
@@ -302,6 +309,7 @@ def record_new(
                         "from_status": None,
                         "to_status": "reported",
                         "note": outside.reindex(written.index),
+                        "data": outside_data.reindex(written.index),
                     }
                 ),
                 pd.DataFrame(
@@ -313,15 +321,17 @@ def record_new(
                         "from_status": "reported",
                         "to_status": "dispatched",
                         "note": notes,
+                        "data": dispatch_data,
                     }
                 ),
+                *([escalated] if raised else []),
             ]
         ),
         reporter,
     )
     # The people are told of each case with its routing note (one message query per distinct note).
     for note, ids in dispatched["id"].groupby(notes, sort=False):
-        notify_bound(connection, [int(i) for i in ids], "dispatch", note)
+        notify_bound(connection, [int(i) for i in ids], "dispatch", str(note))
     if audit_each:
         for case in written.itertuples(index=False):
             audit.record(
@@ -360,10 +370,12 @@ def record_step(
     after: str | None = None,
     note: str | None = None,
     data: dict | None = None,
+    notify: bool = True,
 ) -> None:
     """A step of a case's loop on its timeline (taken for ``actor``), in the audit log (by
-    ``signed_in``, the user who took it) and as a message to the people bound to the case at its
-    tier, all in the step's transaction."""
+    ``signed_in``, the user who took it) and, unless ``notify`` is false (a record such as a call,
+    which tells nobody anything new), as a message to the people bound to the case at its tier,
+    all in the step's transaction."""
     add_events(
         connection,
         pd.DataFrame(
@@ -376,7 +388,7 @@ def record_step(
                     "from_status": before,
                     "to_status": after,
                     "note": note,
-                    "data": data or None,
+                    "data": with_note(data, note),
                 }
             ]
         ),
@@ -390,10 +402,13 @@ def record_step(
         before={"status": before},
         after={"status": after, **(data or {})},
     )
-    notify_bound(connection, [incident_id], action, note)
+    if notify:
+        said = str(note) if note is not None else None
+        notify_bound(connection, [incident_id], action, said)
+        notify_staff(connection, [incident_id], action, said)  # a department's people, when it holds the case
 
 
-def remind(connection: Connection, due: list[tuple[int, str]], now: datetime) -> int:
+def remind(connection: Connection, due: list[tuple[int, str | Message]], now: datetime) -> int:
     """Remind the people of each ``(incident id, note)``: on the timeline, by the system, and by message."""
     if not due:
         return 0
@@ -406,8 +421,10 @@ def remind(connection: Connection, due: list[tuple[int, str]], now: datetime) ->
                 "actor": "system",
                 "action": "remind",
                 "note": [n for _, n in due],
+                "data": [with_note(None, n) for _, n in due],
             }
         ),
     )
-    notify_bound(connection, [i for i, _ in due], "deadline_near", "the deadline draws near")
+    notify_bound(connection, [i for i, _ in due], "deadline_near")
+    notify_staff(connection, [i for i, _ in due], "deadline_near")
     return len(due)

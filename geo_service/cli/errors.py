@@ -1,4 +1,9 @@
-"""How the command line reports failures: one line saying what is wrong, exit status 2."""
+"""How the command line reports failures: one line saying what is wrong, exit status 2.
+
+The line is in Chinese, the county's language, with the English after it in brackets, so that a
+person reads it and a script (or a search of the logs) still finds the words it knows:
+``错误：没有编号为 12 的案件（no incident with id 12）``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,18 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from geo_service.errors import GeoServiceError
+from geo_service.i18n import render, t
+
+
+def both(message: str) -> str:
+    """``message`` in Chinese, then in English in brackets (once, if they are the same)."""
+    chinese, english = render(message, "zh"), render(message, "en")
+    return chinese if chinese == english else f"{chinese}（{english}）"
+
+
+def error_line(message: str) -> str:
+    """The line the command line prints for a failure."""
+    return f"错误：{both(message)}"
 
 
 @contextmanager
@@ -17,11 +34,10 @@ def reported() -> Iterator[None]:
     try:
         yield
     except GeoServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        typer.echo(error_line(exc.message), err=True)
         raise typer.Exit(2) from None
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        typer.echo(
-            f"error: cannot reach the database ({reason}): run `geo-service db up`, or check DATABASE_URL", err=True
-        )
+        said = t("cannot reach the database ({reason}): run `geo-service db up`, or check DATABASE_URL", reason=reason)
+        typer.echo(error_line(said), err=True)
         raise typer.Exit(2) from None

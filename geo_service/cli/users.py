@@ -23,15 +23,24 @@ def _engine():
 def add(
     name: str = typer.Argument(..., help="The user's name (unique)."),
     role: str = typer.Option(..., help="admin, planner, dispatcher, analyst, grid_worker or leader."),
-    jurisdiction: str = typer.Option(..., help="The code of the county, a town, a village or a grid."),
+    jurisdiction: str = typer.Option(
+        None, help="The code of the county, a town, a village or a grid (a department's user: its county by default)."
+    ),
+    department: str = typer.Option(
+        None, help="The code of the user's department: they see only the cases routed to it."
+    ),
     note: str = typer.Option(None, help="A note kept with the user."),
 ) -> None:
     """Add a user and print their bearer token (shown only now; only its digest is kept)."""
     from geo_service.auth.users import add_user
 
     with reported():
-        user, token = add_user(_engine(), name, role, jurisdiction, note=note, settings=get_settings())
-    out.print(f"{user.name}: {user.role} over {user.jurisdiction}")
+        user, token = add_user(
+            _engine(), name, role, jurisdiction, note=note, settings=get_settings(), department=department
+        )
+    out.print(
+        f"{user.name}: {user.role} over {user.jurisdiction}" + (f", {user.department}" if user.department else "")
+    )
     typer.echo(token)
 
 
@@ -42,12 +51,13 @@ def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked
 
     with reported():
         users = list_users(_engine(), include_revoked=all_)
-    table = Table("name", "role", "jurisdiction", "created", "revoked", "note")
+    table = Table("name", "role", "jurisdiction", "department", "created", "revoked", "note")
     for u in users:
         table.add_row(
             u.name,
             u.role,
             u.jurisdiction,
+            u.department or "",
             u.created_at.strftime("%Y-%m-%d %H:%M"),
             u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "",
             u.note or "",

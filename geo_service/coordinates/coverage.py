@@ -43,9 +43,14 @@ class Coverage:
 
     def describe(self) -> str:
         minx, miny, maxx, maxy = self.area.bounds
-        return (
-            f"{self.names} and {self.margin_m / 1000:g} km around it "
-            f"(longitude {minx:.3f} to {maxx:.3f}, latitude {miny:.3f} to {maxy:.3f})"
+        return t(
+            "{names} and {km:g} km around it (longitude {minx:.3f} to {maxx:.3f}, latitude {miny:.3f} to {maxy:.3f})",
+            names=self.names,
+            km=self.margin_m / 1000,
+            minx=minx,
+            maxx=maxx,
+            miny=miny,
+            maxy=maxy,
         )
 
 
@@ -87,16 +92,20 @@ def number_errors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         mask = mask & (error == "")
         error[mask] = [make(x, y) for x, y in zip(lon[mask], lat[mask])]
 
-    flag(~np.isfinite(lon), lambda x, y: f"lon is not a finite number ({x})")
-    flag(~np.isfinite(lat), lambda x, y: f"lat is not a finite number ({y})")
+    # Each reason is a message (``t``): English where it is data (a row of a file assigned),
+    # in the reader's language where it is the answer's message.
+    flag(~np.isfinite(lon), lambda x, y: t("{name} is not a finite number ({value})", name="lon", value=x))
+    flag(~np.isfinite(lat), lambda x, y: t("{name} is not a finite number ({value})", name="lat", value=y))
     out_of_range = (lat < -90) | (lat > 90)
     swapped = out_of_range & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
     flag(
         swapped,
-        lambda x, y: f"lat {y} is outside -90 to 90 (it looks like a longitude: latitude and longitude look swapped)",
+        lambda x, y: t(
+            "lat {lat} is outside -90 to 90 (it looks like a longitude: latitude and longitude look swapped)", lat=y
+        ),
     )
-    flag(out_of_range, lambda x, y: f"lat {y} is outside -90 to 90")
-    flag((lon < -180) | (lon > 180), lambda x, y: f"lon {x} is outside -180 to 180")
+    flag(out_of_range, lambda x, y: t("lat {lat} is outside -90 to 90", lat=y))
+    flag((lon < -180) | (lon > 180), lambda x, y: t("lon {lon} is outside -180 to 180", lon=x))
     return error
 
 
@@ -115,8 +124,16 @@ def to_storage(lon: float, lat: float, crs: str) -> tuple[float, float]:
     check_numbers(lon, lat)
     try:
         name = datum.parse_datum(crs)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="crs") from exc
+    except ValueError:
+        raise InvalidInput(
+            t(
+                "unknown datum {crs!r}; expected one of {datums} (accepted spellings, case-insensitive: {accepted})",
+                crs=crs,
+                datums=", ".join(datum.DATUMS),
+                accepted=", ".join(sorted(datum._ALIASES)),
+            ),
+            field="crs",
+        ) from None
     x, y = datum.convert(lon, lat, name, "cgcs2000")
     return float(x), float(y)
 
@@ -134,13 +151,20 @@ def coverage_errors(
         rows = candidates[datums[candidates] == name]
         sx, sy = datum.convert(lat[rows], lon[rows], name, "cgcs2000")
         swapped[rows] = shapely.contains_xy(area.area, sx, sy)
+    described = area.describe()
     for row in np.flatnonzero(~inside):
+        point = {"lon": lon[row], "lat": lat[row], "datum": datums[row], "area": described}
         error[row] = (
-            f"the point lon={lon[row]}, lat={lat[row]} ({datums[row]}) is outside the area this "
-            f"deployment covers: {area.describe()}"
+            t(
+                "the point lon={lon}, lat={lat} ({datum}) is outside the area this deployment covers: {area}; "
+                "latitude and longitude look swapped: lon={lat}, lat={lon} is inside",
+                **point,
+            )
+            if swapped[row]
+            else t(
+                "the point lon={lon}, lat={lat} ({datum}) is outside the area this deployment covers: {area}", **point
+            )
         )
-        if swapped[row]:
-            error[row] += f"; latitude and longitude look swapped: lon={lat[row]}, lat={lon[row]} is inside"
     return error, swapped
 
 

@@ -36,7 +36,8 @@ class Message(str):
     params: dict[str, Any]
 
     def __new__(cls, template: str, params: Mapping[str, Any]) -> Message:
-        text = template.format(**params) if params else template.replace("{{", "{").replace("}}", "}")
+        # ``{code!v}`` may be written in the English too: the code's English label.
+        text = _Formatter("en").format(template, **params) if params else template.replace("{{", "{").replace("}}", "}")
         message = super().__new__(cls, text)
         message.template = template
         message.params = dict(params)
@@ -146,6 +147,10 @@ class _Formatter(string.Formatter):
         self.language = language
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
+        # A message given as a value of another (a reason inside "{where}: {problem}") is read in
+        # the same language as the message around it.
+        if isinstance(value, Message) and conversion in (None, "s"):
+            return render(value, self.language)
         if conversion == "v":
             if isinstance(value, (list, tuple, set, frozenset)):
                 if not value and isinstance(value, Codes):
@@ -165,8 +170,8 @@ def render(message: str, language: Language) -> str:
         return str(message)
     try:
         return _Formatter(language).format(translated, **message.params)
-    except (KeyError, IndexError, ValueError):  # a translation naming a value the code does not give
-        return str(message)
+    except (KeyError, IndexError, ValueError, TypeError):  # a translation naming a value the code does
+        return str(message)  # not give, or a format spec the value cannot take: the English, never a fault
 
 
 def translated_templates() -> set[str]:

@@ -23,6 +23,10 @@ RULE_FILES = (
     "value_aliases",
     "regions",
     "notice_templates",
+    "departments",
+    "department_staff",
+    "matters",
+    "routing_rules",
 )
 
 

@@ -30,6 +30,7 @@ from geo_service.rules.tables import (
     RuleTable,
     Value,
     as_text,
+    county_words,
     key_of,
     key_text,
     parse_row,
@@ -41,6 +42,7 @@ MAX_PROBLEMS = 1000  # problems listed in an answer; the message counts them all
 AUDIT_KEYS = 100  # keys listed per kind of change in an audit entry; more are counted
 # What a row of a table with codes is called in a message.
 SINGULAR = {"categories": "category", "sources": "source", "roles": "role", "camera_kinds": "camera kind"}
+SINGULAR |= {"departments": "department", "matters": "matter"}
 # Rule tables that name codes of another without a foreign key: (table, field, value column).
 SOFT_REFERENCES = {"categories": ("value_aliases", "category"), "sources": ("value_aliases", "source")}
 _FOREIGN_KEYS = text("""
@@ -225,6 +227,12 @@ def apply_reading(
             text(f"LOCK TABLE {', '.join(t.db_table for t in TABLES.values())} IN SHARE ROW EXCLUSIVE MODE")
         )
     current = read_rules(connection)
+    # A county's own lists keep their own column names and name categories in words (事项清单).
+    names = {
+        name: row["code"] for row in current["categories"] for name in (row["code"], row["name_zh"], row["name_en"])
+    }
+    for sheet in sheets.values():
+        county_words(sheet, names)
     parsed, more = _parse(sheets, current)
     problems += more
     if problems:
@@ -255,9 +263,19 @@ def apply_reading(
 
 
 def _message(problems: list[Problem]) -> str:
-    more = len(problems) - 1
-    return (
-        f"{problems[0]}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "") + "; nothing was changed"
+    """The first problem (as ``Problem.__str__`` says it), how many more, and that nothing changed."""
+    first, more = problems[0], len(problems) - 1
+    where: str = first.file
+    if first.row is not None:
+        where = t("{file} row {row}", file=first.file, row=first.row)
+    if first.column:
+        where = t("{where}, column {column}", where=where, column=first.column)
+    if more == 0:
+        return t("{where}: {reason}; nothing was changed", where=where, reason=first.reason)
+    if more == 1:
+        return t("{where}: {reason} (and 1 more problem); nothing was changed", where=where, reason=first.reason)
+    return t(
+        "{where}: {reason} (and {more} more problems); nothing was changed", where=where, reason=first.reason, more=more
     )
 
 
@@ -279,7 +297,7 @@ def _parse(sheets: dict[str, Sheet], current: dict[str, list[dict]]) -> tuple[di
     # The codes other tables may name, as they will be: as given when the table is given.
     known = {
         name: {r.cells.get("code") for r in sheets[name].rows} if name in sheets else {r["code"] for r in current[name]}
-        for name in ("roles", "categories", "sources", "camera_kinds")
+        for name in ("roles", "categories", "sources", "camera_kinds", "departments", "matters")
     }
     parsed: dict[str, list[dict]] = {}
     for name, sheet in readable.items():

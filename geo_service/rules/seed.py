@@ -21,11 +21,16 @@ _REFERENCE = {
 def seed_rules(cursor) -> dict[str, int]:
     """Insert the default categories, sources, roles, rules and permissions where the tables lack them.
 
-    The responsibility and time-limit rules and the permissions are seeded only into empty tables: once a county has
-    rules of its own, the defaults must not creep back in. Returns rows inserted per table.
+    The responsibility and time-limit rules, the permissions, and the departments, their people, the
+    matters and the routing rules are seeded only into empty tables: once a county has rules of its
+    own, the defaults must not creep back in. A table the database's schema revision does not have
+    yet is passed over (seeding an older database, as the upgrade tests do). Returns rows inserted
+    per table.
     """
     inserted: dict[str, int] = {}
     for table, columns in _REFERENCE.items():
+        if not _exists(cursor, table):
+            continue
         rows = read_rule_table(table)[list(columns)].astype(object).itertuples(index=False, name=None)
         count = 0
         for row in rows:
@@ -40,7 +45,18 @@ def seed_rules(cursor) -> dict[str, int]:
         ("responsibility_rules", "responsibility_rules", ("tier", "risk_colour", "position", "role", "core")),
         ("time_limit_rules", "time_limits", ("category", "risk_colour", "limit_hours")),
         ("role_permissions", "permissions", ("role", "permission")),
+        # A county's departments, their people, its list of matters and what goes where.
+        (
+            "departments",
+            "departments",
+            ("code", "county_code", "kind", "town_code", "name_zh", "name_en", "limit_hours"),
+        ),
+        ("department_staff", "department_staff", ("department", "name", "phone", "duty")),
+        ("matters", "matters", ("code", "category", "name_zh", "name_en")),
+        ("routing_rules", "routing_rules", ("matter", "place", "risk_colour", "department")),
     ):
+        if not _exists(cursor, table):
+            continue
         cursor.execute(f"SELECT count(*) FROM {table}")
         if cursor.fetchone()[0]:
             inserted[table] = 0
@@ -53,3 +69,8 @@ def seed_rules(cursor) -> dict[str, int]:
             )
         inserted[table] = len(frame)
     return inserted
+
+
+def _exists(cursor, table: str) -> bool:
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+    return bool(cursor.fetchone()[0])

@@ -8,11 +8,38 @@ text) and leave here typed as the database stores them, or with a reason per col
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from geo_service.rules.cells import (  # noqa: F401 - the readers, and names other modules import from here
+    _COLOUR_WORDS,
+    _DUTY_WORDS,
+    _KIND_WORDS,
+    DEPARTMENT_KINDS,
+    DUTIES,
+    MAX_LIMIT_HOURS,
+    MAX_ROWS,
+    NOTICE_FIELDS,
+    TRANSFER_STATES,
+    Bad,
+    Value,
+    _own,
+    boolean,
+    code,
+    county_code,
+    labelled,
+    notice_text,
+    one_of,
+    optional_code,
+    optional_words,
+    pattern,
+    phone,
+    place_code,
+    real,
+    town_code,
+    whole,
+    words,
+)
 from geo_service.vocabulary import (
     ADMIN_KINDS,
     CAMERA_STATES,
@@ -23,121 +50,6 @@ from geo_service.vocabulary import (
     TIERS,
     UNIT_LEVELS,
 )
-
-MAX_ROWS = 10_000
-MAX_LIMIT_HOURS = 24 * 366 * 5  # five years: a longer limit is a typing slip, not a rule
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
-_FALSE = {"false", "0", "no", "n", "f", "否", "假"}
-
-Value = str | int | float | bool | None
-
-
-class Bad(ValueError):
-    """A cell that cannot be used: the message is the reason, in plain words."""
-
-
-def code(max_len: int) -> Callable[[str | None], str]:
-    def parse(text: str | None) -> str:
-        if text is None:
-            raise Bad("empty: a code is needed")
-        if len(text) > max_len:
-            raise Bad(f"{text!r} is longer than {max_len} characters")
-        if not _CODE.match(text):
-            raise Bad(f"{text!r} is not a code: use lower-case letters, digits and _ (like public_service)")
-        return text
-
-    return parse
-
-
-def words(max_len: int = 200) -> Callable[[str | None], str]:
-    def parse(text: str | None) -> str:
-        if text is None:
-            raise Bad("empty: a value is needed")
-        if len(text) > max_len:
-            raise Bad(f"longer than {max_len} characters")
-        return text
-
-    return parse
-
-
-def one_of(values: tuple[str, ...], *, optional: bool = False) -> Callable[[str | None], str | None]:
-    def parse(text: str | None) -> str | None:
-        if text is None:
-            if optional:
-                return None
-            raise Bad(f"empty: one of {', '.join(values)} is needed")
-        if text not in values:
-            raise Bad(f"{text!r} is not one of {', '.join(values)}{' (or empty for any)' if optional else ''}")
-        return text
-
-    return parse
-
-
-def optional_code(max_len: int) -> Callable[[str | None], str | None]:
-    required = code(max_len)
-    return lambda text: None if text is None else required(text)
-
-
-def whole(low: int, high: int, what: str) -> Callable[[str | None], int]:
-    def parse(text: str | None) -> int:
-        if text is None:
-            raise Bad(f"empty: {what} is needed")
-        try:
-            number = float(text)
-        except ValueError:
-            raise Bad(f"{text!r} is not a number") from None
-        if not math.isfinite(number) or number != int(number):
-            raise Bad(f"{text!r} is not a whole number")
-        if not low <= number <= high:
-            raise Bad(f"{text} is out of range: {what} must be {low} to {high}")
-        return int(number)
-
-    return parse
-
-
-def real(low: float, high: float, what: str) -> Callable[[str | None], float]:
-    def parse(text: str | None) -> float:
-        if text is None:
-            raise Bad(f"empty: {what} is needed")
-        try:
-            number = float(text)
-        except ValueError:
-            raise Bad(f"{text!r} is not a number") from None
-        if not (math.isfinite(number) and low < number <= high):
-            raise Bad(f"{text} is out of range: {what} must be more than {low:g} and at most {high:g}")
-        return number
-
-    return parse
-
-
-def boolean(text: str | None) -> bool:
-    if text is None:
-        raise Bad("empty: write true or false")
-    if text.lower() in _TRUE:
-        return True
-    if text.lower() in _FALSE:
-        return False
-    raise Bad(f"{text!r} is neither true nor false")
-
-
-# What a notification's template may name (``geo_service.cases.notices`` fills them in).
-NOTICE_FIELDS = ("to", "role", "case", "category", "risk", "place", "deadline", "note", "action", "status")
-
-
-def notice_text(text: str | None) -> str:
-    if text is None:
-        raise Bad("empty: a message text is needed")
-    if len(text) > 500:
-        raise Bad("longer than 500 characters (a text message)")
-    try:
-        named = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as e:
-        raise Bad(f"{text!r} is not a template: {e} (write a value's name in braces, like {{case}})") from None
-    unknown = sorted(named - set(NOTICE_FIELDS))
-    if unknown:
-        raise Bad(f"{', '.join(unknown)} is not a value a message can show; use {', '.join(NOTICE_FIELDS)}")
-    return text
 
 
 @dataclass(frozen=True)
@@ -152,6 +64,10 @@ class RuleTable:
     order: str
     # Columns a default file may carry that the database does not keep (read and ignored).
     extra: tuple[str, ...] = field(default=())
+    # Other names a county's own file gives a column (事项编码 for code), read as the column.
+    headers: dict[str, str] = field(default_factory=dict)
+    # Columns that may be empty, which a county's own file may therefore leave out.
+    may_omit: tuple[str, ...] = field(default=())
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -230,10 +146,85 @@ TABLES: dict[str, RuleTable] = {
             },
             "category NULLS FIRST, array_position(ARRAY['red','yellow','blue'], risk_colour) NULLS FIRST",
         ),
+        RuleTable(
+            "departments",
+            "departments",
+            ("code",),
+            {
+                "code": code(40),
+                "county_code": county_code,
+                "kind": labelled(DEPARTMENT_KINDS, _KIND_WORDS),
+                "town_code": town_code,
+                "name_zh": words(),
+                "name_en": optional_words(),
+                "limit_hours": whole(1, MAX_LIMIT_HOURS, "the limit in hours"),
+            },
+            "county_code, array_position(ARRAY['county_department','town_office'], kind), code",
+            headers=_own(
+                code="部门编码 编码",
+                county_code="县区编码 所属县区",
+                kind="类型 部门类型",
+                town_code="乡镇编码 所属乡镇",
+                name_zh="部门名称 名称",
+                name_en="英文名称",
+                limit_hours="办理时限 办理时限（小时） 时限（小时）",
+            ),
+            may_omit=("town_code", "name_en"),
+        ),
+        RuleTable(
+            "department_staff",
+            "department_staff",
+            ("department", "name"),
+            {
+                "department": code(40),
+                "name": words(100),
+                "phone": phone,
+                "duty": labelled(DUTIES, _DUTY_WORDS),
+            },
+            "department, array_position(ARRAY['head','member'], duty), name",
+            headers=_own(
+                department="部门编码 部门", name="姓名", phone="电话 手机 手机号码 联系电话", duty="职责 职务"
+            ),
+        ),
+        RuleTable(
+            "matters",
+            "matters",
+            ("code",),
+            {"code": code(40), "category": code(40), "name_zh": words(), "name_en": optional_words()},
+            "category, code",
+            headers=_own(
+                code="事项编码 编码",
+                category="事项大类 一级分类 大类",
+                name_zh="事项小类 二级分类 小类 事项名称",
+                name_en="英文名称",
+            ),
+            may_omit=("name_en",),
+        ),
+        RuleTable(
+            "routing_rules",
+            "routing_rules",
+            ("matter", "place", "risk_colour"),
+            {
+                "matter": code(40),
+                "place": place_code,
+                "risk_colour": labelled(RISK_COLOURS, _COLOUR_WORDS, optional=True),
+                "department": code(40),
+            },
+            "matter, place NULLS FIRST, array_position(ARRAY['red','yellow','blue'], risk_colour) NULLS FIRST",
+            headers=_own(
+                matter="事项编码 事项",
+                place="区域 属地 区域编码",
+                risk_colour="风险等级",
+                department="承办部门 责任部门 部门编码",
+            ),
+            may_omit=("place", "risk_colour"),
+        ),
     )
 }
-# Other names a file or sheet may carry for a table.
-ALIASES = {"time_limit_rules": "time_limits"}
+# Other names a file or sheet may carry for a table (a county's own list keeps its own name).
+ALIASES = {"time_limit_rules": "time_limits", "部门": "departments", "部门清单": "departments"}
+ALIASES |= {"部门人员": "department_staff", "事项清单": "matters", "事项": "matters"}
+ALIASES |= {"分流规则": "routing_rules", "分流移交规则": "routing_rules"}
 
 # The fields whose values counties name in their own words, and the values each may name: a set
 # of values, or the rule table whose codes it names.
@@ -286,6 +277,7 @@ def references(table: RuleTable, values: dict[str, Value], known: dict[str, set[
     if table.name == "time_limits" and values.get("category") is not None:
         if values["category"] not in known["categories"]:
             problems.append(("category", f"unknown category {values['category']!r}: it is not in the categories table"))
+    problems += _department_references(table, values, known)
     if table.name == "value_aliases" and values.get("field") is not None:
         allowed = ALIAS_FIELDS.get(values["field"])
         if allowed is None:
@@ -298,6 +290,53 @@ def references(table: RuleTable, values: dict[str, Value], known: dict[str, set[
                 where = f"the {allowed} table" if isinstance(allowed, str) else ", ".join(choices)
                 problems.append(("value", f"{values['value']!r} is not a {values['field']} value (see {where})"))
     return problems
+
+
+def _department_references(
+    table: RuleTable, values: dict[str, Value], known: dict[str, set[str]]
+) -> list[tuple[str, str]]:
+    """What the department tables name (departments, matters, categories) must exist, and a town
+    office must name its town, in its county; a county department names none."""
+    problems = []
+    for name, column, referred in (
+        ("matters", "category", "categories"),
+        ("department_staff", "department", "departments"),
+        ("routing_rules", "matter", "matters"),
+        ("routing_rules", "department", "departments"),
+    ):
+        value = values.get(column)
+        if table.name == name and value is not None and value not in known.get(referred, set()):
+            problems.append((column, f"unknown {column} {value!r}: it is not in the {referred} table"))
+    if table.name == "departments":
+        kind, town, county = values.get("kind"), values.get("town_code"), values.get("county_code")
+        if kind == "town_office" and town is None:
+            problems.append(("town_code", "empty: a town office names its town's code"))
+        elif kind == "county_department" and town is not None:
+            problems.append(("town_code", "a county department serves the whole county: leave town_code empty"))
+        elif town is not None and county is not None and town[:6] != county[:6]:
+            problems.append(("town_code", f"town {town} is not in county {county}"))
+    return problems
+
+
+def county_words(sheet, categories: dict[str, str]) -> None:
+    """Read a county's own list as the table's: its column names (``RuleTable.headers``: 事项编码
+    for code), without the columns it may leave out (``RuleTable.may_omit``: empty then) and, in a
+    matters list, the category as its name (公共服务) as well as its code.
+
+    ``sheet`` is a ``geo_service.rules.files.Sheet``, changed in place; ``categories`` maps each
+    category's code, Chinese name and English name to its code."""
+    table = sheet.table
+    if not table.headers:
+        return
+    renamed = {own.lower(): column for own, column in table.headers.items()}
+    named = [renamed.get(h, h) if h not in table.columns else h for h in sheet.header]
+    omitted = [column for column in table.may_omit if column not in named]
+    sheet.header = named + omitted
+    for row in sheet.rows:
+        row.cells = {renamed.get(h, h) if h not in table.columns else h: v for h, v in row.cells.items()}
+        row.cells.update(dict.fromkeys(omitted))
+        if table.name == "matters" and row.cells.get("category") in categories:
+            row.cells["category"] = categories[row.cells["category"]]
 
 
 def key_of(table: RuleTable, values: dict[str, Value]) -> tuple:

@@ -16,6 +16,10 @@ Inside a source, these bind parameters are available:
 ``:storage_srid``  the SRID everything is stored in (``geo_service.vocabulary.STORAGE_SRID``)
 ``:<name>``    each declared parameter (NULL when the request does not give it)
 
+A layer's ``title`` is shown to people (the map page's layer list): a text, or the same in both
+languages, ``title = { zh = "网格", en = "Grids" }``; the style document names each layer in its
+reader's language.
+
 A parameter's allowed values are its ``choices``, a ``choices_sql`` query, or a list of the
 service's own words named by ``vocabulary`` (``statuses``, ``risk_colours``, ...): those come from
 ``geo_service.vocabulary``, so a layer never keeps its own copy.
@@ -32,7 +36,7 @@ from typing import Any
 
 from geo_service import vocabulary
 from geo_service.errors import InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import LANGUAGES, t
 from geo_service.settings import PROJECT_ROOT
 from geo_service.times import parse_moment
 
@@ -153,7 +157,8 @@ class Parameter:
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: tile SQL is cached per layer
 class Layer:
-    """One declared map layer."""
+    """One declared map layer. ``title`` is its title for readers of either language (TileJSON,
+    the layer list: ``网格 (Grids)``); ``titles`` has it in each language."""
 
     name: str
     path: Path
@@ -176,6 +181,11 @@ class Layer:
     digest: str  # of the declaration: part of every tile's validator
     style: dict = field(default_factory=dict)  # folium hints derived from the first style layer
     permission: str = "boundaries.read"  # what a user's role needs to see the layer
+    titles: dict[str, str] = field(default_factory=dict)  # {"zh": ..., "en": ...}
+
+    def title_in(self, language: str) -> str:
+        """The layer's title in ``language`` (``zh`` or ``en``)."""
+        return self.titles.get(language) or self.title
 
 
 def _require(path: Path, data: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
@@ -192,6 +202,20 @@ def _unknown(path: Path, data: dict, allowed: set[str], where: str = "") -> None
     extra = sorted(set(data) - allowed)
     if extra:
         raise LayerError(path, f"{where}{extra[0]}", f"is not a known field (known: {', '.join(sorted(allowed))})")
+
+
+def _titles(path: Path, data: dict, name: str) -> dict[str, str]:
+    """The layer's title in each language: one text for both, or a ``{zh, en}`` table."""
+    title = data.get("title", name)
+    if isinstance(title, str) and title:
+        return {language: title for language in LANGUAGES}
+    if (
+        isinstance(title, dict)
+        and set(title) == set(LANGUAGES)
+        and all(isinstance(v, str) and v for v in title.values())
+    ):
+        return {language: title[language] for language in LANGUAGES}
+    raise LayerError(path, "title", 'must be a text or a title in each language: { zh = "...", en = "..." }')
 
 
 def _zoom(path: Path, data: dict, key: str, default: int) -> int:
@@ -337,10 +361,13 @@ def parse_layer(path: Path) -> Layer:
     permission = data.get("permission", "boundaries.read")
     if not isinstance(permission, str) or not permission:
         raise LayerError(path, "permission", "must name a permission, e.g. incidents.read")
+    titles = _titles(path, data, name)
     return Layer(
         name=name,
         path=path,
-        title=data.get("title", name),
+        # One text for readers of either language (TileJSON, the layer list, notebook maps):
+        # Chinese first, the English after it where it differs.
+        title=titles["zh"] if titles["zh"] == titles["en"] else f"{titles['zh']} ({titles['en']})",
         description=data.get("description", ""),
         minzoom=minzoom,
         maxzoom=maxzoom,
@@ -359,6 +386,7 @@ def parse_layer(path: Path) -> Layer:
         digest=hashlib.sha256(path.read_bytes()).hexdigest()[:12],
         style=_folium_hints(styles),
         permission=permission,
+        titles=titles,
     )
 
 

@@ -133,9 +133,11 @@ def source_sql(layer: Layer) -> str:
 
 
 @lru_cache(maxsize=256)
-def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextClause:
+def tile_statement(layer: Layer, shifted: bool, scoped: bool = False, department: bool = False) -> TextClause:
     """The tile's SQL; ``scoped`` keeps only features whose inner point lies in ``:scope_area``
-    (a user's jurisdiction, see ``geo_service.auth.jurisdiction``)."""
+    (a user's jurisdiction, see ``geo_service.auth.jurisdiction``); ``department`` reads, for a
+    department's user, only the incidents of ``:scope_department`` wherever the layer's source
+    reads incidents (a query's own ``incidents`` shadows the table), counts included."""
     geom = f"ST_Transform(src.{_quoted(layer.geometry_column)}, 3857)"
     scope_sql = area_covers(f"src.{_quoted(layer.geometry_column)}")
     if shifted:
@@ -145,8 +147,9 @@ def tile_statement(layer: Layer, shifted: bool, scoped: bool = False) -> TextCla
     if layer.id_column:
         columns.append(f"src.{_quoted(layer.id_column)}")
         id_arg = f", '{layer.id_column}'"
+    only = "WITH incidents AS (SELECT * FROM incidents WHERE department = :scope_department) " if department else ""
     return text(f"""
-        SELECT ST_AsMVT(mvt, '{layer.name}', {layer.extent}, 'geom'{id_arg}) FROM (
+        {only}SELECT ST_AsMVT(mvt, '{layer.name}', {layer.extent}, 'geom'{id_arg}) FROM (
             SELECT ST_AsMVTGeom({geom}, ST_MakeEnvelope(:tx0, :ty0, :tx1, :ty1, 3857),
                                 {layer.extent}, {layer.buffer}, true) AS geom,
                    {", ".join(columns)}
@@ -213,5 +216,6 @@ def render_tile(
     scoped = scope is not None and not scope.unrestricted
     if scoped:
         params.update(scope.params())
-    data = connection.execute(tile_statement(layer, shifted, scoped), params).scalar()
+    department = scoped and scope.department is not None
+    data = connection.execute(tile_statement(layer, shifted, scoped, department), params).scalar()
     return bytes(data) if data else b""

@@ -2,8 +2,9 @@
 opens for a user, and GeoJSON moved onto its basemap's datum.
 
 The page draws in the basemap's datum; coordinates are converted here
-(``geo_service.coordinates.datum``), never in the browser. Its words (statuses, datums) are the
-service's own, from ``geo_service.vocabulary``.
+(``geo_service.coordinates.datum``), never in the browser. Its codes (statuses, datums) are the
+service's own, from ``geo_service.vocabulary``; the page shows them by their labels in the
+reader's language (``geo_service.i18n``).
 """
 
 from __future__ import annotations
@@ -30,13 +31,19 @@ SPAN_DAYS = 30
 CONFIG = text("""
     SELECT (SELECT max(reported_at) FROM incidents) AS latest,
            (SELECT json_agg(json_build_object('code', code, 'name', name_zh, 'name_en', name_en) ORDER BY code)
-              FROM categories) AS categories
+              FROM categories) AS categories,
+           (SELECT json_agg(json_build_object('code', code, 'name', name_zh, 'name_en', name_en) ORDER BY code)
+              FROM camera_kinds) AS camera_kinds,
+           (SELECT json_agg(json_build_object('code', code, 'name', name_zh, 'name_en', name_en) ORDER BY code)
+              FROM access_roles) AS access_roles
 """)
 
 
 def page_config(connection: Connection, settings: Settings) -> dict:
     """The basemap and its datum, the categories and statuses to filter by, the datums a point may
-    be typed in, and a default span: the county's ``SPAN_DAYS`` days up to the latest incident."""
+    be typed in, and a default span: the county's ``SPAN_DAYS`` days up to the latest incident.
+    Names that are data come in both languages (``name``: Chinese, ``name_en``): the categories,
+    the camera kinds a tooltip shows and the users' access roles (the page shows its user's)."""
     row = connection.execute(CONFIG).mappings().one()
     span = None
     if row["latest"] is not None:
@@ -46,6 +53,8 @@ def page_config(connection: Connection, settings: Settings) -> dict:
         "datum": display_datum(settings.map.basemap_datum),
         "basemap": bool(settings.map.basemap_url),
         "categories": row["categories"] or [],
+        "camera_kinds": row["camera_kinds"] or [],
+        "access_roles": row["access_roles"] or [],
         "statuses": list(STATUSES),
         "span": span,
         "datums": sorted(DATUMS, key=lambda d: d != "cgcs2000"),  # the stored datum first

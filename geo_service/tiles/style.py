@@ -110,10 +110,12 @@ def style_document(
     basemap_url: str | None = None,
     basemap_attribution: str = "",
     combined: str | None = None,
+    language: str = "zh",
 ) -> dict:
     """A MapLibre style (version 8) drawing every declared layer: fills, then lines, then points.
     With ``combined`` (the name of the tiles holding every boundary layer), the boundary layers
-    are drawn from that one source, as clients that read one vector-tile source need (QGIS)."""
+    are drawn from that one source, as clients that read one vector-tile source need (QGIS).
+    Each layer's ``geo_service:title`` is its title in ``language``."""
     sources: dict[str, Any] = {}
     style_layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#f4f3ee"}}]
     if basemap_url:
@@ -154,7 +156,7 @@ def style_document(
                     "maxzoom": spec.get("maxzoom", layer.maxzoom + 1),
                     "metadata": {
                         "geo_service:layer": layer.name,
-                        "geo_service:title": layer.title,
+                        "geo_service:title": layer.title_in(language),
                         "geo_service:tooltip": list(layer.tooltip),
                     },
                 }

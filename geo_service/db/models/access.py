@@ -42,8 +42,8 @@ class RolePermission(Base):
 
 
 class User(Base):
-    """A user of the service: a role, a jurisdiction (county, town, village or grid code), and a
-    bearer token of which only the SHA-256 is kept."""
+    """A user of the service: a role, a jurisdiction (county, town, village or grid code), maybe a
+    department, and a bearer token of which only the SHA-256 is kept."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(r"jurisdiction ~ '^\d{12}(\d{3}){0,3}$'", name="jurisdiction_format"),)
@@ -56,6 +56,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+    # A department's user sees that department's cases only (within the jurisdiction).
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
 
 
 class AuditLog(Base):

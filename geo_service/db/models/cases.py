@@ -80,6 +80,9 @@ class Incident(Base):
         Index("ix_incidents_status_deadline", "status", "deadline"),
         Index("ix_incidents_category_reported_at", "category", "reported_at"),
         Index("ix_incidents_grid_id_reported_at", "grid_id", "reported_at"),
+        Index(
+            "ix_incidents_department_status", "department", "status", postgresql_where=text("department IS NOT NULL")
+        ),
         {"postgresql_partition_by": "LIST (county_code)"},
     )
 
@@ -115,6 +118,10 @@ class Incident(Base):
     reminded_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the deadline last reminded of
     merged_into_id: Mapped[int | None] = mapped_column(BigInteger)
     merged_into_county_code: Mapped[str | None] = mapped_column(String(12))
+    # The matter of the county's list (a sub-category) and the department handling the case now
+    # (``geo_service.cases.transfers``; null: its territorial people alone).
+    matter: Mapped[str | None] = mapped_column(ForeignKey("matters.code"))
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -214,3 +221,35 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)  # the words sent (or tried), from the notice templates
+
+
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "video/mp4", "video/quicktime")
+
+
+class IncidentAttachment(Base):
+    """A photo or short video of a case: the file is kept on disk under its SHA-256
+    (``geo_service.cases.attachments``); a case holds the same bytes once."""
+
+    __tablename__ = "incident_attachments"
+    __table_args__ = (
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+        CheckConstraint(one_of("media_type", ATTACHMENT_TYPES), name="media_type"),
+        CheckConstraint("size_bytes > 0", name="size"),
+        CheckConstraint("(exif_lon IS NULL) = (exif_lat IS NULL)", name="position"),
+        _incident_key(),
+        UniqueConstraint("incident_id", "sha256"),
+        Index("ix_incident_attachments_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(BigInteger)
+    county_code: Mapped[str] = mapped_column(String(12))  # the incident's
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    exif_lon: Mapped[float | None] = mapped_column(Float)  # WGS84, as the camera wrote it
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -126,3 +126,14 @@ class Region(Base):
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name_zh: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
+
+
+class NoticeTemplate(Base):
+    """The words of a notification of one kind (dispatch, urge, deadline near, ...), filled in by
+    ``geo_service.cases.notices``; ``default`` serves the kinds without their own."""
+
+    __tablename__ = "notice_templates"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,9 @@
   const TOKEN_KEY = "geo_service.token";
   const LANG_KEY = "geo_service.lang";
   const REMEMBER_KEY = "geo_service.remember";  // the phone page keeps its token on the device
-  const words = { ui: {}, vocabulary: {}, categories: {}, sources: {}, roles: {}, timezone: "Asia/Shanghai" };
+  const words = {
+    ui: {}, vocabulary: {}, categories: {}, sources: {}, roles: {}, access_roles: {}, camera_kinds: {}, timezone: "Asia/Shanghai",
+  };
   const state = { token: null, me: null, onSignedIn: null, language: "zh" };
 
   const $ = (id) => document.getElementById(id);
@@ -40,6 +42,8 @@
     if (group === "category") return words.categories[code] ?? code;
     if (group === "source") return words.sources[code] ?? code;
     if (group === "role") return words.roles[code] ?? code;
+    if (group === "access_role") return words.access_roles[code] ?? code;
+    if (group === "camera_kind") return words.camera_kinds[code] ?? code;
     return words.vocabulary[group]?.[code] ?? code;
   }
 
@@ -135,7 +139,8 @@
 
   async function api(url, options) {
     const response = await fetch(url, withToken(url, options));
-    if (response.status === 401 && state.token) signOut(t("common.signin.expired"));
+    // A token refused once it was accepted: sign in again (a sign-in refused says its own reason).
+    if (response.status === 401 && state.token && state.me) signOut(t("common.signin.expired"));
     return response;
   }
 
@@ -194,6 +199,7 @@
       state.me = await json("/auth/me");
     } catch (error) {
       state.token = null;
+      storeToken(null);  // a stored token refused is forgotten
       showSignIn(error.message);
       return false;
     }
