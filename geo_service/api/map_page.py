@@ -85,14 +85,6 @@ def page_headers(settings: Settings, cache_control: str = "no-cache") -> dict[st
     return {**_page_headers(settings.map.basemap_url), "Cache-Control": cache_control}
 
 
-@router.get("/map/static/{name}", include_in_schema=False)
-def static_file(settings: SettingsDep, name: str) -> FileResponse:
-    path = STATIC_DIR / name
-    if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
-        raise NotFound(t("no such file of the map page: {name}", name=name), field="name")
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=page_headers(settings))
-
-
 @router.get("/map/vendor/{package}/{file:path}", include_in_schema=False)
 def vendor_file(settings: SettingsDep, package: str, file: str) -> FileResponse:
     """A file of a pinned browser package (only the files its manifest lists)."""

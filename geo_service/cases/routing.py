@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
+from geo_service.cases.queries import require_visible
 from geo_service.cases.states import HANDLING
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import t
@@ -265,16 +266,6 @@ def department_cases(
     return items, total
 
 
-def visible(connection: Connection, incident_id: int, scope: Jurisdiction) -> None:
-    """NotFound unless the case exists within ``scope`` (one outside is not confirmed to exist)."""
-    found = connection.execute(
-        text(f"SELECT 1 FROM incidents i WHERE i.id = :id AND {scope.incidents('i')}"),
-        {"id": incident_id, **scope.params()},
-    ).first()
-    if found is None:
-        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
-
-
 # -- reading transfers back ------------------------------------------------------------------------
 
 _TRANSFERS = """
@@ -317,7 +308,7 @@ def case_transfers(connection: Connection, incident_id: int, scope: Jurisdiction
     """A case within ``scope``: its matter, the department holding it, every transfer (oldest
     first) and the department the routing rules would send it to now."""
     scope = scope or EVERYTHING
-    visible(connection, incident_id, scope)
+    require_visible(connection, incident_id, scope)
     case = (
         connection.execute(
             text("""SELECT i.id, i.matter, m.name_zh AS matter_name, i.category, i.department,

@@ -133,16 +133,11 @@ def escalate(
         {"tier": tier, "now": now, "id": incident_id},
     )
     bound, tier = bind_case(connection, case, tier, now, settings, actor=actor, signed_in=signed_in)
-    vacant = [p for p in bound if p.vacant]
+    vacant = writer.vacancies(bound)
     if not note:
         values = {"before": case["tier"], "after": tier}
         note = (
-            t(
-                "escalated from {before} to {after}; vacant: {vacant}",
-                vacant=", ".join(p.role for p in vacant),
-                vacant_names="、".join(p.role_name for p in vacant),
-                **values,
-            )
+            t("escalated from {before} to {after}; vacant: {vacant}", **values, **vacant)
             if vacant
             else t("escalated from {before} to {after}", **values)
         )

@@ -27,8 +27,9 @@ from geo_service.auth import audit
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases import writer
 from geo_service.cases.outbox import notify_bound, notify_staff
+from geo_service.cases.queries import require_visible
 from geo_service.cases.responsibility import time_limit
-from geo_service.cases.routing import check_matter, department_of, read_transfer, routes, serves, visible
+from geo_service.cases.routing import check_matter, department_of, read_transfer, routes, serves
 from geo_service.cases.states import HANDLING
 from geo_service.db.partitions import generic_key_checks
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -220,7 +221,7 @@ def transfer(
             t("a department sends back a case it should not handle, with a reason: it does not transfer it"),
             field="department",
         )
-    visible(connection, incident_id, scope)
+    require_visible(connection, incident_id, scope)
     case = _case(connection, incident_id)
     if matter is not None:
         check_matter(connection, matter, case["category"])

@@ -87,17 +87,22 @@ INSERT = f"""
 EVENT_COLUMNS = ("incident_id", "county_code", "at", "actor", "action", "from_status", "to_status", "note", "data")
 
 
+def vacancies(people: list[Responsible]) -> dict[str, str]:
+    """The posts left vacant among ``people``, as a note names them: their codes (English) and
+    their names (``vacant_names``, which the Chinese note shows); empty when none is."""
+    vacant = [p for p in people if p.vacant]
+    if not vacant:
+        return {}
+    return {"vacant": ", ".join(p.role for p in vacant), "vacant_names": "、".join(p.role_name for p in vacant)}
+
+
 def dispatch_note(grid_code: str, grid_name: str, people: list[Responsible]) -> Message:
     """The timeline's note on routing a case to its grid (the vacancies it found, if any)."""
-    vacant = [p for p in people if p.vacant]
+    vacant = vacancies(people)
     if not vacant:
         return t("routed to grid {grid_code} {grid_name}", grid_code=grid_code, grid_name=grid_name)
     return t(
-        "routed to grid {grid_code} {grid_name}; vacant: {vacant}",
-        grid_code=grid_code,
-        grid_name=grid_name,
-        vacant=", ".join(p.role for p in vacant),
-        vacant_names="、".join(p.role_name for p in vacant),
+        "routed to grid {grid_code} {grid_name}; vacant: {vacant}", grid_code=grid_code, grid_name=grid_name, **vacant
     )
 
 
