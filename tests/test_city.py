@@ -401,3 +401,33 @@ def test_the_jurisdiction_matrix_holds_across_counties(city_url, mine, theirs, r
         for probe in MATRIX_PROBES:
             PROBES[probe][0](client, scope, other)
     FIGURES["city matrix"] = f"{len(MATRIX_PROBES)} matrix probes x 2 roles x 2 counties, across counties"
+
+
+def _open_in(engine, counties: set[str]) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("""
+            SELECT count(*) FROM incidents
+             WHERE status IN ('reported', 'dispatched', 'accepted', 'in_progress', 'reopened')
+               AND county_code = ANY(:counties)
+        """),
+            {"counties": sorted(counties)},
+        ).scalar_one()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("user", ["xianyou", "sichuan"])
+def test_the_console_inbox_and_the_wall_screen_hold_the_users_counties_alone(city_url, users, user):
+    """The pages' own data on counties loaded from their files: the inbox and the wall screen of
+    a Xianyou user (another province, its own zone) and of the province over Renshou and Da'an."""
+    client, seen = users[user], SEES[user]
+    inbox = client.get("/inbox", params={"limit": 200}).json()
+    assert inbox["counts"]["open"] == _open_in(get_engine(city_url), seen) > 0
+    assert inbox["items"] and {_county(i["town"]["code"]) for i in inbox["items"] if i["town"]} <= seen
+    wall = client.get("/wall/summary").json()
+    units = wall["overdue_by_unit"]["units"]
+    assert units and {_county(u["code"]) for u in units} <= seen
+    assert wall["unit"] == ("county" if user == "sichuan" else "town")
+    # A refusal reads in Chinese for a county of another province as for the demo.
+    refused = client.get("/inbox", params={"bucket": "nonsense"}, headers={"Accept-Language": "zh-CN"})
+    assert refused.status_code == 422 and "须为" in refused.json()["message"], refused.json()
