@@ -10,17 +10,25 @@ from sqlalchemy import text
 
 
 @contextmanager
-def bench_headers() -> Iterator[dict[str, str]]:
-    """An administrator over the county for the length of a run, revoked afterwards."""
+def bench_headers(database_url: str | None = None, jurisdiction: str | None = None) -> Iterator[dict[str, str]]:
+    """An administrator over ``jurisdiction`` (default: the first county) of the database (the
+    service's own unless ``database_url``) for the length of a run, revoked afterwards."""
     from geo_service.auth.users import add_user, revoke_user
     from geo_service.db.engine import engine_for
-    from geo_service.settings import get_settings
+    from geo_service.settings import Settings, get_settings
 
-    engine = engine_for(get_settings())
+    settings = Settings(database_url=database_url) if database_url else get_settings()
+    engine = engine_for(settings)
+    county = jurisdiction
     with engine.connect() as connection:
-        county = connection.execute(text("SELECT code FROM admin_units WHERE level = 'county' LIMIT 1")).scalar()
+        county = (
+            county
+            or connection.execute(
+                text("SELECT code FROM admin_units WHERE level = 'county' ORDER BY code LIMIT 1")
+            ).scalar()
+        )
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    _, token = add_user(engine, name, "admin", county, note="benchmark", actor="bench", settings=get_settings())
+    _, token = add_user(engine, name, "admin", county, note="benchmark", actor="bench", settings=settings)
     try:
         yield {"Authorization": f"Bearer {token}"}
     finally:
