@@ -2,6 +2,7 @@
 
     python bench/bench_locate.py                      # against the demo county
     python bench/bench_locate.py --requests 2000 --clients 1,4
+    python bench/bench_locate.py --scale both         # the demo county, then a city of ~11,000 grids
 
 The service runs in its own process (as `geo-service serve --workers N` runs it) with one extra
 route, `/floor`, that answers a constant: the cost of the HTTP stack alone. A second process
@@ -9,6 +10,8 @@ generates the load: one thread and keep-alive connection per concurrent client, 
 requests for random points of the county's grids in all four datums. For each number of concurrent clients it prints p50 and p99
 latency and requests per second for /locate and for the floor, and the ratio of the two.
 Bounded: every client sends a fixed number of requests, and the server is stopped at the end.
+The signed-in user is an administrator of the first county, whose officers' phones are read (and
+so put on the audit log) by every lookup, as a dispatcher's are.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from signin import bench_headers
+from scale import add_scale_argument, scale_database, scales
+from signin import bench_headers, first_county
 
 SERVER = """
 import sys
@@ -55,20 +59,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def sample_queries(n: int, seed: int) -> list[str]:
-    """Query strings for random points in the county's grids, in random datums."""
+def sample_queries(url: str, county: str, n: int, seed: int) -> list[str]:
+    """Query strings for random points in the grids of ``county`` in force now, in random datums."""
     from geo_service.coordinates import datum
-    from geo_service.db.engine import engine_for
-    from geo_service.settings import get_settings
+    from geo_service.db.engine import get_engine
 
-    with engine_for(get_settings()).connect() as connection:
-        points = connection.exec_driver_sql(f"""
+    with get_engine(url).connect() as connection:
+        points = connection.exec_driver_sql(
+            f"""
             SELECT ST_X(p), ST_Y(p) FROM (
                 SELECT (ST_Dump(ST_GeneratePoints(geom, 2, {seed}))).geom AS p FROM grids
                  WHERE version_id = (SELECT id FROM boundary_versions WHERE status = 'published'
-                                      AND effective_from <= now() ORDER BY effective_from DESC LIMIT 1)
+                                      AND county_code = %s AND effective_from <= now()
+                                      ORDER BY effective_from DESC LIMIT 1)
             ) s
-        """).all()
+        """,
+            (county,),
+        ).all()
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(points), n)
     datums = rng.choice(["cgcs2000", "wgs84", "gcj02", "bd09"], n)
@@ -140,29 +147,46 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per run (shared by the clients)")
     parser.add_argument("--clients", default="1,4", help="concurrent client processes, comma-separated")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (a 2-core machine: 2)")
+    add_scale_argument(parser)
     args = parser.parse_args()
+    for scale in scales(args.scale):
+        with scale_database(scale) as url:
+            run_scale(args, scale, url)
+
+
+def run_scale(args, scale: str, url: str) -> None:
+    from geo_service.db import migrate
+
+    if migrate.current_revision(url) != migrate.head_revision():
+        raise SystemExit(f"the {scale} database is not at the newest schema: run `geo-service db migrate` first")
     port = free_port()
     code = SERVER.format(app_dir=os.path.dirname(os.path.abspath(__file__)), port=port, workers=args.workers)
-    server = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
-    with bench_headers() as headers:
+    # The server's request log (a JSON line a request) is not this benchmark's output.
+    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": url}
+    server = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL)
+    county = first_county(url)
+    with bench_headers(url, county) as headers:
         try:
-            run_all(args, port, headers)
+            run_all(args, port, headers, url, county, scale)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
 
 
-def run_all(args, port: int, headers: dict) -> None:
-    for _ in range(200):
+def run_all(args, port: int, headers: dict, url: str, county: str, scale: str) -> None:
+    for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
             time.sleep(0.1)
-    queries = sample_queries(args.requests, seed=7)
+    else:
+        raise SystemExit("the server did not start")
+    queries = sample_queries(url, county, args.requests, seed=7)
     load(port, "/locate", queries[:400], max(args.workers * 2, 2), headers)  # warm every worker
     print(
-        f"/locate against the demo county, {args.requests:,} requests a run, server: {args.workers} uvicorn worker(s)"
+        f"/locate, {scale} scale (points of county {county[:6]}), {args.requests:,} requests a run, "
+        f"server: {args.workers} uvicorn worker(s); medians"
     )
     print(f"{'clients':>7} {'endpoint':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for clients in [int(c) for c in args.clients.split(",")]:

@@ -12,10 +12,12 @@ after it, so that neither the demo nor the city is changed by measuring them.
 from __future__ import annotations
 
 import argparse
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
+import psycopg2
 from psycopg2 import sql
 
 from geo_service.db.cluster import LocalCluster
@@ -48,8 +50,53 @@ def _source(scale: str) -> str:
         return get_settings().database.pg_database
     from bench_city import CITY, ensure_city
 
-    ensure_city(_cluster(), rebuild=False)
+    from geo_service.db import migrate
+
+    cluster = _cluster()
+    # A city built from an older demo measures as well as a new one: rebuild only for the schema.
+    if not cluster.database_exists(CITY) or migrate.current_revision(cluster.url(CITY)) != migrate.head_revision():
+        ensure_city(cluster, rebuild=False)
     return CITY
+
+
+TEMPLATE, TEMPLATE_LOCK = "geo_service_test_template", 5114210  # the test suite's demo, and its lock
+WAIT_S = 300
+
+
+def _copy(cluster: LocalCluster, source: str, name: str, lock: int | None = None) -> None:
+    with closing(cluster.connect()) as connection, connection.cursor() as cur:
+        if lock is not None:
+            cur.execute("SELECT pg_advisory_lock(%s)", (lock,))
+        try:
+            cur.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE {} STRATEGY file_copy").format(
+                    sql.Identifier(name), sql.Identifier(cluster.settings.pg_user), sql.Identifier(source)
+                )
+            )
+        finally:
+            if lock is not None:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+
+
+def _writable_copy(cluster: LocalCluster, scale: str, source: str, name: str) -> None:
+    """Copy ``source``, which PostgreSQL refuses while anyone else is connected to it: the demo,
+    whose service may stay connected all along, is then copied from the test suite's template (the
+    same demo county) under the suite's lock; the city is tried again for up to ``WAIT_S``."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            return _copy(cluster, source, name)
+        except psycopg2.errors.ObjectInUse:
+            if scale == "demo" and cluster.database_exists(TEMPLATE):
+                from geo_service.db import migrate
+
+                _copy(cluster, TEMPLATE, name, TEMPLATE_LOCK)
+                if migrate.current_revision(cluster.url(name)) != migrate.head_revision():
+                    migrate.upgrade(cluster.url(name))
+                return None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
 
 
 @contextmanager
@@ -61,15 +108,9 @@ def scale_database(scale: str, writable: bool = False) -> Iterator[str]:
         yield cluster.url(source)
         return
     name = f"bench_{scale}_{uuid.uuid4().hex[:8]}"
-    with closing(cluster.connect()) as connection, connection.cursor() as cur:
-        cur.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE {} STRATEGY file_copy").format(
-                sql.Identifier(name), sql.Identifier(cluster.settings.pg_user), sql.Identifier(source)
-            )
-        )
+    _writable_copy(cluster, scale, source, name)
     try:
         yield cluster.url(name)
     finally:
         dispose_engines()
-        with closing(cluster.connect()) as connection, connection.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cluster.drop_database(name)

@@ -19,17 +19,20 @@ def bench_headers(database_url: str | None = None, jurisdiction: str | None = No
 
     settings = Settings(database_url=database_url) if database_url else get_settings()
     engine = engine_for(settings)
-    county = jurisdiction
-    with engine.connect() as connection:
-        county = (
-            county
-            or connection.execute(
-                text("SELECT code FROM admin_units WHERE level = 'county' ORDER BY code LIMIT 1")
-            ).scalar()
-        )
+    county = jurisdiction or first_county(settings.database.url)
     name = f"bench-{uuid.uuid4().hex[:8]}"
     _, token = add_user(engine, name, "admin", county, note="benchmark", actor="bench", settings=settings)
     try:
         yield {"Authorization": f"Bearer {token}"}
     finally:
         revoke_user(engine, name, actor="bench")
+
+
+def first_county(database_url: str) -> str:
+    """The code of the database's first county (by code): the one the benchmarks' user serves."""
+    from geo_service.db.engine import get_engine
+
+    with get_engine(database_url).connect() as connection:
+        return connection.execute(
+            text("SELECT code FROM admin_units WHERE level = 'county' ORDER BY code LIMIT 1")
+        ).scalar()

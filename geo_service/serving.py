@@ -13,12 +13,17 @@ then leaves Nagle's algorithm on for every accepted connection: each keep-alive 
 the first waits ~40 ms for the client's delayed ACK (uvicorn issue #3149, open). We bind the
 socket with ``IPPROTO_TCP`` and hand it to uvicorn's own supervisor, so accepted sockets get
 TCP_NODELAY as they do with a single worker.
+
+By default the service uses the machine: one worker per core it may run on
+(``serving.workers = 0``), each with its own analysis processes (``geo_service.api.analysis_pool``),
+started and warmed with the worker rather than on the first analysis asked.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import os
 import signal
 import socket
 from types import FrameType
@@ -27,7 +32,16 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
-APP = "geo_service.api.app:create_app"
+APP = "geo_service.api.app:create_served_app"
+
+
+def worker_count(configured: int) -> int:
+    """``configured`` workers, or for 0 one per core this process may run on (a container's or a
+    systemd unit's CPU affinity counts, not the host's cores)."""
+    if configured > 0:
+        return configured
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, len(cores) if cores else os.cpu_count() or 1)
 
 
 def log_config() -> dict:

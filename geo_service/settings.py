@@ -85,6 +85,18 @@ class ServingSettings(_Part):
     metrics_token: str | None = None
     # On SIGTERM, how long requests in flight may still run before they are cut off.
     graceful_timeout_s: float = 30.0
+    # uvicorn worker processes of ``geo-service serve``; 0: one per core the process may run on.
+    workers: int = Field(default=0, ge=0)
+    # Analyses run in a pool of processes of their own per worker, so that one analysis cannot
+    # stall the lookups and tiles of the same worker: this many processes (0: in the worker's
+    # own threads, no pool), at most ``analysis_queue`` more analyses waiting for one (beyond:
+    # 503 with Retry-After), run at this lower CPU priority (``nice``) than the requests.
+    analysis_workers: int = Field(default=1, ge=0)
+    analysis_queue: int = Field(default=8, ge=0)
+    analysis_nice: int = Field(default=10, ge=0, le=19)
+    # Answers at least this big are gzip-compressed for a client that accepts it (smaller ones
+    # fit in a packet or two and gain nothing).
+    compress_min_bytes: int = Field(default=1400, ge=0)
 
 
 class PlaceSettings(_Part):

@@ -23,8 +23,9 @@ from geo_service.boundaries.drafts import import_draft
 from geo_service.boundaries.export import export_version, version_layer
 from geo_service.boundaries.file_reading import read_boundary_file
 from geo_service.boundaries.impact import draft_impact, impact_map
+from geo_service.boundaries.in_force_cache import in_force_now
 from geo_service.boundaries.publishing import publish
-from geo_service.boundaries.versions import find_version, list_versions
+from geo_service.boundaries.versions import find_version, in_force, list_versions
 from geo_service.boundaries.workload import compare_workload
 from geo_service.coordinates.datum import convert_geoseries
 from geo_service.db.engine import get_engine
@@ -261,6 +262,20 @@ def test_a_draft_with_errors_is_not_published(engine, copy_settings, imported):
         publish(engine, imported.version.id, TAKES_EFFECT, settings=copy_settings, now=NOW)
     with engine.connect() as connection:
         assert find_version(connection, imported.version.id).status == "draft"
+
+
+def test_the_boundaries_kept_in_memory_follow_a_publication_and_its_start(engine, imported, request):
+    """A worker keeps the versions in force "now" (geo_service.boundaries.in_force_cache): it must
+    hear of the publication, and then switch when the new version's start comes round."""
+    eve, new_year = datetime(2026, 12, 31, 23, 59, tzinfo=BJ), datetime(2027, 1, 1, 0, 1, tzinfo=BJ)
+    with engine.connect() as connection:
+        old = in_force_now(connection, eve).ids
+        assert in_force_now(connection, new_year).ids == old  # nothing published yet: kept as is
+    published = request.getfixturevalue("published")
+    with engine.connect() as connection:
+        assert in_force_now(connection, eve).ids == old
+        assert published.id in in_force_now(connection, new_year).ids
+        assert in_force_now(connection, new_year).ids == in_force(connection, new_year).ids
 
 
 @pytest.fixture(scope="module")

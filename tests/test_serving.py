@@ -1,11 +1,14 @@
-"""Serving: connections accepted on our listener get TCP_NODELAY (uvicorn #3149 leaves it off)."""
+"""Serving: connections accepted on our listener get TCP_NODELAY (uvicorn #3149 leaves it off), and
+the service uses the machine's cores."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
-from geo_service.serving import tcp_listener
+from geo_service.serving import tcp_listener, worker_count
+from geo_service.settings import ServingSettings
 
 
 def _nodelay_of_accepted(listener: socket.socket) -> int:
@@ -40,3 +43,14 @@ def test_a_listener_bound_like_uvicorns_would_not():
     plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     plain.bind(("127.0.0.1", 0))
     assert _nodelay_of_accepted(plain) == 0
+
+
+def test_the_service_uses_every_core_by_default():
+    assert ServingSettings.model_fields["workers"].default == 0
+    assert worker_count(0) == len(os.sched_getaffinity(0)) >= 1
+    assert worker_count(3) == 3
+
+
+def test_analyses_get_one_pool_process_per_worker_and_a_short_queue_by_default():
+    defaults = {name: ServingSettings.model_fields[name].default for name in ("analysis_workers", "analysis_queue")}
+    assert defaults == {"analysis_workers": 1, "analysis_queue": 8}

@@ -68,7 +68,19 @@ def server(demo_url, tmp_path):
     port = _free_port()
     log = (tmp_path / "stdout.log").open("w"), (tmp_path / "stderr.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "geo_service.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        # One worker: the in-flight count it reads from /metrics is its own.
+        [
+            sys.executable,
+            "-m",
+            "geo_service.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": demo_url},
         stdout=log[0],

@@ -42,9 +42,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo_service.analysis.hotspots import gi_star
+from geo_service.analysis.gi import binary_matrix, gi_star_z
 from geo_service.analysis.span import IncidentFilter, Span
-from geo_service.analysis.stats import check_confidence, mann_kendall
+from geo_service.analysis.stats import check_confidence, mann_kendall, z_classes
 from geo_service.analysis.units import check_unit, keyed_params, keyed_sql, no_jit, units_for
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
@@ -121,26 +121,26 @@ def space_time_cube(
     step = timedelta(days=step_days)
     origin = where.span.end - n_steps * step
     cut = IncidentFilter(Span(origin, where.span.end), where.categories, where.scope)
+    # The cells of the cube come back as three arrays in one row (a row per cell is slower to
+    # fetch); date_part's float8 seconds (extract's are numeric, slower) are exact to the
+    # microsecond over any span allowed, so a step's boundary falls where it did.
     sql = text(f"""WITH {keyed_sql(unit, cut, {"t": "i.reported_at"})}
-                   SELECT key, floor(extract(epoch FROM t - :origin) / :step_s)::int AS step, count(*) AS n
-                     FROM keyed GROUP BY 1, 2""")
+                   SELECT array_agg(key) AS keys, array_agg(step) AS steps, array_agg(n) AS ns
+                     FROM (SELECT key, floor(date_part('epoch', t - :origin) / :step_s)::int AS step, count(*) AS n
+                             FROM keyed GROUP BY 1, 2) cells""")
     with engine.begin() as connection:
         no_jit(connection)
         frame = units_for(connection, cut, unit, size, place=place)
-        rows = pd.read_sql(
-            sql,
-            connection,
-            params={
-                **keyed_params(connection, cut, unit, size, place=place),
-                "origin": origin,
-                "step_s": step.total_seconds(),
-            },
-        )
-    row_of = pd.Series(np.arange(len(frame)), index=frame["code"])
-    rows = rows[rows["key"].isin(row_of.index)]
+        params = {
+            **keyed_params(connection, cut, unit, size, place=place),
+            "origin": origin,
+            "step_s": step.total_seconds(),
+        }
+        keys, cells, found = connection.execute(sql, params).one()
+    rows = pd.Index(frame["code"]).get_indexer(pd.Index(keys or [], dtype=object))
+    inside = rows >= 0  # a unit no longer in force, or outside the scope, is not in the cube
     cube = np.zeros((len(frame), n_steps))
-    # astype: an empty answer (no incident in the span) comes back with columns of no type.
-    cube[row_of[rows["key"]].to_numpy(int), rows["step"].to_numpy(int)] = rows["n"].to_numpy(float)
+    cube[rows[inside], np.asarray(cells or [], int)[inside]] = np.asarray(found or [], float)[inside]
     frame["count"] = cube.sum(axis=1).astype(int)
     frame.attrs.update(unit=unit, size_m=size, filter=cut.to_dict(), step_days=step_days)
     return SpaceTimeCube(frame, [origin + k * step for k in range(n_steps)], step, cube)
@@ -222,14 +222,16 @@ def emerging_hotspots(
         population = frame["population"].to_numpy(float)
         values = np.divide(values * 1000, population[:, None], out=np.zeros_like(values), where=population[:, None] > 0)
     n_units, n_steps = values.shape
-    z = np.zeros((n_units, n_steps))
+    # Gi* at every step at once (analysis.gi); a step with the same value everywhere has none.
+    z = gi_star_z(binary_matrix(graph), values) if n_units > 1 else np.full(values.shape, np.nan)
+    z[:, np.ptp(values, axis=0) == 0] = np.nan
     hot = np.zeros((n_units, n_steps), bool)
     cold = np.zeros((n_units, n_steps), bool)
-    for k in range(n_steps):
-        step = gi_star(values[:, k], graph, permutations=0, confidence=confidence)
-        z[:, k] = step["gi_z"].fillna(0).to_numpy()
-        hot[:, k] = step["class"].str.startswith("hot").to_numpy()
-        cold[:, k] = step["class"].str.startswith("cold").to_numpy()
+    for k in range(n_steps):  # the correction is per step
+        classes = z_classes(z[:, k], confidence)[2]
+        hot[:, k] = [c.startswith("hot") for c in classes]
+        cold[:, k] = [c.startswith("cold") for c in classes]
+    z = np.nan_to_num(z, nan=0.0)
     alpha = 1 - confidence
     tau, trend_z, trend_p = mann_kendall(z)
     count_tau, count_z, count_p = mann_kendall(values)

@@ -2,7 +2,9 @@
 PostGIS has aggregated, with a correction for testing every unit at once.
 
 The statistic compares the sum over a unit and its neighbours with what the county's mean would
-give. Weights: binary, the unit itself included (see :mod:`geo_service.analysis.weights`).
+give. It is esda's ``G_Local(transform="B", star=True)``, computed by
+:mod:`geo_service.analysis.gi` (the same numbers and the same seeded permutations, as arrays).
+Weights: binary, the unit itself included (see :mod:`geo_service.analysis.weights`).
 
 Inference:
 
@@ -23,19 +25,16 @@ Benjamini-Hochberg (``p_fdr``) and units classed hot or cold at 90, 95 and 99% c
 
 from __future__ import annotations
 
-import warnings
-
-import esda
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
-from scipy import stats
 from sqlalchemy.engine import Engine
 
 from geo_service.analysis.counts import counts
+from geo_service.analysis.gi import binary_matrix, conditional_gi_star, gi_star_z
 from geo_service.analysis.span import IncidentFilter
-from geo_service.analysis.stats import check_confidence, confidence_classes, fdr
+from geo_service.analysis.stats import check_confidence, z_classes
 from geo_service.analysis.weights import unit_weights, with_self
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
@@ -100,26 +99,17 @@ def gi_star(
     n = len(y)
     out = pd.DataFrame({"gi_z": np.full(n, np.nan), "z_sim": np.nan, "p_sim": np.nan})
     if n > 1 and np.ptp(y) > 0:  # a constant surface has no hot or cold spot (and Gi* divides by 0)
-        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-            warnings.simplefilter("ignore")
-            g = esda.G_Local(
-                y,
-                weights,
-                transform="B",
-                star=True,
-                permutations=permutations,
-                seed=seed,
-                n_jobs=1,
-                keep_simulations=bool(permutations),
-            )
-        out["gi_z"] = g.Zs
+        # esda's G_Local(y, weights, transform="B", star=True), computed as arrays (analysis.gi).
+        if (weights.sparse.diagonal() == 0).all():
+            weights = weights.assign_self_weight(1)
+        matrix = binary_matrix(weights)
+        out["gi_z"] = gi_star_z(matrix, y)
         if permutations:
-            out["z_sim"] = g.z_sim
-            out["p_sim"] = np.minimum(1.0, 2 * g.p_sim)
+            permuted = conditional_gi_star(matrix, y, permutations, seed)
+            out["z_sim"] = permuted.z_sim
+            out["p_sim"] = np.minimum(1.0, 2 * permuted.p_sim)
     z = out["gi_z"] if inference == "analytic" else out["z_sim"]
-    out["p_value"] = 2 * stats.norm.sf(np.abs(z))
-    out["p_fdr"] = fdr(out["p_value"].to_numpy())
-    out["class"] = confidence_classes(z.to_numpy(), out["p_fdr"].to_numpy(), confidence)
+    out["p_value"], out["p_fdr"], out["class"] = z_classes(z.to_numpy(), confidence)
     return out
 
 

@@ -52,6 +52,15 @@ def confidence_classes(z: np.ndarray, p: np.ndarray, confidence: float = 0.90) -
     return out
 
 
+def z_classes(z: np.ndarray, confidence: float = 0.90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From z-scores: the two-sided normal p-value, its Benjamini-Hochberg adjustment over all
+    units, and the confidence classes (:func:`confidence_classes`)."""
+    z = np.asarray(z, float)
+    p_value = 2 * stats.norm.sf(np.abs(z))
+    p_fdr = fdr(p_value)
+    return p_value, p_fdr, confidence_classes(z, p_fdr, confidence)
+
+
 def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Mann-Kendall trend test of each row of ``series`` (locations x time steps).
 
@@ -71,11 +80,15 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         s += np.sign(x[:, lag:] - x[:, :-lag]).sum(axis=1)
     variance = np.full(rows, n * (n - 1) * (2 * n + 5) / 18.0)
     if rows:
-        row_of = np.repeat(np.arange(rows), n)
-        pairs, ties = np.unique(np.column_stack([row_of, x.ravel()]), axis=0, return_counts=True)
+        # Tied groups: runs of equal values in each row sorted (a sort per row, not of all rows at once).
+        ordered = np.sort(x, axis=1)
+        starts = np.ones(ordered.shape, bool)
+        starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        ties = np.bincount(np.cumsum(starts.ravel()) - 1)
+        row_of = np.repeat(np.arange(rows), n)[starts.ravel()]
         tied = ties > 1
         correction = np.bincount(
-            pairs[tied, 0].astype(int), weights=ties[tied] * (ties[tied] - 1) * (2 * ties[tied] + 5), minlength=rows
+            row_of[tied], weights=ties[tied] * (ties[tied] - 1) * (2 * ties[tied] + 5), minlength=rows
         )
         variance -= correction / 18.0
     with np.errstate(divide="ignore", invalid="ignore"):

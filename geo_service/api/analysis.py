@@ -6,21 +6,30 @@ Maps answer GeoJSON FeatureCollections in CGCS2000 lon/lat (within a metre of WG
 by ``geo_service.analysis.geojson``, as a notebook makes them. Spans are ``[start, end)``; without
 them the last 365 days up to now. ``category`` repeats or takes a comma-separated list. The
 county's zone and metric projection are the app's settings (``settings.place``).
+
+Each route checks what it can where the request is (permission, rate, jurisdiction, span,
+categories, parameters) and hands the work to the app's analysis pool
+(``geo_service.api.analysis_pool``): a ``*_job`` function below, run in a process of its own,
+which returns the document; an error the library raises there reaches the client as here.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
 
 from geo_service import analysis
 from geo_service.analysis.geojson import COLUMNS, feature_collection, table
 from geo_service.analysis.span import IncidentFilter, make_span
+from geo_service.api.analysis_pool import Job
 from geo_service.api.dependencies import EngineDep, Moment, SettingsDep, allow, current_principal
 from geo_service.api.limits import expensive
+from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.auth.principal import Principal
+from geo_service.settings import Settings
 
 # Every analysis needs analysis.read, counts towards the user's rate of expensive requests, and
 # sees only the incidents and places of the user's jurisdiction.
@@ -61,60 +70,126 @@ def _size(unit: str, size_m: float | None) -> float | None:
     return (DEFAULT_HEX_M if size_m is None else size_m) if unit == "hex" else None
 
 
-def _map(frame, name: str) -> JSONResponse:
-    return JSONResponse(feature_collection(frame, COLUMNS[name]))
+async def _answer(request: Request, job: Job, **params) -> Response:
+    """The answer of ``job`` run in the app's analysis pool, as JSON."""
+    body = await request.app.state.analysis_pool.run(job, **params)
+    return Response(body, media_type="application/json")
 
 
-@router.get("/counts", summary="Incidents and rates (per 1,000 residents, per grid worker, per km2) by place")
-def get_counts(
-    engine: EngineDep, settings: SettingsDep, where: Where, unit: Unit = UNIT, size_m: float | None = SIZE
-) -> JSONResponse:
-    return _map(analysis.counts(engine, where, unit, _size(unit, size_m), place=settings.place), "counts")
+# -- the work, run in a pool process: each takes the engine and settings of that process -----------
 
 
-@router.get("/density", summary="Hexagon density: incidents per hexagon and per km2")
-def get_density(
-    engine: EngineDep,
-    settings: SettingsDep,
-    where: Where,
-    size_m: float = Query(DEFAULT_HEX_M, description="Hexagon side in metres."),
-    include_empty: bool = Query(False, description="Also the hexagons with no incident."),
-) -> JSONResponse:
+def counts_job(engine: Engine, settings: Settings, where: IncidentFilter, unit: str, size_m: float | None) -> dict:
+    return feature_collection(analysis.counts(engine, where, unit, size_m, place=settings.place), COLUMNS["counts"])
+
+
+def density_job(engine: Engine, settings: Settings, where: IncidentFilter, size_m: float, include_empty: bool) -> dict:
     frame = analysis.counts(engine, where, "hex", size_m, place=settings.place)
     if not include_empty:
         frame = frame[frame["count"] > 0]
-    return _map(frame, "density")
+    return feature_collection(frame, COLUMNS["density"])
+
+
+def kde_job(
+    engine: Engine,
+    settings: Settings,
+    where: IncidentFilter,
+    cell_m: float,
+    bandwidth_m: float | None,
+    min_per_km2: float,
+) -> dict:
+    surface = analysis.kernel_density(engine, where, place=settings.place, cell_m=cell_m, bandwidth_m=bandwidth_m)
+    return feature_collection(surface.cells[surface.cells["density_per_km2"] >= min_per_km2], COLUMNS["kde"])
+
+
+def clusters_job(engine: Engine, settings: Settings, where: IncidentFilter, eps_m: float, min_points: int) -> dict:
+    frame = analysis.dbscan_clusters(engine, where, place=settings.place, eps_m=eps_m, min_points=min_points)
+    return feature_collection(frame, COLUMNS["clusters"])
+
+
+def hotspots_job(engine: Engine, settings: Settings, where: IncidentFilter, significant_only: bool, **options) -> dict:
+    frame = analysis.hotspots(engine, where, place=settings.place, **options)
+    if significant_only:
+        frame = frame[frame["class"] != "not significant"]
+    return feature_collection(frame, COLUMNS["hotspots"])
+
+
+def emerging_job(engine: Engine, settings: Settings, where: IncidentFilter, with_pattern_only: bool, **options) -> dict:
+    frame = analysis.emerging_hotspots(engine, where, place=settings.place, **options).frame
+    if with_pattern_only:
+        frame = frame[frame["pattern"] != "no pattern detected"]
+    return feature_collection(frame, COLUMNS["emerging"])
+
+
+def compare_job(
+    engine: Engine,
+    settings: Settings,
+    base: analysis.Span,
+    current: analysis.Span,
+    category: list[str] | None,
+    scope: Jurisdiction,
+    **options,
+) -> dict:
+    with engine.connect() as connection:
+        where = analysis.incident_filter(connection, current, category, scope=scope)
+    frame = analysis.compare_spans(
+        engine, base, current, where.categories, place=settings.place, scope=where.scope, **options
+    )
+    return feature_collection(frame, COLUMNS["compare"])
+
+
+def rankings_job(engine: Engine, settings: Settings, where: IncidentFilter, **options) -> dict:
+    return table(analysis.rankings(engine, where, place=settings.place, **options))
+
+
+def coverage_job(engine: Engine, settings: Settings, where: IncidentFilter, **options) -> dict:
+    return feature_collection(
+        analysis.hotspot_coverage(engine, where, place=settings.place, **options), COLUMNS["coverage"]
+    )
+
+
+# -- the routes -------------------------------------------------------------------------------------
+
+
+@router.get("/counts", summary="Incidents and rates (per 1,000 residents, per grid worker, per km2) by place")
+async def get_counts(request: Request, where: Where, unit: Unit = UNIT, size_m: float | None = SIZE) -> Response:
+    return await _answer(request, counts_job, where=where, unit=unit, size_m=_size(unit, size_m))
+
+
+@router.get("/density", summary="Hexagon density: incidents per hexagon and per km2")
+async def get_density(
+    request: Request,
+    where: Where,
+    size_m: float = Query(DEFAULT_HEX_M, description="Hexagon side in metres."),
+    include_empty: bool = Query(False, description="Also the hexagons with no incident."),
+) -> Response:
+    return await _answer(request, density_job, where=where, size_m=size_m, include_empty=include_empty)
 
 
 @router.get("/kde", summary="Kernel density surface (Gaussian), incidents per km2 on square cells")
-def get_kde(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_kde(
+    request: Request,
     where: Where,
     cell_m: float = Query(500.0, description="Cell side in metres."),
     bandwidth_m: float | None = Query(None, description="Kernel standard deviation in metres; default Scott's rule."),
     min_per_km2: float = Query(0.01, ge=0, description="Leave out cells below this density."),
-) -> JSONResponse:
-    surface = analysis.kernel_density(engine, where, place=settings.place, cell_m=cell_m, bandwidth_m=bandwidth_m)
-    return _map(surface.cells[surface.cells["density_per_km2"] >= min_per_km2], "kde")
+) -> Response:
+    return await _answer(request, kde_job, where=where, cell_m=cell_m, bandwidth_m=bandwidth_m, min_per_km2=min_per_km2)
 
 
 @router.get("/clusters", summary="DBSCAN clusters of incidents (ST_ClusterDBSCAN), as convex hulls")
-def get_clusters(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_clusters(
+    request: Request,
     where: Where,
     eps_m: float = Query(100.0, description="Neighbourhood radius in metres."),
     min_points: int = Query(20, description="Incidents within eps_m that make a core point."),
-) -> JSONResponse:
-    frame = analysis.dbscan_clusters(engine, where, place=settings.place, eps_m=eps_m, min_points=min_points)
-    return _map(frame, "clusters")
+) -> Response:
+    return await _answer(request, clusters_job, where=where, eps_m=eps_m, min_points=min_points)
 
 
 @router.get("/hotspots", summary="Getis-Ord Gi* hot and cold spots with FDR, classed at 90/95/99%")
-def get_hotspots(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_hotspots(
+    request: Request,
     where: Where,
     unit: Unit = UNIT,
     size_m: float | None = SIZE,
@@ -123,27 +198,24 @@ def get_hotspots(
     inference: Literal["analytic", "permutation"] = Query("analytic", description="How p-values are found."),
     permutations: int = Query(999, description="Conditional permutations (0 to 9999)."),
     significant_only: bool = Query(False, description="Only the hot and cold units."),
-) -> JSONResponse:
-    frame = analysis.hotspots(
-        engine,
-        where,
-        unit,
-        _size(unit, size_m),
-        place=settings.place,
+) -> Response:
+    return await _answer(
+        request,
+        hotspots_job,
+        where=where,
+        significant_only=significant_only,
+        unit=unit,
+        size_m=_size(unit, size_m),
         value=value,
         confidence=float(confidence),
         inference=inference,
         permutations=permutations,
     )
-    if significant_only:
-        frame = frame[frame["class"] != "not significant"]
-    return _map(frame, "hotspots")
 
 
 @router.get("/emerging", summary="Emerging hot spots (Gi* per time step, Mann-Kendall trend, ArcGIS's patterns)")
-def get_emerging(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_emerging(
+    request: Request,
     where: Where,
     unit: Unit = UNIT,
     size_m: float | None = SIZE,
@@ -151,26 +223,23 @@ def get_emerging(
     value: Literal["count", "per_1000"] = Query("count", description="count, or per_1000 residents."),
     confidence: Confidence = CONFIDENCE,
     with_pattern_only: bool = Query(False, description="Only the units with a pattern."),
-) -> JSONResponse:
-    result = analysis.emerging_hotspots(
-        engine,
-        where,
-        unit,
-        _size(unit, size_m),
-        place=settings.place,
+) -> Response:
+    return await _answer(
+        request,
+        emerging_job,
+        where=where,
+        with_pattern_only=with_pattern_only,
+        unit=unit,
+        size_m=_size(unit, size_m),
         step_days=step_days,
         confidence=float(confidence),
         value=value,
     )
-    frame = result.frame
-    if with_pattern_only:
-        frame = frame[frame["pattern"] != "no pattern detected"]
-    return _map(frame, "emerging")
 
 
 @router.get("/compare", summary="Two spans by place: the change and whether it is beyond chance")
-def get_compare(
-    engine: EngineDep,
+async def get_compare(
+    request: Request,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(current_principal)],
     preset: Literal["day", "week", "month", "year"] | None = Query(
@@ -185,30 +254,26 @@ def get_compare(
     size_m: float | None = SIZE,
     category: list[str] | None = CATEGORY,
     confidence: Confidence = Query("0.95", description="Confidence for calling a change significant."),
-) -> JSONResponse:
+) -> Response:
     base, current = analysis.two_spans(
         preset, at, base=(base_start, base_end), current=(current_start, current_end), zone=settings.place.timezone
     )
-    with engine.connect() as connection:
-        where = analysis.incident_filter(connection, current, category, scope=principal.jurisdiction)
-    frame = analysis.compare_spans(
-        engine,
-        base,
-        current,
-        where.categories,
-        unit,
-        _size(unit, size_m),
-        place=settings.place,
+    return await _answer(
+        request,
+        compare_job,
+        base=base,
+        current=current,
+        category=category,
+        scope=principal.jurisdiction,
+        unit=unit,
+        size_m=_size(unit, size_m),
         confidence=float(confidence),
-        scope=where.scope,
     )
-    return _map(frame, "compare")
 
 
 @router.get("/rankings", summary="Closed-loop rates by county, town, village or department, ranked")
-def get_rankings(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_rankings(
+    request: Request,
     where: Where,
     level: Literal["county", "town", "village", "department"] = Query(
         "town", description="department: by the department handling the cases (county departments, town offices)."
@@ -219,28 +284,25 @@ def get_rankings(
     as_of: Moment | None = Query(
         None, description="Open cases count as overdue past their deadline at this moment (default now)."
     ),
-) -> JSONResponse:
-    frame = analysis.rankings(engine, where, level, place=settings.place, order_by=order_by, as_of=as_of)
-    return JSONResponse(table(frame))
+) -> Response:
+    return await _answer(request, rankings_job, where=where, level=level, order_by=order_by, as_of=as_of)
 
 
 @router.get("/coverage", summary="Camera coverage of incidents and hot spots; hot spots no camera sees")
-def get_coverage(
-    engine: EngineDep,
-    settings: SettingsDep,
+async def get_coverage(
+    request: Request,
     where: Where,
     unit: Unit = UNIT,
     size_m: float | None = SIZE,
     confidence: Confidence = Query("0.95", description="Hot spots at this confidence or more."),
     online_only: bool = Query(False, description="Count only cameras online now."),
-) -> JSONResponse:
-    frame = analysis.hotspot_coverage(
-        engine,
-        where,
-        unit,
-        _size(unit, size_m),
-        place=settings.place,
+) -> Response:
+    return await _answer(
+        request,
+        coverage_job,
+        where=where,
+        unit=unit,
+        size_m=_size(unit, size_m),
         confidence=float(confidence),
         online_only=online_only,
     )
-    return _map(frame, "coverage")

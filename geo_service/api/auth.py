@@ -14,9 +14,11 @@ import base64
 import binascii
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
 from geo_service.auth.principal import Principal, principal_for_token
+from geo_service.auth.principal_cache import PrincipalCache
 from geo_service.errors import Unauthenticated
 from geo_service.i18n import t
 
@@ -57,16 +59,25 @@ basic = _Basic(
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     password: HTTPBasicCredentials | None = Depends(basic),
 ) -> Principal:
+    """The signed-in principal. Kept by the worker after its first request (revocation heard at once,
+    ``geo_service.auth.principal_cache``), so that most requests read no table and take no thread
+    to know who sent them."""
     if credentials is None and password is None:
         raise Unauthenticated(SIGN_IN)
     token = credentials.credentials if credentials is not None else password.password
-    with request.app.state.engine.connect() as connection:
-        principal = principal_for_token(connection, token, request.app.state.settings)
+    state = request.app.state
+    cache = getattr(state, "principals", None)
+    if cache is None:
+        cache = state.principals = PrincipalCache(state.engine)
+    principal, generation = cache.get(token)
+    if principal is None:
+        principal = await run_in_threadpool(_read_principal, state.engine, token, state.settings)
+        cache.put(token, generation, principal)
     if password is not None and password.username and password.username != principal.name:
         # The name is checked so that a token pasted into another user's connection is noticed.
         raise Unauthenticated(t("the user name does not match the token's user"))
@@ -74,11 +85,16 @@ def current_principal(
     return principal
 
 
+def _read_principal(engine, token: str, settings) -> Principal:
+    with engine.connect() as connection:
+        return principal_for_token(connection, token, settings)
+
+
 def allow(permission: str | None = None, *, whole: str | None = None):
     """A dependency: the principal, if their role has ``permission`` (and, given ``whole``, their
     jurisdiction holds every county served; the text says what needs it)."""
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if permission:
             principal.require(permission)
         if whole:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from geo_service.api.dependencies import Moment, allow
+from geo_service.auth import audit
 from geo_service.auth.personal import present_officers
 from geo_service.auth.principal import Principal
 from geo_service.lookup.locate import locate_with
@@ -34,7 +36,7 @@ def get_locate(
         le=2000,
         description="List cameras within this distance even if they do not see the point (default: settings, 300 m).",
     ),
-) -> JSONResponse:
+) -> Response:
     """The finest grid containing the point, its village, town and county, the officers the
     responsibility rules name (vacancies shown as such) with the escalation chain above them,
     and the cameras whose view holds the point (then others near it). A point outside every grid
@@ -56,6 +58,8 @@ def get_locate(
         )
         body = location.to_dict()
         people = body["officers"] + [o for tier_ in body["escalation"] for o in tier_["officers"]]
+        if principal.can("personal.read"):
+            audit.reads_only(connection)
         present_officers(connection, people, principal, "grid", body["grid"]["code"] if body["grid"] else None)
     # to_dict() is JSON-ready already: skip FastAPI's generic encoder on this hot path.
-    return JSONResponse(body)
+    return Response(orjson.dumps(body), media_type="application/json")

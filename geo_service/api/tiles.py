@@ -5,14 +5,16 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from geo_service.api.dependencies import current_principal
 from geo_service.auth.principal import Principal
 from geo_service.errors import InvalidInput
 from geo_service.i18n import LANGUAGES, Language, negotiate, t
+from geo_service.tiles.http import accepts_gzip, etag_matches, gzip_etag
 from geo_service.tiles.layers import load_layers
-from geo_service.tiles.service import COMBINED, TileService, display_datum
+from geo_service.tiles.service import COMBINED, TileAnswer, TileService, display_datum
 from geo_service.tiles.style import combined_tilejson, style_document, tilejson
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -158,17 +160,46 @@ def get_tilejson(request: Request, layer: str = Path(..., description="A declare
         304: {"description": "Not modified (If-None-Match)"},
     },
 )
-def get_tile(
+async def get_tile(
     request: Request, layer: str, z: int, x: int, y: int, principal: Principal = Depends(current_principal)
 ) -> Response:
     """A Mapbox Vector Tile of one layer made by PostGIS. Query: `version` (a published boundary
     version; default the one in force, or the one in force `at`), `datum` (gcj02 or bd09 shifts the
     features onto such a basemap), and the layer's own parameters (see its TileJSON). Empty tiles
-    answer 204. `ETag` and `Cache-Control` are set; `If-None-Match` answers 304."""
-    answer = tile_service(request).tile(layer, z, x, y, _query(request), principal)
-    headers = {"ETag": answer.etag, "Cache-Control": answer.cache_control}
-    if request.headers.get("if-none-match") == answer.etag:
+    answer 204. `ETag` and `Cache-Control` are set; `If-None-Match` answers 304; gzip-encoded when
+    the client accepts it (`Accept-Encoding`)."""
+    service = tile_service(request)
+    query = _query(request)
+    gzip = accepts_gzip(request.headers.get("accept-encoding"))
+    # A kept boundary tile is answered here, on the event loop: no thread, no query. Any other is
+    # drawn on a worker thread, as every blocking call is.
+    answer = service.kept_tile(layer, z, x, y, query, principal)
+    if answer is None:
+        answer = await run_in_threadpool(_draw, service, layer, z, x, y, query, principal, gzip)
+    return tile_response(answer, gzip, request.headers.get("if-none-match"))
+
+
+def _draw(
+    service: TileService, layer: str, z: int, x: int, y: int, query: dict, principal: Principal, gzip: bool
+) -> TileAnswer:
+    answer = service.tile(layer, z, x, y, query, principal)
+    if gzip and answer.body:
+        _ = answer.kept.gzipped  # encoded (and kept) on this thread, not on the event loop
+    return answer
+
+
+def tile_response(answer: TileAnswer, gzip: bool, if_none_match: str | None) -> Response:
+    """The HTTP answer of a tile: 304 when the client holds it, 204 when empty, else its bytes,
+    gzip-encoded when the client accepts it (with its own validator, as RFC 9110 asks of a
+    representation in another coding)."""
+    headers = {"Cache-Control": answer.cache_control, "Vary": "Accept-Encoding"}
+    encoded = gzip and bool(answer.body)
+    headers["ETag"] = gzip_etag(answer.etag) if encoded else answer.etag
+    if if_none_match is not None and etag_matches(if_none_match, answer.etag):
         return Response(status_code=304, headers=headers)
     if not answer.body:
         return Response(status_code=204, headers=headers)
+    if encoded:
+        headers["Content-Encoding"] = "gzip"
+        return Response(answer.kept.gzipped, media_type=MVT, headers=headers)
     return Response(answer.body, media_type=MVT, headers=headers)

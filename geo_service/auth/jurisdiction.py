@@ -16,11 +16,14 @@ of its cases only their department's, in every list, feature, tile and analysis.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
+import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -29,6 +32,7 @@ from geo_service.boundaries.versions import in_force
 from geo_service.errors import Forbidden
 from geo_service.i18n import t
 
+_PREPARED_LOCK = threading.Lock()
 Level = Literal["all", "province", "city", "county", "town", "village", "grid"]
 REGION_LEVELS = ("province", "city")
 # Levels whose rows are found by county: the jurisdiction is one or more whole counties.
@@ -117,6 +121,24 @@ class Jurisdiction:
     def covers(self, geometry: str) -> str:
         """A feature inside the jurisdiction's area (see :func:`area_covers`)."""
         return "TRUE" if self.unrestricted else area_covers(geometry)
+
+    def covers_within(self, geometry: str, box: tuple[float, float, float, float]) -> str:
+        """:meth:`covers` for features known to lie in ``box`` (minx, miny, maxx, maxy): TRUE,
+        with no test per feature, when the area covers the whole box (most of a jurisdiction is
+        far from its edge)."""
+        if self.unrestricted:
+            return "TRUE"
+        if self.area is not None:
+            with _PREPARED_LOCK:  # GEOS's prepared geometries are not safe across threads (libgeos/geos#825)
+                if shapely.covers(self._prepared_area, shapely.box(*box)):
+                    return "TRUE"
+        return area_covers(geometry)
+
+    @cached_property
+    def _prepared_area(self) -> shapely.Geometry:
+        area = shapely.from_wkb(self.area)
+        shapely.prepare(area)
+        return area
 
     def holds(
         self, county_code: str | None, town_code: str | None, village_code: str | None, grid_code: str | None

@@ -4,7 +4,7 @@ An incident is assigned when it is recorded: to the grid that held its location 
 boundaries in force when it was *reported*, and to the people the rules name *now*, who must
 handle it. Recording is idempotent on ``external_id``: the same report sent twice (a retry, a
 second click) is stored once, and the second answer is the incident already stored. The writing
-itself is ``geo_service.cases.writer``'s, the same for one incident as for a million. A report
+itself is ``geo_service.cases.intake``'s, the same for one incident as for a million. A report
 of a matter (供水, a sub-category of its category) goes, by the routing rules, to the department
 that handles it (``geo_service.cases.transfers``).
 """
@@ -19,11 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.boundaries.versions import in_force
+from geo_service.cases.intake import record_new
 from geo_service.cases.queries import get_incident
 from geo_service.cases.responsibility import check_colour
 from geo_service.cases.routing import check_matter
 from geo_service.cases.transfers import route_new
-from geo_service.cases.writer import record_new
 from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.db.partitions import NO_COUNTY
@@ -112,7 +112,7 @@ def record_with(connection: Connection, new: NewIncident, *, actor: str, setting
         new.crs,
         (x, y),
     )
-    place, inside = find_place(connection, boundaries, x, y)
+    place, inside = find_place(connection, boundaries, x, y, settings)
     county = place.county_code if place is not None else NO_COUNTY
     existing = _stored(connection, new.external_id, county)
     if existing is not None:

@@ -9,45 +9,75 @@ dropped. The tiers above the case's own say through whom it escalates.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.db.changes import feed_for
+from geo_service.db.prepared import execute_prepared
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.rules import time_limit_hours
 from geo_service.vocabulary import RISK_COLOURS, TIERS
 
-# depth 0 is the place's own (finest) unit; the nearest holder of a role wins, all its holders
-# at that unit are returned (a busy grid may have two workers).
-RESOLVE = text("""
-    WITH units AS (
-        SELECT u.code AS unit_code, u.depth
-          FROM unnest(CAST(:units AS text[])) WITH ORDINALITY AS u(code, depth)
+# The rule, for one place or many at once (a batch's thousands): each place's rules by its colour,
+# and for each rule the holders of its role at the nearest of the place's units (depth 1 is its
+# own, finest unit); all holders at that unit are named (a busy grid may have two workers), and a
+# role nobody holds is kept as a vacancy.
+RESOLVE = """
+    WITH places AS (
+        SELECT * FROM unnest(CAST(:places AS int[]), CAST(:colours AS text[])) AS p(place, colour)
+    ),
+    units AS (
+        SELECT * FROM unnest(CAST(:unit_places AS int[]), CAST(:units AS text[]),
+                             CAST(:depths AS int[])) AS u(place, unit_code, depth)
     ),
     rules AS (
-        SELECT r.tier, r.position, r.role, r.core, ro.name_zh, ro.name_en
-          FROM responsibility_rules r JOIN roles ro ON ro.code = r.role
-         WHERE r.tier IN :tiers AND (r.risk_colour IS NULL OR r.risk_colour = :colour)
+        SELECT p.place, r.tier, r.position, r.role, r.core, ro.name_zh
+          FROM places p
+          JOIN responsibility_rules r ON r.risk_colour IS NULL OR r.risk_colour = p.colour
+          JOIN roles ro ON ro.code = r.role
     ),
     holders AS (
-        SELECT r.tier, r.position, r.role, a.officer_id, a.unit_code,
-               rank() OVER (PARTITION BY r.tier, r.position, r.role ORDER BY u.depth) AS nearness
+        SELECT r.place, r.tier, r.position, r.role, a.officer_id, a.unit_code,
+               rank() OVER (PARTITION BY r.place, r.tier, r.position, r.role ORDER BY u.depth) AS nearness
           FROM rules r
-          JOIN officer_assignments a ON a.role = r.role
-          JOIN units u ON u.unit_code = a.unit_code
-         WHERE a.valid_from <= :day AND (a.valid_to IS NULL OR a.valid_to >= :day)
+          JOIN units u ON u.place = r.place
+          JOIN officer_assignments a ON a.role = r.role AND a.unit_code = u.unit_code
+         WHERE a.unit_code = ANY(CAST(:units AS text[]))  -- the index on unit_code, whatever the plan
+           AND a.valid_from <= :day AND (a.valid_to IS NULL OR a.valid_to >= :day)
     )
-    SELECT r.tier, r.position, r.role, r.core, r.name_zh, r.name_en,
+    SELECT r.place, r.tier, r.position, r.role, r.core, r.name_zh, o.id AS officer_id,
            o.code AS officer_code, o.name, o.phone, h.unit_code
       FROM rules r
-      LEFT JOIN holders h ON h.tier = r.tier AND h.position = r.position AND h.role = r.role AND h.nearness = 1
+      LEFT JOIN holders h ON h.place = r.place AND h.tier = r.tier AND h.position = r.position
+                         AND h.role = r.role AND h.nearness = 1
       LEFT JOIN officers o ON o.id = h.officer_id
-     ORDER BY array_position(CAST(:tier_order AS text[]), r.tier), r.position, r.role, o.code
-""").bindparams(bindparam("tiers", expanding=True))
+     ORDER BY r.place, array_position(CAST(:tier_order AS text[]), r.tier), r.position, r.role, o.code
+"""
+
+
+def resolve_params(places: list[tuple[list[str], str]], day: date) -> dict:
+    """:data:`RESOLVE`'s parameters for ``places``, each its units from the finest up and its colour."""
+    unit_places, units, depths = [], [], []
+    for place, (chain, _) in enumerate(places):
+        unit_places += [place] * len(chain)
+        units += chain
+        depths += list(range(1, len(chain) + 1))
+    return {
+        "places": list(range(len(places))),
+        "colours": [colour for _, colour in places],
+        "unit_places": unit_places,
+        "units": units,
+        "depths": depths,
+        "day": day,
+        "tier_order": list(TIERS),
+    }
 
 
 @dataclass(frozen=True)
@@ -115,12 +145,11 @@ def responsible(
     if tier not in TIERS:
         raise InvalidInput(t("tier {tier!r} is not one of {TIERS}", tier=tier, TIERS=", ".join(TIERS)), field="tier")
     tiers = list(TIERS[TIERS.index(tier) :])
-    rows = connection.execute(
-        RESOLVE,
-        {"units": unit_codes, "tiers": tiers, "colour": risk_colour, "day": day, "tier_order": list(TIERS)},
-    ).mappings()
+    rows = execute_prepared(connection, RESOLVE, resolve_params([(unit_codes, risk_colour)], day)).mappings()
     by_tier: dict[str, list[Responsible]] = {t: [] for t in tiers}
     for row in rows:
+        if row["tier"] not in by_tier:  # a tier below the case's
+            continue
         by_tier[row["tier"]].append(
             Responsible(
                 tier=row["tier"],
@@ -153,3 +182,33 @@ def time_limit(connection: Connection, category: str, risk_colour: str) -> timed
     limits = pd.read_sql_query(text("SELECT category, risk_colour, limit_hours FROM time_limit_rules"), connection)
     limits = limits.astype(object).where(limits.notna(), None)
     return timedelta(hours=time_limit_hours(limits, category, risk_colour))
+
+
+_kept: OrderedDict[tuple, tuple[tuple, dict[str, list[Responsible]]]] = OrderedDict()
+_kept_lock = threading.Lock()
+KEPT_MAX = 50_000  # places x colours x tiers of a city's lookups
+
+
+def responsible_kept(
+    connection: Connection, unit_codes: list[str], day: date, risk_colour: str = "blue", tier: str = "village"
+) -> dict[str, list[Responsible]]:
+    """:func:`responsible`, kept by the process until the people, their posts or the rules change
+    (heard on the change feed, ``geo_service.db.changes``) or the day turns: for lookups, which ask
+    the same few thousand places over and over. Not for a transaction that has itself just changed
+    the people (its change is heard only once committed)."""
+    feed = feed_for(connection.engine)
+    generation = feed.generation("people")
+    if generation is None:
+        return responsible(connection, unit_codes, day, risk_colour, tier)
+    key = (feed.key, tuple(unit_codes), day, risk_colour, tier)
+    with _kept_lock:
+        entry = _kept.get(key)
+        if entry is not None and entry[0] == generation:
+            _kept.move_to_end(key)
+            return {tier_: list(people) for tier_, people in entry[1].items()}
+    found = responsible(connection, unit_codes, day, risk_colour, tier)
+    with _kept_lock:
+        _kept[key] = (generation, found)
+        while len(_kept) > KEPT_MAX:
+            _kept.popitem(last=False)
+    return {tier_: list(people) for tier_, people in found.items()}

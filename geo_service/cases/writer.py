@@ -1,8 +1,10 @@
 """The one writer of cases: incidents, their timelines, the people bound to them and the audit log.
 
-Every write of a case comes through here, in the caller's transaction: a single recording (one
-row), a batch posted to the API, a file of a million rows, the demo county, and every step of a
-case's loop. Writing is set-wise: the rows are COPYed into a staging table and inserted by one
+Every write of a case comes through here, in the caller's transaction: a new incident (one row,
+a batch posted to the API or a file of a million rows, through ``geo_service.cases.intake``,
+which joins this module's insert to its timeline, people and messages in one statement), the
+demo county, a county's past cases, and every step of a case's loop. Writing is set-wise: the
+rows are COPYed into a staging table and inserted by one
 ``INSERT ... SELECT ... ON CONFLICT (external_id, county_code) DO NOTHING``, so a replayed or
 concurrent external id is never stored twice in a county, whether it comes alone or among a
 million others. The actor is always an argument: the timeline names who a step was taken for, the
@@ -18,16 +20,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
 from geo_service.cases.binding import bind as bind  # re-exported: every writer of cases binds through it
-from geo_service.cases.binding import bind_up, nobody
+from geo_service.cases.binding import nobody
 from geo_service.cases.outbox import notify_bound, notify_staff
-from geo_service.cases.responsibility import Responsible, time_limit
+from geo_service.cases.responsibility import Responsible
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import NO_COUNTY, generic_key_checks
 from geo_service.i18n import Message, t
@@ -68,7 +69,9 @@ INCIDENT_COLUMNS = {
 }
 STAGING = "incident_staging"
 
-INSERT = f"""
+# The incidents of the staging table whose external id is new in their county (without RETURNING:
+# the callers say what they need back).
+INSERT_NEW = f"""
     INSERT INTO incidents (id, external_id, source, category, reported_at, description, reporter_name,
                            reporter_phone, geom, input_datum, input_lon, input_lat, boundary_version_id,
                            grid_id, grid_code, village_code, town_code, county_code, risk_colour, status,
@@ -82,8 +85,8 @@ INSERT = f"""
       FROM {STAGING} s
       LEFT JOIN grids g ON g.version_id = s.version_id AND g.code = s.grid_code
     ON CONFLICT (external_id, county_code) DO NOTHING
-    RETURNING id, external_id
 """
+INSERT = INSERT_NEW + " RETURNING id, external_id"
 EVENT_COLUMNS = ("incident_id", "county_code", "at", "actor", "action", "from_status", "to_status", "note", "data")
 
 
@@ -198,169 +201,6 @@ def add_events(connection: Connection, events: pd.DataFrame, reporter: Reporter 
 
 
 # -- what callers write --------------------------------------------------------------------------
-
-
-def record_new(
-    connection: Connection,
-    cases: pd.DataFrame,
-    now: datetime,
-    zone: str,
-    *,
-    actor: str,
-    audit_each: bool,
-    reporter: Reporter | None = None,
-) -> pd.DataFrame:
-    """Record new incidents assigned to their places, as a single recording and an import do.
-
-    Parameters
-    ----------
-    cases
-        One row per incident: the incident's own columns (``external_id``, ``source``,
-        ``category``, ``reported_at``, ``description``, ``reporter_name``, ``reporter_phone``,
-        ``risk_colour``, ``lon``/``lat`` in the storage CRS, ``input_datum``, ``input_lon``,
-        ``input_lat``, ``version_id``) and its place: ``inside`` (in a grid), ``grid_code``,
-        ``grid_name``, ``village_code``, ``town_code``, ``county_code``, and for a case outside
-        every grid the nearest grid in ``grid_code``/``grid_name`` with ``nearest_distance_m``.
-    now
-        The moment of recording: a case inside a grid is dispatched then, to the people the rules
-        name for that day, with the time its category and colour allow.
-    actor
-        Who is recorded in the audit log as having written them.
-    audit_each
-        One audit entry per incident (``create``), or one for all (``import``).
-
-    Returns
-    -------
-    The ``id`` and ``external_id`` of the incidents stored; those whose external id was stored
-    already are left as they were.
-    """
-    reporter = reporter or Silent()
-    cases = cases.reset_index(drop=True)
-    if cases.empty:
-        return pd.DataFrame(columns=["id", "external_id"])
-    inside = cases["inside"].to_numpy(dtype=bool)
-    limits = {
-        pair: time_limit(connection, *pair)
-        for pair in set(zip(cases["category"][inside], cases["risk_colour"][inside]))
-    }
-    rows = cases[[c for c in INCIDENT_COLUMNS if c in cases.columns]].copy()
-    # A case outside every grid still belongs to the county of its nearest grid: that county's
-    # centre routes it by hand, and only its users see it.
-    for column in ("grid_code", "village_code", "town_code"):
-        rows[column] = np.where(inside, cases[column], None)
-    rows["status"] = np.where(inside, "dispatched", "reported")
-    rows["dispatched_at"] = pd.Series([now if i else None for i in inside], dtype=object)
-    rows["deadline"] = [
-        now + limits[(c, r)] if i else None for c, r, i in zip(cases["category"], cases["risk_colour"], inside)
-    ]
-    rows["reported_at"] = pd.to_datetime(rows["reported_at"], utc=True)
-    for column in ("dispatched_at", "deadline"):
-        rows[column] = pd.to_datetime(rows[column], utc=True)
-    new = insert_incidents(connection, rows, reporter)
-    if new.empty:
-        return new
-    written = cases.assign(status=rows["status"]).merge(new, on="external_id")
-    dispatched = written[written["status"] == "dispatched"]
-    bound, tiers = bind_up(connection, dispatched, "village", now, zone, reporter=reporter)
-    raised = {case: tier for case, tier in tiers.items() if tier != "village"}
-    if raised:
-        connection.execute(
-            text("""
-            UPDATE incidents i SET tier = r.tier
-              FROM unnest(CAST(:ids AS bigint[]), CAST(:tiers AS text[])) AS r(id, tier)
-             WHERE i.id = r.id
-        """),
-            {"ids": list(raised), "tiers": list(raised.values())},
-        )
-    said = [
-        dispatch_note(grid, name, bound[int(i)])
-        for i, grid, name in zip(dispatched["id"], dispatched["grid_code"], dispatched["grid_name"])
-    ]
-    notes = pd.Series(said, index=dispatched.index, dtype=object)
-    dispatch_data = pd.Series([with_note(None, note) for note in said], index=dispatched.index, dtype=object)
-    escalated = pd.DataFrame(
-        {
-            "incident_id": list(raised),
-            "at": pd.Timestamp(now),
-            "actor": "system",
-            "action": "escalate",
-            "note": [raised_note("village", tier, bound[case]) for case, tier in raised.items()],
-            "data": [
-                with_note(
-                    {"from_tier": "village", "to_tier": tier, "unattended": nobody(bound[case])},
-                    raised_note("village", tier, bound[case]),
-                )
-                for case, tier in raised.items()
-            ],
-        }
-    )
-    waiting = written[(written["status"] != "dispatched") & written["grid_code"].notna()]
-    away = [
-        outside_note(code, name, distance)
-        for code, name, distance in zip(waiting["grid_code"], waiting["grid_name"], waiting["nearest_distance_m"])
-    ]
-    outside = pd.Series(away, index=waiting.index, dtype=object)
-    outside_data = pd.Series([with_note(None, note) for note in away], index=waiting.index, dtype=object)
-    add_events(
-        connection,
-        pd.concat(
-            [
-                pd.DataFrame(
-                    {
-                        "incident_id": written["id"],
-                        "at": pd.to_datetime(written["reported_at"], utc=True),
-                        "actor": written["source"],
-                        "action": "report",
-                        "from_status": None,
-                        "to_status": "reported",
-                        "note": outside.reindex(written.index),
-                        "data": outside_data.reindex(written.index),
-                    }
-                ),
-                pd.DataFrame(
-                    {
-                        "incident_id": dispatched["id"],
-                        "at": pd.Timestamp(now),
-                        "actor": "system",
-                        "action": "dispatch",
-                        "from_status": "reported",
-                        "to_status": "dispatched",
-                        "note": notes,
-                        "data": dispatch_data,
-                    }
-                ),
-                *([escalated] if raised else []),
-            ]
-        ),
-        reporter,
-    )
-    # The people are told of each case with its routing note (one message query per distinct note).
-    for note, ids in dispatched["id"].groupby(notes, sort=False):
-        notify_bound(connection, [int(i) for i in ids], "dispatch", str(note))
-    if audit_each:
-        for case in written.itertuples(index=False):
-            audit.record(
-                connection,
-                actor,
-                "create",
-                "incident",
-                int(case.id),
-                after={
-                    "external_id": case.external_id,
-                    "category": case.category,
-                    "risk_colour": case.risk_colour,
-                    "grid_code": case.grid_code if case.status == "dispatched" else None,
-                },
-            )
-    else:
-        audit.record(
-            connection,
-            actor,
-            "import",
-            "incident",
-            after={"created": len(written), "first_id": int(written["id"].min()), "last_id": int(written["id"].max())},
-        )
-    return new
 
 
 def record_step(

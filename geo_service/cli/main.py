@@ -230,14 +230,18 @@ app.add_typer(outbox_app, name="outbox")
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default: settings)."),
     port: int = typer.Option(None, help="Port (default: settings)."),
-    workers: int = typer.Option(1, help="Worker processes."),
+    workers: int = typer.Option(
+        None, min=0, help="Worker processes (default: settings, GEO_SERVICE_WORKERS; 0: one per core)."
+    ),
 ) -> None:
     """Serve the API (and its OpenAPI document at /docs); SIGTERM finishes the requests in flight and exits 0."""
     from geo_service.cli.context import settings as cli_settings
     from geo_service.serving import serve as run
+    from geo_service.serving import worker_count
 
     serving = cli_settings().serving
-    run(host or serving.host, port or serving.port, workers, graceful_timeout_s=serving.graceful_timeout_s)
+    count = worker_count(serving.workers if workers is None else workers)
+    run(host or serving.host, port or serving.port, count, graceful_timeout_s=serving.graceful_timeout_s)
 
 
 if __name__ == "__main__":

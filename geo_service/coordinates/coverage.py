@@ -8,7 +8,7 @@ it inside, a note that latitude and longitude look swapped (the usual mistake).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,12 +34,18 @@ COUNTY_OUTLINE = text("""
 class Coverage:
     """The area a deployment answers for: its counties, widened by a margin."""
 
-    area: shapely.Geometry
+    area: shapely.Geometry  # prepared: test it through contains_xy, under the lock
     names: str
     margin_m: float
+    # GEOS's prepared geometries are not safe to test from two threads at once (libgeos/geos#825).
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def covers(self, lon: float, lat: float) -> bool:
-        return bool(shapely.contains_xy(self.area, lon, lat))
+        return bool(self.contains_xy(lon, lat))
+
+    def contains_xy(self, x, y):
+        with self.lock:
+            return shapely.contains_xy(self.area, x, y)
 
     def describe(self) -> str:
         minx, miny, maxx, maxy = self.area.bounds
@@ -143,14 +149,14 @@ def coverage_errors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point (given as lon/lat in its datum, and x/y in CGCS2000), why it is outside the area
     covered ("" where it is inside), and whether the point with its numbers swapped is inside."""
-    inside = shapely.contains_xy(area.area, x, y)
+    inside = area.contains_xy(x, y)
     error = np.full(len(x), "", dtype=object)
     swapped = np.zeros(len(x), dtype=bool)
     candidates = np.flatnonzero(~inside & (np.abs(lon) <= 90) & (np.abs(lat) <= 180))
     for name in pd.unique(datums[candidates]):
         rows = candidates[datums[candidates] == name]
         sx, sy = datum.convert(lat[rows], lon[rows], name, "cgcs2000")
-        swapped[rows] = shapely.contains_xy(area.area, sx, sy)
+        swapped[rows] = area.contains_xy(sx, sy)
     described = area.describe()
     for row in np.flatnonzero(~inside):
         point = {"lon": lon[row], "lat": lat[row], "datum": datums[row], "area": described}

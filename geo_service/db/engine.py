@@ -36,7 +36,11 @@ def engine_for(settings: Settings) -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection and forget the engines (at shutdown, or between tests)."""
+    """Close every pooled connection and forget the engines (at shutdown, or between tests), and
+    the connections listening for changes (``geo_service.db.changes``)."""
+    from geo_service.db.changes import close_feeds
+
+    close_feeds()
     with _lock:
         for engine in _engines.values():
             engine.dispose()

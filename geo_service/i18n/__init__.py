@@ -43,6 +43,10 @@ class Message(str):
         message.params = dict(params)
         return message
 
+    def __reduce__(self):
+        # Raised in an analysis process and read in the service's: pickled as template and values.
+        return (Message, (self.template, self.params))
+
 
 class Codes(tuple):
     """Codes of the vocabulary given to a message: ``a, b`` in English, their labels (``{x!v}``) in

@@ -12,6 +12,7 @@ the other rows are still assigned, unless the caller asks for all-or-nothing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import shapely
 from pyproj import Geod, Transformer
 from sqlalchemy import text
@@ -31,7 +34,7 @@ from geo_service.coordinates.projection import metric_srid_of
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.lookup.grid_index import GridIndex
-from geo_service.lookup.locate import GRID_HIERARCHY
+from geo_service.lookup.hierarchy import GRID_HIERARCHY
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
 from geo_service.times import as_aware
@@ -65,8 +68,8 @@ GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 
 GRIDS = text(
     """
-    SELECT g.code, g.name, g.level, v.code AS village_code, v.name AS village_name,
-           t.code AS town_code, t.name AS town_name, c.code AS county_code, g.version_id,
+    SELECT g.code, g.name, g.level, g.kind, v.code AS village_code, v.name AS village_name,
+           t.code AS town_code, t.name AS town_name, c.code AS county_code, c.name AS county_name, g.version_id,
            ST_AsBinary(g.geom) AS wkb
 """
     + GRID_HIERARCHY
@@ -132,12 +135,16 @@ _lock = threading.Lock()
 
 def snapshot(connection: Connection, at: datetime | None, settings: Settings) -> GridSnapshot:
     """The in-memory grids in force at ``at`` (None: now; a time without a zone is the county's,
-    ``settings.place.timezone``), loaded once per process.
+    ``settings.place.timezone``), loaded once per process."""
+    return snapshot_of(connection, in_force(connection, as_aware(at, settings.place.timezone)), settings)
+
+
+def snapshot_of(connection: Connection, boundaries: InForce, settings: Settings) -> GridSnapshot:
+    """The in-memory grids of the versions ``boundaries``, loaded once per process.
 
     A published version's grids do not change (a redraw is a new version); the key also holds the
     versions' creation times, so a database loaded afresh under the same ids is read afresh.
     """
-    boundaries = in_force(connection, as_aware(at, settings.place.timezone))
     key = (str(connection.engine.url), *boundaries.cache_key)
     with _lock:
         found = _snapshots.get(key)
@@ -267,26 +274,7 @@ def read_points(
     try:
         if kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
-            missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
-            if missing:
-                raise InvalidInput(
-                    t(
-                        "{name}: no column {missing} (columns: {columns})",
-                        name=path.name,
-                        missing=", ".join(missing),
-                        columns=", ".join(frame.columns),
-                    ),
-                    field="file",
-                )
-            problems = np.full(len(frame), "", dtype=object)
-            columns = []
-            for column in (lon_column, lat_column):
-                raw = frame[column].str.strip()
-                values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-                bad = np.isnan(values) & (problems == "")
-                problems[bad] = [f"{column} is empty" if not v else f"{column} {v!r} is not a number" for v in raw[bad]]
-                columns.append(values)
-            return frame, columns[0], columns[1], problems
+            return (frame, *_csv_coordinates(frame, path, lon_column, lat_column))
         frame = gpd.read_parquet(path) if kind == "parquet" else gpd.read_file(path, engine="pyogrio")
     except InvalidInput:
         raise
@@ -309,6 +297,70 @@ def read_points(
     lon[is_point] = shapely.get_x(geometry[is_point])
     lat[is_point] = shapely.get_y(geometry[is_point])
     return pd.DataFrame(frame.drop(columns=frame.geometry.name)), lon, lat, problems
+
+
+def _csv_coordinates(
+    frame: pd.DataFrame, path: Path, lon_column: str, lat_column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A CSV file's coordinates as numbers, and per row what is wrong with them."""
+    missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            t(
+                "{name}: no column {missing} (columns: {columns})",
+                name=path.name,
+                missing=", ".join(missing),
+                columns=", ".join(frame.columns),
+            ),
+            field="file",
+        )
+    problems = np.full(len(frame), "", dtype=object)
+    columns = []
+    for column in (lon_column, lat_column):
+        raw = frame[column].str.strip()
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(values) & (problems == "")
+        problems[bad] = [f"{column} is empty" if not v else f"{column} {v!r} is not a number" for v in raw[bad]]
+        columns.append(values)
+    return columns[0], columns[1], problems
+
+
+def read_point_chunks(
+    path: Path, lon_column: str = "lon", lat_column: str = "lat", rows: int = 200_000
+) -> Iterator[tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`read_points` about ``rows`` rows at a time. A CSV file is streamed (pyarrow reads
+    it block by block), so that a file of any length is never in memory at once; the other
+    formats are read whole and handed out in chunks. Always at least one chunk, maybe empty."""
+    if file_format(path) != "csv":
+        frame, lon, lat, problems = read_points(path, lon_column, lat_column)
+        for start in range(0, max(len(frame), 1), rows):
+            end = start + rows
+            yield frame.iloc[start:end].reset_index(drop=True), lon[start:end], lat[start:end], problems[start:end]
+        return
+    if not path.exists():
+        raise InvalidInput(t("{path}: no such file", path=path), field="file")
+    try:
+        names = pa_csv.open_csv(path).schema.names
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=16 << 20),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+        )
+        held = pa.Table.from_batches([], schema=reader.schema)
+        given = False
+        for batch in reader:
+            held = pa.concat_tables([held, pa.Table.from_batches([batch])])
+            while held.num_rows >= rows:  # exactly ``rows`` at a time, whatever pyarrow's blocks hold
+                frame = held.slice(0, rows).to_pandas()
+                held, given = held.slice(rows), True
+                yield (frame, *_csv_coordinates(frame, path, lon_column, lat_column))
+        if held.num_rows or not given:
+            frame = held.to_pandas()
+            yield (frame, *_csv_coordinates(frame, path, lon_column, lat_column))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # a malformed file, reported as such
+        raise InvalidInput(
+            t("{name} cannot be read as {kind}: {exc}", name=path.name, kind="csv", exc=exc), field="file"
+        ) from exc
 
 
 def write_assigned(frame: pd.DataFrame, result: pd.DataFrame, path: Path) -> None:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
+from geo_service.db.prepared import execute_prepared
 from geo_service.vocabulary import MAX_CAMERA_RANGE_M, STORAGE_SRID
 
 METRES_PER_DEGREE = 111_320.0
+# Fewer metres a degree than the spheroid has anywhere (110,574 m a degree of latitude at the
+# equator; a degree of longitude is at least 111,320 m x cos(lat)): a flat distance with these
+# is below the true distance, so a filter on it drops no camera that could be in reach.
+FLAT_METRES_LAT = 110_000.0
 
 
 def sees_sql(camera: str, point: str) -> str:
@@ -37,7 +42,11 @@ NEAR = f"""
                degrees(ST_Azimuth(c.geom::geography, spot.g::geography)) AS bearing_deg,
                {sees_sql("c", "spot.g")} AS sees
           FROM cameras c, spot
-         WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat) AND {{scope}}
+         WHERE c.geom && ST_Expand(spot.g, :dlon, :dlat)
+           -- a flat distance never above the true one: skips the spheroid for cameras out of reach
+           AND ((ST_X(c.geom) - :lon) * :mx) ^ 2 + ((ST_Y(c.geom) - :lat) * :my) ^ 2
+               <= greatest(:radius, c.range_m) ^ 2
+           AND {{scope}}
     )
     SELECT device_code, name, kind, status, heading_deg, fov_deg, range_m,
            ST_X(geom) AS lon, ST_Y(geom) AS lat, distance_m, bearing_deg, sees
@@ -46,6 +55,11 @@ NEAR = f"""
      ORDER BY sees DESC, distance_m, device_code
      LIMIT :limit
 """
+
+
+@lru_cache(maxsize=8)
+def _near(scope: str) -> str:
+    return NEAR.format(scope=scope)
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,19 @@ def cameras_seeing(
     dlat = reach / METRES_PER_DEGREE * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     scope = scope or EVERYTHING
-    rows = connection.execute(
-        text(NEAR.format(scope=scope.covers("c.geom"))),
-        {"lon": lon, "lat": lat, "radius": radius_m, "dlon": dlon, "dlat": dlat, "limit": limit, **scope.params()},
+    rows = execute_prepared(
+        connection,
+        _near(scope.covers_within("c.geom", (lon - dlon, lat - dlat, lon + dlon, lat + dlat))),
+        {
+            "lon": lon,
+            "lat": lat,
+            "radius": radius_m,
+            "dlon": dlon,
+            "dlat": dlat,
+            "mx": FLAT_METRES_LAT * math.cos(math.radians(min(abs(lat) + dlat, 89.9))),
+            "my": FLAT_METRES_LAT,
+            "limit": limit,
+            **scope.params(),
+        },
     ).mappings()
     return [CameraView(**row) for row in rows]

@@ -10,6 +10,10 @@ code LIMIT 1`` over ``ST_Covers``):
 
 The answer therefore depends on the grids alone, never on the order rows come in.
 
+An index is shared by the threads that serve requests, but GEOS's prepared geometries are not
+safe to test from two threads at once (libgeos/geos#825: their point locators are built lazily,
+on first use): every exact test of an index runs under its own lock.
+
 For large batches a raster of the grids answers most points by a table lookup: a cell more than
 one cell away from every grid boundary lies wholly inside one grid (or none), so every point in
 it has that answer. Points in cells near a boundary, where a lookup could be wrong, go to the
@@ -18,6 +22,7 @@ exact test against the polygons. The two paths give the same answer (``tests/tes
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -142,6 +147,7 @@ class GridIndex:
         shapely.prepare(self.geometries)
         self.tree = STRtree(self.geometries)
         self._raster: GridRaster | None = None
+        self._lock = threading.Lock()
 
     @property
     def raster(self) -> GridRaster:
@@ -154,7 +160,8 @@ class GridIndex:
         points = shapely.points(x, y)
         result = np.full(len(x), NO_GRID, dtype=np.int64)
         # "intersects" on a point is "covered by": the boundary counts, holes do not.
-        point_idx, grid_idx = self.tree.query(points, predicate="intersects")
+        with self._lock:
+            point_idx, grid_idx = self.tree.query(points, predicate="intersects")
         if len(point_idx):
             order = np.lexsort((self.rank[grid_idx], point_idx))
             point_idx, grid_idx = point_idx[order], grid_idx[order]

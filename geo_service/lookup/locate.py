@@ -1,9 +1,9 @@
 """Where is this? A point's grid, village, town and county, the people to call, the cameras.
 
-The grid is found in PostGIS by the rule of ``geo_service.lookup.grid_index`` (covering grids, finest level,
-then smallest code), among the grids of the boundaries in force at ``at`` (each county's version). A point inside
-the covered area but outside every grid gets the nearest grid and its distance, so a dispatcher
-still knows whom to call.
+The grid is found by the rule of ``geo_service.lookup.grid_index`` (covering grids, finest level,
+then smallest code) in the grids held in memory, among those of the boundaries in force at ``at``
+(each county's version). A point inside the covered area but outside every grid gets the nearest
+grid and its distance, found by PostGIS, so a dispatcher still knows whom to call.
 """
 
 from __future__ import annotations
@@ -11,27 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.auth.jurisdiction import Jurisdiction
+from geo_service.boundaries.in_force_cache import in_force_now
 from geo_service.boundaries.versions import InForce, VersionInForce, in_force
-from geo_service.cases.responsibility import Responsible, check_colour, responsible, unit_chain
+from geo_service.cases.responsibility import Responsible, check_colour, responsible_kept, unit_chain
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.errors import NotFound
 from geo_service.i18n import t
+from geo_service.lookup.bulk_assign import GridSnapshot, snapshot_of
 from geo_service.lookup.cameras import CameraView, cameras_seeing
+from geo_service.lookup.hierarchy import GRID_HIERARCHY
 from geo_service.settings import Settings
 from geo_service.times import as_aware, local_day
 from geo_service.vocabulary import STORAGE_SRID
 
-# A grid with the village, town and county it lies in (g, v, t, c): the one place this join is written.
-GRID_HIERARCHY = """
-      FROM grids g
-      JOIN admin_units v ON v.id = g.village_id
-      JOIN admin_units t ON t.id = v.parent_id
-      JOIN admin_units c ON c.id = t.parent_id
-"""
 _POINT = f"ST_SetSRID(ST_MakePoint(:lon, :lat), {STORAGE_SRID})"
 _PLACE = (
     """
@@ -41,16 +38,6 @@ _PLACE = (
            c.code AS county_code, c.name AS county_name, g.version_id, {distance} AS distance_m
 """
     + GRID_HIERARCHY
-)
-CONTAINING = text(
-    _PLACE.format(distance="0.0")
-    + """
-     WHERE g.version_id = ANY(:versions) AND ST_Covers(g.geom, """
-    + _POINT
-    + """)
-     ORDER BY g.level DESC, g.code
-     LIMIT 1
-"""
 )
 # The index orders by planar distance in degrees; the few nearest are re-ranked on the spheroid.
 NEAREST = text(
@@ -143,15 +130,51 @@ class Location:
         }
 
 
-def find_place(connection: Connection, boundaries: InForce, lon: float, lat: float) -> tuple[Place | None, bool]:
+def find_place(
+    connection: Connection, boundaries: InForce, lon: float, lat: float, settings: Settings
+) -> tuple[Place | None, bool]:
     """The grid covering a CGCS2000 point and its hierarchy, else the nearest grid's (inside False),
-    among the grids of every county's version in ``boundaries``."""
+    among the grids of every county's version in ``boundaries``.
+
+    The covering grid is found in the grids held in memory (``geo_service.lookup.grid_index``'s
+    rule, the database's); the nearest, for the rare point between grids, by the database.
+    """
+    snap = snapshot_of(connection, boundaries, settings)
+    row = int(snap.index.assign(np.array([lon]), np.array([lat]), use_raster=False)[0])
+    if row >= 0:
+        return _places(snap)[row], True
     params = {"versions": boundaries.ids, "lon": lon, "lat": lat}
-    row = connection.execute(CONTAINING, params).mappings().first()
-    if row is not None:
-        return Place(**row), True
-    row = connection.execute(NEAREST, params).mappings().first()
-    return (Place(**row) if row is not None else None), False
+    found = connection.execute(NEAREST, params).mappings().first()
+    return (Place(**found) if found is not None else None), False
+
+
+_places_kept: dict[int, tuple[GridSnapshot, list[Place]]] = {}
+
+
+def _places(snap: GridSnapshot) -> list[Place]:
+    """The snapshot's grids as places, row for row (made once per snapshot)."""
+    kept = _places_kept.get(id(snap))
+    if kept is None or kept[0] is not snap:
+        table = snap.table
+        places = [
+            Place(
+                grid_code=r.code,
+                grid_name=r.name,
+                grid_level=int(r.level),
+                grid_kind=r.kind,
+                village_code=r.village_code,
+                village_name=r.village_name,
+                town_code=r.town_code,
+                town_name=r.town_name,
+                county_code=r.county_code,
+                county_name=r.county_name,
+                version_id=int(r.version_id),
+                distance_m=0.0,
+            )
+            for r in table.itertuples(index=False)
+        ]
+        kept = _places_kept[id(snap)] = (snap, places)
+    return kept[1]
 
 
 def locate_with(
@@ -174,10 +197,10 @@ def locate_with(
     check_colour(risk_colour)
     stored = to_storage(lon, lat, crs)
     moment = as_aware(at, place_settings.timezone)
-    boundaries = in_force(connection, moment)
+    boundaries = in_force_now(connection, moment) if at is None else in_force(connection, moment)
     area = coverage(connection, boundaries, place_settings.coverage_margin_m)
     require_covered(area, lon, lat, crs, stored)
-    place, inside = find_place(connection, boundaries, *stored)
+    place, inside = find_place(connection, boundaries, *stored, settings)
     if scope is not None and not (
         place and scope.holds(place.county_code, place.town_code, place.village_code, place.grid_code)
     ):
@@ -186,7 +209,9 @@ def locate_with(
         )
     officers = {}
     if place is not None:
-        officers = responsible(connection, place.units, local_day(moment, place_settings.timezone), risk_colour, tier)
+        officers = responsible_kept(
+            connection, place.units, local_day(moment, place_settings.timezone), risk_colour, tier
+        )
     cameras = cameras_seeing(
         connection, *stored, radius_m=camera_radius_m or place_settings.camera_radius_m, scope=scope
     )

@@ -4,6 +4,11 @@ Tiles drawn from boundaries carry the versions' ids (one per county) in their ad
 and the style pin them) and in their ETag, so any county publishing a version changes both and a
 browser never keeps old grids. A tile asked for without versions is drawn for those in force now
 and must be revalidated (``no-cache``): its ETag then changes exactly when any county's does.
+
+A boundary tile at pinned versions, once drawn, is kept (``geo_service.tiles.cache``) and found
+again without reading the database (:meth:`TileService.kept_tile`): the request is checked (layer,
+permission, place, parameters) in memory, the versions are known by id
+(``geo_service.tiles.pinned``), and the asker's jurisdiction is part of the key.
 """
 
 from __future__ import annotations
@@ -13,20 +18,23 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.auth.principal import Principal
-from geo_service.boundaries.versions import InForce, in_force, published_version
+from geo_service.boundaries.versions import InForce, VersionInForce, in_force, published_version
 from geo_service.coordinates.datum import parse_datum
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
-from geo_service.tiles.cache import TileCache
+from geo_service.tiles.cache import KeptTile, TileCache
 from geo_service.tiles.layers import Layer
 from geo_service.tiles.mvt import Tile, bind_values, render_tile
+from geo_service.tiles.pinned import PublishedVersions
 from geo_service.times import as_aware, parse_moment
 from geo_service.vocabulary import DISPLAY_DATUMS
 
@@ -42,9 +50,16 @@ COMBINED = "boundaries"
 
 @dataclass(frozen=True)
 class TileAnswer:
-    body: bytes
-    etag: str
+    kept: KeptTile  # the bytes and validator (and gzip encoding), as kept or just drawn
     cache_control: str
+
+    @property
+    def body(self) -> bytes:
+        return self.kept.body
+
+    @property
+    def etag(self) -> str:
+        return self.kept.etag
 
 
 def display_datum(raw: str | None) -> str:
@@ -67,6 +82,7 @@ class TileService:
         self.layers = layers
         self.place = place
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
+        self.published = PublishedVersions(engine)
         self._choices: dict[str, tuple[float, set[str]]] = {}
 
     def layer(self, name: str) -> Layer:
@@ -84,18 +100,7 @@ class TileService:
         ``at`` (default now; without a zone, the county's time)."""
         if not version_ids:
             return in_force(connection, as_aware(at, self.place.timezone))
-        versions = sorted((published_version(connection, v) for v in set(version_ids)), key=lambda v: v.county_code)
-        counties = [v.county_code for v in versions]
-        twice = sorted({c for c in counties if counties.count(c) > 1})
-        if twice:
-            raise InvalidInput(
-                t(
-                    "version: two versions of county {value} were given; a tile is drawn for one per county",
-                    value=twice[0][:6],
-                ),
-                field="version",
-            )
-        return InForce(tuple(versions))
+        return InForce(_one_per_county([published_version(connection, v) for v in set(version_ids)]))
 
     def version_asked(self, connection: Connection, query: Mapping[str, list[str]]) -> InForce:
         """The versions a request's query names: ``version`` (ids, comma-separated), else those in
@@ -125,18 +130,7 @@ class TileService:
 
     def parameters(self, connection: Connection, layer: Layer, query: Mapping[str, list[str]]) -> dict[str, Any]:
         """The layer's parameters from a request's query (lists of raw values), checked."""
-        unknown = sorted(set(query) - set(layer.parameters) - RESERVED)
-        if unknown:
-            takes = ", ".join(sorted(set(layer.parameters) | RESERVED))
-            raise InvalidInput(
-                t(
-                    "{value}: layer {name!r} takes no such parameter (it takes {takes})",
-                    value=unknown[0],
-                    name=layer.name,
-                    takes=takes,
-                ),
-                field=unknown[0],
-            )
+        _known_parameters(layer, query)
         values = {}
         for name, parameter in layer.parameters.items():
             raw = query.get(name)
@@ -181,53 +175,157 @@ class TileService:
     ) -> TileAnswer:
         """One tile; with a ``principal``, only if their role may see the layers, and only the
         features of their jurisdiction (the validator and caching then are the user's own)."""
-        layers = self.layers_of(layer_name)
-        if principal is not None:
-            for layer in layers:
-                principal.require(layer.permission)
-        scope = principal.jurisdiction if principal is not None else None
-        tile = Tile.checked(z, x, y)
-        datum = display_datum((query.get("datum") or [None])[-1])
-        pinned = _ids_param(query, "version")
-        fixed = all(layer.boundaries for layer in layers)
+        ask = self._ask(layer_name, z, x, y, query, principal)
         with self.engine.connect() as connection:
-            boundaries = self.version_asked(connection, query)
-            values = [self.parameters(connection, layer, query) for layer in layers]
-            stamp = (
-                f"{'-'.join(layer.digest for layer in layers)}-{boundaries.cache_key}-{datum}"
-                f"-{scope.code if scope is not None else ''}-{values!r}"
-            )
-            key = (stamp, tile.z, tile.x, tile.y)
-            body = self.cache.get(key) if fixed and self.cache is not None else None
-            if body is None:
+            boundaries = self._boundaries(connection, ask, query)
+            values = [self.parameters(connection, layer, query) for layer in ask.layers]
+            stamp = self._stamp(ask, boundaries, values)
+            key = (stamp, ask.tile)
+            kept = self.cache.get(key) if ask.fixed and self.cache is not None else None
+            if kept is None:
                 # Layers are concatenated: a vector tile is a sequence of layers, each its own message.
                 body = b"".join(
                     render_tile(
                         connection,
                         layer,
-                        tile,
+                        ask.tile,
                         version_ids=boundaries.ids,
                         values=layer_values,
-                        datum=datum,
+                        datum=ask.datum,
                         place=self.place,
-                        scope=scope,
+                        scope=ask.scope,
                     )
-                    for layer, layer_values in zip(layers, values)
+                    for layer, layer_values in zip(ask.layers, values)
                 )
-                if fixed and self.cache is not None:
-                    self.cache.put(key, body)
-        if fixed:
-            etag = f'"{hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()}"'
-        else:
-            etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+                # A boundary tile's validator is its address's meaning (known before drawing it);
+                # any other's is its content.
+                digest = hashlib.blake2b(stamp.encode(), digest_size=10) if ask.fixed else None
+                kept = KeptTile(body, f'"{(digest or hashlib.blake2b(body, digest_size=12)).hexdigest()}"')
+                if ask.fixed and self.cache is not None:
+                    self.cache.put(key, kept)
+        return TileAnswer(kept, ask.cache_control)
+
+    def kept_tile(
+        self,
+        layer_name: str,
+        z: int,
+        x: int,
+        y: int,
+        query: Mapping[str, list[str]],
+        principal: Principal | None = None,
+    ) -> TileAnswer | None:
+        """The tile :meth:`tile` would answer, if it is kept and can be found without reading the
+        database (boundary layers at pinned versions already seen); None otherwise. Bad requests
+        and refusals are raised as :meth:`tile` raises them."""
+        ask = self._ask(layer_name, z, x, y, query, principal)
+        if self.cache is None or not ask.fixed or not ask.pinned or any(layer.parameters for layer in ask.layers):
+            return None
+        versions = self.published.known(ask.pinned)
+        if versions is None:
+            return None
+        boundaries = InForce(_one_per_county(versions))
+        kept = self.cache.get((self._stamp(ask, boundaries, [{} for _ in ask.layers]), ask.tile))
+        return None if kept is None else TileAnswer(kept, ask.cache_control)
+
+    def _ask(
+        self, layer_name: str, z: int, x: int, y: int, query: Mapping[str, list[str]], principal: Principal | None
+    ) -> TileAsk:
+        """What a tile request asks for, checked without reading the database."""
+        layers = self.layers_of(layer_name)
+        if principal is not None:
+            for layer in layers:
+                principal.require(layer.permission)
+        for layer in layers:
+            _known_parameters(layer, query)
+        at = (query.get("at") or [None])[-1]
+        if at not in (None, ""):  # checked even where pinned versions make it moot, as always
+            parse_moment(at, "at", self.place.timezone)
+        scope = principal.jurisdiction if principal is not None else None
+        return TileAsk(
+            layers,
+            Tile.checked(z, x, y),
+            display_datum((query.get("datum") or [None])[-1]),
+            sorted(set(_ids_param(query, "version"))),
+            scope,
+        )
+
+    def _boundaries(self, connection: Connection, ask: TileAsk, query: Mapping[str, list[str]]) -> InForce:
+        """The versions a tile is drawn for: those it pins (kept once read), else those in force ``at``."""
+        if ask.pinned:
+            return InForce(_one_per_county(self.published.read(connection, ask.pinned)))
+        return self.version_asked(connection, query)
+
+    @staticmethod
+    def _stamp(ask: TileAsk, boundaries: InForce, values: list[dict[str, Any]]) -> str:
+        """What a tile's contents depend on besides its place: the layers' declarations, the
+        boundary versions (their contents), the datum, the parameters and who sees it (their
+        jurisdiction's code, department and area)."""
+        scope = ask.scope
+        who = "" if scope is None else f"{scope.code}-{scope.department or ''}-{_area_digest(scope.area)}"
+        return f"{'-'.join(layer.digest for layer in ask.layers)}-{boundaries.cache_key}-{ask.datum}-{who}-{values!r}"
+
+
+@dataclass(frozen=True)
+class TileAsk:
+    """A tile request, checked: its layers, place, datum, pinned versions and the asker's jurisdiction."""
+
+    layers: list[Layer]
+    tile: Tile
+    datum: str
+    pinned: list[int]
+    scope: Jurisdiction | None
+
+    @property
+    def fixed(self) -> bool:
+        """Drawn from boundaries alone: the same until a version is published (and so kept)."""
+        return all(layer.boundaries for layer in self.layers)
+
+    @property
+    def cache_control(self) -> str:
         # "private": what a tile holds depends on who asks, so no shared cache may keep it.
-        if any(layer.live for layer in layers):
-            cache = "private, max-age=30"
-        elif all(layer.boundaries for layer in layers):
-            cache = "private, max-age=86400, immutable" if pinned else "no-cache"
-        else:
-            cache = "private, max-age=300"
-        return TileAnswer(body, etag, cache)
+        if any(layer.live for layer in self.layers):
+            return "private, max-age=30"
+        if self.fixed:
+            return "private, max-age=86400, immutable" if self.pinned else "no-cache"
+        return "private, max-age=300"
+
+
+@lru_cache(maxsize=256)
+def _area_digest(area: bytes | None) -> str:
+    """A short digest of a jurisdiction's area (the same area object is hashed once)."""
+    return "" if area is None else hashlib.blake2b(area, digest_size=8).hexdigest()
+
+
+def _one_per_county(versions: list[VersionInForce]) -> tuple[VersionInForce, ...]:
+    """The versions ordered by county; InvalidInput when two are of one county."""
+    ordered = sorted(versions, key=lambda v: v.county_code)
+    counties = [v.county_code for v in ordered]
+    twice = sorted({c for c in counties if counties.count(c) > 1})
+    if twice:
+        raise InvalidInput(
+            t(
+                "version: two versions of county {value} were given; a tile is drawn for one per county",
+                value=twice[0][:6],
+            ),
+            field="version",
+        )
+    return tuple(ordered)
+
+
+def _known_parameters(layer: Layer, query: Mapping[str, list[str]]) -> None:
+    """InvalidInput naming the first query parameter ``layer`` does not take."""
+    unknown = sorted(set(query) - set(layer.parameters) - RESERVED)
+    if unknown:
+        takes = ", ".join(sorted(set(layer.parameters) | RESERVED))
+        raise InvalidInput(
+            t(
+                "{value}: layer {name!r} takes no such parameter (it takes {takes})",
+                value=unknown[0],
+                name=layer.name,
+                takes=takes,
+            ),
+            field=unknown[0],
+        )
 
 
 def _ids_param(query: Mapping[str, list[str]], name: str) -> list[int]:
