@@ -14,16 +14,14 @@ expiry is in the token itself).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
 from geo_service.auth.principal import Principal
 from geo_service.auth.tokens import token_hash
-from geo_service.db.changes import feed_for
+from geo_service.db.changes import Kept, feed_for
 
 TTL_S = 30.0
 SIZE = 4096
@@ -32,10 +30,8 @@ SIZE = 4096
 class PrincipalCache:
     def __init__(self, engine: Engine, size: int = SIZE, ttl_s: float = TTL_S) -> None:
         self._feed = feed_for(engine)
-        self._size = size
         self._ttl_s = ttl_s
-        self._entries: OrderedDict[str, tuple[tuple, float, Principal]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept = Kept("principals", size)
 
     @staticmethod
     def keeps(token: str) -> bool:
@@ -44,28 +40,15 @@ class PrincipalCache:
 
     def get(self, token: str) -> tuple[Principal | None, tuple | None]:
         """The kept principal of ``token`` (or None), and the generation to store a fresh one under."""
-        generation = self._feed.generation("principals")
-        if generation is None or not self.keeps(token):
+        if not self.keeps(token):
             return None, None
-        key = token_hash(token)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == generation and entry[1] > time.monotonic():
-                self._entries.move_to_end(key)
-                return entry[2], generation
-            if entry is not None:
-                del self._entries[key]
-        return None, generation
+        return self._kept.get(self._feed, token_hash(token), time.monotonic())
 
     def put(self, token: str, generation: tuple | None, principal: Principal) -> None:
         """Keep ``principal``, read after ``generation`` was taken (a change during the read makes
         the entry stale at once)."""
-        if generation is None or not self.keeps(token):
-            return
-        with self._lock:
-            self._entries[token_hash(token)] = (generation, time.monotonic() + self._ttl_s, principal)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        if self.keeps(token):
+            self._kept.put(token_hash(token), generation, principal, time.monotonic() + self._ttl_s)
 
     def principal(self, token: str, read: Callable[[], Principal]) -> Principal:
         """The principal of ``token``: kept, else ``read()`` and kept."""

@@ -9,8 +9,6 @@ dropped. The tiers above the case's own say through whom it escalates.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,7 +16,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo_service.db.changes import feed_for
+from geo_service.db.changes import Kept, feed_for
 from geo_service.db.prepared import execute_prepared
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
@@ -184,9 +182,7 @@ def time_limit(connection: Connection, category: str, risk_colour: str) -> timed
     return timedelta(hours=time_limit_hours(limits, category, risk_colour))
 
 
-_kept: OrderedDict[tuple, tuple[tuple, dict[str, list[Responsible]]]] = OrderedDict()
-_kept_lock = threading.Lock()
-KEPT_MAX = 50_000  # places x colours x tiers of a city's lookups
+_kept = Kept("people", size=50_000)  # places x colours x tiers of a city's lookups
 
 
 def responsible_kept(
@@ -197,18 +193,9 @@ def responsible_kept(
     the same few thousand places over and over. Not for a transaction that has itself just changed
     the people (its change is heard only once committed)."""
     feed = feed_for(connection.engine)
-    generation = feed.generation("people")
-    if generation is None:
-        return responsible(connection, unit_codes, day, risk_colour, tier)
     key = (feed.key, tuple(unit_codes), day, risk_colour, tier)
-    with _kept_lock:
-        entry = _kept.get(key)
-        if entry is not None and entry[0] == generation:
-            _kept.move_to_end(key)
-            return {tier_: list(people) for tier_, people in entry[1].items()}
-    found = responsible(connection, unit_codes, day, risk_colour, tier)
-    with _kept_lock:
-        _kept[key] = (generation, found)
-        while len(_kept) > KEPT_MAX:
-            _kept.popitem(last=False)
+    found, generation = _kept.get(feed, key)
+    if found is None:
+        found = responsible(connection, unit_codes, day, risk_colour, tier)
+        _kept.put(key, generation, found)
     return {tier_: list(people) for tier_, people in found.items()}

@@ -20,6 +20,9 @@ import itertools
 import select
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
 
 import psycopg2
 from sqlalchemy.engine import Engine
@@ -162,3 +165,45 @@ def close_feeds() -> None:
             found.close()
         _feeds.clear()
         _by_engine.clear()
+
+
+class Kept:
+    """Values kept while a topic of a database's feed is unchanged (and, given an expiry, until
+    it), at most ``size`` of them, the least used forgotten first: the one way the workers' caches
+    keep what they read. A value is read afresh whenever the feed cannot be heard.
+
+    Take the generation with :meth:`get` before reading, and :meth:`put` the value read under it:
+    a change during the read then makes the value stale at once.
+    """
+
+    def __init__(self, topic: str, size: int) -> None:
+        self.topic = topic
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[tuple, Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, feed: ChangeFeed, key: Hashable, now: Any = None) -> tuple[Any, tuple | None]:
+        """The value kept for ``key`` (None if there is none, or it is stale or expired at
+        ``now``), and the generation to put a fresh one under (None: keep nothing)."""
+        generation = feed.generation(self.topic)
+        if generation is None:
+            return None, None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == generation and (entry[2] is None or now < entry[2]):
+                self._entries.move_to_end(key)
+                return entry[1], generation
+            if entry is not None:
+                del self._entries[key]
+        return None, generation
+
+    def put(self, key: Hashable, generation: tuple | None, value: Any, expires: Any = None) -> None:
+        """Keep ``value``, read after ``generation`` was taken, until ``expires`` (compared with the
+        ``now`` of later gets; None: until a change)."""
+        if generation is None:
+            return
+        with self._lock:
+            self._entries[key] = (generation, value, expires)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)

@@ -11,49 +11,28 @@ be heard nothing is kept and every request reads ``boundary_versions``, as it di
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.boundaries.versions import VersionInForce, published_version
-from geo_service.db.changes import feed_for
-
-TOPIC = "boundaries"
+from geo_service.db.changes import Kept, feed_for
 
 
 class PublishedVersions:
-    """The published versions of one database that tiles have asked for, by id."""
+    """The published versions of one database that tiles have asked for, by their ids."""
 
     def __init__(self, engine: Engine) -> None:
         self._feed = feed_for(engine)
-        self._generation: tuple | None = None
-        self._known: dict[int, VersionInForce] = {}
-        self._lock = threading.Lock()
+        self._kept = Kept("boundaries", size=1024)  # the sets of versions maps pin
 
-    def known(self, ids: list[int], generation: tuple | None = None) -> list[VersionInForce] | None:
-        """The versions ``ids`` if every one is kept and still valid, else None; reads no table."""
-        generation = generation or self._feed.generation(TOPIC)
-        if generation is None:
-            return None
-        with self._lock:
-            if generation != self._generation:
-                self._known.clear()
-                self._generation = generation
-                return None
-            found = [self._known.get(i) for i in ids]
-        return None if None in found else found  # type: ignore[return-value]
+    def known(self, ids: list[int]) -> list[VersionInForce] | None:
+        """The versions ``ids`` if they are kept and still valid, else None; reads no table."""
+        return self._kept.get(self._feed, tuple(ids))[0]
 
     def read(self, connection: Connection, ids: list[int]) -> list[VersionInForce]:
         """The versions ``ids``: kept, else read (NotFound naming an id no published version has)
-        and kept under the generation seen before reading, so that a change during the read
-        makes them stale at once."""
-        generation = self._feed.generation(TOPIC)
-        found = self.known(ids, generation) if generation is not None else None
-        if found is not None:
-            return found
-        found = [published_version(connection, i) for i in ids]
-        if generation is not None:
-            with self._lock:
-                if generation == self._generation:
-                    self._known.update((v.id, v) for v in found)
+        and kept."""
+        found, generation = self._kept.get(self._feed, tuple(ids))
+        if found is None:
+            found = [published_version(connection, i) for i in ids]
+            self._kept.put(tuple(ids), generation, found)
         return found
