@@ -27,7 +27,7 @@ import warnings
 import esda
 import numpy as np
 from libpysal.graph import Graph
-from scale import add_scale_argument, scale_database, scales
+from scale import add_scale_argument, analysed_places
 from sqlalchemy import text
 
 from geo_service.analysis import emerging_hotspots, hotspots, incident_filter, kernel_density, make_span
@@ -197,13 +197,8 @@ def main() -> None:
     add_scale_argument(parser)
     args = parser.parse_args()
     args.only = [a.strip() for a in args.only.split(",") if a.strip()]
-    for scale in scales(args.scale):
-        with scale_database(scale) as url:
-            if scale == "demo":
-                run(url, "demo county", None, args)
-            else:
-                run(url, "city, city-wide", None, args)
-                run(url, f"city, one county ({args.county})", args.county, args)
+    for url, label, scope_code in analysed_places(args.scale, args.county):
+        run(url, label, scope_code, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 
 import geopandas as gpd
 import numpy as np
-from scale import add_scale_argument, scale_database, scales
+from scale import add_scale_argument, analysed_places
 from sqlalchemy import text
 
 from geo_service.analysis import hotspots, incident_filter, make_span
@@ -113,13 +113,8 @@ def main() -> None:
     if args.database_url:
         run(args.database_url, "given database", None, args)
         return
-    for scale in scales(args.scale):
-        with scale_database(scale) as url:
-            if scale == "demo":
-                run(url, "demo county", None, args)
-            else:
-                run(url, "city, city-wide", None, args)
-                run(url, f"city, one county ({args.county})", args.county, args)
+    for url, label, scope_code in analysed_places(args.scale, args.county):
+        run(url, label, scope_code, args)
 
 
 if __name__ == "__main__":

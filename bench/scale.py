@@ -114,3 +114,15 @@ def scale_database(scale: str, writable: bool = False) -> Iterator[str]:
     finally:
         dispose_engines()
         cluster.drop_database(name)
+
+
+def analysed_places(chosen: str, county: str) -> Iterator[tuple[str, str, str | None]]:
+    """For analyses at each scale chosen: the database's URL, a label, and the jurisdiction code
+    analysed (None: all of it): the demo county; the city whole, then ``county`` inside it."""
+    for scale in scales(chosen):
+        with scale_database(scale) as url:
+            if scale == "demo":
+                yield url, "demo county", None
+            else:
+                yield url, "city, city-wide", None
+                yield url, f"city, one county ({county})", county
