@@ -38,6 +38,7 @@ from geo_service.analysis.weights import with_self
 from geo_service.auth.jurisdiction import resolve
 from geo_service.db.engine import dispose_engines, engine_for
 from geo_service.settings import Settings
+from geo_service.startup_objects import freeze_startup_objects
 
 ANALYSES = ("grid", "hex", "emerging", "kde")
 
@@ -197,6 +198,9 @@ def main() -> None:
     add_scale_argument(parser)
     args = parser.parse_args()
     args.only = [a.strip() for a in args.only.split(",") if a.strip()]
+    # As the service's analysis processes run them: what start-up made is frozen out of the
+    # garbage collector's walks (geo_service.startup_objects), for the earlier ways as for now.
+    freeze_startup_objects()
     for url, label, scope_code in analysed_places(args.scale, args.county):
         run(url, label, scope_code, args)
 

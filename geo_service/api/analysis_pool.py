@@ -44,6 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.errors import Unavailable
 from geo_service.i18n import Message, t
 from geo_service.settings import Settings
+from geo_service.startup_objects import freeze_startup_objects
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def _start_worker(settings: Settings, nice: int) -> None:
         os.nice(nice)
     _worker["settings"] = settings
     warm()
+    freeze_startup_objects()
 
 
 def warm() -> float:

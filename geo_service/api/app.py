@@ -40,6 +40,7 @@ from geo_service.api.request_log import RequestLog
 from geo_service.db.engine import engine_for
 from geo_service.metrics import ServiceMetrics
 from geo_service.settings import Settings, get_settings
+from geo_service.startup_objects import freeze_startup_objects
 
 DESCRIPTION = """
 Spatial service for grid-based community governance (网格化服务管理): a county's towns, villages
@@ -71,8 +72,9 @@ def create_app(settings: Settings | None = None, *, start_analysis_pool: bool = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if start_analysis_pool:
+        if start_analysis_pool:  # the service as served: a long-lived worker
             pool.start()
+            freeze_startup_objects()
         yield
         pool.close()
         engine.dispose()
