@@ -24,13 +24,33 @@ _INSERT = text("""
 MAX_ROWS = 1000
 
 
-def reads_only(connection: Connection) -> None:
-    """Say that the caller's transaction writes nothing but entries of what was read (a lookup's
-    officers' phones): its commit does not wait for the disk. An entry could then be lost only if
-    the database server itself stopped within a fraction of a second of the commit (PostgreSQL's
-    ``synchronous_commit = off``; nothing is ever half-written); the lookup, read by dispatchers
-    hundreds of times an hour, does not wait for an fsync each time."""
-    connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+# One message: the entry, and the setting that its commit need not wait for the disk.
+_INSERT_READ = """
+    SET LOCAL synchronous_commit TO off;
+    INSERT INTO audit_log (actor, action, entity, entity_id, after)
+    VALUES (%(actor)s, %(action)s, %(entity)s, %(entity_id)s, CAST(%(after)s AS jsonb))
+"""
+
+
+def record_read(
+    connection: Connection, actor: str, action: str, entity: str, entity_id: str | int | None, *, after: dict
+) -> None:
+    """Write one entry of what was read (a lookup's officers' phones), in one round trip: on its
+    own when ``connection`` is in autocommit, else in the caller's transaction, which must then
+    write nothing but such entries. Its commit does not wait for the disk (PostgreSQL's
+    ``synchronous_commit = off``): an entry could be lost only if the database server itself
+    stopped within a fraction of a second of it, and nothing is ever half-written. The lookup,
+    read by dispatchers hundreds of times an hour, does not wait for an fsync each time."""
+    connection.exec_driver_sql(
+        _INSERT_READ,
+        {
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "after": json.dumps(after, ensure_ascii=False, default=str),
+        },
+    )
 
 
 def record(

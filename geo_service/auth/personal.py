@@ -55,7 +55,7 @@ def present_incidents(connection: Connection, incidents: list[dict], principal: 
 def present_officers(
     connection: Connection, officers: list[dict], principal: Principal | None, context: str, context_id: str
 ) -> list[dict]:
-    """Officers' phones in a lookup's answer, masked or put on record."""
+    """Officers' phones in a lookup's answer, masked or put on record (:func:`audit.record_read`)."""
     if principal is None:
         return officers
     if not principal.can("personal.read"):
@@ -65,5 +65,5 @@ def present_officers(
         return officers
     read = sorted({o["officer_code"] for o in officers if o.get("phone") and o.get("officer_code")})
     if read:
-        audit.record(connection, principal.name, "read_personal", context, context_id, after={"officers": read})
+        audit.record_read(connection, principal.name, "read_personal", context, context_id, after={"officers": read})
     return officers

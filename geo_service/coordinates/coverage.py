@@ -120,6 +120,8 @@ def check_numbers(lon: float, lat: float) -> None:
     for name, value in (("lon", lon), ("lat", lat)):
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidInput(t("{name} must be a number, got {value!r}", name=name, value=value), field=name)
+    if -180 <= lon <= 180 and -90 <= lat <= 90:  # finite and in range (NaN compares false)
+        return
     error = number_errors(np.array([lon]), np.array([lat]))[0]
     if error:
         raise InvalidInput(error, field=error.split()[0])
@@ -176,6 +178,8 @@ def coverage_errors(
 
 def require_covered(area: Coverage, lon: float, lat: float, crs: str, stored: tuple[float, float]) -> None:
     """Refuse a point outside the coverage, saying so if the swapped point would be inside."""
+    if area.covers(*stored):  # the usual case: no reason to compose
+        return
     error, swapped = coverage_errors(
         area,
         np.array([lon]),

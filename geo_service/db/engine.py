@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from geo_service.settings import Settings
 from geo_service.times import DEFAULT_ZONE
@@ -33,6 +35,23 @@ def get_engine(url: str, *, timezone: str = DEFAULT_ZONE) -> Engine:
                 connect_args={"options": f"-c timezone={timezone} -c {NO_PARALLEL_QUERY}"},
             )
         return engine
+
+
+@contextmanager
+def each_statement_alone(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection on which each statement commits by itself: for a request that reads
+    and writes nothing that must stand or fall with something else (a lookup and the entry of
+    what it read). No BEGIN before and no COMMIT after: two round trips fewer.
+
+    (SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` would save them only to spend one again:
+    psycopg2 sends a SET when the connection's isolation level is put back.)"""
+    with engine.connect() as connection:
+        driver = connection.connection.dbapi_connection
+        driver.autocommit = True
+        try:
+            yield connection
+        finally:
+            driver.autocommit = False
 
 
 def engine_for(settings: Settings) -> Engine:
