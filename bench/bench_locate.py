@@ -41,10 +41,11 @@ serve("127.0.0.1", {port}, {workers}, app="bench_locate:make_app", log_level="wa
 
 
 def make_app():
-    """The service's own app, plus `/floor`: the HTTP stack's cost with no work behind it."""
+    """The service's own app as `geo-service serve` makes it, plus `/floor`: the HTTP stack's cost
+    with no work behind it."""
     from geo_service.api.app import create_app
 
-    app = create_app()
+    app = create_app(start_analysis_pool=True)
 
     @app.get("/floor", include_in_schema=False)
     def floor() -> dict:
