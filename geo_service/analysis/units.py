@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from geo_service.analysis.span import IncidentFilter
 from geo_service.boundaries.versions import InForce, in_force
 from geo_service.coordinates.projection import counties_srid, zone_srid
+from geo_service.db.engine import database_name
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
@@ -187,7 +188,7 @@ def read_units(connection: Connection, sql: str, params: dict) -> gpd.GeoDataFra
 
 
 def _hexagons(connection: Connection, boundaries: InForce, size: float, srid: int) -> gpd.GeoDataFrame:
-    key = (str(connection.engine.url), boundaries.cache_key, size, srid)
+    key = (database_name(connection), boundaries.cache_key, size, srid)
     if key in _HEX_CACHE:
         _HEX_CACHE.move_to_end(key)
         return _HEX_CACHE[key].copy()

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service import times
 from geo_service.boundaries.versions import in_force
+from geo_service.db.engine import database_name
 from geo_service.errors import Forbidden
 from geo_service.i18n import t
 
@@ -214,7 +215,7 @@ _CACHE_SIZE = 1024
 
 def resolve(connection: Connection, code: str, zone: str) -> Jurisdiction:
     """The unit ``code`` names in the boundaries in force now."""
-    key = (str(connection.engine.url), code)
+    key = (database_name(connection), code)
     now = time.monotonic()
     cached = _CACHE.get(key)
     if cached is not None and cached[0] > now:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from geo_service.boundaries.versions import InForce
 from geo_service.coordinates import datum
 from geo_service.coordinates.projection import zone_srid
+from geo_service.db.engine import database_name
 from geo_service.errors import InvalidInput, OutsideCoverage
 from geo_service.i18n import t
 from geo_service.vocabulary import STORAGE_SRID
@@ -67,7 +68,7 @@ _lock = threading.Lock()
 def coverage(connection: Connection, boundaries: InForce, margin_m: float) -> Coverage:
     """The coverage of the boundaries in force (every county's outline and the margin around it),
     computed once per process."""
-    key = (str(connection.engine.url), *boundaries.cache_key, margin_m)
+    key = (database_name(connection), *boundaries.cache_key, margin_m)
     with _lock:
         if key in _coverage:
             return _coverage[key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -52,6 +53,19 @@ def each_statement_alone(engine: Engine) -> Iterator[Connection]:
             yield connection
         finally:
             driver.autocommit = False
+
+
+_names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_name(connection: Connection) -> str:
+    """The connection's database as a string, for the keys of what a process keeps from it
+    (made once per engine: a URL renders and quotes itself each time it is asked)."""
+    engine = connection.engine
+    name = _names.get(engine)
+    if name is None:
+        name = _names[engine] = str(engine.url)
+    return name
 
 
 def engine_for(settings: Settings) -> Engine:

@@ -31,6 +31,7 @@ from geo_service.boundaries.versions import InForce, in_force
 from geo_service.coordinates import datum
 from geo_service.coordinates.coverage import Coverage, coverage, coverage_errors, number_errors
 from geo_service.coordinates.projection import metric_srid_of
+from geo_service.db.engine import database_name
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.lookup.grid_index import GridIndex
@@ -145,7 +146,7 @@ def snapshot_of(connection: Connection, boundaries: InForce, settings: Settings)
     A published version's grids do not change (a redraw is a new version); the key also holds the
     versions' creation times, so a database loaded afresh under the same ids is read afresh.
     """
-    key = (str(connection.engine.url), *boundaries.cache_key)
+    key = (database_name(connection), *boundaries.cache_key)
     with _lock:
         found = _snapshots.get(key)
     if found is None:
