@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
 from geo_service.cases.binding import nobody
+from geo_service.cases.outbox import bound_payload
 from geo_service.cases.places import PLACE, resolve_places
 from geo_service.cases.responsibility import time_limit
 from geo_service.cases.writer import (
@@ -88,15 +89,12 @@ bound AS (
       FROM new n JOIN people b ON b.place = n.place
      ORDER BY n.id, b.n
 ),
--- the people bound at the case's tier are told, with the routing note (outbox.NOTIFY_BOUND's
--- message); sorted before the payload is built, which keeps the sort narrow
+-- the people bound at the case's tier are told, with the routing note; sorted before the
+-- payload is built, which keeps the sort narrow
 told AS (
     INSERT INTO outbox (incident_id, county_code, kind, officer_id, role, payload)
     SELECT id, county_code, 'dispatch', officer_id, role,
-           jsonb_build_object(
-               'kind', 'dispatch', 'incident_id', id, 'external_id', external_id, 'to', name,
-               'phone', phone, 'role', role, 'category', category, 'risk_colour', risk_colour,
-               'grid_code', grid_code, 'status', status, 'tier', tier, 'deadline', deadline, 'note', note)
+           {bound_payload("'dispatch'", case="", person="", role="role", note="note")}
       FROM (SELECT n.id, n.county_code, n.external_id, n.category, n.risk_colour, n.grid_code, n.status, n.tier,
                    n.deadline, o.id AS officer_id, o.name, o.phone, b.role, p.dispatch_note AS note
               FROM new n

@@ -27,14 +27,21 @@ from geo_service.times import DEFAULT_ZONE
 
 MAX_ATTEMPTS = 8
 
-NOTIFY_BOUND = text("""
+
+def bound_payload(kind: str, case: str = "i.", person: str = "o.", role: str = "b.role", note: str = "") -> str:
+    """SQL for the message to a person bound to a case: the one statement of what it says. The
+    case's columns are read with the prefix ``case``, the person's (name, phone) with ``person``;
+    ``kind``, ``role`` and ``note`` are SQL expressions."""
+    return f"""jsonb_build_object(
+               'kind', {kind}, 'incident_id', {case}id, 'external_id', {case}external_id, 'to', {person}name,
+               'phone', {person}phone, 'role', {role}, 'category', {case}category,
+               'risk_colour', {case}risk_colour, 'grid_code', {case}grid_code, 'status', {case}status,
+               'tier', {case}tier, 'deadline', {case}deadline, 'note', {note})"""
+
+
+NOTIFY_BOUND = text(f"""
     INSERT INTO outbox (incident_id, county_code, kind, officer_id, role, payload)
-    SELECT i.id, i.county_code, :kind, o.id, b.role,
-           jsonb_build_object(
-               'kind', :kind, 'incident_id', i.id, 'external_id', i.external_id, 'to', o.name,
-               'phone', o.phone, 'role', b.role, 'category', i.category, 'risk_colour', i.risk_colour,
-               'grid_code', i.grid_code, 'status', i.status, 'tier', i.tier, 'deadline', i.deadline,
-               'note', CAST(:note AS text))
+    SELECT i.id, i.county_code, :kind, o.id, b.role, {bound_payload(":kind", note="CAST(:note AS text)")}
       FROM incident_officers b
       JOIN incidents i ON i.id = b.incident_id
       JOIN officers o ON o.id = b.officer_id
