@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,6 +37,7 @@ from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.lookup.grid_index import GridIndex
 from geo_service.lookup.hierarchy import GRID_HIERARCHY
+from geo_service.lookup.place import Place
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
 from geo_service.times import as_aware
@@ -108,6 +110,27 @@ class GridSnapshot:
         )
         area = coverage(connection, boundaries, settings.place.coverage_margin_m)
         return cls(boundaries, table, index, area, level1_tree, level1_rows, to_metric)
+
+    @cached_property
+    def places(self) -> list[Place]:
+        """The grids as places, row for row (made once, on first use)."""
+        return [
+            Place(
+                grid_code=r.code,
+                grid_name=r.name,
+                grid_level=int(r.level),
+                grid_kind=r.kind,
+                village_code=r.village_code,
+                village_name=r.village_name,
+                town_code=r.town_code,
+                town_name=r.town_name,
+                county_code=r.county_code,
+                county_name=r.county_name,
+                version_id=int(r.version_id),
+                distance_m=0.0,
+            )
+            for r in self.table.itertuples(index=False)
+        ]
 
     def version_ids(self, grid_codes: pd.Series) -> pd.Series:
         """The boundary version of each grid code (None where there is none): its county's."""

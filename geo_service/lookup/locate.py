@@ -18,13 +18,14 @@ from sqlalchemy.engine import Connection, Engine
 from geo_service.auth.jurisdiction import Jurisdiction
 from geo_service.boundaries.in_force_cache import in_force_now
 from geo_service.boundaries.versions import InForce, VersionInForce, in_force
-from geo_service.cases.responsibility import Responsible, check_colour, responsible_kept, unit_chain
+from geo_service.cases.responsibility import Responsible, check_colour, responsible_kept
 from geo_service.coordinates.coverage import coverage, require_covered, to_storage
 from geo_service.errors import NotFound
 from geo_service.i18n import t
-from geo_service.lookup.bulk_assign import GridSnapshot, snapshot_of
+from geo_service.lookup.bulk_assign import snapshot_of
 from geo_service.lookup.cameras import CameraView, cameras_seeing
 from geo_service.lookup.hierarchy import GRID_HIERARCHY
+from geo_service.lookup.place import Place
 from geo_service.settings import Settings
 from geo_service.times import as_aware, local_day
 from geo_service.vocabulary import STORAGE_SRID
@@ -54,26 +55,6 @@ NEAREST = text(
      LIMIT 1
 """
 )
-
-
-@dataclass(frozen=True)
-class Place:
-    grid_code: str
-    grid_name: str
-    grid_level: int
-    grid_kind: str
-    village_code: str
-    village_name: str
-    town_code: str
-    town_name: str
-    county_code: str
-    county_name: str
-    version_id: int
-    distance_m: float
-
-    @property
-    def units(self) -> list[str]:
-        return unit_chain(self.grid_code, self.village_code, self.town_code, self.county_code)
 
 
 @dataclass(frozen=True)
@@ -142,39 +123,10 @@ def find_place(
     snap = snapshot_of(connection, boundaries, settings)
     row = int(snap.index.assign(np.array([lon]), np.array([lat]), use_raster=False)[0])
     if row >= 0:
-        return _places(snap)[row], True
+        return snap.places[row], True
     params = {"versions": boundaries.ids, "lon": lon, "lat": lat}
     found = connection.execute(NEAREST, params).mappings().first()
     return (Place(**found) if found is not None else None), False
-
-
-_places_kept: dict[int, tuple[GridSnapshot, list[Place]]] = {}
-
-
-def _places(snap: GridSnapshot) -> list[Place]:
-    """The snapshot's grids as places, row for row (made once per snapshot)."""
-    kept = _places_kept.get(id(snap))
-    if kept is None or kept[0] is not snap:
-        table = snap.table
-        places = [
-            Place(
-                grid_code=r.code,
-                grid_name=r.name,
-                grid_level=int(r.level),
-                grid_kind=r.kind,
-                village_code=r.village_code,
-                village_name=r.village_name,
-                town_code=r.town_code,
-                town_name=r.town_name,
-                county_code=r.county_code,
-                county_name=r.county_name,
-                version_id=int(r.version_id),
-                distance_m=0.0,
-            )
-            for r in table.itertuples(index=False)
-        ]
-        kept = _places_kept[id(snap)] = (snap, places)
-    return kept[1]
 
 
 def locate_with(
