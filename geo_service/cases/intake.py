@@ -26,7 +26,7 @@ from geo_service.auth import audit
 from geo_service.cases.binding import nobody
 from geo_service.cases.outbox import bound_payload
 from geo_service.cases.places import PLACE, resolve_places
-from geo_service.cases.responsibility import time_limit
+from geo_service.cases.responsibility import time_limits
 from geo_service.cases.writer import (
     INCIDENT_COLUMNS,
     INSERT_NEW,
@@ -192,7 +192,7 @@ def _incident_rows(connection: Connection, cases: pd.DataFrame, now: datetime) -
     rows["reported_at"] = pd.to_datetime(rows["reported_at"], utc=True)
     rows["dispatched_at"] = pd.Series(pd.Timestamp(now), index=rows.index).where(inside)
     pairs = pd.Series(list(zip(cases["category"], cases["risk_colour"], strict=True)), index=rows.index)
-    limits = {pair: time_limit(connection, *pair) for pair in set(pairs[inside])}
+    limits = time_limits(connection, pairs[inside])
     rows["deadline"] = pd.to_timedelta(pairs.map(limits).where(inside)) + pd.Timestamp(now)
     waiting = ~inside & cases["grid_code"].notna().to_numpy()
     away = [

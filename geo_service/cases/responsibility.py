@@ -9,6 +9,7 @@ dropped. The tiers above the case's own say through whom it escalates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -175,11 +176,17 @@ def unit_chain(grid_code: str | None, village_code: str, town_code: str, county_
     return chain + [village_code, town_code, county_code]
 
 
+def time_limits(connection: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], timedelta]:
+    """The time allowed from dispatch for each (category, risk colour), from the time-limit rules
+    in the database, read once for all of them."""
+    result = connection.execute(text("SELECT category, risk_colour, limit_hours FROM time_limit_rules"))
+    limits = pd.DataFrame(result.all(), columns=["category", "risk_colour", "limit_hours"], dtype=object)
+    return {pair: timedelta(hours=time_limit_hours(limits, *pair)) for pair in set(pairs)}
+
+
 def time_limit(connection: Connection, category: str, risk_colour: str) -> timedelta:
-    """The time allowed from dispatch, from the time-limit rules in the database."""
-    limits = pd.read_sql_query(text("SELECT category, risk_colour, limit_hours FROM time_limit_rules"), connection)
-    limits = limits.astype(object).where(limits.notna(), None)
-    return timedelta(hours=time_limit_hours(limits, category, risk_colour))
+    """The time allowed from dispatch for one case (:func:`time_limits`)."""
+    return time_limits(connection, [(category, risk_colour)])[(category, risk_colour)]
 
 
 _kept = Kept("people", size=50_000)  # places x colours x tiers of a city's lookups

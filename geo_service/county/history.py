@@ -43,7 +43,7 @@ from geo_service.auth import audit
 from geo_service.cases import writer
 from geo_service.cases.outbox import notify_bound
 from geo_service.cases.recording import FUTURE_TOLERANCE
-from geo_service.cases.responsibility import time_limit
+from geo_service.cases.responsibility import time_limits
 from geo_service.cases.states import HANDLING
 from geo_service.county.case_places import place_cases
 from geo_service.county.case_problems import RowProblems
@@ -214,7 +214,7 @@ def prepare_history(
     keep = ~problems.bad & ~again.to_numpy()
     keep &= ~frame["_row"].isin(table.report.bad_rows()).to_numpy()
     pairs = set(zip(values["category"][keep], values["risk_colour"][keep]))
-    hours = {pair: time_limit(connection, *pair) for pair in pairs}
+    hours = time_limits(connection, pairs)
     limit = pd.to_timedelta([hours.get(pair, pd.NaT) for pair in zip(values["category"], values["risk_colour"])])
     deadline = times["deadline"].where(times["deadline"].notna(), dispatched_at + limit)
     resolved_at = times["resolved_at"].where(~((status == "closed") & times["resolved_at"].isna()), times["closed_at"])
