@@ -19,6 +19,7 @@ from geo_service.i18n import t
 from geo_service.times import optional_aware
 from geo_service.vocabulary import STORAGE_SRID, TIERS
 
+# ``{incidents}``: the table, or a page of it (the names are joined for the rows shown only).
 INCIDENT_SELECT = """
     SELECT i.id, i.external_id, i.source, i.category, i.reported_at, i.description,
            i.reporter_name, i.reporter_phone, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
@@ -31,7 +32,7 @@ INCIDENT_SELECT = """
            i.matter, m.name_zh AS matter_name, i.department, d.name_zh AS department_name,
            EXISTS (SELECT 1 FROM incident_extensions e WHERE e.incident_id = i.id AND e.decided_at IS NULL)
                AS extension_waiting
-      FROM incidents i
+      FROM {incidents} i
       LEFT JOIN grids g ON g.id = i.grid_id
       LEFT JOIN admin_units v ON v.version_id = i.boundary_version_id AND v.code = i.village_code
       LEFT JOIN admin_units t ON t.version_id = i.boundary_version_id AND t.code = i.town_code
@@ -108,7 +109,7 @@ def get_incident(
     scope = scope or EVERYTHING
     row = (
         connection.execute(
-            text(INCIDENT_SELECT + f" WHERE i.id = :id AND {scope.incidents('i')}"),
+            text(INCIDENT_SELECT.format(incidents="incidents") + f" WHERE i.id = :id AND {scope.incidents('i')}"),
             {"id": incident_id, **scope.params()},
         )
         .mappings()
@@ -167,6 +168,14 @@ class IncidentFilter:
 MAX_PAGE = 1000
 
 
+def page_and_count(condition: str) -> tuple[str, str]:
+    """The SQL of a list's page (parameters ``limit`` and ``offset``), newest first, and of the
+    count of all its incidents, for a ``condition`` (`` WHERE ...`` on the alias ``i``, or "")."""
+    newest_first = " ORDER BY i.reported_at DESC, i.id DESC"
+    chosen = f"(SELECT * FROM incidents i{condition}{newest_first} LIMIT :limit OFFSET :offset)"
+    return INCIDENT_SELECT.format(incidents=chosen) + newest_first, "SELECT count(*) FROM incidents i" + condition
+
+
 def list_incidents(
     connection: Connection,
     where: IncidentFilter,
@@ -217,8 +226,7 @@ def list_incidents(
         params.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
     condition = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     expanding = [bindparam(n, expanding=True) for n in ("category", "status", "source") if n in params]
-    page = text(INCIDENT_SELECT + condition + " ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit OFFSET :offset")
-    count = text("SELECT count(*) FROM incidents i" + condition)
+    page, count = (text(sql) for sql in page_and_count(condition))
     if expanding:
         page, count = page.bindparams(*expanding), count.bindparams(*expanding)
     rows = connection.execute(page, {**params, "limit": limit, "offset": offset}).mappings()
