@@ -385,6 +385,32 @@ def test_personal_data_is_masked_without_the_permission_and_on_record_with_it(de
     )
 
 
+def test_a_lookup_shows_the_officers_phones_to_a_dispatcher_and_puts_the_read_on_record(demo_url, engine, towns):
+    """The entry is committed with the answer (another connection sees it at once) and names
+    whose phones were shown, never the phones."""
+    lon, lat = scalar(
+        engine,
+        "SELECT array[ST_X(geom), ST_Y(geom)] FROM incidents WHERE town_code = :t AND grid_code IS NOT NULL "
+        "ORDER BY id LIMIT 1",
+        t=towns[0],
+    )
+    with signed_in(demo_url, "dispatcher", towns[0]) as dispatcher:
+        who = dispatcher.get("/auth/me").json()["name"]
+        before = scalar(engine, "SELECT count(*) FROM audit_log WHERE actor = :a", a=who)
+        lookup = dispatcher.get("/locate", params={"lon": lon, "lat": lat}).json()
+        with engine.connect() as connection:
+            entries = connection.execute(
+                text("SELECT action, entity, entity_id, after FROM audit_log WHERE actor = :a ORDER BY id"), {"a": who}
+            ).all()[before:]
+        entries = [tuple(row) for row in entries]
+    shown = [o for o in lookup["officers"] + [o for t in lookup["escalation"] for o in t["officers"]] if o["phone"]]
+    assert shown and not any("*" in o["phone"] for o in shown)
+    assert entries == [
+        ("read_personal", "grid", lookup["grid"]["code"], {"officers": sorted({o["officer_code"] for o in shown})})
+    ]
+    assert not any(o["phone"] in json.dumps(entries) for o in shown)
+
+
 # -- the audit log --------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from geo_service.coordinates import datum
+from geo_service.db.engine import each_statement_alone
 from geo_service.errors import InvalidInput, NotFound, OutsideCoverage
 from geo_service.lookup import locate as lookup
 from geo_service.lookup.grid_index import GridIndex
@@ -331,3 +332,21 @@ def test_two_rules_at_one_position_each_name_their_own_role(tiny_url, tiny_engin
     finally:
         with tiny_engine.begin() as connection:
             connection.execute(text("DELETE FROM responsibility_rules WHERE risk_colour = 'blue' AND position = 1"))
+
+
+def test_a_lookups_connection_goes_back_to_the_pool_transactional(engine):
+    """A lookup's statements commit alone; the pooled connection it used must not stay so, or
+    the next request's transaction on it would not roll back."""
+    with each_statement_alone(engine) as connection:
+        driver = connection.connection.dbapi_connection
+        assert driver.autocommit
+        connection.exec_driver_sql("SELECT 1")
+    assert not driver.autocommit
+    with pytest.raises(ValueError, match="mid-lookup"), each_statement_alone(engine) as connection:
+        driver = connection.connection.dbapi_connection
+        raise ValueError("mid-lookup")
+    assert not driver.autocommit
+    # A connection lost during the lookup: the lookup's own error comes through, not the driver's.
+    with pytest.raises(ValueError, match="lost"), each_statement_alone(engine) as connection:
+        connection.connection.dbapi_connection.close()
+        raise ValueError("lost")

@@ -52,7 +52,8 @@ def each_statement_alone(engine: Engine) -> Iterator[Connection]:
         try:
             yield connection
         finally:
-            driver.autocommit = False
+            if not driver.closed:  # a connection lost on the way is discarded by the pool as it is
+                driver.autocommit = False
 
 
 _names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
