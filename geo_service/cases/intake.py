@@ -256,14 +256,14 @@ def _audit(connection: Connection, cases: pd.DataFrame, new: pd.DataFrame, actor
             connection, actor, "import", "incident", after={"created": len(new), "first_id": first, "last_id": last}
         )
         return
-    written = cases.merge(new, on="external_id")
-    for case in written.itertuples(index=False):
+    ids = dict(zip(new["external_id"], new["id"].astype(int), strict=True))
+    for case in cases[cases["external_id"].isin(ids)].itertuples(index=False):
         audit.record(
             connection,
             actor,
             "create",
             "incident",
-            int(case.id),
+            ids[case.external_id],
             after={
                 "external_id": case.external_id,
                 "category": case.category,

@@ -17,10 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.cases.responsibility import RESOLVE, Responsible, resolve_params, unit_chain
+from geo_service.db.prepared import execute_prepared
 from geo_service.vocabulary import TIERS
 
 # The columns that make a place: where a case lies and its colour (the name only for its note).
 PLACE = ["grid_code", "grid_name", "village_code", "town_code", "county_code", "risk_colour"]
+# Up to this many places (a report, a small batch) are resolved by the statement prepared once
+# per connection; more, by the statement planned for the batch's size.
+FEW_PLACES = 4
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,11 @@ def resolve_places(connection: Connection, places: pd.DataFrame, day: date) -> R
         (unit_chain(row.grid_code, row.village_code, row.town_code, row.county_code), row.risk_colour)
         for row in places[PLACE].itertuples(index=False)
     ]
-    # Planned for this batch's size (a prepared statement's plan is made for a few places).
-    result = connection.execute(text(RESOLVE), resolve_params(asked, day))
+    # Planning costs more than running for a few places; a prepared plan suits only a few.
+    if len(asked) <= FEW_PLACES:
+        result = execute_prepared(connection, RESOLVE, resolve_params(asked, day))
+    else:
+        result = connection.execute(text(RESOLVE), resolve_params(asked, day))
     found = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     found["officer_id"] = found["officer_id"].astype("Int64")
     for column in ("officer_code", "name", "phone", "unit_code"):  # a vacancy's are None, as one place's are
