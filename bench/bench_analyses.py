@@ -27,17 +27,15 @@ import warnings
 import esda
 import numpy as np
 from libpysal.graph import Graph
-from scale import add_scale_argument, analysed_places
+from scale import add_scale_argument, analysed_incidents, analysed_places
 from sqlalchemy import text
 
-from geo_service.analysis import emerging_hotspots, hotspots, incident_filter, kernel_density, make_span
+from geo_service.analysis import emerging_hotspots, hotspots, kernel_density
 from geo_service.analysis.counts import counts
 from geo_service.analysis.emerging import space_time_cube
 from geo_service.analysis.stats import mann_kendall
 from geo_service.analysis.weights import with_self
-from geo_service.auth.jurisdiction import resolve
-from geo_service.db.engine import dispose_engines, engine_for
-from geo_service.settings import Settings
+from geo_service.db.engine import dispose_engines
 from geo_service.startup_objects import freeze_startup_objects
 
 ANALYSES = ("grid", "hex", "emerging", "kde")
@@ -152,14 +150,7 @@ def cases(engine, where, place):
 
 
 def run(url: str, label: str, scope_code: str | None, args) -> None:
-    settings = Settings(database_url=url)
-    engine, place = engine_for(settings), settings.place
-    with engine.connect() as connection:
-        scope = resolve(connection, scope_code, place.timezone) if scope_code else None
-        where = incident_filter(connection, make_span(args.start, args.end, zone=place.timezone), scope=scope)
-        n = connection.execute(
-            text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params()
-        ).scalar()
+    engine, place, where, n = analysed_incidents(url, scope_code, args.start, args.end)
     print(f"\n{label}: {n:,} incidents, {args.start} to {args.end}; medians of {args.runs} runs")
     for key, (name, now, before) in cases(engine, where, place).items():
         if key not in args.only:

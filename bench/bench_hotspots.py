@@ -17,16 +17,14 @@ import time
 
 import geopandas as gpd
 import numpy as np
-from scale import add_scale_argument, analysed_places
+from scale import add_scale_argument, analysed_incidents, analysed_places
 from sqlalchemy import text
 
-from geo_service.analysis import hotspots, incident_filter, make_span
+from geo_service.analysis import hotspots
 from geo_service.analysis.hotspots import gi_star
 from geo_service.analysis.units import units_for
 from geo_service.analysis.weights import unit_weights, with_self
-from geo_service.auth.jurisdiction import resolve
-from geo_service.db.engine import dispose_engines, engine_for
-from geo_service.settings import Settings
+from geo_service.db.engine import dispose_engines
 
 
 def ours(engine, where, unit, size, place):
@@ -63,14 +61,7 @@ def timed(function, *args, runs):
 
 
 def run(url: str | None, label: str, scope_code: str | None, args) -> None:
-    settings = Settings(**({"database_url": url} if url else {}))
-    engine, place = engine_for(settings), settings.place
-    with engine.connect() as connection:
-        scope = resolve(connection, scope_code, place.timezone) if scope_code else None
-        where = incident_filter(connection, make_span(args.start, args.end, zone=place.timezone), scope=scope)
-        n = connection.execute(
-            text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params()
-        ).scalar()
+    engine, place, where, n = analysed_incidents(url, scope_code, args.start, args.end)
     print(
         f"\n{label}: {n:,} incidents, {args.start} to {args.end}; medians of {args.runs} runs (after one warm-up each)"
     )

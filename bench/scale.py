@@ -126,3 +126,24 @@ def analysed_places(chosen: str, county: str) -> Iterator[tuple[str, str, str | 
             else:
                 yield url, "city, city-wide", None
                 yield url, f"city, one county ({county})", county
+
+
+def analysed_incidents(url: str | None, scope_code: str | None, start: str, end: str):
+    """What an analysis benchmark reads at one place of :func:`analysed_places`: the engine, the
+    county's place settings, the filter of the incidents reported from ``start`` to ``end``
+    within the jurisdiction ``scope_code`` (None: all), and how many it selects. ``url`` None is
+    the configured database."""
+    from sqlalchemy import text
+
+    from geo_service.analysis import incident_filter, make_span
+    from geo_service.auth.jurisdiction import resolve
+    from geo_service.db.engine import engine_for
+    from geo_service.settings import Settings
+
+    settings = Settings(**({"database_url": url} if url else {}))
+    engine, place = engine_for(settings), settings.place
+    with engine.connect() as connection:
+        scope = resolve(connection, scope_code, place.timezone) if scope_code else None
+        where = incident_filter(connection, make_span(start, end, zone=place.timezone), scope=scope)
+        n = connection.execute(text(f"SELECT count(*) FROM incidents i WHERE {where.sql('i')}"), where.params())
+        return engine, place, where, n.scalar()
