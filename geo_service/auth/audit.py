@@ -17,19 +17,27 @@ from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.times import optional_aware
 
-_INSERT = text("""
+_INSERT = """
     INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
-    VALUES (:actor, :action, :entity, :entity_id, CAST(:before AS jsonb), CAST(:after AS jsonb))
-""")
+    VALUES (%(actor)s, %(action)s, %(entity)s, %(entity_id)s, CAST(%(before)s AS jsonb), CAST(%(after)s AS jsonb))
+"""
+# A read's entry, with the setting that its commit need not wait for the disk: one message.
+_INSERT_READ = "SET LOCAL synchronous_commit TO off;" + _INSERT
 MAX_ROWS = 1000
 
 
-# One message: the entry, and the setting that its commit need not wait for the disk.
-_INSERT_READ = """
-    SET LOCAL synchronous_commit TO off;
-    INSERT INTO audit_log (actor, action, entity, entity_id, after)
-    VALUES (%(actor)s, %(action)s, %(entity)s, %(entity_id)s, CAST(%(after)s AS jsonb))
-"""
+def _entry(
+    actor: str, action: str, entity: str, entity_id: str | int | None, before: dict | None, after: dict | None
+) -> dict:
+    """An entry's values as the table stores them."""
+    return {
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "before": json.dumps(before, ensure_ascii=False, default=str) if before is not None else None,
+        "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
+    }
 
 
 def record_read(
@@ -41,16 +49,7 @@ def record_read(
     ``synchronous_commit = off``): an entry could be lost only if the database server itself
     stopped within a fraction of a second of it, and nothing is ever half-written. The lookup,
     read by dispatchers hundreds of times an hour, does not wait for an fsync each time."""
-    connection.exec_driver_sql(
-        _INSERT_READ,
-        {
-            "actor": actor,
-            "action": action,
-            "entity": entity,
-            "entity_id": None if entity_id is None else str(entity_id),
-            "after": json.dumps(after, ensure_ascii=False, default=str),
-        },
-    )
+    connection.exec_driver_sql(_INSERT_READ, _entry(actor, action, entity, entity_id, None, after))
 
 
 def record(
@@ -65,17 +64,7 @@ def record(
 ) -> None:
     """Write one entry, in the caller's transaction: ``actor`` (the signed-in user, or the command
     or system acting) did ``action`` to ``entity`` ``entity_id``, with what was before and after."""
-    connection.execute(
-        _INSERT,
-        {
-            "actor": actor,
-            "action": action,
-            "entity": entity,
-            "entity_id": None if entity_id is None else str(entity_id),
-            "before": json.dumps(before, ensure_ascii=False, default=str) if before is not None else None,
-            "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
-        },
-    )
+    connection.exec_driver_sql(_INSERT, _entry(actor, action, entity, entity_id, before, after))
 
 
 def query(
