@@ -248,7 +248,7 @@ def import_before(engine, frame, lon, lat, crs: str, settings, problems=None) ->
 def child(method: str, url: str, path: Path, batch_rows: int) -> None:
     from geo_service.cases.batch import import_file, import_incidents
     from geo_service.db.engine import get_engine
-    from geo_service.lookup.bulk_assign import read_points
+    from geo_service.lookup.point_files import read_points
     from geo_service.settings import Settings
 
     settings = Settings(database_url=url)

@@ -16,7 +16,8 @@ from geo_service.cases.batch import import_file, import_incidents
 from geo_service.cases.places import PLACE, resolve_places
 from geo_service.cases.responsibility import responsible, unit_chain
 from geo_service.db.engine import get_engine
-from geo_service.lookup.bulk_assign import assign_points, read_point_chunks, read_points, snapshot
+from geo_service.lookup.bulk_assign import assign_points, snapshot
+from geo_service.lookup.point_files import read_point_chunks, read_points
 from geo_service.settings import Settings
 from geo_service.vocabulary import TIERS
 

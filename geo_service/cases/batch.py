@@ -30,15 +30,13 @@ from geo_service.cases.intake import record_new
 from geo_service.cases.transfers import route_new
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
-from geo_service.lookup.bulk_assign import (
-    read_point_chunks,
-)
+from geo_service.lookup.point_files import read_point_chunks
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
 
-# Columns that make a row a past case rather than a new report.
 # Each row's outcome, as ``ImportResult.rows`` has it.
 OUTCOME = ["row", "external_id", "status", "id", "error"]
+# Columns that make a row a past case rather than a new report.
 PAST_CASE_COLUMNS = {"status", "closed_at", "resolved_at", "satisfaction", "dispatched_at"}
 # Rows read, checked and written at a time: large enough that the per-statement costs vanish,
 # small enough that a chunk's frames stay a few hundred megabytes.
