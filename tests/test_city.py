@@ -433,3 +433,50 @@ def test_the_console_inbox_and_the_wall_screen_hold_the_users_counties_alone(cit
     # A refusal reads in Chinese for a county of another province as for the demo.
     refused = client.get("/inbox", params={"bucket": "nonsense"}, headers={"Accept-Language": "zh-CN"})
     assert refused.status_code == 422 and "须为" in refused.json()["message"], refused.json()
+
+
+def test_cameras_kept_in_memory_answer_as_the_database_does_in_every_county_and_jurisdiction(city_url):
+    """A lookup's cameras come from those each worker keeps; the same rule in SQL (read while
+    changes cannot be heard) gives the same cameras, in the same order, with the same distances
+    and bearings to the last bit (a point exactly at a sector's edge or its range's end is in or
+    out in both), at points around cameras of all three counties (on the camera itself, within its
+    sector, on its edge, just past its range) and for users of a town, a county, the city and the
+    province."""
+    from geo_service.auth.jurisdiction import EVERYTHING, resolve
+    from geo_service.lookup.cameras import KeptCameras, _reach_box, cameras_seeing_in_database
+
+    engine = get_engine(city_url)
+    with engine.connect() as c:
+        points = c.execute(
+            text("""
+            SELECT left(device_code, 6), ST_X(p), ST_Y(p) FROM (
+                SELECT device_code, unnest(ARRAY[
+                    geom,
+                    ST_Project(geom::geography, range_m * 0.7, radians(heading_deg))::geometry,
+                    ST_Project(geom::geography, range_m * 1.02, radians(heading_deg + fov_deg / 2))::geometry,
+                    ST_Project(geom::geography, range_m * 0.5, radians(heading_deg - fov_deg / 2))::geometry,
+                    ST_Project(geom::geography, 150, radians(heading_deg + 180))::geometry]) AS p
+                  FROM (SELECT *, row_number() OVER (PARTITION BY left(device_code, 6) ORDER BY md5(device_code)) n
+                          FROM cameras) ranked
+                 WHERE n <= 40) around"""),
+        ).all()
+        town = c.execute(
+            text("SELECT code FROM admin_units WHERE level = 'town' AND left(code, 6) = '350322' ORDER BY code LIMIT 1")
+        ).scalar()
+        scopes = [EVERYTHING] + [
+            resolve(c, code, "Asia/Shanghai") for code in (town, XIANYOU_CODE, "511400000000", "510000000000")
+        ]
+        kept = KeptCameras.load(c)
+        assert {p[0] for p in points} >= {"511421", "350322", "510304"}
+        compared = listed = at_range_end = 0
+        for _, lon, lat in points:
+            for scope in scopes:
+                for radius in (300.0, 40.0):
+                    from_sql = cameras_seeing_in_database(c, lon, lat, radius, 20, scope)
+                    from_memory = kept.seeing(lon, lat, radius, 20, scope, _reach_box(lon, lat, radius))
+                    assert from_memory == from_sql  # every field, to the last bit
+                    compared += 1
+                    listed += bool(from_sql)
+                    at_range_end += any(v.distance_m == v.range_m for v in from_sql)
+    # Outside a user's jurisdiction no camera is listed: about half the points and scopes list some.
+    assert compared == len(points) * len(scopes) * 2 and listed > compared / 3 and at_range_end

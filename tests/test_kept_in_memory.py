@@ -149,3 +149,66 @@ def test_with_the_listening_connection_cut_nothing_is_kept_and_answers_stay_righ
     assert _statuses(service, token, params=where) == [200] * REQUESTS
     assert _cli(url, "users", "revoke", "kept-cut").returncode == 0
     assert _statuses(service, token, params=where) == [401] * REQUESTS
+
+
+def test_a_camera_added_turned_and_removed_by_another_process_is_seen_so_by_every_worker(url, service, point):
+    token = token_for(url, "dispatcher", name="kept-cameras")
+    headers = {"Authorization": f"Bearer {token}", **ENGLISH}
+    params = {"lon": point["lon"], "lat": point["lat"]}
+    code = "51142100001320999901"
+
+    def ours() -> list[dict | None]:
+        answers = []
+        for _ in range(REQUESTS):
+            cameras = httpx.get(f"{service}/locate", params=params, headers=headers).json()["cameras"]
+            answers.append(next((c for c in cameras if c["device_code"] == code), None))
+        return answers
+
+    assert ours() == [None] * REQUESTS  # the cameras are now kept by both workers
+    engine = get_engine(url)
+    with engine.begin() as connection:  # 30 m south of the point, looking north at it
+        connection.execute(
+            text("""
+            INSERT INTO cameras (device_code, name, kind, heading_deg, fov_deg, range_m, status, geom)
+            SELECT :code, '测试路口北向', min(code), 0, 60, 80, 'online',
+                   ST_Project(ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)::geography, 30, pi())::geometry
+              FROM camera_kinds"""),
+            {"code": code, **params},
+        )
+    added = ours()
+    assert all(c is not None and c["sees"] and c["viewable_now"] for c in added)
+    assert all(abs(c["distance_m"] - 30) < 0.2 and abs(c["bearing_from_camera_deg"]) < 0.1 for c in added)
+    with engine.begin() as connection:  # turned away, and gone dark
+        connection.execute(
+            text("UPDATE cameras SET heading_deg = 180, status = 'offline' WHERE device_code = :code"), {"code": code}
+        )
+    turned = ours()
+    assert all(c is not None and not c["sees"] and c["status"] == "offline" for c in turned)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM cameras WHERE device_code = :code"), {"code": code})
+    assert ours() == [None] * REQUESTS
+
+
+def test_every_lookup_answered_from_memory_has_its_read_on_record_when_it_answers(url, service, where):
+    """A dispatcher reads the officers' phones: each answer's audit entry is committed before the
+    answer arrives, on the worker's own connection or, with that connection cut, as a thread writes it."""
+    token = token_for(url, "dispatcher", name="kept-reads")
+    headers = {"Authorization": f"Bearer {token}", **ENGLISH}
+    engine = get_engine(url)
+
+    def entries() -> int:
+        return scalar(engine, "SELECT count(*) FROM audit_log WHERE actor = 'kept-reads' AND action = 'read_personal'")
+
+    for round_ in range(3):
+        if round_ == 2:
+            cut = scalar(
+                engine,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'geo_service reads' AND datname = current_database()",
+            )
+            assert cut >= 1
+        for _ in range(REQUESTS):
+            before = entries()
+            body = httpx.get(f"{service}/locate", params=where, headers=headers).json()
+            assert body["officers"] and not any("*" in (o["phone"] or "") for o in body["officers"])
+            assert entries() == before + 1

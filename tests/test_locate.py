@@ -350,3 +350,60 @@ def test_a_lookups_connection_goes_back_to_the_pool_transactional(engine):
     with pytest.raises(ValueError, match="lost"), each_statement_alone(engine) as connection:
         connection.connection.dbapi_connection.close()
         raise ValueError("lost")
+
+
+def test_a_lookup_answered_from_memory_is_the_one_the_database_gives_and_takes_no_connection(tiny_client):
+    """The second lookup of a place is answered on the event loop from what the worker keeps (no
+    connection from the pool); it must be the answer the first, read from the database, gave. A
+    point between grids (its nearest grid is the database's to find) and one asked at another
+    time still read the database, and answer the same each time."""
+    from sqlalchemy import event
+
+    engine = tiny_client.app.state.engine
+    taken: list[int] = []
+    listener = lambda *args: taken.append(1)  # noqa: E731
+    kept = [SPOT, (104.12, 30.0), (104.17, 30.02), tiny.offset(tiny.CAMERAS[0][3], 90, 10)]
+    read = [{"lon": 104.21, "lat": 30.0}, {"lon": SPOT[0], "lat": SPOT[1], "at": "2026-01-15T10:00:00+08:00"}]
+    queries = [{"lon": lon, "lat": lat, "crs": crs} for lon, lat in kept for crs in ("cgcs2000", "gcj02")] + read
+    first = [tiny_client.get("/locate", params=q) for q in queries]
+    assert all(r.status_code == 200 for r in first), [r.text for r in first]
+    event.listen(engine.pool, "checkout", listener)
+    try:
+        for query, answer in zip(queries, first):
+            taken.clear()
+            again = tiny_client.get("/locate", params=query)
+            assert {**again.json(), "at": None} == {**answer.json(), "at": None}  # "at" is now, each time
+            assert len(taken) == (1 if query in read else 0), query
+    finally:
+        event.remove(engine.pool, "checkout", listener)
+    assert first[0].json()["cameras"] and first[-2].json()["nearest_grid"]
+
+
+def test_a_bearing_a_hair_from_a_sectors_edge_is_in_view_in_memory_exactly_when_sql_says_so(tiny_engine):
+    """The view rule in memory and in SQL decide alike even within 1e-9 degrees of the edge, where
+    PostgreSQL's numeric arithmetic and floats part ways."""
+    from sqlalchemy import text
+
+    from geo_service.lookup.cameras import _in_view
+
+    rng = np.random.default_rng(5)
+    heading = np.round(rng.uniform(0, 360, 400), 1)
+    fov = np.round(rng.uniform(10, 180, 400), 0)
+    side = rng.choice([-1.0, 1.0], 400)
+    hair = rng.choice([0.0, 1e-13, -1e-13, 3e-12, -3e-12, 1e-10, -1e-10], 400)
+    bearing = np.mod(heading + side * fov / 2 + hair, 360.0)
+    with tiny_engine.connect() as connection:
+        by_sql = (
+            connection.execute(
+                text("""
+            SELECT abs(mod((b - h + 540)::numeric, 360) - 180) <= f / 2
+              FROM unnest(CAST(:b AS float8[]), CAST(:h AS float8[]), CAST(:f AS float8[])) AS t(b, h, f)"""),
+                {"b": bearing.tolist(), "h": heading.tolist(), "f": fov.tolist()},
+            )
+            .scalars()
+            .all()
+        )
+    in_memory = _in_view(bearing, heading, fov)
+    assert in_memory.tolist() == by_sql
+    float_only = np.abs(np.mod(bearing - heading + 540.0, 360.0) - 180.0) <= fov / 2
+    assert (float_only != in_memory).any()  # the hair's breadth is there, and decided as SQL does

@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None, *, start_analysis_pool: bool = 
             freeze_startup_objects()
         yield
         pool.close()
+        recorder = getattr(app.state, "read_recorder", None)  # made by the first lookup (api.locate)
+        if recorder is not None:
+            recorder.close()
         engine.dispose()
 
     # The docs pages' scripts and styles are served by the service: county intranets reach no CDN.

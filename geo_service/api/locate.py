@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import orjson
+import psycopg2
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 
 from geo_service.api.dependencies import Moment, allow
-from geo_service.auth.personal import present_officers
+from geo_service.auth import audit
+from geo_service.auth.personal import officers_shown, present_officers
 from geo_service.auth.principal import Principal
+from geo_service.auth.read_recorder import ReadRecorder
 from geo_service.db.engine import each_statement_alone
+from geo_service.db.kept_only import KeptOnly, NotKept
 from geo_service.lookup.locate import locate_with
 from geo_service.vocabulary import Datum, RiskColour, Tier
 
@@ -17,7 +23,7 @@ router = APIRouter(tags=["dispatch"])
 
 
 @router.get("/locate", summary="Grid, hierarchy, responsible officers and cameras of a point")
-def get_locate(
+async def get_locate(
     request: Request,
     principal: Principal = Depends(allow("locate")),
     lon: float = Query(..., description="Longitude in the datum `crs`."),
@@ -42,23 +48,57 @@ def get_locate(
     and the cameras whose view holds the point (then others near it). A point outside every grid
     but within the covered area answers with `grid` null and the `nearest_grid`.
     """
-    settings = request.app.state.settings
-    # Reads, and one entry of what was read: nothing to hold in one transaction.
-    with each_statement_alone(request.app.state.engine) as connection:
-        location = locate_with(
-            connection,
-            lon,
-            lat,
-            crs,
-            at,
-            risk_colour=risk_colour,
-            tier=tier,
-            camera_radius_m=camera_radius_m,
-            settings=settings,
-            scope=principal.jurisdiction,
-        )
+    state = request.app.state
+    options = {
+        "risk_colour": risk_colour,
+        "tier": tier,
+        "camera_radius_m": camera_radius_m,
+        "settings": state.settings,
+        "scope": principal.jurisdiction,
+    }
+    try:
+        # On the event loop, from what the worker keeps: no thread, no round trip.
+        location = locate_with(KeptOnly(state.engine), lon, lat, crs, at, **options)
+    except NotKept:
+        body = await run_in_threadpool(_locate_on_thread, state.engine, principal, lon, lat, crs, at, options)
+    else:
         body = location.to_dict()
-        people = body["officers"] + [o for tier_ in body["escalation"] for o in tier_["officers"]]
-        present_officers(connection, people, principal, "grid", body["grid"]["code"] if body["grid"] else None)
+        read = officers_shown(_officers(body), principal)
+        if read:
+            entry = ("read_personal", "grid", _grid_code(body))
+            try:
+                await _recorder(state).record(principal.name, *entry, after={"officers": read})
+            except (TimeoutError, psycopg2.Error, OSError):
+                # The worker's own connection failed: write it as a thread would, or fail as it would.
+                await run_in_threadpool(_record_on_thread, state.engine, principal.name, entry, read)
     # to_dict() is JSON-ready already: skip FastAPI's generic encoder on this hot path.
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _locate_on_thread(engine: Engine, principal: Principal, lon, lat, crs, at, options: dict) -> dict:
+    # Reads, and one entry of what was read: nothing to hold in one transaction.
+    with each_statement_alone(engine) as connection:
+        body = locate_with(connection, lon, lat, crs, at, **options).to_dict()
+        present_officers(connection, _officers(body), principal, "grid", _grid_code(body))
+    return body
+
+
+def _record_on_thread(engine: Engine, actor: str, entry: tuple[str, str, str | None], read: list[str]) -> None:
+    with each_statement_alone(engine) as connection:
+        audit.record_read(connection, actor, *entry, after={"officers": read})
+
+
+def _officers(body: dict) -> list[dict]:
+    """Every officer an answer names: those responsible and those above them."""
+    return body["officers"] + [o for tier in body["escalation"] for o in tier["officers"]]
+
+
+def _grid_code(body: dict) -> str | None:
+    return body["grid"]["code"] if body["grid"] else None
+
+
+def _recorder(state) -> ReadRecorder:
+    recorder = getattr(state, "read_recorder", None)
+    if recorder is None:
+        recorder = state.read_recorder = ReadRecorder(state.engine)
+    return recorder

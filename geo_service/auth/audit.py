@@ -17,16 +17,16 @@ from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.times import optional_aware
 
-_INSERT = """
-    INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
-    VALUES (%(actor)s, %(action)s, %(entity)s, %(entity_id)s, CAST(%(before)s AS jsonb), CAST(%(after)s AS jsonb))
-"""
+INSERT_INTO = "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES "
+# One entry's values (several are written in one statement by geo_service.auth.read_recorder).
+ROW = "(%(actor)s, %(action)s, %(entity)s, %(entity_id)s, CAST(%(before)s AS jsonb), CAST(%(after)s AS jsonb))"
+_INSERT = INSERT_INTO + ROW
 # A read's entry, with the setting that its commit need not wait for the disk: one message.
 _INSERT_READ = "SET LOCAL synchronous_commit TO off;" + _INSERT
 MAX_ROWS = 1000
 
 
-def _entry(
+def entry(
     actor: str, action: str, entity: str, entity_id: str | int | None, before: dict | None, after: dict | None
 ) -> dict:
     """An entry's values as the table stores them."""
@@ -49,7 +49,7 @@ def record_read(
     ``synchronous_commit = off``): an entry could be lost only if the database server itself
     stopped within a fraction of a second of it, and nothing is ever half-written. The lookup,
     read by dispatchers hundreds of times an hour, does not wait for an fsync each time."""
-    connection.exec_driver_sql(_INSERT_READ, _entry(actor, action, entity, entity_id, None, after))
+    connection.exec_driver_sql(_INSERT_READ, entry(actor, action, entity, entity_id, None, after))
 
 
 def record(
@@ -64,7 +64,7 @@ def record(
 ) -> None:
     """Write one entry, in the caller's transaction: ``actor`` (the signed-in user, or the command
     or system acting) did ``action`` to ``entity`` ``entity_id``, with what was before and after."""
-    connection.exec_driver_sql(_INSERT, _entry(actor, action, entity, entity_id, before, after))
+    connection.exec_driver_sql(_INSERT, entry(actor, action, entity, entity_id, before, after))
 
 
 def query(

@@ -135,6 +135,18 @@ class Jurisdiction:
                     return "TRUE"
         return area_covers(geometry)
 
+    def covers_points(self, box: tuple[float, float, float, float], lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Per point lying in ``box``, whether the jurisdiction covers it: :meth:`covers_within`'s
+        rule in memory (a point is its own inner point)."""
+        if self.unrestricted:
+            return np.ones(len(lon), dtype=bool)
+        if self.area is None:
+            return np.zeros(len(lon), dtype=bool)
+        with _PREPARED_LOCK:
+            if shapely.covers(self._prepared_area, shapely.box(*box)):
+                return np.ones(len(lon), dtype=bool)
+            return shapely.covers(self._prepared_area, shapely.points(lon, lat))
+
     @cached_property
     def _prepared_area(self) -> shapely.Geometry:
         area = shapely.from_wkb(self.area)

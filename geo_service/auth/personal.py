@@ -56,14 +56,21 @@ def present_officers(
     connection: Connection, officers: list[dict], principal: Principal | None, context: str, context_id: str
 ) -> list[dict]:
     """Officers' phones in a lookup's answer, masked or put on record (:func:`audit.record_read`)."""
+    read = officers_shown(officers, principal)
+    if read:
+        audit.record_read(connection, principal.name, "read_personal", context, context_id, after={"officers": read})
+    return officers
+
+
+def officers_shown(officers: list[dict], principal: Principal | None) -> list[str]:
+    """Mask the officers' phones for a principal who may not read them; else the codes of the
+    officers whose phones are shown, sorted, which the read's audit entry must name (none for
+    the local command line)."""
     if principal is None:
-        return officers
+        return []
     if not principal.can("personal.read"):
         for officer in officers:
             if officer.get("phone"):
                 officer["phone"] = mask_phone(officer["phone"])
-        return officers
-    read = sorted({o["officer_code"] for o in officers if o.get("phone") and o.get("officer_code")})
-    if read:
-        audit.record_read(connection, principal.name, "read_personal", context, context_id, after={"officers": read})
-    return officers
+        return []
+    return sorted({o["officer_code"] for o in officers if o.get("phone") and o.get("officer_code")})

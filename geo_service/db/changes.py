@@ -1,9 +1,10 @@
-"""What changed in the database since a worker last looked: the notices of migration 0016.
+"""What changed in the database since a worker last looked: the notices of migrations 0016, 0017.
 
 A worker keeps in memory what almost every request would read again (the user behind a token,
-the boundary versions in force, the people the rules name at a place). It must forget it the moment it changes, whichever process
-changed it (another worker, the command line, an administrator's SQL): each watched table's
-trigger sends its name on the channel ``geo_service_changes`` at commit. One connection per
+the boundary versions in force, the people the rules name at a place, the cameras). It must
+forget it the moment it changes, whichever process changed it (another worker, the command
+line, an administrator's SQL): each watched table's trigger sends its name on the channel
+``geo_service_changes`` at commit. One connection per
 process and database listens; :meth:`ChangeFeed.generation` reads the notices waiting on it (a
 non-blocking read of its socket, no thread) and counts them per topic, so a cache compares the
 generation it stored a value under with today's.
@@ -39,10 +40,27 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "officers": ("people",),
     "officer_assignments": ("people",),
     "responsibility_rules": ("people",),
+    "cameras": ("cameras",),  # migration 0017
 }
 RETRY_S = 5.0
 # Epochs unique in the process, so that a value kept under a closed feed never matches a new one.
 _epochs = itertools.count(1)
+
+
+def own_connection_args(engine: Engine, application_name: str) -> dict:
+    """psycopg2's arguments for a connection of ``engine``'s database kept outside its pool (one
+    listening for changes, one writing entries from the event loop)."""
+    url = engine.url
+    return {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+        "application_name": application_name,
+        "connect_timeout": 10,
+        **dict(url.query),
+    }
 
 
 class ChangeFeed:
@@ -59,17 +77,7 @@ class ChangeFeed:
         self._epoch = 0  # new on every (re)connection: what was kept before it is unknown
 
     def _listen(self):
-        url = self._engine.url
-        connection = psycopg2.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            dbname=url.database,
-            application_name="geo_service changes",
-            connect_timeout=10,
-            **dict(url.query),
-        )
+        connection = psycopg2.connect(**own_connection_args(self._engine, "geo_service changes"))
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {CHANNEL}")

@@ -4,6 +4,10 @@ The grid is found by the rule of ``geo_service.lookup.grid_index`` (covering gri
 then smallest code) in the grids held in memory, among those of the boundaries in force at ``at``
 (each county's version). A point inside the covered area but outside every grid gets the nearest
 grid and its distance, found by PostGIS, so a dispatcher still knows whom to call.
+
+Everything but that nearest grid is kept by the worker (boundaries, coverage, grids, officers,
+cameras): given a :class:`geo_service.db.kept_only.KeptOnly` for a connection, a lookup is
+answered from memory or raises ``NotKept`` (``GET /locate`` then answers it on a thread).
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""Audit entries of reads written from the event loop, so that a lookup answered from memory
+takes no thread.
+
+A lookup answered from what the worker keeps (``geo_service.db.kept_only``) still puts the
+officers' phones it shows on the audit log before it answers. :class:`ReadRecorder` writes the
+entry on a connection of its own in psycopg2's asynchronous mode, waited on by the event loop
+(no thread); entries arriving while one is being written are written together, in one statement,
+next. As for :func:`geo_service.auth.audit.record_read`, the commit does not wait for the disk.
+
+Should the write fail (the database unreachable, the connection lost), :meth:`ReadRecorder.record`
+raises: the caller then writes the entry as a thread would, and answers only if that succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg2
+import psycopg2.extensions
+from sqlalchemy.engine import Engine
+
+from geo_service.auth import audit
+from geo_service.db.changes import own_connection_args
+
+TIMEOUT_S = 5.0
+_ONE = "geo_service_read_entry"
+# audit.ROW's six values as parameters: the same statement, prepared.
+_PREPARED_ROW = audit.INSERT_INTO + "($1, $2, $3, $4, CAST($5 AS jsonb), CAST($6 AS jsonb))"
+
+
+class ReadRecorder:
+    """Writes read entries for one app's database from its event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._writing = False
+
+    async def record(self, actor: str, action: str, entity: str, entity_id: str | None, *, after: dict) -> None:
+        """Write one entry; return once it is committed."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (a test's client): nothing of the old one carries over
+            self.close()
+            self._loop, self._pending, self._writing = loop, [], False
+        done = loop.create_future()
+        self._pending.append((audit.entry(actor, action, entity, entity_id, None, after), done))
+        if not self._writing:
+            self._writing = True
+            loop.create_task(self._write_pending())
+        await done
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.wait_for(self._write([entry for entry, _ in batch]), TIMEOUT_S)
+                except (TimeoutError, psycopg2.Error, OSError) as error:
+                    self.close()
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._writing = False
+
+    async def _write(self, entries: list[dict]) -> None:
+        connection = self._connection
+        if connection is None:
+            connection = psycopg2.connect(**own_connection_args(self._engine, "geo_service reads"), async_=1)
+            await _ready(connection)
+            cursor = connection.cursor()  # held until done: psycopg2 needs the cursor of a query in flight
+            cursor.execute(f"SET synchronous_commit TO off; PREPARE {_ONE} AS {_PREPARED_ROW}")
+            await _ready(connection)
+            self._connection = connection
+        cursor = connection.cursor()
+        if len(entries) == 1:  # planned once: most entries come alone
+            cursor.execute(cursor.mogrify(f"EXECUTE {_ONE} {audit.ROW}", entries[0]))
+        else:
+            cursor.execute(audit.INSERT_INTO.encode() + b", ".join(cursor.mogrify(audit.ROW, e) for e in entries))
+        await _ready(connection)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except psycopg2.Error:
+                pass
+            self._connection = None
+
+
+async def _ready(connection) -> None:
+    """Wait, on the event loop, until the asynchronous ``connection`` has finished its work."""
+    loop = asyncio.get_running_loop()
+    while True:
+        state = connection.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        fd = connection.fileno()
+        if state == psycopg2.extensions.POLL_READ:
+            await _when(loop, fd, loop.add_reader, loop.remove_reader)
+        else:
+            await _when(loop, fd, loop.add_writer, loop.remove_writer)
+
+
+async def _when(loop: asyncio.AbstractEventLoop, fd: int, watch, unwatch) -> None:
+    """Until ``fd`` is ready, as ``watch`` (the loop's add_reader or add_writer) tells."""
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    watch(fd, wake)
+    try:
+        await ready
+    finally:
+        unwatch(fd)
