@@ -534,3 +534,16 @@ def test_no_warnings_for_far_away_points():
         warnings.simplefilter("error")
         convert([0.0, -170.0, 179.9], [89.99, -89.99, 0.0], "gcj02", "wgs84")
         convert([0.0, -170.0], [90.0, -90.0], "wgs84", "bd09")
+
+
+@pytest.mark.parametrize("src", ["gcj02", "bd09"])
+def test_one_point_converts_to_the_bit_as_it_does_among_others(src):
+    """A lookup converts one point (iterated on numpy's scalars, for speed); a file, arrays. One
+    point alone must come out as it does in an array (here, twice over, so that it iterates as
+    often as alone)."""
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(74, 134, 500), rng.uniform(18, 53, 500)
+    for x, y in zip(lon, lat):
+        alone = datum.convert(float(x), float(y), src, "cgcs2000")
+        in_array = datum.convert(np.array([x, x]), np.array([y, y]), src, "cgcs2000")
+        assert (float(alone[0]), float(alone[1])) == (in_array[0][0], in_array[1][0])
