@@ -20,7 +20,8 @@ own):
 Medians over ``--repeat`` runs of rows a second and peak resident memory, the ratio intake/before,
 and the stored rows counted both ways (they must agree); ``--only intake`` runs one way alone. ``--batch`` times the batch endpoint's
 largest request (``MAX_INCIDENTS`` rows through ``import_incidents``, the function it calls) the
-same two ways.
+same two ways. ``--ceiling`` times, for the same number of rows, what no writer of this schema can
+beat on the machine: the incidents alone, staged, inserted by one statement (:func:`ceiling`).
 """
 
 from __future__ import annotations
@@ -326,11 +327,41 @@ def compare(scale: str, path: Path, rows: int, repeat: int, methods: list[str], 
             print("  the two ways stored different numbers of rows!")
 
 
+CEILING = """
+    CREATE TEMP TABLE staged AS SELECT * FROM incidents WHERE merged_into_id IS NULL LIMIT {rows};
+    UPDATE staged SET id = nextval('incidents_id_seq'), external_id = external_id || '-again';
+    CREATE TEMP TABLE bare (LIKE incidents INCLUDING DEFAULTS);
+"""
+
+
+def ceiling(scale: str, rows: int, repeat: int) -> None:
+    """The most any writer could reach with this schema on this machine: ``rows`` incidents
+    already read, checked, assigned and staged, inserted by one statement, with nothing else
+    written (no timeline, no people, no messages); beside the same rows into a temporary table
+    with no index, key, partition or WAL (the machine itself)."""
+    timings: dict[str, list[float]] = {"incidents": [], "bare": []}
+    for _ in range(repeat):
+        with scale_database(scale, writable=True) as url:
+            from geo_service.db.engine import get_engine
+
+            with get_engine(url).begin() as connection:
+                connection.exec_driver_sql(CEILING.format(rows=int(rows)))
+                for table in timings:
+                    start = time.perf_counter()
+                    connection.exec_driver_sql(f"INSERT INTO {table} SELECT * FROM staged")
+                    timings[table].append(time.perf_counter() - start)
+    medians = {table: statistics.median(times) for table, times in timings.items()}
+    print(f"{scale}, the incidents alone, staged, median of {repeat}:")
+    print(f"  incidents {rows / medians['incidents']:>9,.0f} rows/s  (its 12 indexes, keys and partitions)")
+    print(f"  bare      {rows / medians['bare']:>9,.0f} rows/s  (a temporary table: no index, key, partition or WAL)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--batch", action="store_true", help="also the batch endpoint's largest request")
+    parser.add_argument("--ceiling", action="store_true", help="also the incidents alone, staged, as a ceiling")
     parser.add_argument(
         "--only", choices=METHODS, help="one way alone (the peak memory of a file of millions of rows, say)"
     )
@@ -354,6 +385,8 @@ def main() -> None:
             compare(scale, path, options.rows, options.repeat, methods)
             if options.batch:
                 compare(scale, path, MAX_INCIDENTS, options.repeat, methods, batch_rows=MAX_INCIDENTS)
+        if options.ceiling:
+            ceiling(scale, options.rows, options.repeat)
 
 
 if __name__ == "__main__":

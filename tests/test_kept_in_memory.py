@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -212,3 +213,9 @@ def test_every_lookup_answered_from_memory_has_its_read_on_record_when_it_answer
             body = httpx.get(f"{service}/locate", params=where, headers=headers).json()
             assert body["officers"] and not any("*" in (o["phone"] or "") for o in body["officers"])
             assert entries() == before + 1
+    # Lookups at once: entries arriving while one is written go together, none lost or doubled.
+    before = entries()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{service}/locate", params=where, headers=headers), range(48)))
+    assert [a.status_code for a in answers] == [200] * 48
+    assert entries() == before + 48
