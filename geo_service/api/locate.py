@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import orjson
 import psycopg2
 from fastapi import APIRouter, Depends, Query, Request
@@ -67,7 +69,7 @@ async def get_locate(
         if read:
             entry = ("read_personal", "grid", _grid_code(body))
             try:
-                await _recorder(state).record(principal.name, *entry, after={"officers": read})
+                await _recorder(request.app).record(principal.name, *entry, after={"officers": read})
             except (TimeoutError, psycopg2.Error, OSError):
                 # The worker's own connection failed: write it as a thread would, or fail as it would.
                 await run_in_threadpool(_record_on_thread, state.engine, principal.name, entry, read)
@@ -97,8 +99,9 @@ def _grid_code(body: dict) -> str | None:
     return body["grid"]["code"] if body["grid"] else None
 
 
-def _recorder(state) -> ReadRecorder:
-    recorder = getattr(state, "read_recorder", None)
+def _recorder(app) -> ReadRecorder:
+    recorder = getattr(app.state, "read_recorder", None)
     if recorder is None:
-        recorder = state.read_recorder = ReadRecorder(state.engine)
+        recorder = app.state.read_recorder = ReadRecorder(app.state.engine)
+        weakref.finalize(app, recorder.close)  # an app dropped without its shutdown (a test's) closes it too
     return recorder

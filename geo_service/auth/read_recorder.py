@@ -9,6 +9,7 @@ next. As for :func:`geo_service.auth.audit.record_read`, the commit does not wai
 
 Should the write fail (the database unreachable, the connection lost), :meth:`ReadRecorder.record`
 raises: the caller then writes the entry as a thread would, and answers only if that succeeds.
+An entry is so never lost; one whose connection broke as it committed may be written twice.
 """
 
 from __future__ import annotations
@@ -52,38 +53,40 @@ class ReadRecorder:
         await done
 
     async def _write_pending(self) -> None:
+        batch: list[tuple[dict, asyncio.Future]] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
                     await asyncio.wait_for(self._write([entry for entry, _ in batch]), TIMEOUT_S)
-                except (TimeoutError, psycopg2.Error, OSError) as error:
+                except Exception as error:  # every waiting request hears it (and writes on a thread)
                     self.close()
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
+                    _settle(batch, error)
                 else:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
+                    _settle(batch, None)
         finally:
             self._writing = False
+            # Cancelled (the loop is stopping): no request is left waiting for ever.
+            _settle(batch + self._pending, ConnectionError("the entry's writer stopped"))
 
     async def _write(self, entries: list[dict]) -> None:
-        connection = self._connection
-        if connection is None:
+        if self._connection is None:
             connection = psycopg2.connect(**own_connection_args(self._engine, "geo_service reads"), async_=1)
-            await _ready(connection)
-            cursor = connection.cursor()  # held until done: psycopg2 needs the cursor of a query in flight
-            cursor.execute(f"SET synchronous_commit TO off; PREPARE {_ONE} AS {_PREPARED_ROW}")
-            await _ready(connection)
+            try:
+                await _ready(connection)
+                cursor = connection.cursor()  # held until done: psycopg2 needs the cursor of a query in flight
+                cursor.execute(f"SET synchronous_commit TO off; PREPARE {_ONE} AS {_PREPARED_ROW}")
+                await _ready(connection)
+            except BaseException:
+                connection.close()
+                raise
             self._connection = connection
-        cursor = connection.cursor()
+        cursor = self._connection.cursor()
         if len(entries) == 1:  # planned once: most entries come alone
             cursor.execute(cursor.mogrify(f"EXECUTE {_ONE} {audit.ROW}", entries[0]))
         else:
             cursor.execute(audit.INSERT_INTO.encode() + b", ".join(cursor.mogrify(audit.ROW, e) for e in entries))
-        await _ready(connection)
+        await _ready(self._connection)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -92,6 +95,15 @@ class ReadRecorder:
             except psycopg2.Error:
                 pass
             self._connection = None
+
+
+def _settle(batch: list[tuple[dict, asyncio.Future]], error: BaseException | None) -> None:
+    for _, done in batch:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 async def _ready(connection) -> None:
