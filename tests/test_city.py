@@ -11,6 +11,7 @@ each county's own zone.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -480,3 +481,70 @@ def test_cameras_kept_in_memory_answer_as_the_database_does_in_every_county_and_
                     at_range_end += any(v.distance_m == v.range_m for v in from_sql)
     # Outside a user's jurisdiction no camera is listed: about half the points and scopes list some.
     assert compared == len(points) * len(scopes) * 2 and listed > compared / 3 and at_range_end
+
+
+POINT_LAYERS = {  # each point layer, the zoom it is drawn at here, and the point of each of its features
+    "incidents": (14, "SELECT id, geom AS p FROM incidents"),
+    "cameras": (14, "SELECT id, geom AS p FROM cameras"),
+    "incident_counts": (12, "SELECT id, ST_PointOnSurface(geom) AS p FROM grids"),
+}
+
+
+def test_a_users_point_tiles_hold_exactly_the_features_whose_point_their_jurisdiction_covers(city_url):
+    """A tile of points is drawn for a user with only the part of their jurisdiction's area near
+    it (a city-wide user's tile would otherwise carry the city's whole outline). It must hold
+    exactly the features of the tile drawn for everyone whose point the whole area covers, on
+    tiles across the borders of a town, a county, the city and the province, and inside them."""
+    import mapbox_vector_tile
+
+    from geo_service.auth.jurisdiction import resolve
+    from geo_service.boundaries.versions import in_force
+    from geo_service.tiles.layers import load_layers
+    from geo_service.tiles.mvt import Tile, render_tile
+
+    layers, place = load_layers(), Settings(database_url=city_url).place
+    engine = get_engine(city_url)
+
+    def ids(data: bytes, layer: str) -> set[int]:
+        decoded = mapbox_vector_tile.decode(data) if data else {}
+        return {f["id"] for f in decoded.get(layer, {}).get("features", [])}
+
+    partial = 0
+    with engine.connect() as c:
+        versions = in_force(c, datetime.now(CST)).ids
+        town = c.execute(
+            text("SELECT town_code FROM incidents WHERE county_code = :c GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            {"c": RENSHOU},
+        ).scalar()
+        for code in (town, XIANYOU_CODE, "511400000000", "510000000000"):
+            scope = resolve(c, code, "Asia/Shanghai")
+            # Points on the area's edge (every 40th vertex of its outline) and its inner point.
+            spots = c.execute(
+                text("""
+                SELECT ST_X(p), ST_Y(p) FROM (
+                    SELECT (ST_DumpPoints(ST_Boundary(ST_GeomFromEWKB(:area)))).* ) d, LATERAL (SELECT d.geom AS p) q
+                 WHERE d.path[array_length(d.path, 1)] % 40 = 0
+                UNION ALL SELECT ST_X(ST_PointOnSurface(ST_GeomFromEWKB(:area))), ST_Y(ST_PointOnSurface(ST_GeomFromEWKB(:area)))"""),
+                {"area": scope.area},
+            ).all()
+            for name, (z, points) in POINT_LAYERS.items():
+                layer = layers[name]
+                for lon, lat in spots[:: max(1, len(spots) // 12)]:
+                    n = 1 << z
+                    tile = Tile(
+                        z,
+                        int((lon + 180) / 360 * n),
+                        int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n),
+                    )
+                    everyone = ids(render_tile(c, layer, tile, version_ids=versions, place=place), name)
+                    mine = ids(render_tile(c, layer, tile, version_ids=versions, place=place, scope=scope), name)
+                    covered = set(
+                        c.execute(
+                            text(f"""SELECT id FROM ({points}) f WHERE id = ANY(:ids)
+                                       AND ST_Covers(ST_GeomFromEWKB(:area), p)"""),
+                            {"ids": list(everyone), "area": scope.area},
+                        ).scalars()
+                    )
+                    assert mine == covered, (code, name, tile)
+                    partial += bool(mine) and mine != everyone
+    assert partial >= 4  # tiles on the borders, with features on both sides, were drawn

@@ -32,6 +32,7 @@ from geo_service.boundaries.versions import in_force
 from geo_service.db.engine import database_name
 from geo_service.errors import Forbidden
 from geo_service.i18n import t
+from geo_service.vocabulary import STORAGE_SRID
 
 _PREPARED_LOCK = threading.Lock()
 Level = Literal["all", "province", "city", "county", "town", "village", "grid"]
@@ -146,6 +147,25 @@ class Jurisdiction:
             if shapely.covers(self._prepared_area, shapely.box(*box)):
                 return np.ones(len(lon), dtype=bool)
             return shapely.covers(self._prepared_area, shapely.points(lon, lat))
+
+    def area_in(self, box: tuple[float, float, float, float]) -> bytes | bool:
+        """The jurisdiction's area within ``box``, to bind as ``:scope_area`` for features lying in
+        it (a tile's points): True when the area covers the whole box (no test needed), False when
+        it meets none of it (nothing to show), else the area clipped to the box, as EWKB. Whether a
+        point of the box is covered is the same for the clipped area as for the whole: a
+        city-wide user's tile sends kilobytes, not the city's outline."""
+        if self.unrestricted:
+            return True
+        if self.area is None:
+            return False
+        shape = shapely.box(*box)
+        with _PREPARED_LOCK:
+            if shapely.covers(self._prepared_area, shape):
+                return True
+            if not shapely.intersects(self._prepared_area, shape):
+                return False
+            part = shapely.intersection(self._prepared_area, shape)
+        return shapely.to_wkb(shapely.set_srid(part, STORAGE_SRID), include_srid=True)
 
     @cached_property
     def _prepared_area(self) -> shapely.Geometry:
