@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import statistics
 import time
 import uuid
@@ -33,6 +32,7 @@ from geo_service.auth.tokens import token_hash
 from geo_service.auth.users import add_user, revoke_user
 from geo_service.db.engine import engine_for
 from geo_service.settings import Settings
+from geo_service.tiles.mvt import Tile
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -73,8 +73,8 @@ def run(settings: Settings, runs: int) -> None:
             {"c": town},
         ).one()
     zoom = 12
-    tile_x = int((lon + 180) / 360 * 2**zoom)
-    tile_y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**zoom)
+    tile = Tile.at(lon, lat, zoom)
+    tile_x, tile_y = tile.x, tile.y
     suffix = uuid.uuid4().hex[:6]
     users = {
         "admin": add_user(

@@ -52,7 +52,6 @@ import argparse
 import gc
 import hashlib
 import inspect
-import math
 import re
 import signal
 import statistics
@@ -72,6 +71,7 @@ from geo_service.db import migrate
 from geo_service.db.cluster import LocalCluster
 from geo_service.db.engine import dispose_engines, get_engine
 from geo_service.settings import Settings, get_settings
+from geo_service.tiles.mvt import Tile
 
 TEMPLATE = "geo_service_test_template"
 TEMPLATE_LOCK = 5114210  # the test suite's lock on the template
@@ -435,15 +435,8 @@ class Work:
 
 def county_tiles(zoom: int, bounds: tuple[float, float, float, float], n: int, rng: np.random.Generator) -> list:
     west, south, east, north = bounds
-    side_ = 1 << zoom
-
-    def x_of(lon: float) -> int:
-        return int((lon + 180) / 360 * side_)
-
-    def y_of(lat: float) -> int:
-        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * side_)
-
-    tiles = [(zoom, x, y) for x in range(x_of(west), x_of(east) + 1) for y in range(y_of(north), y_of(south) + 1)]
+    first, last = Tile.at(west, north, zoom), Tile.at(east, south, zoom)
+    tiles = [(zoom, x, y) for x in range(first.x, last.x + 1) for y in range(first.y, last.y + 1)]
     picks = rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)
     return [tiles[i] for i in sorted(picks)]
 

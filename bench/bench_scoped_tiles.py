@@ -15,7 +15,6 @@ point layer, the ratio, and whether both ways drew the same features, in whateve
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from dataclasses import replace
@@ -78,9 +77,7 @@ def run(url: str, scale: str, count: int) -> None:
                 times: dict[str, list[float]] = {"near": [], "whole": []}
                 same = True
                 for lon, lat in places:
-                    n = 1 << z
-                    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-                    tile = Tile(z, int((lon + 180) / 360 * n), y)
+                    tile = Tile.at(lon, lat, z)
                     drawn = {}
                     for way, which in (("near", layer), ("whole", whole_area)):
                         start = time.perf_counter()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import signal
 import socket
@@ -35,6 +34,8 @@ import numpy as np
 from bench_city import CITY_CODE
 from scale import add_scale_argument, scale_database, scales
 from signin import bench_headers
+
+from geo_service.tiles.mvt import Tile
 
 OURS = """
 from geo_service.serving import serve
@@ -88,15 +89,8 @@ def stop(process: subprocess.Popen) -> None:
 
 def county_tiles(zoom: int, bounds: list[float], n: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
     west, south, east, north = bounds
-    side = 1 << zoom
-
-    def x_of(lon: float) -> int:
-        return int((lon + 180) / 360 * side)
-
-    def y_of(lat: float) -> int:
-        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * side)
-
-    tiles = [(zoom, x, y) for x in range(x_of(west), x_of(east) + 1) for y in range(y_of(north), y_of(south) + 1)]
+    first, last = Tile.at(west, north, zoom), Tile.at(east, south, zoom)
+    tiles = [(zoom, x, y) for x in range(first.x, last.x + 1) for y in range(first.y, last.y + 1)]
     picks = rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)
     return [tiles[i] for i in picks]
 

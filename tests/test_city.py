@@ -11,7 +11,6 @@ each county's own zone.
 from __future__ import annotations
 
 import json
-import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -530,12 +529,7 @@ def test_a_users_point_tiles_hold_exactly_the_features_whose_point_their_jurisdi
             for name, (z, points) in POINT_LAYERS.items():
                 layer = layers[name]
                 for lon, lat in spots[:: max(1, len(spots) // 12)]:
-                    n = 1 << z
-                    tile = Tile(
-                        z,
-                        int((lon + 180) / 360 * n),
-                        int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n),
-                    )
+                    tile = Tile.at(lon, lat, z)
                     everyone = ids(render_tile(c, layer, tile, version_ids=versions, place=place), name)
                     mine = ids(render_tile(c, layer, tile, version_ids=versions, place=place, scope=scope), name)
                     covered = set(

@@ -10,7 +10,6 @@ place, so a route added later without a probe fails the suite.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import mapbox_vector_tile
@@ -18,6 +17,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 from sqlalchemy import text
+
+from geo_service.tiles.mvt import Tile
 
 from .conftest import FIGURES, signed_in
 from .matrix_probes import gathered
@@ -64,8 +65,8 @@ class Other:
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 1 << z
-    return z, int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    tile = Tile.at(lon, lat, z)
+    return tile.z, tile.x, tile.y
 
 
 @pytest.fixture(scope="module")

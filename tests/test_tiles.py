@@ -31,10 +31,7 @@ BUFFERED = "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 449
 
 
 def tile_at(lon: float, lat: float, z: int) -> Tile:
-    n = 1 << z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return Tile(z, x, y)
+    return Tile.at(lon, lat, z)
 
 
 def get_tile(client, layer: str, tile: Tile, **query):

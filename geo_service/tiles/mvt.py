@@ -46,6 +46,13 @@ class Tile:
     y: int
 
     @classmethod
+    def at(cls, lon: float, lat: float, z: int) -> Tile:
+        """The tile of zoom ``z`` holding a WGS84 (or CGCS2000) point."""
+        side = 1 << z
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * side)
+        return cls(z, int((lon + 180) / 360 * side), y)
+
+    @classmethod
     def checked(cls, z: int, x: int, y: int) -> Tile:
         if not 0 <= z <= 24:
             raise InvalidInput(t("z: zoom {z} is outside 0..24", z=z), field="z")
