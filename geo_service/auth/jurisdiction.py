@@ -128,24 +128,16 @@ class Jurisdiction:
         """:meth:`covers` for features known to lie in ``box`` (minx, miny, maxx, maxy): TRUE,
         with no test per feature, when the area covers the whole box (most of a jurisdiction is
         far from its edge)."""
-        if self.unrestricted:
-            return "TRUE"
-        if self.area is not None:
-            with _PREPARED_LOCK:  # GEOS's prepared geometries are not safe across threads (libgeos/geos#825)
-                if shapely.covers(self._prepared_area, shapely.box(*box)):
-                    return "TRUE"
-        return area_covers(geometry)
+        return "TRUE" if self._covers_box(box) else area_covers(geometry)
 
     def covers_points(self, box: tuple[float, float, float, float], lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Per point lying in ``box``, whether the jurisdiction covers it: :meth:`covers_within`'s
         rule in memory (a point is its own inner point)."""
-        if self.unrestricted:
+        if self._covers_box(box):
             return np.ones(len(lon), dtype=bool)
         if self.area is None:
             return np.zeros(len(lon), dtype=bool)
         with _PREPARED_LOCK:
-            if shapely.covers(self._prepared_area, shapely.box(*box)):
-                return np.ones(len(lon), dtype=bool)
             return shapely.covers(self._prepared_area, shapely.points(lon, lat))
 
     def area_in(self, box: tuple[float, float, float, float]) -> bytes | bool:
@@ -154,18 +146,25 @@ class Jurisdiction:
         it meets none of it (nothing to show), else the area clipped to the box, as EWKB. Whether a
         point of the box is covered is the same for the clipped area as for the whole: a
         city-wide user's tile sends kilobytes, not the city's outline."""
-        if self.unrestricted:
+        if self._covers_box(box):
             return True
         if self.area is None:
             return False
         shape = shapely.box(*box)
         with _PREPARED_LOCK:
-            if shapely.covers(self._prepared_area, shape):
-                return True
             if not shapely.intersects(self._prepared_area, shape):
                 return False
             part = shapely.intersection(self._prepared_area, shape)
         return shapely.to_wkb(shapely.set_srid(part, STORAGE_SRID), include_srid=True)
+
+    def _covers_box(self, box: tuple[float, float, float, float]) -> bool:
+        """Whether every point of ``box`` lies in the jurisdiction (always, unrestricted)."""
+        if self.unrestricted:
+            return True
+        if self.area is None:
+            return False
+        with _PREPARED_LOCK:  # GEOS's prepared geometries are not safe across threads (libgeos/geos#825)
+            return bool(shapely.covers(self._prepared_area, shapely.box(*box)))
 
     @cached_property
     def _prepared_area(self) -> shapely.Geometry:

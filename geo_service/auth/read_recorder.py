@@ -21,7 +21,7 @@ import psycopg2.extensions
 from sqlalchemy.engine import Engine
 
 from geo_service.auth import audit
-from geo_service.db.changes import own_connection_args
+from geo_service.db.changes import close_quietly, own_connection_args
 
 TIMEOUT_S = 5.0
 _ONE = "geo_service_read_entry"
@@ -78,7 +78,7 @@ class ReadRecorder:
                 cursor.execute(f"SET synchronous_commit TO off; PREPARE {_ONE} AS {_PREPARED_ROW}")
                 await _ready(connection)
             except BaseException:
-                connection.close()
+                close_quietly(connection)  # the error that stopped it is the one to report
                 raise
             self._connection = connection
         cursor = self._connection.cursor()
@@ -89,12 +89,8 @@ class ReadRecorder:
         await _ready(self._connection)
 
     def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except psycopg2.Error:
-                pass
-            self._connection = None
+        close_quietly(self._connection)
+        self._connection = None
 
 
 def _settle(batch: list[tuple[dict, asyncio.Future]], error: BaseException | None) -> None:

@@ -63,6 +63,15 @@ def own_connection_args(engine: Engine, application_name: str) -> dict:
     }
 
 
+def close_quietly(connection) -> None:
+    """Close a psycopg2 connection of our own, if any, whatever state it was left in."""
+    if connection is not None:
+        try:
+            connection.close()
+        except psycopg2.Error:
+            pass
+
+
 class ChangeFeed:
     """The notices of one database, read on demand by the process's caches."""
 
@@ -99,19 +108,14 @@ class ChangeFeed:
         with self._lock:
             self._connecting = False
             if self._closed:
-                if connection is not None:
-                    connection.close()
+                close_quietly(connection)
             elif connection is None:
                 self._start_connecting(RETRY_S)
             else:
                 self._connection, self._epoch = connection, next(_epochs)
 
     def _drop(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except psycopg2.Error:
-                pass
+        close_quietly(self._connection)
         self._connection = None
 
     def _read(self) -> bool:

@@ -121,14 +121,13 @@ def cameras_seeing(
     the process cannot hear changes to them.
     """
     scope = scope or EVERYTHING
-    box = _reach_box(lon, lat, radius_m)
     feed = feed_for(connection.engine)
     kept, generation = _kept.get(feed, feed.key)
     if kept is None and generation is not None:
         kept = KeptCameras.load(connection)
         _kept.put(feed.key, generation, kept)
     if kept is not None:
-        return kept.seeing(lon, lat, radius_m, limit, scope, box)
+        return kept.seeing(lon, lat, radius_m, limit, scope, _reach_box(lon, lat, radius_m))
     return cameras_seeing_in_database(connection, lon, lat, radius_m, limit, scope)
 
 
