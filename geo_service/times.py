@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import t
 
 # The zone every county in China keeps; a deployment may set another (settings: ``timezone``).
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -90,7 +91,8 @@ def read_written_time(raw: str, zone: str) -> datetime | None:
 def read_written_day(value: object, zone: str | None = None) -> date | None:
     """A calendar day from a cell: a date, an ISO date, ``2023年3月1日``, ``2023/3/1``, ``2023.3.1``,
     ``20230301`` or an Excel serial number (a time with a zone counts as the day in ``zone``);
-    None for an empty cell, ValueError saying why when it is no day."""
+    None for an empty cell, ValueError with a message (``geo_service.i18n.t``) saying why when it
+    is no day."""
     if isinstance(value, datetime):  # pandas' Timestamp too
         if value != value:  # NaT
             return None
@@ -108,12 +110,12 @@ def read_written_day(value: object, zone: str | None = None) -> date | None:
             try:
                 return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
             except ValueError:
-                raise ValueError(f"{raw!r} is not a day of the calendar") from None
+                raise ValueError(t("{value!r} is not a day of the calendar", value=raw)) from None
     if _SERIAL.match(raw):
         day = EXCEL_EPOCH + timedelta(days=int(float(raw)))
         if 1900 <= day.year <= 2100:
             return day
-    raise ValueError(f"{raw!r} is not a date (write it as 2023-03-01, 2023年3月1日 or 2023/3/1)")
+    raise ValueError(t("{value!r} is not a date (write it as 2023-03-01, 2023年3月1日 or 2023/3/1)", value=raw))
 
 
 def parse_moment(raw: object, field: str, zone: str, error: type[InvalidInput] = InvalidInput) -> datetime:

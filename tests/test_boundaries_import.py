@@ -5,6 +5,7 @@ drives the same steps."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import datetime
 
@@ -270,6 +271,18 @@ def test_the_planners_api_from_upload_to_export(tiny_client, tmp_path):
     assert checks.status_code == 200 and checks.headers["content-type"] == "application/geo+json"
     new_grid = [f for f in checks.json()["features"] if f["properties"]["grid_code"] == WEST + "009"]
     assert {f["properties"]["check"] for f in new_grid} == {"households", "no_grid_worker"}
+    # What is wrong, in the planner's language: the test client asks for English.
+    english = {f["properties"]["check"]: f["properties"]["message"] for f in new_grid}
+    assert re.fullmatch(rf"no grid worker is responsible for {WEST}009 on \d{{4}}-\d\d-\d\d", english["no_grid_worker"])
+    assert re.fullmatch(r"\d+ households; the target for a (urban|rural) grid is \d+ to \d+", english["households"])
+    chinese = tiny_client.get("/boundaries/versions/api-split/checks", headers={"Accept-Language": "zh-CN"}).json()
+    said = {
+        f["properties"]["check"]: f["properties"]["message"]
+        for f in chinese["features"]
+        if f["properties"]["grid_code"] == WEST + "009"
+    }
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d 网格 {WEST}009 没有负责的网格员", said["no_grid_worker"]), said
+    assert re.fullmatch(r"\d+ 户；(城镇|农村)网格的目标为 \d+ 至 \d+ 户", said["households"]), said
 
     impact = tiny_client.get("/boundaries/versions/api-split/impact").json()
     assert impact["summary"]["grids_added"] == 1 and impact["summary"]["grids_reshaped"] == 1  # the east grid's

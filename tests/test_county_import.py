@@ -11,7 +11,10 @@ an analyst can work on.
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +28,7 @@ from sqlalchemy import text
 from geo_service.county.load import crs_options, import_county
 from geo_service.db import migrate
 from geo_service.db.engine import dispose_engines, get_engine
+from geo_service.i18n import Message, translated_templates
 from geo_service.settings import Settings
 
 from .conftest import scalar
@@ -32,6 +36,7 @@ from .county_files import make_county, write_bad_files, write_county_files
 
 ROOT = Path(__file__).resolve().parents[1]
 XIANYOU = ROOT / "boundaries" / "sources" / "350322.geojson"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 TABLES = (
     "boundary_versions",
     "admin_units",
@@ -89,6 +94,23 @@ def run_import(url: str, manifest, **options):
 
 def errors_of(report) -> set[tuple[str, int | None, str | None]]:
     return {(f.path, p.row, p.column) for f in report.files for p in f.problems if p.severity == "error"}
+
+
+def untranslated(reason) -> list[str]:
+    """What of a reason the catalogue cannot say in Chinese: plain text, or a message (or a message
+    given to it as a value) whose template has no entry."""
+    if not isinstance(reason, Message):
+        return [f"plain text: {reason!r}"]
+    missing = [] if reason.template in translated_templates() else [f"no entry: {reason.template!r}"]
+    return missing + [m for value in reason.params.values() if isinstance(value, Message) for m in untranslated(value)]
+
+
+# How the planted problems of the incidents file are said, in Chinese and in English.
+PLANTED_SAID = {
+    "unknown_category": ("category 的取值", "unknown category"),
+    "no_coordinates": ("缺少坐标：该行没有经纬度", "no coordinates: the row has no longitude/latitude"),
+    "outside_county": ("不在本县（区）内", "outside the county"),
+}
 
 
 def test_a_dry_run_finds_every_planted_problem_and_stores_nothing(fresh_url, manifest):
@@ -243,8 +265,19 @@ def test_the_command_line_loads_a_fresh_database(cluster, manifest, tmp_path):
         loaded = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
         assert "stored" in loaded.stdout and report_path.exists()
+        # Chinese first, the English after it: the problems' lines and the verdict.
+        assert "错误：" in loaded.stdout and "已保存；有错误的行未导入" in loaded.stdout, loaded.stdout
+        incidents = manifest.of_kind("incidents")
+        row = next(p.row for p in incidents.problems if p.what == "unknown_category")
+        assert f"错误：{incidents.report_path} 第 {row} 行 事件类型 列：category 的取值" in loaded.stdout, loaded.stdout
+        # The report a county office reads to fix its files: every reason in Chinese.
+        written = json.loads(report_path.read_text(encoding="utf-8"))
+        reasons = {(f["path"], p["row"], p["column"]): p["reason"] for f in written["files"] for p in f["problems"]}
+        assert reasons and all(CJK.search(reason) for reason in reasons.values())
+        assert reasons[(incidents.report_path, row, "事件类型")].startswith("category 的取值")
         again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
         assert again.returncode == 0 and "nothing changed" in again.stdout
+        assert "没有变化：数据库中已有这些文件的内容（nothing changed" in again.stdout
     finally:
         dispose_engines()
         cluster.drop_database(name)
@@ -277,6 +310,11 @@ def test_an_administrator_uploads_the_files(fresh_url, manifest):
     assert refused.status_code == 422 and refused.json()["stored"] is False
     found = {(f["path"], p["row"], p["column"]) for f in refused.json()["files"] for p in f["problems"]}
     assert manifest.expected() <= found
+    # Read with no Accept-Language: every reason in Chinese; asked for English, the same report in English.
+    assert refused.headers["content-language"] == "zh"
+    english = admin.post("/county/import", files=uploads, data=form, headers={"Accept-Language": "en"})
+    assert english.status_code == 422 and english.headers["content-language"] == "en"
+    _same_report_in_two_languages(refused.json(), english.json(), manifest)
     again = admin.post("/county/import", files=uploads, data={**form, "skip_bad_rows": "true"})
     assert again.status_code == 200 and again.json()["stored"] is True and again.json()["changed"] is False
     dispatcher = TestClient(app, headers={"Authorization": f"Bearer {token_for(fresh_url, 'dispatcher')}"})
@@ -285,3 +323,85 @@ def test_an_administrator_uploads_the_files(fresh_url, manifest):
     assert {k: v for k, v in after.items() if k not in ("audit_log",)} == {
         k: v for k, v in before.items() if k not in ("audit_log",)
     }
+
+
+def _same_report_in_two_languages(chinese: dict, english: dict, manifest) -> None:
+    """The same report, keys and all, but its reasons: Chinese in one, English in the other, each
+    planted problem of the incidents file said at its file, row and column."""
+    assert (
+        set(chinese)
+        == set(english)
+        == {"dry_run", "stored", "changed", "errors", "warnings", "summary", "files", "gaps"}
+    )
+    for one in (chinese, english):
+        assert {key for f in one["files"] for key in f} == {
+            "path",
+            "kind",
+            "datum",
+            "datum_from",
+            "rows",
+            "loaded",
+            "problems",
+        }
+        assert {key for f in one["files"] for p in f["problems"] for key in p} == {
+            "row",
+            "column",
+            "reason",
+            "severity",
+        }
+
+    def problems(report: dict) -> dict:
+        return {
+            (f["path"], p["row"], p["column"], p["severity"]): p["reason"]
+            for f in report["files"]
+            for p in f["problems"]
+        }
+
+    said_zh, said_en = problems(chinese), problems(english)
+    assert said_zh.keys() == said_en.keys() and said_zh
+    assert all(CJK.search(reason) for reason in said_zh.values()), [r for r in said_zh.values() if not CJK.search(r)]
+    assert all(said_zh[key] != said_en[key] for key in said_zh)
+    incidents = manifest.of_kind("incidents")
+    for planted in incidents.problems:
+        zh, en = PLANTED_SAID[planted.what]
+        key = (incidents.report_path, planted.row, planted.column, "error")
+        assert zh in said_zh[key] and en in said_en[key], (planted, said_zh[key], said_en[key])
+
+
+def test_every_reason_of_the_messy_and_the_bad_files_is_a_message_said_in_chinese(cluster, xianyou, manifest, tmp_path):
+    """The county's files and every kind of bad file at once, dry run: whatever goes wrong, in any
+    reader, check or writer, is reported as a message the catalogue says in Chinese; and the
+    report still pickles, reasons and all (it crosses processes)."""
+    bad = write_bad_files(xianyou, tmp_path / "bad")
+    folder = tmp_path / "all"
+    shutil.copytree(manifest.folder, folder)
+    for entry in bad.files:
+        shutil.copy(bad.folder / entry.path, folder / entry.path)
+    name = f"geo_service_reasons_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        migrate.upgrade(url)
+        default, by_file = crs_options(manifest.crs_options()[1::2] + bad.crs_options()[1::2])
+        no_datum = next(e.path for e in bad.files if e.problems[0].what == "no_datum")
+        by_file.pop(no_datum, None)
+        report = import_county(
+            get_engine(url),
+            [folder],
+            settings=Settings(database_url=url),
+            actor="tests",
+            crs=default,
+            crs_by_file=by_file,
+            dry_run=True,
+        )
+    finally:
+        dispose_engines()
+        cluster.drop_database(name)
+    problems = [p for f in report.files for p in f.problems]
+    assert len({p.reason.template for p in problems}) >= 10, "too few kinds of problem to tell anything"
+    wrong = {(f.path, p.row, p.column): untranslated(p.reason) for f in report.files for p in f.problems}
+    assert not {k: v for k, v in wrong.items() if v}
+    zh = report.to_dict()
+    assert all(CJK.search(p["reason"]) for f in zh["files"] for p in f["problems"])
+    again = pickle.loads(pickle.dumps(report))
+    assert again.to_dict("zh") == zh and again.to_dict("en") == report.to_dict("en")

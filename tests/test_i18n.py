@@ -124,6 +124,60 @@ def test_no_entry_of_the_catalogue_is_stale():
     assert translated_templates() == set(catalogue())
 
 
+# Reports a county office reads to fix its files: every reason in them is a message of the catalogue.
+REPORTING = sorted([*(PACKAGE / "county").glob("*.py"), *(PACKAGE / "rules").glob("*.py")])
+
+
+def _reasons(call: ast.Call) -> list[ast.expr]:
+    """The arguments of a call that are a report's reason: the last of ``error``/``warn``/``Problem``
+    (``report.error(row, column, reason)``; before a severity, if one is last), the first of
+    ``Bad``/``FileError``/``ValueError``, what the lambda given to ``RowProblems.add`` says."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name in ("error", "warn", "_error", "Problem") and call.args:
+        last = call.args[-1]
+        severity = isinstance(last, ast.Constant) and last.value in ("error", "warning")
+        return [call.args[-2] if severity else last]
+    if name in ("Bad", "FileError", "ValueError") and call.args:
+        return [call.args[0]]
+    if name == "add" and len(call.args) >= 3 and isinstance(call.args[2], ast.Lambda):
+        return [call.args[2].body]
+    return []
+
+
+def _plain_text(node: ast.expr) -> bool:
+    """Text no catalogue can translate: a literal, an f-string, text joined or made by ``str()``."""
+    if isinstance(node, ast.IfExp):
+        return _plain_text(node.body) or _plain_text(node.orelse)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str":
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
+        return True
+    return isinstance(node, (ast.JoinedStr, ast.BinOp)) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+
+
+def test_the_import_and_rules_reports_give_no_reason_as_plain_text():
+    """Every reason the county import and the rule tables report is written with ``t()`` (or is a
+    message made so elsewhere): never an f-string, a literal or ``str(exc)``, which would reach the
+    county office in English only."""
+    plain = []
+    for path in REPORTING:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            found = _reasons(node) if isinstance(node, ast.Call) else []
+            if isinstance(node, ast.Dict):  # {"file": ..., "reason": ...}: a file skipped
+                found = [
+                    v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == "reason"
+                ]
+            plain += [
+                f"  {path.relative_to(PACKAGE.parent)}:{n.lineno}: {ast.unparse(n)[:90]}"
+                for n in found
+                if _plain_text(n)
+            ]
+    assert not plain, "reasons given as plain text, not as t(...):\n" + "\n".join(plain)
+
+
 def _literal(template: str) -> str:
     """A template's own words, without its fields."""
     return "".join(literal for literal, *_ in string.Formatter().parse(template))

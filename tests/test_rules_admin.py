@@ -343,6 +343,52 @@ def test_an_administrator_reads_replaces_imports_and_exports_over_http(tiny_url,
     assert any(actor.startswith("admin-") for actor in actors)
 
 
+def test_a_bad_cell_is_refused_in_chinese_and_in_english_on_request(tiny_url, tiny_engine):
+    """A reader who asks for no language reads every problem in Chinese; ``Accept-Language: en``
+    the same problems in English. The answer's keys do not change with the language."""
+    with signed_in(tiny_url, accept_language=None) as client:
+        limits = client.get("/rules/time_limits").json()
+        row = next(i for i, r in enumerate(limits, start=1) if (r["category"], r["risk_colour"]) == ("dispute", "blue"))
+        bad = [dict(r, limit_hours=-1) if i == row else r for i, r in enumerate(limits, start=1)]
+        chinese = client.put("/rules/time_limits", json=bad)
+        english = client.put("/rules/time_limits", json=bad, headers={"Accept-Language": "en"})
+    assert chinese.status_code == english.status_code == 422
+    assert chinese.headers["content-language"] == "zh" and english.headers["content-language"] == "en"
+    where = {"file": "PUT /rules/time_limits", "row": row, "column": "limit_hours"}
+    assert chinese.json()["problems"] == [{**where, "reason": "-1 超出范围：办理时限（小时）须在 1 至 43920 之间"}]
+    assert english.json()["problems"] == [
+        {**where, "reason": "-1 is out of range: the limit in hours must be 1 to 43920"}
+    ]
+    assert chinese.json()["message"] == (
+        f"PUT /rules/time_limits 第 {row} 行 limit_hours 列：-1 超出范围：办理时限（小时）须在 1 至 43920 之间；未作任何更改"
+    )
+    assert english.json()["message"] == (
+        f"PUT /rules/time_limits row {row}, column limit_hours: "
+        "-1 is out of range: the limit in hours must be 1 to 43920; nothing was changed"
+    )
+    assert limit(tiny_engine, "dispute", "blue") == 168
+
+
+def test_a_dry_run_is_summed_up_in_chinese_with_the_files_skipped(tiny_url, tiny_engine, tmp_path):
+    folder = exported(tiny_engine, tmp_path)
+    edit(folder / "time_limits.csv", "dispute,blue,168", "dispute,blue,90")
+    files = [
+        ("files", ("time_limits.csv", (folder / "time_limits.csv").read_bytes())),
+        ("files", ("说明.txt", "请按表名命名文件".encode())),
+    ]
+    with signed_in(tiny_url, accept_language=None) as client:
+        chinese = client.post("/rules/import", files=files, data={"dry_run": "true"})
+        english = client.post("/rules/import", files=files, data={"dry_run": "true"}, headers={"Accept-Language": "en"})
+    assert chinese.status_code == english.status_code == 200
+    assert chinese.json()["summary"] == "将会修改：time_limits（试运行：未保存任何内容）"
+    assert english.json()["summary"] == "would change: time_limits (dry run: nothing was stored)"
+    assert chinese.json()["skipped"] == [{"file": "说明.txt", "reason": "不是 .csv, .xlsx, .zip 文件"}]
+    assert english.json()["skipped"] == [{"file": "说明.txt", "reason": "not a .csv, .xlsx, .zip file"}]
+    assert {k: v for k, v in chinese.json().items() if k not in ("summary", "skipped")} == {
+        k: v for k, v in english.json().items() if k not in ("summary", "skipped")
+    }
+
+
 @pytest.mark.parametrize(
     ("role", "jurisdiction", "field"), [("dispatcher", None, "permission"), ("admin", TOWN, "jurisdiction")]
 )
@@ -379,6 +425,7 @@ def test_the_command_line_exports_and_imports(tiny_url, tiny_engine, tmp_path):
     edit(tmp_path / "rules" / "time_limits.csv", "dispute,blue,168", "dispute,blue,96")
     dry = cli("import", str(tmp_path / "rules"), "--dry-run")
     assert "time_limits: 1 changed (dispute/blue)" in dry.stdout and limit(tiny_engine, "dispute", "blue") == 168
+    assert "time_limits：修改 1 行（dispute/blue）" in dry.stdout, dry.stdout
     done = cli("import", str(tmp_path / "rules"))
     assert done.returncode == 0 and "changed: time_limits" in done.stdout
     assert limit(tiny_engine, "dispute", "blue") == 96
@@ -386,6 +433,8 @@ def test_the_command_line_exports_and_imports(tiny_url, tiny_engine, tmp_path):
     refused = cli("import", str(tmp_path / "rules"))
     assert refused.returncode == 2
     assert "time_limits.csv row" in refused.stderr and "column limit_hours" in refused.stderr
+    assert refused.stderr.startswith("错误：共 1 处问题；未作任何更改（1 problem; nothing was changed）")
+    assert " limit_hours 列：-1 超出范围：办理时限（小时）须在 1 至 43920 之间（time_limits.csv row" in refused.stderr
     out = cli("export", str(tmp_path / "book"), "--format", "xlsx")
     assert out.returncode == 0 and (tmp_path / "book" / "rules.xlsx").exists()
 

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from geo_service.api.dependencies import Moment, allow
+from geo_service.api.dependencies import Moment, ReaderLanguage, allow
 from geo_service.api.limits import expensive
 from geo_service.auth.principal import Principal
 from geo_service.boundaries.checks import check_version
@@ -136,11 +136,13 @@ def post_draft(
 
 
 @router.get("/versions/{version}/checks", summary="What is wrong with a version, located (GeoJSON)")
-def get_checks(request: Request, version: str, principal: Principal = PLAN) -> JSONResponse:
+def get_checks(request: Request, version: str, language: ReaderLanguage, principal: Principal = PLAN) -> JSONResponse:
+    """Each problem's `message` in the reader's language (Chinese unless `Accept-Language` asks
+    for English)."""
     found = _version(request, version, principal)
     with request.app.state.engine.begin() as connection:
         report = check_version(connection, found.id, settings=request.app.state.settings)
-    return JSONResponse(report.to_geojson(), media_type="application/geo+json")
+    return JSONResponse(report.to_geojson(language), media_type="application/geo+json")
 
 
 @router.post("/versions/{version}/repair", summary="Accept the repaired shapes of a draft's invalid grids")

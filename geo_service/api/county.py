@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
-from geo_service.api.dependencies import EngineDep, SettingsDep, allow
+from geo_service.api.dependencies import EngineDep, ReaderLanguage, SettingsDep, allow
 from geo_service.auth.principal import Principal
 from geo_service.county.load import crs_options, import_county
 from geo_service.errors import InvalidInput, TooLarge
@@ -23,6 +23,7 @@ ADMIN = Depends(allow("county.import"))
 def post_import(
     engine: EngineDep,
     settings: SettingsDep,
+    language: ReaderLanguage,
     files: list[UploadFile] = File(
         ..., description="The county's files: zipped Shapefiles, GeoPackages, GeoJSON, CSV, xlsx."
     ),
@@ -33,7 +34,8 @@ def post_import(
     principal: Principal = ADMIN,
 ) -> JSONResponse:
     """200 with the report (`files`, `problems` with row and column, `gaps`, `stored`); 422 with
-    the same report when errors stopped the import, so nothing was stored."""
+    the same report when errors stopped the import, so nothing was stored. Each problem's `reason`
+    is in the reader's language (`Accept-Language`; Chinese when it names neither)."""
     limit = settings.planning.boundary_upload_max_bytes
     with tempfile.TemporaryDirectory() as folder:
         paths = []
@@ -71,4 +73,4 @@ def post_import(
             scope=principal.jurisdiction,
         )
     status = 422 if report.error_count and not report.stored and not dry_run else 200
-    return JSONResponse(report.to_dict(), status_code=status)
+    return JSONResponse(report.to_dict(language), status_code=status, headers={"Content-Language": language})

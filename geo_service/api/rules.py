@@ -2,7 +2,8 @@
 
 Every route needs the ``rules.admin`` permission over the whole county. A change is checked in
 full before anything is written (422 listing every problem by file, row and column; 409 naming a
-row still in use), audited, and in effect for the next request.
+row still in use), audited, and in effect for the next request. Summaries and reasons are in the
+reader's language (``Accept-Language``; Chinese when it names neither).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Literal
@@ -17,10 +20,12 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from geo_service.api.dependencies import allow
+from geo_service.api.dependencies import ReaderLanguage, allow
 from geo_service.auth.principal import Principal
-from geo_service.rules.admin import export_rules, import_uploads, read_rules, replace_table
-from geo_service.rules.tables import TABLES
+from geo_service.errors import GeoServiceError
+from geo_service.i18n import Language
+from geo_service.rules.admin import RulesChange, export_rules, import_uploads, read_rules, replace_table
+from geo_service.rules.tables import TABLES, in_language
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 ADMIN = Depends(allow("rules.admin", whole="changing the rules"))
@@ -29,7 +34,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHANGE_DOC = (
     "The answer says, per table, the keys added, removed and changed (a key's parts joined by `/`, "
     "`*` for empty). 422: every problem, as `problems: [{file, row, column, reason}]`; 409: a row "
-    "still in use (a category of recorded incidents, a role officers hold); either way nothing is changed."
+    "still in use (a category of recorded incidents, a role officers hold); either way nothing is changed. "
+    "`summary` and each `reason` are in the reader's language (Accept-Language; Chinese by default)."
 )
 Cell = str | int | float | bool | None
 
@@ -71,6 +77,7 @@ def get_export(
 )
 def post_import(
     request: Request,
+    language: ReaderLanguage,
     files: list[UploadFile] = File(
         ..., description="Files named after their tables (time_limits.csv), workbooks with a sheet per table, or zips."
     ),
@@ -78,9 +85,9 @@ def post_import(
     principal: Principal = ADMIN,
 ) -> JSONResponse:
     uploads = [(upload.filename or "upload", upload.file.read()) for upload in files]
-    with request.app.state.engine.begin() as connection:
+    with _reasons_in(language), request.app.state.engine.begin() as connection:
         change = import_uploads(connection, uploads, actor=principal.name, dry_run=dry_run)
-    return JSONResponse(change.to_dict())
+    return _answer(change, language)
 
 
 @router.get("/{table}", summary="One rule table, as rows")
@@ -97,10 +104,28 @@ def get_table(request: Request, table: RuleName, principal: Principal = ADMIN) -
 def put_table(
     request: Request,
     table: RuleName,
+    language: ReaderLanguage,
     rows: list[dict[str, Cell]] = Body(..., description="Every row of the table, as `GET /rules/{table}` gives them."),
     dry_run: bool = Query(False, description="Check and say what would change; store nothing."),
     principal: Principal = ADMIN,
 ) -> JSONResponse:
-    with request.app.state.engine.begin() as connection:
+    with _reasons_in(language), request.app.state.engine.begin() as connection:
         change = replace_table(connection, table.value, rows, actor=principal.name, dry_run=dry_run)
-    return JSONResponse(change.to_dict())
+    return _answer(change, language)
+
+
+def _answer(change: RulesChange, language: Language) -> JSONResponse:
+    return JSONResponse(change.to_dict(language), headers={"Content-Language": language})
+
+
+@contextmanager
+def _reasons_in(language: Language) -> Iterator[None]:
+    """A refusal's list of problems (and of files skipped) with each reason in ``language``; the
+    errors' handler (``geo_service.api.errors``) renders its message, not the lists it carries."""
+    try:
+        yield
+    except GeoServiceError as exc:
+        for key in ("problems", "skipped"):
+            if key in exc.detail:
+                exc.detail[key] = in_language(exc.detail[key], language)
+        raise

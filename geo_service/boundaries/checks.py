@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geo_service.coordinates.projection import version_srid
+from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, t
 from geo_service.settings import Settings
 from geo_service.times import local_day, now
 from geo_service.vocabulary import STORAGE_CRS
@@ -57,7 +58,7 @@ _PREPARE = """
 _QUERIES: dict[str, str] = {
     "invalid_geometry": """
         SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
-               'invalid geometry: ' || ST_IsValidReason(geom) AS message,
+               json_build_object('reason', ST_IsValidReason(geom)) AS said,
                abs(ST_Area(ST_Transform(geom, :srid)) - ST_Area(ST_Transform(m, :srid))) AS area_m2,
                coalesce((ST_IsValidDetail(geom)).location, ST_PointOnSurface(m)) AS location,
                m AS repaired
@@ -66,7 +67,7 @@ _QUERIES: dict[str, str] = {
     # Level-1 grids tile the county, so any two overlapping are wrong; sub-grids tile their parent.
     "overlap": """
         SELECT a.code AS grid_code, b.code AS other_code, NULL AS unit_code,
-               format('overlaps %s by %s m²', b.code, round(area::numeric, 1)) AS message,
+               json_build_object('other', b.code, 'area', area) AS said,
                area AS area_m2, x AS location, NULL::geometry AS repaired
           FROM check_grids a
           JOIN check_grids b ON a.code < b.code AND a.level = b.level
@@ -87,7 +88,7 @@ _QUERIES: dict[str, str] = {
             SELECT unit_code, (ST_Dump(coalesce(ST_Difference(m, cover), m))).geom AS x FROM parents
         )
         SELECT NULL AS grid_code, NULL AS other_code, unit_code,
-               format('%s m² of %s are in none of its grids', round(area::numeric, 1), unit_code) AS message,
+               json_build_object('unit', unit_code, 'area', area) AS said,
                area AS area_m2, x AS location, NULL::geometry AS repaired
           FROM holes CROSS JOIN LATERAL (SELECT ST_Area(ST_Transform(x, :srid)) AS area) s WHERE area > :tol
     """,
@@ -100,14 +101,14 @@ _QUERIES: dict[str, str] = {
               FROM check_grids g JOIN check_grids p ON p.id = g.parent_id
         )
         SELECT code AS grid_code, NULL AS other_code, unit_code,
-               format('%s m² lie outside %s', round(area::numeric, 1), unit_code) AS message,
+               json_build_object('unit', unit_code, 'area', area) AS said,
                area AS area_m2, x AS location, NULL::geometry AS repaired
           FROM spill CROSS JOIN LATERAL (SELECT ST_Area(ST_Transform(x, :srid)) AS area) s WHERE area > :tol
     """,
     # A part that is tiny, or thin by Polsby-Popper (4πA/P²: 1 for a disc, near 0 for a ribbon).
     "sliver": """
         SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
-               format('a part of %s m² with Polsby-Popper %s', round(a::numeric, 1), round(pp::numeric, 3)) AS message,
+               json_build_object('area', a, 'pp', pp) AS said,
                a AS area_m2, x AS location, NULL::geometry AS repaired
           FROM (SELECT code, d.geom AS x, ST_Area(t.p) AS a, 4 * pi() * ST_Area(t.p) / nullif(ST_Perimeter(t.p) ^ 2, 0) AS pp
                   FROM check_grids, ST_Dump(m) d, ST_Transform(d.geom, :srid) AS t(p)) parts
@@ -115,7 +116,7 @@ _QUERIES: dict[str, str] = {
     """,
     "no_grid_worker": """
         SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
-               format('no grid worker is responsible for %s on %s', code, :day) AS message,
+               json_build_object('grid', code, 'day', CAST(:day AS date)) AS said,
                ST_Area(ST_Transform(m, :srid)) AS area_m2, geom AS location, NULL::geometry AS repaired
           FROM check_grids g
          WHERE level = 1 AND NOT EXISTS (
@@ -125,9 +126,9 @@ _QUERIES: dict[str, str] = {
     """,
     "households": """
         SELECT code AS grid_code, NULL AS other_code, NULL AS unit_code,
-               format('%s households; the target for a %s grid is %s to %s', households, kind,
-                      CASE kind WHEN 'urban' THEN :urban_low ELSE :rural_low END,
-                      CASE kind WHEN 'urban' THEN :urban_high ELSE :rural_high END) AS message,
+               json_build_object('households', households, 'kind', kind,
+                                 'low', CASE kind WHEN 'urban' THEN :urban_low ELSE :rural_low END,
+                                 'high', CASE kind WHEN 'urban' THEN :urban_high ELSE :rural_high END) AS said,
                ST_Area(ST_Transform(m, :srid)) AS area_m2, geom AS location, NULL::geometry AS repaired
           FROM check_grids
          WHERE level = 1 AND kind <> 'special'
@@ -135,6 +136,30 @@ _QUERIES: dict[str, str] = {
                                   AND (CASE kind WHEN 'urban' THEN :urban_high ELSE :rural_high END)
     """,
 }
+
+
+def check_message(check: str, said: dict) -> Message:
+    """What a check found, in words (``said``: the values its query gives)."""
+    match check:
+        case "invalid_geometry":
+            return t("invalid geometry: {reason}", reason=said["reason"])
+        case "overlap":
+            return t("overlaps {other} by {area:.1f} m²", other=said["other"], area=said["area"])
+        case "gap":
+            return t("{area:.1f} m² of {unit} are in none of its grids", area=said["area"], unit=said["unit"])
+        case "outside_parent":
+            return t("{area:.1f} m² lie outside {unit}", area=said["area"], unit=said["unit"])
+        case "sliver":
+            return t("a part of {area:.1f} m² with Polsby-Popper {pp:.3f}", area=said["area"], pp=said["pp"])
+        case "no_grid_worker":
+            return t("no grid worker is responsible for {grid} on {day}", grid=said["grid"], day=said["day"])
+    return t(
+        "{households} households; the target for a {kind!v} grid is {low} to {high}",
+        households=said["households"],
+        kind=said["kind"],
+        low=said["low"],
+        high=said["high"],
+    )
 
 
 @dataclass(frozen=True)
@@ -152,11 +177,13 @@ class CheckReport:
         counts = self.problems["check"].value_counts()
         return {check: int(counts.get(check, 0)) for check in CHECKS}
 
-    def to_geojson(self) -> dict:
-        """A FeatureCollection: each problem located, the repaired shape (if any) as a property."""
+    def to_geojson(self, language: Language = DEFAULT_LANGUAGE) -> dict:
+        """A FeatureCollection: each problem located, its message in ``language``, the repaired
+        shape (if any) as a property."""
         features = []
         for row in self.problems.itertuples(index=False):
             properties = {c: getattr(row, c) for c in COLUMNS if c not in ("location", "repaired")}
+            properties["message"] = render(row.message, language)
             properties["area_m2"] = round(float(row.area_m2), 2) if pd.notna(row.area_m2) else None
             properties["repaired"] = shapely.geometry.mapping(row.repaired) if row.repaired is not None else None
             features.append(
@@ -217,6 +244,9 @@ def check_version(
             frame = pd.DataFrame(rows)
             frame.insert(0, "check", check)
             frame.insert(1, "severity", CHECKS[check])
+            # Kept as objects: a column of text would keep the English and drop the message.
+            messages = [check_message(check, said) for said in frame.pop("said")]
+            frame["message"] = pd.Series(messages, index=frame.index, dtype=object)
             frames.append(frame)
     connection.exec_driver_sql("DROP TABLE IF EXISTS check_grids")
     problems = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

@@ -18,7 +18,7 @@ from geo_service.boundaries.checks import CHECKS, check_version
 from geo_service.boundaries.drafts import require_draft
 from geo_service.boundaries.versions import Version, find_version, taking_effect_at
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import Codes, t
 from geo_service.settings import Settings
 from geo_service.times import as_aware
 
@@ -64,12 +64,12 @@ def publish(
         require_draft(version)
         report = check_version(connection, version.id, checks=BLOCKING, settings=settings)
         if report.errors:
-            summary = ", ".join(f"{n} {check.replace('_', ' ')}" for check, n in report.summary().items() if n)
+            found = [check for check, n in report.summary().items() if n]  # how many of each: ``problems``
             raise Conflict(
                 t(
-                    "draft {name!r} has errors ({summary}): fix them before publishing",
+                    "draft {name!r} has errors ({checks!v}): fix them before publishing",
                     name=version.name,
-                    summary=summary,
+                    checks=Codes(found),
                 ),
                 field="version",
                 problems=report.summary(),

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from geo_service.cli.errors import reported
+from geo_service.cli.errors import both, reported
 from geo_service.settings import get_settings
 
 app = typer.Typer(
@@ -116,7 +117,9 @@ def check(
     _print_summary(f"checks of {found.name}", report.summary())
     shown = report.problems[report.problems["severity"] == "error"].head(30)
     for row in shown.itertuples():
-        out_console.print(f"  [red]{row.check}[/] {row.grid_code or row.unit_code}: {row.message}")
+        out_console.print(
+            f"  [red]{row.check}[/] {escape(row.grid_code or row.unit_code)}: {escape(both(row.message))}"
+        )
     if out:
         out.write_text(json.dumps(report.to_geojson(), ensure_ascii=False))
         out_console.print(f"wrote {out}")

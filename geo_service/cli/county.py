@@ -7,12 +7,22 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from geo_service.cli.errors import reported
+from geo_service.cli.errors import both, reported
+from geo_service.county.fields import KIND_NAMES
+from geo_service.county.report import ImportReport, Problem
+from geo_service.i18n import Message, render, t
 
 app = typer.Typer(help="A county's own data: import its files.", no_args_is_help=True)
 out = Console()
 MAX_PROBLEMS_SHOWN = 60
+# The gaps of a report as a line names them (the English is the gap's own key).
+GAP_NAMES = {
+    "grids_without_grid_worker": t("grids_without_grid_worker"),
+    "villages_without_party_secretary": t("villages_without_party_secretary"),
+    "villages_without_police": t("villages_without_police"),
+}
 
 
 @app.command("import")
@@ -50,43 +60,69 @@ def import_command(
             reporter=reporter,
         )
     if report_path:
-        report.write(report_path)
+        report.write(report_path)  # in Chinese: the county office fixing its files reads it
     show(report)
     if report.error_count and not report.stored:
         raise typer.Exit(2)
 
 
-def show(report) -> None:
-    """The report for a terminal: the files, the first problems, the gaps, and what was stored."""
-    files = Table("file", "kind", "datum", "rows", "loaded", "errors", "warnings", title="files")
+def show(report: ImportReport) -> None:
+    """The report for a terminal, in Chinese with the English after it (``both``): the files, the
+    first problems, the gaps, and what was stored."""
+    # The table's words in Chinese alone: both languages would leave no room for the files' names.
+    files = Table(title=render(t("files"), "zh"))
+    files.add_column(render(t("file"), "zh"), overflow="fold")
+    for header in (t("kind"), t("datum"), t("rows"), t("loaded"), t("errors"), t("warnings")):
+        files.add_column(render(header, "zh"))
     for f in report.files:
         errors = len(f.errors)
+        kind = render(KIND_NAMES[f.kind], "zh") if f.kind in KIND_NAMES else "?"
         files.add_row(
-            f.path, f.kind or "?", f.datum or "", str(f.rows), str(f.loaded), str(errors), str(len(f.problems) - errors)
+            Text(f.path), kind, f.datum or "", str(f.rows), str(f.loaded), str(errors), str(len(f.problems) - errors)
         )
     out.print(files)
     shown = 0
     for f in report.files:
-        for p in f.problems:
-            if shown == MAX_PROBLEMS_SHOWN:
-                break
-            where = f"{f.path}" + (f", row {p.row}" if p.row else "") + (f", {p.column}" if p.column else "")
-            out.print(f"[{'red' if p.severity == 'error' else 'yellow'}]{p.severity}[/]: {where}: {p.reason}")
+        for p in f.problems[: MAX_PROBLEMS_SHOWN - shown]:
+            line = Text(both(_problem_line(f.path, p)))
+            line.stylize("red" if p.severity == "error" else "yellow", 0, 2)  # 错误 or 警告
+            _say(line)
             shown += 1
     total = report.error_count + report.warning_count
     if total > shown:
-        out.print(f"... and {total - shown} more problems (--report FILE.json lists them all)")
+        _say(t("... and {count} more problems (--report FILE.json lists them all)", count=total - shown))
     for gap, items in report.gaps.items():
         if items:
-            out.print(f"gap: {gap}: {len(items)}")
+            _say(t("gap: {gap}: {count}", gap=GAP_NAMES.get(gap, gap), count=len(items)))
+    _say(_verdict(report))
+
+
+def _say(line: Message | Text) -> None:
+    """A line as it is (no markup read in a file's words, no breaks put in: a log keeps it whole)."""
+    out.print(line if isinstance(line, Text) else Text(both(line)), soft_wrap=True)
+
+
+def _problem_line(path: str, problem: Problem) -> Message:
+    """``error: towns.zip, row 3, 乡镇代码: reason`` (the row and column where it has them)."""
+    where: str | Message = path if problem.row is None else t("{file}, row {row}", file=path, row=problem.row)
+    if problem.column:
+        where = t("{where}, {column}", where=where, column=problem.column)
+    if problem.severity == "error":
+        return t("error: {where}: {problem}", where=where, problem=problem.reason)
+    return t("warning: {where}: {problem}", where=where, problem=problem.reason)
+
+
+def _verdict(report: ImportReport) -> Message:
+    if report.dry_run and report.error_count:
+        return t("dry run: nothing stored (errors found)")
     if report.dry_run:
-        verdict = "dry run: nothing stored" + (
-            " (errors found)" if report.error_count else "; the import would succeed"
+        return t("dry run: nothing stored; the import would succeed")
+    if not report.stored:
+        return t(
+            "nothing stored: {count} errors (fix them, or --skip-bad-rows to load the rest)", count=report.error_count
         )
-    elif not report.stored:
-        verdict = f"nothing stored: {report.error_count} errors (fix them, or --skip-bad-rows to load the rest)"
-    elif not report.changed:
-        verdict = "nothing changed: the database already holds these files' contents"
-    else:
-        verdict = "stored" + (f", leaving out the rows with {report.error_count} errors" if report.error_count else "")
-    out.print(verdict)
+    if not report.changed:
+        return t("nothing changed: the database already holds these files' contents")
+    if report.error_count:
+        return t("stored, leaving out the rows with {count} errors", count=report.error_count)
+    return t("stored")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from geo_service.cli.errors import reported
+from geo_service.cli.errors import both, error_line, reported
 from geo_service.errors import Conflict, InvalidInput
+from geo_service.i18n import t
 from geo_service.rules.tables import Problem
 
 app = typer.Typer(help="Rules: export to CSV or xlsx files, edit them, import them back.", no_args_is_help=True)
@@ -53,12 +54,17 @@ def import_command(
             _print_problems(exc)
             raise typer.Exit(2) from None
     for line in change.lines():
-        typer.echo(line)
+        typer.echo(both(line))
 
 
 def _print_problems(exc: InvalidInput | Conflict) -> None:
-    """Every problem on its own line (``reported`` would print only the first)."""
+    """Every problem on its own line, in Chinese then English (``reported`` would print only the first)."""
     problems = exc.detail["problems"]
-    typer.echo(f"error: {len(problems)} problem{'s' * (len(problems) > 1)}; nothing was changed", err=True)
+    said = (
+        t("1 problem; nothing was changed")
+        if len(problems) == 1
+        else t("{count} problems; nothing was changed", count=len(problems))
+    )
+    typer.echo(error_line(said), err=True)
     for problem in problems:
-        typer.echo(f"  {Problem(**problem)}", err=True)
+        typer.echo(f"  {both(Problem(**problem).said())}", err=True)

@@ -48,7 +48,9 @@ from sqlalchemy.engine import Connection
 from geo_service.auth import audit
 from geo_service.county import unit_codes
 from geo_service.county.people_values import cell
+from geo_service.county.report import reason_of
 from geo_service.db.copy import copy_frame
+from geo_service.i18n import Message, t
 from geo_service.times import read_written_day
 from geo_service.vocabulary import CAMERA_STATES, MAX_CAMERA_RANGE_M
 
@@ -76,9 +78,9 @@ def _number(value: object, unit: str) -> float | None:
     try:
         number = float(re.sub(rf"\s*(°|度|{unit})$", "", raw, flags=re.IGNORECASE))
     except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+        raise ValueError(t("{value!r} is not a number", value=raw)) from None
     if not math.isfinite(number):
-        raise ValueError(f"{raw!r} is not a number")
+        raise ValueError(t("{value!r} is not a number", value=raw))
     return number
 
 
@@ -97,7 +99,9 @@ def _device_code(value: object) -> str | None:
     if code is None:
         raise ValueError(reason)
     if len(code) != DEVICE_CODE_DIGITS:
-        raise ValueError(f"device code {code} has {len(code)} digits; a GB/T 28181 device code has 20")
+        raise ValueError(
+            t("device code {code} has {digits} digits; a GB/T 28181 device code has 20", code=code, digits=len(code))
+        )
     return code
 
 
@@ -144,44 +148,55 @@ def prepare_cameras(
         row = int(record["_row"])
         errors_before = len(report.errors)
 
-        def error(name: str, reason: str, row: int = row) -> None:
+        def error(name: str, reason: Message, row: int = row) -> None:
             report.error(row, column(name, name), reason)
 
         def read(parse, name: str, record: dict = record):
             try:
                 return parse(record.get(name))
             except ValueError as exc:
-                error(name, str(exc))
+                error(name, reason_of(exc))
                 return None
 
         lon, lat = record.get("lon"), record.get("lat")
         if lon is None or lat is None or pd.isna(lon) or pd.isna(lat):
             if row not in unreadable:
-                error("lon", "the coordinates are missing")
+                error("lon", t("the coordinates are missing"))
             continue  # the reader has said what is wrong with them
         code = read(_device_code, "code")
         if code is None and cell(record.get("code")) is None:
-            error("code", "the device code is missing")
+            error("code", t("the device code is missing"))
         elif code in seen:
-            error("code", f"device code {code} is also on row {seen[code]}")
+            error("code", t("device code {code} is also on row {row}", code=code, row=seen[code]))
         kind_cell = cell(record.get("kind"))
         kind = _kind(kind_cell, kind_names, kinds)
         if kind is None:
-            error("kind", f"the camera kind {kind_cell!r} is not in the camera kinds table; known: {known_kinds}")
+            error(
+                "kind",
+                t(
+                    "the camera kind {kind!r} is not in the camera kinds table; known: {known}",
+                    kind=kind_cell,
+                    known=known_kinds,
+                ),
+            )
         heading = read(_heading, "heading")
         fov = read(lambda v: _number(v, ""), "fov")
         reach = read(lambda v: _number(v, "米|m"), "range")
         if fov is not None and not 0 < fov <= 360:
-            error("fov", f"the field of view {fov:g}° is not between 0 and 360")
+            error("fov", t("the field of view {fov:g}° is not between 0 and 360", fov=fov))
         if reach is not None and reach <= 0:
-            error("range", f"the range {reach:g} m is not above 0")
+            error("range", t("the range {range:g} m is not above 0", range=reach))
         status_cell = cell(record.get("status"))
         status = states.get(status_cell.lower()) if status_cell else "online"
         if status is None:
             error(
                 "status",
-                f"the status {status_cell!r} is not known; use one of {', '.join(CAMERA_STATES)} "
-                "or a name in the value_aliases table (在线, 离线, 故障)",
+                t(
+                    "the status {status!r} is not known; use one of {states} "
+                    "or a name in the value_aliases table (在线, 离线, 故障)",
+                    status=status_cell,
+                    states=", ".join(CAMERA_STATES),
+                ),
             )
         installed = read(lambda v: read_written_day(v, zone), "installed_on")
         if len(report.errors) > errors_before or row in unreadable:
@@ -190,12 +205,16 @@ def prepare_cameras(
         default = defaults[kind]
         if heading is None:
             if fov is not None and fov < 360:
-                report.warn(row, column("fov", "fov"), "no heading, so the camera is taken as a dome seeing all around")
+                report.warn(
+                    row, column("fov", "fov"), t("no heading, so the camera is taken as a dome seeing all around")
+                )
             heading, fov = 0.0, 360.0
         reach = reach if reach is not None else default.range_m
         if reach > MAX_CAMERA_RANGE_M:
             report.warn(
-                row, column("range", "range"), f"range {reach:g} m is beyond the {MAX_CAMERA_RANGE_M} m stored at most"
+                row,
+                column("range", "range"),
+                t("range {range:g} m is beyond the {most} m stored at most", range=reach, most=MAX_CAMERA_RANGE_M),
             )
             reach = float(MAX_CAMERA_RANGE_M)
         out.append(

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from geo_service.boundaries.versions import in_force_positions, published_starts
 from geo_service.county.case_problems import RowProblems
+from geo_service.i18n import Message, t
 from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.settings import Settings
 
@@ -33,12 +34,20 @@ def place_cases(
     placed["version_id"] = pd.array([pd.NA] * n, dtype="Int64")
     no_point = np.isnan(lon) | np.isnan(lat)
     already = frame["_row"].isin(problems.table.report.bad_rows()).to_numpy()
-    problems.add(no_point & ~already, "lon", lambda i: "the row has no coordinates (longitude and latitude)")
+    problems.add(no_point & ~already, "lon", lambda i: t("the row has no coordinates (longitude and latitude)"))
     published = published_starts(connection)
     which = in_force_positions(published, reported)
     which[no_point] = -2
-    first = f"the first takes effect {published[0][1].isoformat()}" if published else "none is published"
-    problems.add(which == -1, "reported_at", lambda i: f"no boundary version was in force at the report time ({first})")
+    first = (
+        t("the first takes effect {moment}", moment=published[0][1].isoformat())
+        if published
+        else t("none is published")
+    )
+    problems.add(
+        which == -1,
+        "reported_at",
+        lambda i: t("no boundary version was in force at the report time ({first})", first=first),
+    )
     for position in np.unique(which[which >= 0]):
         rows = np.flatnonzero(which == position)
         snap = snapshot(connection, published[position][1], settings)
@@ -73,18 +82,31 @@ def place_cases(
         problems.add(
             np.isin(np.arange(n), rows[lost]),
             "lon",
-            lambda i, f=found, r=rows: str(f["error"].iloc[np.searchsorted(r, i)]),
+            lambda i, f=found, r=rows: _unplaced(f["error"].iloc[np.searchsorted(r, i)]),
         )
         placed.loc[rows[inside], placed.columns[:-1]] = found.loc[inside, placed.columns[:-1]].to_numpy()
         placed.loc[rows[inside], "version_id"] = snap.version_ids(found.loc[inside, "grid_code"]).to_numpy()
     return placed
 
 
-def _outside(found: pd.Series, other: bool = False) -> str:
+def _outside(found: pd.Series, other: bool = False) -> Message:
     if other:
-        return f"outside the county: in grid {found['grid_code']} of county {found['county_code']}"
-    swapped = "; latitude and longitude look swapped" if "swapped" in str(found["error"] or "") else ""
-    return (
-        f"outside the county: in no grid; the nearest is {found['grid_code']} {found['grid_name']} "
-        f"at {found['nearest_distance_m']:.0f} m{swapped}"
-    )
+        return t(
+            "outside the county: in grid {grid} of county {county}",
+            grid=found["grid_code"],
+            county=found["county_code"],
+        )
+    near = {"grid": found["grid_code"], "name": found["grid_name"], "metres": float(found["nearest_distance_m"])}
+    if "swapped" in str(found["error"] or ""):
+        return t(
+            "outside the county: in no grid; the nearest is {grid} {name} at {metres:.0f} m; "
+            "latitude and longitude look swapped",
+            **near,
+        )
+    return t("outside the county: in no grid; the nearest is {grid} {name} at {metres:.0f} m", **near)
+
+
+def _unplaced(error: object) -> Message:
+    """Why the lookup could not place a row: its own message (``coordinates.coverage``), or its
+    text said inside one of the catalogue."""
+    return error if isinstance(error, Message) else t("the point cannot be placed: {reason}", reason=str(error))

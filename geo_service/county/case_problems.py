@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from geo_service.i18n import Message
+
 
 class RowProblems:
     """Problems gathered by row and handed to the file's report in row order."""
@@ -14,9 +16,9 @@ class RowProblems:
         self.table = table
         self.rows = table.frame["_row"].to_numpy()
         self.bad = np.zeros(len(self.rows), dtype=bool)
-        self.found: list[tuple[int, int, str, str, bool]] = []
+        self.found: list[tuple[int, int, str, Message, bool]] = []
 
-    def add(self, mask, field: str, say: Callable[[int], str], *, error: bool = True) -> None:
+    def add(self, mask, field: str, say: Callable[[int], Message], *, error: bool = True) -> None:
         column = self.table.columns.get(field, field)
         for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
             self.found.append((int(self.rows[i]), len(self.found), column, say(i), error))

@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo_service.cases.states import STATUSES
+from geo_service.county.report import brief
+from geo_service.i18n import Message
 from geo_service.times import read_written_time
 from geo_service.vocabulary import RISK_COLOURS
 
@@ -31,23 +33,19 @@ def _key(value: object) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value))).casefold()
 
 
-def _brief(names: list[str], limit: int = 12) -> str:
-    return ", ".join(names[:limit]) + (f" ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def vocabularies(connection: Connection) -> dict[str, tuple[dict[str, str], str]]:
+def vocabularies(connection: Connection) -> dict[str, tuple[dict[str, str], str | Message]]:
     """Per field, every accepted name (normalised) -> the stored value, and the names to show."""
     aliases = connection.execute(text("SELECT field, alias, value FROM value_aliases ORDER BY field, alias")).all()
-    found: dict[str, tuple[dict[str, str], str]] = {}
+    found: dict[str, tuple[dict[str, str], str | Message]] = {}
     for field, table in (("category", "categories"), ("source", "sources")):
         rows = connection.execute(text(f"SELECT code, name_zh FROM {table} ORDER BY code")).all()
         names = {_key(code): code for code, _ in rows} | {_key(zh): code for code, zh in rows}
         names |= {_key(a): v for f, a, v in aliases if f == field and v in names.values()}
-        found[field] = names, _brief([f"{zh} ({code})" for code, zh in rows])
+        found[field] = names, brief([f"{zh} ({code})" for code, zh in rows])
     for field, codes in (("status", STATUSES), ("risk_colour", RISK_COLOURS), ("satisfaction", ())):
         named = [(a, v) for f, a, v in aliases if f == field]
         names = {_key(c): c for c in codes} | {_key(a): v for a, v in named}
-        found[field] = names, _brief(list(codes) + [a for a, _ in named], 16)
+        found[field] = names, brief(list(codes) + [a for a, _ in named], 16)
     return found
 
 

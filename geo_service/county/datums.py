@@ -17,12 +17,13 @@ from pyproj import CRS
 
 from geo_service.coordinates.datum import convert, convert_geometry, parse_datum
 from geo_service.county import cells
-from geo_service.county.fields import SPATIAL_KINDS
+from geo_service.county.fields import KIND_NAMES, SPATIAL_KINDS
 from geo_service.county.formats import RawTable
-from geo_service.county.report import FileReport
+from geo_service.county.report import FileReport, reason_of
+from geo_service.i18n import Message, t
 
 CHINA = (73.0, 3.0, 136.0, 54.0)  # lon/lat box of the data a county can hold
-CHOICES = "cgcs2000, wgs84, gcj02 or bd09"
+CHOICES = t("cgcs2000, wgs84, gcj02 or bd09")
 # Chinese and common names of the datums, normalised (cells.normalise_name), beyond parse_datum's.
 _NAMES = {
     **dict.fromkeys(
@@ -52,7 +53,11 @@ def datum_name(value: str) -> str:
         return parse_datum(str(value))
     except (ValueError, TypeError):
         raise ValueError(
-            f"{value!r} is not a datum the import knows ({CHOICES}, or 国家2000, 火星坐标, 百度)"
+            t(
+                "{value!r} is not a datum the import knows ({choices}, or 国家2000, 火星坐标, 百度)",
+                value=value,
+                choices=CHOICES,
+            )
         ) from None
 
 
@@ -65,8 +70,12 @@ def crs_datum(crs: CRS) -> str:
     if "wgs84" in name or "wgs1984" in name or "worldgeodeticsystem1984" in name:
         return "wgs84"
     if "xian" in name or "beijing" in name:
-        raise ValueError(f"the file's coordinate system is {crs.name}: datum not supported, convert to CGCS2000")
-    raise ValueError(f"the file's coordinate system is {crs.name}, which the import does not convert; use CGCS2000")
+        raise ValueError(
+            t("the file's coordinate system is {name}: datum not supported, convert to CGCS2000", name=crs.name)
+        )
+    raise ValueError(
+        t("the file's coordinate system is {name}, which the import does not convert; use CGCS2000", name=crs.name)
+    )
 
 
 def place(
@@ -102,36 +111,57 @@ def place(
     geometry = raw.geometry
     spatial = kind in SPATIAL_KINDS
     if spatial and geometry is None:
-        report.error(None, None, f"has no shapes: a file of {kind} needs polygons (a Shapefile, GeoPackage or GeoJSON)")
+        report.error(
+            None,
+            None,
+            t(
+                "has no shapes: a file of {kind} needs polygons (a Shapefile, GeoPackage or GeoJSON)",
+                kind=KIND_NAMES[kind],
+            ),
+        )
         return
     try:
         override_datum = datum_name(override) if override else None
         default_datum = datum_name(default) if default else None
     except ValueError as exc:
-        report.error(None, None, f"--crs: {exc}")
+        report.error(None, None, t("--crs: {reason}", reason=reason_of(exc)))
         return
     row_datum: np.ndarray | None = None
     if raw.crs is not None:
         try:
             file_datum = crs_datum(raw.crs)
         except ValueError as exc:
-            report.error(None, None, str(exc))
+            report.error(None, None, reason_of(exc))
             return
         if raw.crs.is_projected:
             if override_datum in ("gcj02", "bd09"):
-                report.error(None, None, f"is in the projected system {raw.crs.name}, which cannot be {override_datum}")
+                report.error(
+                    None,
+                    None,
+                    t(
+                        "is in the projected system {name}, which cannot be {datum}",
+                        name=raw.crs.name,
+                        datum=override_datum,
+                    ),
+                )
                 return
             geometry = geometry.to_crs("EPSG:4490" if file_datum == "cgcs2000" else "EPSG:4326")
             datum, source = file_datum, "file"
         elif override_datum:
             datum, source = override_datum, "--crs FILE=DATUM"
             if _fold(override_datum) != _fold(file_datum):
-                report.warn(None, None, f"the file says {raw.crs.name}; read as {override_datum}, as --crs says")
+                report.warn(
+                    None,
+                    None,
+                    t("the file says {name}; read as {datum}, as --crs says", name=raw.crs.name, datum=override_datum),
+                )
         else:
             datum, source = file_datum, "file"
         if datum_column:
             report.warn(
-                None, datum_column, f"the file declares its coordinate system; column {datum_column} is not used"
+                None,
+                datum_column,
+                t("the file declares its coordinate system; column {column} is not used", column=datum_column),
             )
     elif datum_column:
         row_datum = _row_datums(frame, datum_column, override_datum or default_datum, raw.path, report)
@@ -140,12 +170,14 @@ def place(
     elif override_datum or default_datum:
         datum, source = (override_datum, "--crs FILE=DATUM") if override_datum else (default_datum, "--crs")
     else:
-        report.error(
-            None,
-            None,
+        hint = _projected_hint(geometry)
+        said = t(
             "no datum: the file does not say its coordinate system; give --crs FILE=DATUM, "
-            f"e.g. --crs {raw.path}=cgcs2000 (DATUM: {CHOICES})" + _projected_hint(geometry),
+            "e.g. --crs {path}=cgcs2000 (DATUM: {choices})",
+            path=raw.path,
+            choices=CHOICES,
         )
+        report.error(None, None, said if hint is None else t("{problem}. {hint}", problem=said, hint=hint))
         return
     report.datum, report.datum_from = datum, source
     datums = row_datum if row_datum is not None else np.full(len(frame), datum, dtype=object)
@@ -159,13 +191,15 @@ def _fold(datum: str) -> str:
     return "wgs84" if datum == "cgcs2000" else datum
 
 
-def _projected_hint(geometry) -> str:
+def _projected_hint(geometry) -> Message | None:
     if geometry is None or not len(geometry):
-        return ""
+        return None
     bounds = geometry.total_bounds
     if np.isfinite(bounds).all() and np.abs(bounds).max() > 360:
-        return f". Its coordinates (x up to {bounds[2]:.0f}) are not lon/lat: give the .prj that came with it"
-    return ""
+        return t(
+            "Its coordinates (x up to {x:.0f}) are not lon/lat: give the .prj that came with it", x=float(bounds[2])
+        )
+    return None
 
 
 def _row_datums(frame: pd.DataFrame, column: str, fallback: str | None, path: str, report: FileReport) -> np.ndarray:
@@ -176,30 +210,45 @@ def _row_datums(frame: pd.DataFrame, column: str, fallback: str | None, path: st
             out[(values == value).to_numpy()] = datum_name(value)
         except ValueError as exc:
             for row in frame.loc[values == value, "_row"]:
-                report.error(int(row), column, str(exc))
+                report.error(int(row), column, reason_of(exc))
     empty = values.isna().to_numpy()
     if fallback:
         out[empty] = fallback
     else:
         for row in frame.loc[empty, "_row"]:
-            report.error(int(row), column, f"no datum: the row's {column} is empty and no --crs {path}=DATUM is given")
+            report.error(
+                int(row),
+                column,
+                t("no datum: the row's {column} is empty and no --crs {path}=DATUM is given", column=column, path=path),
+            )
     return out
 
 
 def _check_lonlat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per position: '' where a lon/lat in China, else the reason (swapped, projected, elsewhere)."""
     reasons = np.full(len(x), "", dtype=object)
+    x, y = x.astype(float), y.astype(float)
     in_lon = (x >= CHINA[0]) & (x <= CHINA[2])
     in_lat = (y >= CHINA[1]) & (y <= CHINA[3])
     swapped = ~(in_lon & in_lat) & (x >= CHINA[1]) & (x <= CHINA[3]) & (y >= CHINA[0]) & (y <= CHINA[2])
     projected = (np.abs(x) > 360) | (np.abs(y) > 360)
     for i in np.flatnonzero(~(in_lon & in_lat)):
         if swapped[i]:
-            reasons[i] = f"longitude and latitude are swapped ({x[i]:g} is a latitude, {y[i]:g} a longitude)"
+            reasons[i] = t(
+                "longitude and latitude are swapped ({x:g} is a latitude, {y:g} a longitude)",
+                x=x[i].item(),
+                y=y[i].item(),
+            )
         elif projected[i]:
-            reasons[i] = f"{x[i]:g}, {y[i]:g} are not longitude/latitude in degrees (projected metres?)"
+            reasons[i] = t(
+                "{x:g}, {y:g} are not longitude/latitude in degrees (projected metres?)", x=x[i].item(), y=y[i].item()
+            )
         else:
-            reasons[i] = f"{x[i]:g}, {y[i]:g} is not a place in China (longitude 73 to 136, latitude 3 to 54)"
+            reasons[i] = t(
+                "{x:g}, {y:g} is not a place in China (longitude 73 to 136, latitude 3 to 54)",
+                x=x[i].item(),
+                y=y[i].item(),
+            )
     return reasons
 
 
@@ -215,9 +264,9 @@ def _place_shapes(frame, columns, geometry, datums, report: FileReport) -> None:
     reasons_max = _check_lonlat(bounds[:, 2], bounds[:, 3])
     for i in range(len(geoms)):
         if missing[i]:
-            report.error(int(rows[i]), "geometry", "no shape: the feature has no geometry")
+            report.error(int(rows[i]), "geometry", t("no shape: the feature has no geometry"))
         elif not polygon[i]:
-            report.error(int(rows[i]), "geometry", f"is a {geoms[i].geom_type}, not an area (polygon)")
+            report.error(int(rows[i]), "geometry", t("is a {kind}, not an area (polygon)", kind=geoms[i].geom_type))
         elif reasons[i] or reasons_max[i]:
             report.error(int(rows[i]), "geometry", reasons[i] or reasons_max[i])
         else:
@@ -246,7 +295,7 @@ def _place_points(frame, columns, geometry, datums, report: FileReport) -> None:
         y = np.where(is_point, shapely.get_y(np.where(is_point, geoms, None)), np.nan)
         lon_col = lat_col = "geometry"
         for i in np.flatnonzero(~is_point & ~shapely.is_missing(geoms)):
-            report.error(int(rows[i]), "geometry", f"is a {geoms[i].geom_type}, not a point")
+            report.error(int(rows[i]), "geometry", t("is a {kind}, not a point", kind=geoms[i].geom_type))
             ok[i] = False
         blank = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         bad_number = np.zeros(len(x), dtype=bool)
@@ -258,9 +307,9 @@ def _place_points(frame, columns, geometry, datums, report: FileReport) -> None:
         bad_number = ~blank & (np.isnan(x) | np.isnan(y))
         for i in np.flatnonzero(bad_number):
             column, value = (lon_col, lon_text.iat[i]) if np.isnan(x[i]) else (lat_col, lat_text.iat[i])
-            report.error(int(rows[i]), column, f"{value!r} is not a number (degrees)")
+            report.error(int(rows[i]), column, t("{value!r} is not a number (degrees)", value=value))
     for i in np.flatnonzero(blank):
-        report.error(int(rows[i]), lon_col, "no coordinates: the row has no longitude/latitude; it is not placed")
+        report.error(int(rows[i]), lon_col, t("no coordinates: the row has no longitude/latitude; it is not placed"))
     ok &= ~blank & ~bad_number & np.isfinite(x) & np.isfinite(y)
     reasons = _check_lonlat(np.where(ok, x, 100.0), np.where(ok, y, 30.0))
     for i in np.flatnonzero(reasons != ""):

@@ -7,6 +7,8 @@ section lists it. A kind is recognised from the columns a file has (``sources.re
 
 from __future__ import annotations
 
+from geo_service.i18n import t
+
 # kind -> field -> the column names it is recognised by (compared after normalising case, spaces,
 # full-width characters and punctuation; a Shapefile's 10-byte names match by prefix).
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -101,3 +103,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 KINDS: tuple[str, ...] = ("county", "towns", "villages", "grids", "roster", "cameras", "incidents")
 SPATIAL_KINDS: tuple[str, ...] = ("county", "towns", "villages", "grids")
 POINT_KINDS: tuple[str, ...] = ("cameras", "incidents")
+# Each kind as a message names it (the English is the kind's own code).
+KIND_NAMES = {
+    "county": t("county"),
+    "towns": t("towns"),
+    "villages": t("villages"),
+    "grids": t("grids"),
+    "roster": t("roster"),
+    "cameras": t("cameras"),
+    "incidents": t("incidents"),
+}

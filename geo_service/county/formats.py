@@ -30,7 +30,8 @@ import pyogrio
 from pyproj import CRS
 
 from geo_service.county import cells
-from geo_service.county.report import ImportReport
+from geo_service.county.report import ImportReport, reason_of
+from geo_service.i18n import Message, t
 
 TABLE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
 # Files that belong to a Shapefile beside them.
@@ -46,7 +47,7 @@ CPG_CODECS = {
 
 
 class FileError(Exception):
-    """A whole file cannot be read; the message says why in plain words."""
+    """A whole file cannot be read; it is raised with one message (``t``) saying why in plain words."""
 
 
 @dataclass
@@ -59,7 +60,7 @@ class RawTable:
     geometry: gpd.GeoSeries | None = None  # aligned with frame, in the file's coordinates
     crs: CRS | None = None  # what the file declares; None when it says nothing
     shapefile: bool = False  # column names may be cut at 10 bytes
-    flags: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason)
+    flags: list[tuple[int, str, Message]] = field(default_factory=list)  # (row, column, reason)
 
 
 def read_paths(paths: list[Path], report: ImportReport, max_rows: int) -> Iterator[RawTable]:
@@ -86,7 +87,7 @@ def read_paths(paths: list[Path], report: ImportReport, max_rows: int) -> Iterat
         elif given.exists():
             entries = [(given, given.name)]
         else:
-            report.file(str(given)).error(None, None, f"{given} does not exist")
+            report.file(str(given)).error(None, None, t("{path} does not exist", path=str(given)))
             continue
         for path, shown in entries:
             if shown in seen:  # the same name under two folders given: say the whole path
@@ -138,11 +139,14 @@ def _read_entry(
             report.file(shown).warn(
                 None,
                 None,
-                f"not a file the import reads ({suffix or 'no extension'}); skipped. It reads zipped "
-                "Shapefiles, .shp, .gpkg, .geojson, .csv and .xlsx",
+                t(
+                    "not a file the import reads ({suffix}); skipped. It reads zipped "
+                    "Shapefiles, .shp, .gpkg, .geojson, .csv and .xlsx",
+                    suffix=suffix or t("no extension"),
+                ),
             )
     except FileError as exc:
-        report.file(shown).error(None, None, str(exc))
+        report.file(shown).error(None, None, reason_of(exc))
 
 
 # ---------------------------------------------------------------- zip
@@ -166,17 +170,19 @@ def extract_zip(path: Path, dest: Path) -> list[Path]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise FileError(f"not a zip archive that can be opened ({exc})") from None
+        raise FileError(t("not a zip archive that can be opened ({exc})", exc=str(exc))) from None
     out = []
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if sum(i.file_size for i in infos) > MAX_UNZIPPED:
-            raise FileError(f"the zip unpacks to more than {MAX_UNZIPPED >> 30} GB; nothing of it was read")
+            raise FileError(t("the zip unpacks to more than {gb} GB; nothing of it was read", gb=MAX_UNZIPPED >> 30))
         for info in infos:
             name = zip_member_name(info).replace("\\", "/")
             target = (dest / name.lstrip("/")).resolve()
             if name.startswith("/") or ":" in name.split("/")[0] or dest not in target.parents:
-                raise FileError(f"the zip holds {name!r}, which would be written outside its folder; nothing was read")
+                raise FileError(
+                    t("the zip holds {name!r}, which would be written outside its folder; nothing was read", name=name)
+                )
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 continue  # a symbolic link: never followed
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +191,11 @@ def extract_zip(path: Path, dest: Path) -> list[Path]:
                     shutil.copyfileobj(src, dst)
             except RuntimeError as exc:  # encrypted
                 raise FileError(
-                    f"{name} in the zip cannot be unpacked ({exc}); give the zip without a password"
+                    t(
+                        "{name} in the zip cannot be unpacked ({exc}); give the zip without a password",
+                        name=name,
+                        exc=str(exc),
+                    )
                 ) from None
             out.append(target)
     return out
@@ -198,8 +208,10 @@ def _read_zip(path: Path, shown: str, keys: tuple[str, ...], report: ImportRepor
         inner = _walk(root)
         tables = [f for f in inner if f.suffix.lower() in TABLE_SUFFIXES]
         if not tables:
-            held = ", ".join(f.relative_to(root).as_posix() for f in inner[:8]) or "nothing"
-            raise FileError(f"the zip holds no Shapefile, GeoPackage, GeoJSON, CSV or Excel file (it holds {held})")
+            held = ", ".join(f.relative_to(root).as_posix() for f in inner[:8]) or t("nothing")
+            raise FileError(
+                t("the zip holds no Shapefile, GeoPackage, GeoJSON, CSV or Excel file (it holds {held})", held=held)
+            )
         for member in inner:
             rel = member.relative_to(root).as_posix()
             inner_shown = shown if tables == [member] else f"{shown}!{rel}"
@@ -220,7 +232,7 @@ def _dbf_sample(dbf: Path, max_records: int = 2000) -> list[bytes]:
     with open(dbf, "rb") as f:
         head = f.read(32)
         if len(head) < 32:
-            raise FileError(f"{dbf.name} is empty or cut short")
+            raise FileError(t("{name} is empty or cut short", name=dbf.name))
         count, header_len, record_len = struct.unpack("<IHH", head[4:12])
         desc = f.read(max(header_len - 32, 0))
         data = f.read(record_len * min(count, max_records))
@@ -248,7 +260,7 @@ def _decodes(chunks: list[bytes], encoding: str) -> bool:
     return True
 
 
-def dbf_encoding(dbf: Path, cpg: Path | None, warn: list[str]) -> str:
+def dbf_encoding(dbf: Path, cpg: Path | None, warn: list[Message]) -> str:
     """The encoding of a .dbf's text: the .cpg's when it names one the bytes fit, else UTF-8 or GBK
     (as GB18030, its superset) from the bytes; what was overruled is appended to ``warn``."""
     declared = cpg.read_text("ascii", "ignore").strip() if cpg else ""
@@ -260,12 +272,26 @@ def dbf_encoding(dbf: Path, cpg: Path | None, warn: list[str]) -> str:
         return codec
     found = next((e for e in ("utf-8", "gb18030") if _decodes(chunks, e)), None)
     if found is None:
-        raise FileError(f"the text in {dbf.name} is neither UTF-8 nor GBK; save it again as UTF-8 with a .cpg file")
+        raise FileError(
+            t("the text in {name} is neither UTF-8 nor GBK; save it again as UTF-8 with a .cpg file", name=dbf.name)
+        )
     label = "UTF-8" if found == "utf-8" else "GBK"
     if declared and codec:
-        warn.append(f"the .cpg says {declared}, but the text is not {declared}; it was read as {label}")
+        warn.append(
+            t(
+                "the .cpg says {declared}, but the text is not {declared}; it was read as {label}",
+                declared=declared,
+                label=label,
+            )
+        )
     elif declared:
-        warn.append(f"the .cpg names an encoding the import does not use ({declared}); the text was read as {label}")
+        warn.append(
+            t(
+                "the .cpg names an encoding the import does not use ({declared}); the text was read as {label}",
+                declared=declared,
+                label=label,
+            )
+        )
     return found
 
 
@@ -300,26 +326,39 @@ def _table(gdf: pd.DataFrame, shown: str, keys: tuple[str, ...], crs: CRS | None
     return RawTable(shown, keys, frame, geometry, crs, flags=flags)
 
 
-def lost_digits(number: float) -> str:
+def lost_digits(number: float) -> Message:
     digits = len(str(abs(int(number))))
-    return (
-        f"{int(number)} has {digits} digits stored as a number: digits may have been lost to Excel "
-        "(a number keeps only 15); store the column as text and export it again"
+    return t(
+        "{number} has {digits} digits stored as a number: digits may have been lost to Excel "
+        "(a number keeps only 15); store the column as text and export it again",
+        number=int(number),
+        digits=digits,
     )
 
 
 def check_rows(count: int, max_rows: int) -> None:
     if count > max_rows:
-        raise FileError(f"has {count:,} rows, more than the {max_rows:,} one import reads; split the file")
+        raise FileError(
+            t(
+                "has {count:,} rows, more than the {max_rows:,} one import reads; split the file",
+                count=count,
+                max_rows=max_rows,
+            )
+        )
 
 
 def _read_shapefile(shp: Path, shown: str, keys: tuple[str, ...], report: ImportReport, max_rows: int) -> RawTable:
     dbf = _sibling(shp, ".dbf")
     if dbf is None:
-        raise FileError(f"{shp.name} has no .dbf beside it: its attributes are missing")
+        raise FileError(t("{name} has no .dbf beside it: its attributes are missing", name=shp.name))
     if _sibling(shp, ".shx") is None:
-        raise FileError(f"{shp.name} has no .shx beside it: give all the Shapefile's files (.shp .shx .dbf .prj .cpg)")
-    notes: list[str] = []
+        raise FileError(
+            t(
+                "{name} has no .shx beside it: give all the Shapefile's files (.shp .shx .dbf .prj .cpg)",
+                name=shp.name,
+            )
+        )
+    notes: list[Message] = []
     encoding = dbf_encoding(dbf, _sibling(shp, ".cpg"), notes)
     try:
         check_rows(int(pyogrio.read_info(shp, encoding="latin1")["features"]), max_rows)
@@ -327,7 +366,7 @@ def _read_shapefile(shp: Path, shown: str, keys: tuple[str, ...], report: Import
     except FileError:
         raise
     except Exception as exc:  # GDAL raises several classes for one meaning: unreadable
-        raise FileError(f"cannot be read as a Shapefile ({exc})") from None
+        raise FileError(t("cannot be read as a Shapefile ({exc})", exc=str(exc))) from None
     for note in notes:
         report.file(shown).warn(None, None, note)
     crs = CRS(gdf.crs) if gdf.crs is not None and _sibling(shp, ".prj") is not None else None
@@ -342,23 +381,25 @@ def _read_geopackage(
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # GDAL's errors come in several classes
-        raise FileError(f"cannot be read as a GeoPackage ({exc})") from None
+        raise FileError(t("cannot be read as a GeoPackage ({exc})", exc=str(exc))) from None
     for name, geometry_type in layers:
         layer_shown = f"{shown}!{name}"
         try:
             check_rows(int(pyogrio.read_info(path, layer=name)["features"]), max_rows)
             gdf = pyogrio.read_dataframe(path, layer=name, read_geometry=geometry_type is not None)
         except FileError as exc:
-            report.file(layer_shown).error(None, None, str(exc))
+            report.file(layer_shown).error(None, None, reason_of(exc))
             continue
         except Exception as exc:  # GDAL's errors come in several classes
-            report.file(layer_shown).error(None, None, f"layer {name} cannot be read ({exc})")
+            report.file(layer_shown).error(
+                None, None, t("layer {name} cannot be read ({exc})", name=name, exc=str(exc))
+            )
             continue
         crs = CRS(gdf.crs) if getattr(gdf, "crs", None) is not None else None
         yield _table(gdf, layer_shown, (layer_shown, *(f"{k}!{name}" for k in keys), *keys), crs, None)
 
 
-def decode_text(raw: bytes, what: str) -> str:
+def decode_text(raw: bytes, what: Message) -> str:
     """UTF-8 (a BOM allowed) if the whole file decodes, else GB18030 (GBK's superset), else refuse."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
@@ -367,37 +408,48 @@ def decode_text(raw: bytes, what: str) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             pass
-    raise FileError(f"the {what} is neither UTF-8 nor GBK text; save it again as UTF-8")
+    raise FileError(t("the {what} is neither UTF-8 nor GBK text; save it again as UTF-8", what=what))
 
 
-def declared_crs(obj: dict) -> tuple[CRS | None, str | None]:
+def declared_crs(obj: dict) -> tuple[CRS | None, Message | None]:
     """The CRS a GeoJSON's ``crs`` member names (None: it names none) and, if it could not be read, why."""
     member = obj.get("crs")
     if not member:
         return None, None
     name = (member.get("properties") or {}).get("name") if isinstance(member, dict) else None
     if not name:
-        return None, f"its crs member ({json.dumps(member, ensure_ascii=False)[:80]}) names no coordinate system"
+        return None, t(
+            "its crs member ({member}) names no coordinate system", member=json.dumps(member, ensure_ascii=False)[:80]
+        )
     try:
         return CRS.from_user_input(name), None
     except Exception:  # pyproj's CRSError and friends
-        return None, f"its crs member names {name!r}, which is not a coordinate system the import knows"
+        return None, t("its crs member names {name!r}, which is not a coordinate system the import knows", name=name)
 
 
 def _read_geojson(path: Path, shown: str, keys: tuple[str, ...], report: ImportReport, max_rows: int) -> RawTable:
-    text = decode_text(path.read_bytes(), "file")
+    text = decode_text(path.read_bytes(), t("file"))
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FileError(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise FileError(
+            t(
+                "is not valid JSON (line {line}, column {column}: {reason})",
+                line=exc.lineno,
+                column=exc.colno,
+                reason=exc.msg,
+            )
+        ) from None
     if isinstance(obj, list) and all(isinstance(r, dict) for r in obj):  # a JSON list of records
         check_rows(len(obj), max_rows)
         return _table(pd.DataFrame(obj), shown, keys, None, None)
     if not isinstance(obj, dict) or "type" not in obj:
-        raise FileError("is JSON but not GeoJSON (no FeatureCollection, Feature or geometry)")
+        raise FileError(t("is JSON but not GeoJSON (no FeatureCollection, Feature or geometry)"))
     crs, why = declared_crs(obj)
     if why:  # GDAL ignores such a member; so does the import, saying so
-        report.file(shown).warn(None, None, f"{why}: the file is taken to say nothing of its coordinate system")
+        report.file(shown).warn(
+            None, None, t("{why}: the file is taken to say nothing of its coordinate system", why=why)
+        )
     features = obj.get("features")
     check_rows(len(features) if isinstance(features, list) else 1, max_rows)
     try:
@@ -405,5 +457,5 @@ def _read_geojson(path: Path, shown: str, keys: tuple[str, ...], report: ImportR
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
             gdf = pyogrio.read_dataframe(io.BytesIO(text.encode("utf-8")))
     except Exception as exc:  # GDAL's errors come in several classes
-        raise FileError(f"cannot be read as GeoJSON ({exc})") from None
+        raise FileError(t("cannot be read as GeoJSON ({exc})", exc=str(exc))) from None
     return _table(gdf, shown, keys, crs, None)

@@ -49,6 +49,7 @@ from geo_service.county.case_places import place_cases
 from geo_service.county.case_problems import RowProblems
 from geo_service.county.case_timeline import timeline_steps
 from geo_service.county.case_values import column_text, read_case_times, read_satisfaction, to_stored, vocabularies
+from geo_service.i18n import t
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
 
@@ -57,6 +58,13 @@ TIMES = ("reported_at", "dispatched_at", "resolved_at", "closed_at")  # in the o
 OPEN_NOW = ("reported", "dispatched", "accepted", "in_progress")  # may not carry a resolving or closing time
 DISPATCHED = ("dispatched", "accepted", "in_progress", "resolved", "closed")  # were dispatched, so have a deadline
 CASE_COLUMNS = [c for c in writer.INCIDENT_COLUMNS if c != "id"]
+# The times as a reason names them (the English is the field's own name).
+TIME_NAMES = {
+    "reported_at": t("reported_at"),
+    "dispatched_at": t("dispatched_at"),
+    "resolved_at": t("resolved_at"),
+    "closed_at": t("closed_at"),
+}
 
 
 @dataclass
@@ -112,16 +120,26 @@ def prepare_history(
         raw = column_text(frame, field)
         values[field] = to_stored(raw, names[field][0])
         unknown = raw.notna() & values[field].isna()
-        problems.add(unknown, field, lambda i, r=raw, f=field: f"unknown {f} {r[i]!r}; known: {names[f][1]}")
+        problems.add(
+            unknown,
+            field,
+            lambda i, r=raw, f=field: t(
+                "unknown {field} {value!r}; known: {known}", field=f, value=r[i], known=names[f][1]
+            ),
+        )
     missing_category = column_text(frame, "category").isna()
-    problems.add(missing_category, "category", lambda i: "the category is empty")
+    problems.add(missing_category, "category", lambda i: t("the category is empty"))
     no_source = column_text(frame, "source").isna()
     values["source"] = values["source"].where(~no_source, DEFAULT_SOURCE)
     if no_source.any():
         table.report.warn(
             None,
             col("source", "source"),
-            f"rows without a source: {int(no_source.sum()):,}; recorded as {DEFAULT_SOURCE} (网格员上报)",
+            t(
+                "rows without a source: {count:,}; recorded as {source} (网格员上报)",
+                count=int(no_source.sum()),
+                source=DEFAULT_SOURCE,
+            ),
         )
     values["risk_colour"] = values["risk_colour"].where(column_text(frame, "risk_colour").notna(), "blue")
     raw_satisfaction = column_text(frame, "satisfaction")
@@ -129,16 +147,22 @@ def prepare_history(
     problems.add(
         raw_satisfaction.notna() & satisfaction.isna(),
         "satisfaction",
-        lambda i: f"satisfaction {raw_satisfaction[i]!r} is not 1 to 5 or a known name ({names['satisfaction'][1]})",
+        lambda i: t(
+            "satisfaction {value!r} is not 1 to 5 or a known name ({known})",
+            value=raw_satisfaction[i],
+            known=names["satisfaction"][1],
+        ),
     )
 
     external = column_text(frame, "external_id").astype(object)
     external = external.where(external.isna(), external.astype(str).str.strip())
-    problems.add(external.isna(), "external_id", lambda i: "the case number is empty")
-    problems.add(external.str.len() > 100, "external_id", lambda i: "the case number is longer than 100 characters")
+    problems.add(external.isna(), "external_id", lambda i: t("the case number is empty"))
+    problems.add(external.str.len() > 100, "external_id", lambda i: t("the case number is longer than 100 characters"))
     phone = column_text(frame, "reporter_phone")
     problems.add(
-        phone.str.len() > 20, "reporter_phone", lambda i: f"the phone {phone[i]!r} is longer than 20 characters"
+        phone.str.len() > 20,
+        "reporter_phone",
+        lambda i: t("the phone {value!r} is longer than 20 characters", value=phone[i]),
     )
 
     # Times: readable, in order, not in the future.
@@ -151,20 +175,37 @@ def prepare_history(
             problems.add(
                 unreadable,
                 field,
-                lambda i, r=raw: f"{r[i]!r} is not a time: the deadline is taken from the time-limit rules",
+                lambda i, r=raw: t(
+                    "{value!r} is not a time: the deadline is taken from the time-limit rules", value=r[i]
+                ),
                 error=False,
             )
             continue
-        problems.add(unreadable, field, lambda i, r=raw, f=field: f"{f} {r[i]!r} is not a time")
-        problems.add(times[field] > latest, field, lambda i, r=raw, f=field: f"{f} {r[i]!r} is in the future")
+        problems.add(
+            unreadable,
+            field,
+            lambda i, r=raw, f=field: t("{field} {value!r} is not a time", field=TIME_NAMES[f], value=r[i]),
+        )
+        problems.add(
+            times[field] > latest,
+            field,
+            lambda i, r=raw, f=field: t("{field} {value!r} is in the future", field=TIME_NAMES[f], value=r[i]),
+        )
     problems.add(
-        column_text(frame, "reported_at").isna(), "reported_at", lambda i: "the report time is empty (it is required)"
+        column_text(frame, "reported_at").isna(),
+        "reported_at",
+        lambda i: t("the report time is empty (it is required)"),
     )
     disordered = np.zeros(n, dtype=bool)  # one complaint per row: its first pair out of order
     for later_at, later in enumerate(TIMES[1:], start=1):
         for earlier in TIMES[:later_at]:
             wrong = (times[later] < times[earlier]).to_numpy() & ~disordered
-            say = f"{later} is before {earlier} ({col(earlier, earlier)})"
+            say = t(
+                "{later} is before {earlier} ({column})",
+                later=TIME_NAMES[later],
+                earlier=TIME_NAMES[earlier],
+                column=col(earlier, earlier),
+            )
             problems.add(wrong, later, lambda i, s=say: s)
             disordered |= wrong
 
@@ -178,17 +219,21 @@ def prepare_history(
     problems.add(
         (status == "closed") & times["closed_at"].isna(),
         "closed_at",
-        lambda i: "the case is closed but its closing time is empty",
+        lambda i: t("the case is closed but its closing time is empty"),
     )
     problems.add(
         (status == "resolved") & times["resolved_at"].isna(),
         "resolved_at",
-        lambda i: "the case is resolved but its resolving time is empty",
+        lambda i: t("the case is resolved but its resolving time is empty"),
     )
     still_open = status.isin(OPEN_NOW) & (times["resolved_at"].notna() | times["closed_at"].notna())
     shown = column_text(frame, "status").fillna(status)
     problems.add(
-        still_open, "status", lambda i: f"the case is {shown[i]} ({status[i]}) but has a resolving or closing time"
+        still_open,
+        "status",
+        lambda i: t(
+            "the case is {shown} ({status}) but has a resolving or closing time", shown=shown[i], status=status[i]
+        ),
     )
 
     placed = place_cases(connection, frame, times["reported_at"], problems, settings, county_units)
@@ -200,11 +245,13 @@ def prepare_history(
         data = [c for c in frame.columns if c not in ("_row", "geometry")]
         same = frame[data].astype(str).duplicated()
         first = pd.Series(frame["_row"].to_numpy(), index=frame.index).groupby(external).transform("first")
-    problems.add(again & same, "external_id", lambda i: f"repeats row {first[i]} exactly: loaded once", error=False)
+    problems.add(
+        again & same, "external_id", lambda i: t("repeats row {row} exactly: loaded once", row=first[i]), error=False
+    )
     problems.add(
         again & ~same,
         "external_id",
-        lambda i: f"case number {external[i]} is also row {first[i]}'s, with other contents",
+        lambda i: t("case number {number} is also row {row}'s, with other contents", number=external[i], row=first[i]),
     )
     problems.flush()
 

@@ -23,6 +23,7 @@ from geo_service.county.place_versions import write_places
 from geo_service.county.places import PreparedPlaces, prepare_places
 from geo_service.county.report import ImportReport
 from geo_service.db.partitions import ensure_county_partitions
+from geo_service.i18n import t
 from geo_service.progress import Reporter, Silent
 from geo_service.rules.seed import seed_rules
 from geo_service.settings import Settings
@@ -150,8 +151,12 @@ def _load(
         towns_report.error(
             None,
             None,
-            f"county {places.county_code[:6]} lies outside your jurisdiction "
-            f"{scope.code} ({scope.name}): nothing of it can be imported by you",
+            t(
+                "county {county} lies outside your jurisdiction {code} ({name}): nothing of it can be imported by you",
+                county=places.county_code[:6],
+                code=scope.code,
+                name=scope.name,
+            ),
         )
         return
     if places is not None:
@@ -178,8 +183,10 @@ def _load(
                 table.report.error(
                     None,
                     None,
-                    "no towns, villages or grids to place these rows in: "
-                    "import the county's boundaries first or with them",
+                    t(
+                        "no towns, villages or grids to place these rows in: "
+                        "import the county's boundaries first or with them"
+                    ),
                 )
         return
 
@@ -204,7 +211,7 @@ def _load(
             table.report.error(
                 None,
                 None,
-                "no grids were loaded (see the grids file's problems): past cases cannot be placed in their grids",
+                t("no grids were loaded (see the grids file's problems): past cases cannot be placed in their grids"),
             )
             continue
         reporter.step(f"cases of {table.path} ...")

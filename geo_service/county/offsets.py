@@ -20,6 +20,7 @@ from pyproj import Transformer
 
 from geo_service.coordinates.datum import convert, convert_geometry
 from geo_service.county.report import ImportReport
+from geo_service.i18n import t
 
 LEVELS = {"county": 0, "towns": 1, "villages": 2, "grids": 3}
 VERSIONS = ("wgs84", "gcj02", "bd09")  # cgcs2000 is within a metre of wgs84: one version
@@ -161,7 +162,7 @@ def detect_offsets(tables: list, report: ImportReport) -> None:
                     found = _verdict(scores, layer.declared)
                     if found and id(layer.table) not in flagged:
                         flagged[id(layer.table)] = found
-                        _flag(layer.table, "shapes", _shift_m(layer, found), found, other.table.path)
+                        _flag(layer.table, _shift_m(layer, found), found, other.table.path)
                 if min(as_fine, key=as_fine.__getitem__) == fine.declared and as_fine[fine.declared] > MAX_FIT_M:
                     unexplained.append((fine.table, coarse.table, as_fine[fine.declared]))
         for fine, coarse, metres in unexplained:
@@ -169,8 +170,12 @@ def detect_offsets(tables: list, report: ImportReport) -> None:
                 fine.report.warn(
                     None,
                     None,
-                    f"shapes sit about {_round(metres)} m off {coarse.path}, more than borders drawn apart "
-                    "usually differ, and no datum explains it: check the coordinate system (a Gauss-Krüger zone?)",
+                    t(
+                        "shapes sit about {metres} m off {other}, more than borders drawn apart usually differ, "
+                        "and no datum explains it: check the coordinate system (a Gauss-Krüger zone?)",
+                        metres=_round(metres),
+                        other=coarse.path,
+                    ),
                 )
     if layers:
         outline = shapely.union_all(shapes[id(min(layers, key=lambda t: LEVELS[t.kind]))])
@@ -189,13 +194,20 @@ def _round(metres: float) -> int:
     return int(round(metres, -1)) if metres >= 100 else int(round(metres))
 
 
-def _flag(table, what: str, shift: float, found: str, other: str) -> None:
-    declared = table.report.datum
+def _flag(table, shift: float, found: str, other: str) -> None:
     table.report.error(
         None,
         None,
-        f"{what} sit about {_round(shift)} m off the other layers ({other}): probably {LABELS[found]}, "
-        f"not {declared}; declare it with --crs {table.path}={found}",
+        t(
+            "shapes sit about {metres} m off the other layers ({other}): probably {found}, "
+            "not {declared}; declare it with --crs {path}={code}",
+            metres=_round(shift),
+            other=other,
+            found=LABELS[found],
+            declared=table.report.datum,
+            path=table.path,
+            code=found,
+        ),
     )
 
 
@@ -231,7 +243,17 @@ def _check_points(table, outline, outline_path: str) -> None:
         table.report.error(
             None,
             None,
-            f"points sit about {_round(shift)} m off the other layers ({outline_path}: {outside[declared]} "
-            f"of {n} fall outside it, {outside[best]} as {LABELS[best]}): probably {LABELS[best]}, not "
-            f"{table.report.datum}; declare it with --crs {table.path}={best}",
+            t(
+                "points sit about {metres} m off the other layers ({other}: {outside} of {n} fall outside it, "
+                "{outside_found} as {found}): probably {found}, not {declared}; declare it with --crs {path}={code}",
+                metres=_round(shift),
+                other=outline_path,
+                outside=outside[declared],
+                n=n,
+                outside_found=outside[best],
+                found=LABELS[best],
+                declared=table.report.datum,
+                path=table.path,
+                code=best,
+            ),
         )

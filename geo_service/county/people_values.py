@@ -1,9 +1,9 @@
 """The values of a county's people files (rosters, cameras) as the files write them: cells, unit
-codes, phone numbers; and the stable officer code of a roster row without one. (Days are read by
-``geo_service.times.read_written_day``.)
+codes, phone numbers, days; and the stable officer code of a roster row without one.
 
-``unit_code`` and ``phone_number`` return None for an empty cell and raise ValueError saying why a
-value is unreadable.
+``unit_code`` and ``phone_number`` return None for an empty cell and raise ValueError with a
+message (``geo_service.i18n.t``) saying why a value is unreadable. (Days are read by
+``geo_service.times.read_written_day``.)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import unicodedata
 import pandas as pd
 
 from geo_service.county import unit_codes
+from geo_service.i18n import t
 
 _WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")
 
@@ -59,7 +60,9 @@ def phone_number(value: object) -> str | None:
         number = "0" + number  # a landline written internationally drops its trunk 0
     if re.fullmatch(r"1[3-9]\d{9}", number) or re.fullmatch(r"0[1-9]\d{8,10}", number):
         return number
-    raise ValueError(f"{raw!r} is neither an 11-digit mobile number starting with 1 nor a landline with its area code")
+    raise ValueError(
+        t("{value!r} is neither an 11-digit mobile number starting with 1 nor a landline with its area code", value=raw)
+    )
 
 
 def generated_code(name: str, phone: str | None) -> str:

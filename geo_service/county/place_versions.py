@@ -24,6 +24,7 @@ from geo_service.county.places import PreparedPlaces
 from geo_service.county.report import FileReport
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import ensure_county_partitions
+from geo_service.i18n import Message, t
 from geo_service.settings import Settings
 from geo_service.vocabulary import STORAGE_SRID
 
@@ -41,10 +42,12 @@ _UNIT_CHECKS = {
          WHERE a.version_id = :version AND a.level IN ('town', 'village')
     """,
 }
-_UNIT_MESSAGES = {
-    "outside_town": "{area:.0f} m² of {code} lie outside its town {other}",
-    "overlapping_villages": "{code} overlaps {other} by {area:.0f} m²",
-}
+
+
+def _unit_message(check: str, code: str, other: str, area: float) -> Message:
+    if check == "outside_town":
+        return t("{area:.0f} m² of {code} lie outside its town {other}", area=area, code=code, other=other)
+    return t("{code} overlaps {other} by {area:.0f} m²", code=code, other=other, area=area)
 
 
 @dataclass
@@ -85,8 +88,12 @@ def write_places(
     towns_report.warn(
         None,
         None,
-        f"the boundaries differ from version {current.name} in force: they are stored as draft {draft}; "
-        "check and publish it (geo-service boundaries check / publish)",
+        t(
+            "the boundaries differ from version {version} in force: they are stored as draft {draft}; "
+            "check and publish it (geo-service boundaries check / publish)",
+            version=current.name,
+            draft=draft,
+        ),
     )
     return PlacesResult(draft, "draft", counts)
 
@@ -160,9 +167,9 @@ def _check(connection: Connection, draft: int, places: PreparedPlaces, settings:
     for check, sql in _UNIT_CHECKS.items():
         for code, other, area in connection.execute(text(sql), {"version": draft, "srid": srid}):
             if area is not None and area > tolerance:
-                _report(places, code, _UNIT_MESSAGES[check].format(code=code, other=other, area=area), "error")
+                _report(places, code, _unit_message(check, code, other, float(area)), "error")
                 if check == "overlapping_villages":
-                    _report(places, other, _UNIT_MESSAGES[check].format(code=other, other=code, area=area), "error")
+                    _report(places, other, _unit_message(check, other, code, float(area)), "error")
     if places.grids.empty:
         return
     report = check_version(
@@ -171,11 +178,11 @@ def _check(connection: Connection, draft: int, places: PreparedPlaces, settings:
     for problem in report.problems.itertuples():
         _report(places, problem.grid_code or problem.unit_code, problem.message, problem.severity)
         if problem.other_code:  # an overlap is as much the other grid's problem
-            message = f"overlapped by {problem.grid_code} by {problem.area_m2:.1f} m²"
+            message = t("overlapped by {other} by {area:.1f} m²", other=problem.grid_code, area=float(problem.area_m2))
             _report(places, problem.other_code, message, problem.severity)
 
 
-def _report(places: PreparedPlaces, code: str | None, message: str, severity: str) -> None:
+def _report(places: PreparedPlaces, code: str | None, message: Message, severity: str) -> None:
     origin = places.origins.get(code or "")
     if origin is None:
         return

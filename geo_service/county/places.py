@@ -19,6 +19,7 @@ import shapely
 
 from geo_service.county.report import FileReport
 from geo_service.county.unit_codes import clean_codes
+from geo_service.i18n import Message, t
 from geo_service.vocabulary import STORAGE_CRS
 
 # Statistical division codes: streets 001-099, towns 100-199, townships 200-299 (the town's 3
@@ -67,12 +68,12 @@ def _frame(tables: list, kind: str) -> tuple[pd.DataFrame, list]:
     return pd.concat(frames, ignore_index=True), chosen
 
 
-def _error(tables: list, row: pd.Series, field_name: str, reason: str) -> None:
+def _error(tables: list, row: pd.Series, field_name: str, reason: Message) -> None:
     table = tables[int(row["_table"])]
     table.report.error(int(row["_row"]), table.columns.get(field_name, field_name), reason)
 
 
-def _valid_shapes(frame: pd.DataFrame, tables: list, what: str) -> pd.Series:
+def _valid_shapes(frame: pd.DataFrame, tables: list, what: Message) -> pd.Series:
     """True for rows whose shape is a valid polygon; the others get their error. A row without a
     shape was refused by the reader (no geometry, not a polygon, off the globe) and already says so."""
     ok = pd.Series(True, index=frame.index)
@@ -81,22 +82,27 @@ def _valid_shapes(frame: pd.DataFrame, tables: list, what: str) -> pd.Series:
         geometry = row.get("geometry")
         if geometry is None or geometry.is_empty:
             if int(row["_row"]) not in refused[int(row["_table"])]:
-                _error(tables, row, "geometry", f"the {what} has no shape")
+                _error(tables, row, "geometry", t("the {what} has no shape", what=what))
             ok[index] = False
         elif not geometry.is_valid:
             reason = shapely.is_valid_reason(geometry)
-            _error(tables, row, "geometry", f"the {what}'s polygon is broken ({reason}): repair it in the GIS")
+            _error(
+                tables,
+                row,
+                "geometry",
+                t("the {what}'s polygon is broken ({reason}): repair it in the GIS", what=what, reason=reason),
+            )
             ok[index] = False
     return ok
 
 
-def _codes(frame: pd.DataFrame, tables: list, column: str, level: str, label: str) -> pd.Series:
+def _codes(frame: pd.DataFrame, tables: list, column: str, level: str, label: Message) -> pd.Series:
     """The column's codes made exact; a refused code is its row's error."""
     if column not in frame:
         return pd.Series(None, index=frame.index, dtype=object)
     codes, reasons = clean_codes(frame[column], level)
     for index in reasons[reasons.notna()].index:
-        _error(tables, frame.loc[index], column, f"{label}: {reasons[index]}")
+        _error(tables, frame.loc[index], column, t("{where}: {problem}", where=label, problem=reasons[index]))
     return codes
 
 
@@ -107,7 +113,7 @@ def _numbers(frame: pd.DataFrame, tables: list, column: str) -> pd.Series:
     text = frame[column].fillna("").astype(str).str.strip().str.replace(",", "", regex=False)
     values = pd.to_numeric(text.replace("", "0"), errors="coerce")
     for index in values[values.isna() | (values < 0)].index:
-        _error(tables, frame.loc[index], column, f"{frame.loc[index, column]!r} is not a whole number")
+        _error(tables, frame.loc[index], column, t("{value!r} is not a whole number", value=frame.loc[index, column]))
     return values.fillna(0).clip(lower=0).round().astype("int64")
 
 
@@ -123,11 +129,16 @@ def _multi(geometries: pd.Series) -> np.ndarray:
     return np.asarray([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geometries])
 
 
-def _duplicates(frame: pd.DataFrame, tables: list, label: str) -> pd.Series:
+def _duplicates(frame: pd.DataFrame, tables: list, label: Message) -> pd.Series:
     """False for the second and later rows of a code already seen."""
     repeated = frame["code"].notna() & frame["code"].duplicated()
     for index in repeated[repeated].index:
-        _error(tables, frame.loc[index], "code", f"{label} {frame.loc[index, 'code']} appears twice")
+        _error(
+            tables,
+            frame.loc[index],
+            "code",
+            t("{what} {code} appears twice", what=label, code=frame.loc[index, "code"]),
+        )
     return ~repeated
 
 
@@ -165,9 +176,9 @@ def prepare_places(
             )
 
     # Towns: 9 or 12 digits, all in one county.
-    towns_in["code"] = _codes(towns_in, town_tables, "code", "town", "town code")
-    ok = towns_in["code"].notna() & _valid_shapes(towns_in, town_tables, "town")
-    ok &= _duplicates(towns_in, town_tables, "town")
+    towns_in["code"] = _codes(towns_in, town_tables, "code", "town", t("town code"))
+    ok = towns_in["code"].notna() & _valid_shapes(towns_in, town_tables, t("town"))
+    ok &= _duplicates(towns_in, town_tables, t("town"))
     counties = towns_in.loc[ok, "code"].str[:6].value_counts()
     county6 = counties.index[0] if len(counties) else None
     for index in towns_in[ok & (towns_in["code"].str[:6] != county6)].index:
@@ -175,7 +186,11 @@ def prepare_places(
             town_tables,
             towns_in.loc[index],
             "code",
-            f"town {towns_in.loc[index, 'code']} is not in county {county6}: one import loads one county",
+            t(
+                "town {code} is not in county {county}: one import loads one county",
+                code=towns_in.loc[index, "code"],
+                county=county6,
+            ),
         )
         ok[index] = False
     towns = towns_in[ok].copy()
@@ -196,7 +211,7 @@ def prepare_places(
     county_in, county_tables = _frame(tables, "county")
     outline, name = None, None
     if not county_in.empty:
-        valid = _valid_shapes(county_in, county_tables, "county outline")
+        valid = _valid_shapes(county_in, county_tables, t("county outline"))
         if valid.any():
             first = county_in[valid].iloc[0]
             outline, name = first["geometry"], first.get("name")
@@ -209,20 +224,24 @@ def prepare_places(
     # Villages: 12 digits under a town of the file.
     villages_in, village_tables = _frame(tables, "villages")
     if not villages_in.empty:
-        villages_in["code"] = _codes(villages_in, village_tables, "code", "village", "village code")
-        ok = villages_in["code"].notna() & _valid_shapes(villages_in, village_tables, "village")
-        ok &= _duplicates(villages_in, village_tables, "village or community")
+        villages_in["code"] = _codes(villages_in, village_tables, "code", "village", t("village code"))
+        ok = villages_in["code"].notna() & _valid_shapes(villages_in, village_tables, t("village"))
+        ok &= _duplicates(villages_in, village_tables, t("village or community"))
         parent = villages_in["code"].str[:9] + "000"
         if "town_code" in villages_in:
-            stated = _codes(villages_in, village_tables, "town_code", "town", "its town's code")
+            stated = _codes(villages_in, village_tables, "town_code", "town", t("its town's code"))
             differs = ok & stated.notna() & (stated != parent)
             for index in differs[differs].index:
                 _error(
                     village_tables,
                     villages_in.loc[index],
                     "town_code",
-                    f"village {villages_in.loc[index, 'code']} is coded under town {parent[index]}, "
-                    f"not {stated[index]}",
+                    t(
+                        "village {code} is coded under town {town}, not {stated}",
+                        code=villages_in.loc[index, "code"],
+                        town=parent[index],
+                        stated=stated[index],
+                    ),
                 )
             ok &= ~differs
         orphan = ok & ~parent.isin(set(towns["code"]))
@@ -231,7 +250,11 @@ def prepare_places(
                 village_tables,
                 villages_in.loc[index],
                 "code",
-                f"village {villages_in.loc[index, 'code']}: its town {parent[index]} is in no towns file",
+                t(
+                    "village {code}: its town {town} is in no towns file",
+                    code=villages_in.loc[index, "code"],
+                    town=parent[index],
+                ),
             )
         ok &= ~orphan
         villages = villages_in[ok].copy()
@@ -277,9 +300,9 @@ def _prepare_grids(
     columns = ["code", "name", "level", "kind", "village_code", "parent_code", "population", "households"]
     if grids_in.empty:
         return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=STORAGE_CRS)
-    grids_in["code"] = _codes(grids_in, grid_tables, "code", "grid", "grid code")
-    ok = grids_in["code"].notna() & _valid_shapes(grids_in, grid_tables, "grid")
-    ok &= _duplicates(grids_in, grid_tables, "grid")
+    grids_in["code"] = _codes(grids_in, grid_tables, "code", "grid", t("grid code"))
+    ok = grids_in["code"].notna() & _valid_shapes(grids_in, grid_tables, t("grid"))
+    ok &= _duplicates(grids_in, grid_tables, t("grid"))
     grids_in["village_code"] = grids_in["code"].str[:12]
     orphan = ok & ~grids_in["village_code"].isin(villages)
     for index in orphan[orphan].index:
@@ -287,8 +310,11 @@ def _prepare_grids(
             grid_tables,
             grids_in.loc[index],
             "code",
-            f"grid {grids_in.loc[index, 'code']}: its village or community "
-            f"{grids_in.loc[index, 'village_code']} is in no villages file",
+            t(
+                "grid {code}: its village or community {village} is in no villages file",
+                code=grids_in.loc[index, "code"],
+                village=grids_in.loc[index, "village_code"],
+            ),
         )
     ok &= ~orphan
     grids_in["level"] = grids_in["code"].str.len().map({15: 1, 18: 2, 21: 3})
@@ -300,7 +326,11 @@ def _prepare_grids(
             grid_tables,
             grids_in.loc[index],
             "code",
-            f"sub-grid {grids_in.loc[index, 'code']}: its grid {grids_in.loc[index, 'parent_code']} is in no grids file",
+            t(
+                "sub-grid {code}: its grid {parent} is in no grids file",
+                code=grids_in.loc[index, "code"],
+                parent=grids_in.loc[index, "parent_code"],
+            ),
         )
     ok &= ~lost
     grids = grids_in[ok].copy()

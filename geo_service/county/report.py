@@ -3,14 +3,19 @@ file, row, column and reason, so that a county office fixes its files in one rou
 
 Rows are numbered as a person counts them in the file: the N-th data row, 1-based, the header
 not counted (a GeoPackage's or GeoJSON's N-th feature). Columns are named as the file names them.
+
+Every reason is a message of the catalogue (``geo_service.i18n.t``), kept as template and values so
+that the report is read in the reader's language (``ImportReport.to_dict``) and still pickles.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, t
 
 Severity = Literal["error", "warning"]
 
@@ -22,8 +27,16 @@ class Problem:
 
     row: int | None
     column: str | None
-    reason: str
+    reason: Message
     severity: Severity = "error"
+
+    def to_dict(self, language: Language) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "reason": render(self.reason, language),
+            "severity": self.severity,
+        }
 
 
 @dataclass
@@ -38,10 +51,10 @@ class FileReport:
     loaded: int = 0
     problems: list[Problem] = field(default_factory=list)
 
-    def error(self, row: int | None, column: str | None, reason: str) -> None:
+    def error(self, row: int | None, column: str | None, reason: Message) -> None:
         self.problems.append(Problem(row, column, reason, "error"))
 
-    def warn(self, row: int | None, column: str | None, reason: str) -> None:
+    def warn(self, row: int | None, column: str | None, reason: Message) -> None:
         self.problems.append(Problem(row, column, reason, "warning"))
 
     @property
@@ -55,6 +68,17 @@ class FileReport:
     def fatal(self) -> bool:
         """An error of the whole file (no row): nothing of it can load, even row by row."""
         return any(p.row is None for p in self.errors)
+
+    def to_dict(self, language: Language) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "datum": self.datum,
+            "datum_from": self.datum_from,
+            "rows": self.rows,
+            "loaded": self.loaded,
+            "problems": [p.to_dict(language) for p in self.problems],
+        }
 
 
 @dataclass
@@ -85,7 +109,8 @@ class ImportReport:
     def warning_count(self) -> int:
         return sum(len(f.problems) - len(f.errors) for f in self.files)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, language: Language = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        """The report as JSON gives it, each reason in ``language`` (Chinese unless asked)."""
         return {
             "dry_run": self.dry_run,
             "stored": self.stored,
@@ -93,9 +118,23 @@ class ImportReport:
             "errors": self.error_count,
             "warnings": self.warning_count,
             "summary": self.summary,
-            "files": [asdict(f) for f in self.files],
+            "files": [f.to_dict(language) for f in self.files],
             "gaps": self.gaps,
         }
 
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    def write(self, path: Path, language: Language = DEFAULT_LANGUAGE) -> None:
+        """The whole report as a JSON file, for the county office that fixes its files (Chinese)."""
+        body = json.dumps(self.to_dict(language), ensure_ascii=False, indent=2, default=str)
+        path.write_text(body, encoding="utf-8")
+
+
+def reason_of(exc: BaseException) -> Message:
+    """The message a reader's ValueError or FileError was raised with: ``str(exc)`` would be its
+    English text alone, no longer a message to translate."""
+    return exc.args[0]
+
+
+def brief(names: list[str], limit: int = 12) -> str | Message:
+    """The first ``limit`` of ``names`` for a reason, and how many there are in all when more."""
+    shown = ", ".join(names[:limit])
+    return t("{names} ... ({count} in all)", names=shown, count=len(names)) if len(names) > limit else shown

@@ -30,14 +30,16 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
 from geo_service.county.people_values import cell, generated_code, phone_number, unit_code
+from geo_service.county.report import brief, reason_of
 from geo_service.db.copy import copy_frame
+from geo_service.i18n import Message, t
 from geo_service.times import read_written_day
 
 LEVEL_NAMES = {
-    "county": "the county",
-    "town": "a town or street",
-    "village": "a village or community",
-    "grid": "a grid",
+    "county": t("the county"),
+    "town": t("a town or street"),
+    "village": t("a village or community"),
+    "grid": t("a grid"),
 }
 SHOWN_TITLES = 12
 
@@ -48,11 +50,6 @@ _GENDERS = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "
 
 def _title_key(title: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", title))
-
-
-def _brief(names: list[str]) -> str:
-    shown = ", ".join(names[:SHOWN_TITLES])
-    return shown + (f" ... ({len(names)} in all)" if len(names) > SHOWN_TITLES else "")
 
 
 @dataclass
@@ -100,7 +97,7 @@ def prepare_roster(connection: Connection, table, *, units: dict[str, str], zone
     already = {(p.row, p.column) for p in report.errors}
     unreadable = report.bad_rows()  # rows the reader already refused
 
-    def error(row: int, name: str, reason: str) -> None:
+    def error(row: int, name: str, reason: Message) -> None:
         report.error(row, column(name, name), reason)
 
     officers: dict[str, dict] = {}
@@ -112,45 +109,64 @@ def prepare_roster(connection: Connection, table, *, units: dict[str, str], zone
         errors_before = len(report.errors)
         name = cell(record.get("name"))
         if name is None and (row, column("name", "name")) not in already:
-            error(row, "name", "the name is missing")
+            error(row, "name", t("the name is missing"))
         title = cell(record.get("title"))
         role = by_key.get(_title_key(title)) if title else None
         if title is None:
             if (row, column("title", "title")) not in already:
-                error(row, "title", "the job title is missing")
+                error(row, "title", t("the job title is missing"))
         elif role is None:
             error(
                 row,
                 "title",
-                f"the job title {title!r} is not in the job titles table (job_titles); known titles: "
-                f"{_brief(list(titles))}. An administrator can add it there.",
+                t(
+                    "the job title {title!r} is not in the job titles table (job_titles); known titles: "
+                    "{known}. An administrator can add it there.",
+                    title=title,
+                    known=brief(list(titles), SHOWN_TITLES),
+                ),
             )
         phone = _checked(phone_number, record.get("phone"), error, row, "phone")
         code = _checked(unit_code, record.get("unit_code"), error, row, "unit_code")
         if code is None and cell(record.get("unit_code")) is None:
             if (row, column("unit_code", "unit_code")) not in already:
-                error(row, "unit_code", "the unit code is missing")
+                error(row, "unit_code", t("the unit code is missing"))
         elif code is not None and code not in units:
-            error(row, "unit_code", f"unit code {code} is not a unit of this county's files (towns, villages, grids)")
+            error(
+                row,
+                "unit_code",
+                t("unit code {code} is not a unit of this county's files (towns, villages, grids)", code=code),
+            )
         elif code is not None and role is not None and units[code] != roles[role].unit_level:
             wanted, role_name = roles[role].unit_level, roles[role].name_zh
             error(
                 row,
                 "unit_code",
-                f"{title if title == role_name else f'{title} ({role_name})'} is held at {LEVEL_NAMES.get(wanted, wanted)}, "
-                f"but {code} is {LEVEL_NAMES.get(units[code], units[code])}",
+                t(
+                    "{post} is held at {wanted}, but {code} is {level}",
+                    post=title if title == role_name else f"{title} ({role_name})",
+                    wanted=LEVEL_NAMES.get(wanted, wanted),
+                    code=code,
+                    level=LEVEL_NAMES.get(units[code], units[code]),
+                ),
             )
         start = _checked(lambda v: read_written_day(v, zone), record.get("start_date"), error, row, "start_date")
         end = _checked(lambda v: read_written_day(v, zone), record.get("end_date"), error, row, "end_date")
         if start and end and end < start:
-            error(row, "end_date", f"the end date {end} is before the start date {start}")
+            error(
+                row,
+                "end_date",
+                t("the end date {end} is before the start date {start}", end=end.isoformat(), start=start.isoformat()),
+            )
         gender = cell(record.get("gender"))
         if gender is not None and gender.lower() not in _GENDERS:
-            report.warn(row, column("gender", "gender"), f"gender {gender!r} is not 男 or 女; left empty")
+            report.warn(
+                row, column("gender", "gender"), t("gender {gender!r} is not 男 or 女; left empty", gender=gender)
+            )
         gender = _GENDERS.get(gender.lower()) if gender else None
         officer_code = cell(record.get("officer_code"))
         if officer_code is not None and len(officer_code) > 20:
-            error(row, "officer_code", f"the officer code {officer_code!r} is longer than 20 characters")
+            error(row, "officer_code", t("the officer code {code!r} is longer than 20 characters", code=officer_code))
         if name is not None and officer_code is None:
             officer_code = generated_code(name, phone)
         known = officers.get(officer_code) if officer_code else None
@@ -160,8 +176,15 @@ def prepare_roster(connection: Connection, table, *, units: dict[str, str], zone
             error(
                 row,
                 "officer_code",
-                f"officer code {officer_code} is {known['name']} ({known['phone'] or 'no phone'}) on row "
-                f"{known['_row']} but {name} ({phone or 'no phone'}) here",
+                t(
+                    "officer code {code} is {name} ({phone}) on row {row} but {other} ({other_phone}) here",
+                    code=officer_code,
+                    name=known["name"],
+                    phone=known["phone"] or t("no phone"),
+                    row=known["_row"],
+                    other=name,
+                    other_phone=phone or t("no phone"),
+                ),
             )
         if len(report.errors) > errors_before or row in unreadable:
             if code is not None:
@@ -171,7 +194,11 @@ def prepare_roster(connection: Connection, table, *, units: dict[str, str], zone
             officers[officer_code] = {"code": officer_code, "name": name, "phone": phone, "gender": gender, "_row": row}
         key = (officer_code, role, code)
         if key in seen:
-            report.warn(row, column("unit_code", "unit_code"), f"repeats row {seen[key]} ({name}, {title}, {code})")
+            report.warn(
+                row,
+                column("unit_code", "unit_code"),
+                t("repeats row {row} ({name}, {title}, {code})", row=seen[key], name=name, title=title, code=code),
+            )
             continue
         seen[key] = row
         assignments.append(
@@ -198,7 +225,7 @@ def _checked(read, value: object, error, row: int, name: str):
     try:
         return read(value)
     except ValueError as exc:
-        error(row, name, str(exc))
+        error(row, name, reason_of(exc))
         return None
 
 

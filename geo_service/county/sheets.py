@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from geo_service.county import cells, formats
-from geo_service.county.report import ImportReport
+from geo_service.county.report import ImportReport, reason_of
+from geo_service.i18n import t
 
 
 def read_csv(path: Path, shown: str, keys: tuple[str, ...], max_rows: int) -> formats.RawTable:
-    text = formats.decode_text(path.read_bytes(), "CSV")
+    text = formats.decode_text(path.read_bytes(), t("CSV"))
     first = text.split("\n", 1)[0]
     sep = "\t" if first.count("\t") > first.count(",") else ","
     formats.check_rows(text.count("\n") - 1, max_rows)
@@ -35,7 +36,7 @@ def read_csv(path: Path, shown: str, keys: tuple[str, ...], max_rows: int) -> fo
             engine="c",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise formats.FileError(f"cannot be read as CSV ({str(exc).strip()})") from None
+        raise formats.FileError(t("cannot be read as CSV ({exc})", exc=str(exc).strip())) from None
     return _text_table(frame, shown, keys, [])
 
 
@@ -64,7 +65,7 @@ def read_excel(
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine's errors: not a workbook, encrypted, damaged
-        raise formats.FileError(f"cannot be read as an Excel workbook ({exc})") from None
+        raise formats.FileError(t("cannot be read as an Excel workbook ({exc})", exc=str(exc))) from None
     sheets = []
     with book:
         for meta in book.sheets_metadata:
@@ -72,18 +73,18 @@ def read_excel(
             if not any(v not in ("", None) for row in rows for v in row):
                 continue
             if meta.visible != SheetVisibleEnum.Visible:
-                report.file(f"{shown}!{meta.name}").warn(None, None, "a hidden sheet; not read")
+                report.file(f"{shown}!{meta.name}").warn(None, None, t("a hidden sheet; not read"))
                 continue
             sheets.append((meta.name, rows))
     if not sheets:
-        raise formats.FileError("the workbook has no sheet with data")
+        raise formats.FileError(t("the workbook has no sheet with data"))
     for name, rows in sheets:
         sheet_shown = shown if len(sheets) == 1 else f"{shown}!{name}"
         sheet_keys = (sheet_shown, *(f"{k}!{name}" for k in keys), *keys)
         try:
             formats.check_rows(len(rows) - 1, max_rows)
         except formats.FileError as exc:
-            report.file(sheet_shown).error(None, None, str(exc))
+            report.file(sheet_shown).error(None, None, reason_of(exc))
             continue
         yield _sheet_table(rows, sheet_shown, sheet_keys)
 

@@ -18,8 +18,10 @@ import pandas as pd
 import shapely
 
 from geo_service.county import cells, datums, fields, formats
+from geo_service.county.fields import KIND_NAMES
 from geo_service.county.offsets import detect_offsets
 from geo_service.county.report import FileReport, ImportReport
+from geo_service.i18n import Message, t
 
 __all__ = ["SourceTable", "detect_offsets", "read_sources", "recognise"]
 
@@ -79,7 +81,7 @@ def read_sources(
         if key is not None:
             used.add(key)
         if raw.frame.empty:
-            file_report.warn(None, None, "has no rows; nothing to read")
+            file_report.warn(None, None, t("has no rows; nothing to read"))
             continue
         found = recognise(raw, file_report)
         if found is None:
@@ -93,7 +95,11 @@ def read_sources(
             tables.append(SourceTable(raw.path, kind, frame, columns, file_report))
     for given, key in sorted((k, _key(k)) for k in crs_by_file):
         if key not in used:
-            report.file(given).error(None, None, f"--crs {given}={crs_by_file[given]}: no file of that name was read")
+            report.file(given).error(
+                None,
+                None,
+                t("--crs {name}={datum}: no file of that name was read", name=given, datum=crs_by_file[given]),
+            )
     return tables
 
 
@@ -197,7 +203,7 @@ def recognise(raw: formats.RawTable, report: FileReport) -> tuple[str, pd.DataFr
     names = [c for c in raw.frame.columns if c != "_row"]
     geometry = _geometry_class(raw)
     if geometry in ("lines", "other"):
-        report.error(None, None, "holds lines; the import reads areas (polygons) and points")
+        report.error(None, None, t("holds lines; the import reads areas (polygons) and points"))
         return None
     matches = _field_matches(names, raw.shapefile)
     assigned = {kind: _assign(matches.get(kind, {}), raw.frame) for kind in fields.KINDS}
@@ -220,7 +226,16 @@ def recognise(raw: formats.RawTable, report: FileReport) -> tuple[str, pd.DataFr
         missing += [f for f in ("lon", "lat") if f not in columns]
     if missing:
         need = ", ".join(f"{f} ({_label(f, kind)})" for f in missing)
-        report.error(None, None, f"looks like {kind}, but has no column for {need}; it has {', '.join(names)}")
+        report.error(
+            None,
+            None,
+            t(
+                "looks like {kind}, but has no column for {need}; it has {columns}",
+                kind=KIND_NAMES[kind],
+                need=need,
+                columns=", ".join(names),
+            ),
+        )
         return None
     frame = pd.DataFrame({field: raw.frame[column] for field, column in columns.items()}, index=raw.frame.index)
     frame["_row"] = raw.frame["_row"]
@@ -262,20 +277,24 @@ def _has_key_field(kind: str, assigned: dict[str, str]) -> bool:
     return not needed or any(f in assigned for f in needed)
 
 
-_NEEDS = {"roster": "a roster needs"}
-
-
-def _unknown(names: list[str], geometry: str, candidates: tuple[str, ...]) -> str:
-    shapes = {"polygons": "areas", "points": "points", "none": "no shapes"}[geometry]
-    needs = []
-    for kind in candidates:
-        labels = [_label(f, kind) for f in fields.REQUIRED[kind] if f != "geometry"]
-        needs.append(
-            f"{_NEEDS.get(kind, f'{kind} need')} {', '.join(labels)}" if labels else "a county outline is one area"
-        )
-    return (
-        f"cannot tell what this file holds: it has {shapes} and the columns {', '.join(names) or '(none)'}, "
-        f"none of which say it; {'; '.join(needs)} (column names: README, 'Bringing your own county')"
+def _unknown(names: list[str], geometry: str, candidates: tuple[str, ...]) -> Message:
+    shapes = {"polygons": t("areas"), "points": t("points"), "none": t("no shapes")}[geometry]
+    needs: Message | None = None
+    for kind in reversed(candidates):
+        labels = ", ".join(_label(f, kind) for f in fields.REQUIRED[kind] if f != "geometry")
+        if not labels:
+            need = t("a county outline is one area")
+        elif kind == "roster":
+            need = t("a roster needs {columns}", columns=labels)
+        else:
+            need = t("{kind} need {columns}", kind=KIND_NAMES[kind], columns=labels)
+        needs = need if needs is None else t("{first}; {rest}", first=need, rest=needs)
+    return t(
+        "cannot tell what this file holds: it has {shapes} and the columns {columns}, "
+        "none of which say it; {needs} (column names: README, 'Bringing your own county')",
+        shapes=shapes,
+        columns=", ".join(names) or t("(none)"),
+        needs=needs,
     )
 
 
@@ -294,6 +313,9 @@ def _flag_digits(raw: formats.RawTable, frame: pd.DataFrame, columns: dict[str, 
             report.error(
                 int(row),
                 column,
-                f"{value!r} is in scientific notation: the digits were lost to Excel; "
-                "store the column as text and export it again",
+                t(
+                    "{value!r} is in scientific notation: the digits were lost to Excel; "
+                    "store the column as text and export it again",
+                    value=value,
+                ),
             )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo_service.auth.audit import record
 from geo_service.errors import Conflict, InvalidInput, NotFound
-from geo_service.i18n import t
+from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, t
 from geo_service.rules.files import Reading, Sheet, header_problems, read_path, read_uploads, write_csv, write_xlsx
 from geo_service.rules.tables import (
     MAX_ROWS,
@@ -31,6 +31,7 @@ from geo_service.rules.tables import (
     Value,
     as_text,
     county_words,
+    in_language,
     key_of,
     key_text,
     parse_row,
@@ -41,8 +42,8 @@ FORMATS = ("csv", "xlsx")
 MAX_PROBLEMS = 1000  # problems listed in an answer; the message counts them all
 AUDIT_KEYS = 100  # keys listed per kind of change in an audit entry; more are counted
 # What a row of a table with codes is called in a message.
-SINGULAR = {"categories": "category", "sources": "source", "roles": "role", "camera_kinds": "camera kind"}
-SINGULAR |= {"departments": "department", "matters": "matter"}
+SINGULAR = {"categories": t("category"), "sources": t("source"), "roles": t("role"), "camera_kinds": t("camera kind")}
+SINGULAR |= {"departments": t("department"), "matters": t("matter")}
 # Rule tables that name codes of another without a foreign key: (table, field, value column).
 SOFT_REFERENCES = {"categories": ("value_aliases", "category"), "sources": ("value_aliases", "source")}
 _FOREIGN_KEYS = text("""
@@ -80,15 +81,24 @@ class TableChange:
             "unchanged": self.unchanged,
         }
 
-    def line(self) -> str:
+    def line(self) -> Message:
         if not self.any:
-            return f"{self.table}: unchanged ({self.unchanged} rows)"
-        parts = [
-            f"{len(keys)} {word} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
-            for word, keys in (("added", self.added), ("removed", self.removed), ("changed", self.changed))
-            if keys
-        ]
-        return f"{self.table}: {'; '.join(parts)}; {self.unchanged} unchanged"
+            return t("{table}: unchanged ({count} rows)", table=self.table, count=self.unchanged)
+        parts = []
+        if self.added:
+            parts.append(t("{count} added ({keys})", count=len(self.added), keys=_first_keys(self.added)))
+        if self.removed:
+            parts.append(t("{count} removed ({keys})", count=len(self.removed), keys=_first_keys(self.removed)))
+        if self.changed:
+            parts.append(t("{count} changed ({keys})", count=len(self.changed), keys=_first_keys(self.changed)))
+        changes = parts[-1]
+        for part in reversed(parts[:-1]):  # "a; b; c", each part said in the reader's language
+            changes = t("{first}; {rest}", first=part, rest=changes)
+        return t("{table}: {changes}; {count} unchanged", table=self.table, changes=changes, count=self.unchanged)
+
+
+def _first_keys(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
 
 
 @dataclass
@@ -102,30 +112,31 @@ class RulesChange:
 
     @property
     def changed(self) -> bool:
-        return any(t.any for t in self.tables.values())
+        return any(change.any for change in self.tables.values())
 
-    def summary(self) -> str:
+    def summary(self) -> Message:
         if not self.changed:
-            return "nothing changed: the rules already are as given"
-        names = ", ".join(name for name, t in self.tables.items() if t.any)
-        return f"{'would change' if self.dry_run else 'changed'}: {names}" + (
-            " (dry run: nothing was stored)" if self.dry_run else ""
-        )
+            return t("nothing changed: the rules already are as given")
+        names = ", ".join(name for name, change in self.tables.items() if change.any)
+        if self.dry_run:
+            return t("would change: {tables} (dry run: nothing was stored)", tables=names)
+        return t("changed: {tables}", tables=names)
 
-    def lines(self) -> list[str]:
+    def lines(self) -> list[Message]:
         """A line per table and per file skipped, then the summary."""
-        lines = [t.line() for t in self.tables.values()]
-        lines += [f"skipped {s['file']}: {s['reason']}" for s in self.skipped]
+        lines = [change.line() for change in self.tables.values()]
+        lines += [t("skipped {file}: {reason}", file=s["file"], reason=s["reason"]) for s in self.skipped]
         return [*lines, self.summary()]
 
-    def to_dict(self) -> dict:
+    def to_dict(self, language: Language = DEFAULT_LANGUAGE) -> dict:
+        """The change as JSON gives it, the summary and the reasons in ``language``."""
         return {
             "changed": self.changed,
             "dry_run": self.dry_run,
             "stored": self.stored,
-            "summary": self.summary(),
-            "tables": {name: t.to_dict() for name, t in self.tables.items()},
-            "skipped": self.skipped,
+            "summary": render(self.summary(), language),
+            "tables": {name: change.to_dict() for name, change in self.tables.items()},
+            "skipped": in_language(self.skipped, language),
         }
 
 
@@ -208,7 +219,14 @@ def apply_reading(
     for sheet in reading.sheets:
         first = sheets.get(sheet.table.name)
         if first is not None:
-            problems.append(Problem(sheet.file, None, None, f"{sheet.table.name} is given twice (also {first.file})"))
+            problems.append(
+                Problem(
+                    sheet.file,
+                    None,
+                    None,
+                    t("{table} is given twice (also {file})", table=sheet.table.name, file=first.file),
+                )
+            )
             continue
         sheets[sheet.table.name] = sheet
     if not sheets and not problems:
@@ -262,14 +280,10 @@ def apply_reading(
     return result
 
 
-def _message(problems: list[Problem]) -> str:
-    """The first problem (as ``Problem.__str__`` says it), how many more, and that nothing changed."""
+def _message(problems: list[Problem]) -> Message:
+    """The first problem (where, as ``Problem.where`` says it), how many more, and that nothing changed."""
     first, more = problems[0], len(problems) - 1
-    where: str = first.file
-    if first.row is not None:
-        where = t("{file} row {row}", file=first.file, row=first.row)
-    if first.column:
-        where = t("{where}, column {column}", where=where, column=first.column)
+    where = first.where()
     if more == 0:
         return t("{where}: {reason}; nothing was changed", where=where, reason=first.reason)
     if more == 1:
@@ -291,7 +305,11 @@ def _parse(sheets: dict[str, Sheet], current: dict[str, list[dict]]) -> tuple[di
         found = header_problems(sheet)
         problems += found
         if len(sheet.rows) > MAX_ROWS:
-            problems.append(Problem(sheet.file, None, None, f"{len(sheet.rows):,} rows; at most {MAX_ROWS:,}"))
+            problems.append(
+                Problem(
+                    sheet.file, None, None, t("{count:,} rows; at most {most:,}", count=len(sheet.rows), most=MAX_ROWS)
+                )
+            )
         elif not found:
             readable[name] = sheet
     # The codes other tables may name, as they will be: as given when the table is given.
@@ -316,7 +334,12 @@ def _parse(sheets: dict[str, Sheet], current: dict[str, list[dict]]) -> tuple[di
                         sheet.file,
                         row.number,
                         table.key[-1],
-                        f"the same {' and '.join(table.key)} ({key_text(key)}) as row {first_row[key]}",
+                        t(
+                            "the same {columns} ({key}) as row {row}",
+                            columns=" and ".join(table.key),
+                            key=key_text(key),
+                            row=first_row[key],
+                        ),
                     )
                 )
                 continue
@@ -329,8 +352,10 @@ def _parse(sheets: dict[str, Sheet], current: dict[str, list[dict]]) -> tuple[di
                     sheet.file,
                     None,
                     "category",
-                    "no default row: one row must leave category and risk_colour empty "
-                    "(the limit of a case no other row matches)",
+                    t(
+                        "no default row: one row must leave category and risk_colour empty "
+                        "(the limit of a case no other row matches)"
+                    ),
                 )
             )
         parsed[name] = rows
@@ -381,8 +406,20 @@ def _still_used(connection: Connection, sheets: dict[str, Sheet], changes: dict[
                         sheets[name].file,
                         None,
                         "code",
-                        f"{SINGULAR[name]} {code!r} is still used in {what} ({count:,} row{'s' * (count > 1)}): "
-                        "it cannot be removed (keep its row)",
+                        t(
+                            "{what} {code!r} is still used in {referrer} ({count:,} rows): it cannot be removed (keep its row)",
+                            what=SINGULAR[name],
+                            code=code,
+                            referrer=what,
+                            count=count,
+                        )
+                        if count > 1
+                        else t(
+                            "{what} {code!r} is still used in {referrer} (1 row): it cannot be removed (keep its row)",
+                            what=SINGULAR[name],
+                            code=code,
+                            referrer=what,
+                        ),
                     )
                 )
     return problems

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo_service.errors import InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import Message, t
 from geo_service.rules.tables import TABLES, Problem, Row, RuleTable, Value, as_text, table_named
 
 SUFFIXES = (".csv", ".xlsx", ".zip")
@@ -36,7 +36,7 @@ class Sheet:
 @dataclass
 class Reading:
     sheets: list[Sheet] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}
+    skipped: list[dict] = field(default_factory=list)  # {"file", "reason": a message}
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -65,7 +65,7 @@ def read_named(name: str, data: bytes, reading: Reading) -> None:
     """Add the tables of one file (``name`` says its kind and table) to ``reading``."""
     suffix = Path(name.split("!")[-1]).suffix.lower()
     if suffix == ".zip" and "!" in name:
-        reading.skipped.append({"file": name, "reason": "a zip inside a zip is not read"})
+        reading.skipped.append({"file": name, "reason": t("a zip inside a zip is not read")})
     elif suffix == ".zip":
         _read_zip(name, data, reading)
     elif suffix == ".xlsx":
@@ -78,11 +78,11 @@ def read_named(name: str, data: bytes, reading: Reading) -> None:
         else:
             _read_csv(name, table, data, reading)
     else:
-        reading.skipped.append({"file": name, "reason": f"not a {', '.join(SUFFIXES)} file"})
+        reading.skipped.append({"file": name, "reason": t("not a {suffixes} file", suffixes=", ".join(SUFFIXES))})
 
 
-def _not_a_table(name: str) -> str:
-    return f"{name!r} is not a rules table; tables: {', '.join(TABLES)}"
+def _not_a_table(name: str) -> Message:
+    return t("{name!r} is not a rules table; tables: {TABLES}", name=name, TABLES=", ".join(TABLES))
 
 
 def _read_zip(name: str, data: bytes, reading: Reading) -> None:
@@ -90,12 +90,14 @@ def _read_zip(name: str, data: bytes, reading: Reading) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
         if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
-            reading.problems.append(Problem(name, None, None, f"unzips to more than {MAX_UNZIPPED_BYTES:,} bytes"))
+            reading.problems.append(
+                Problem(name, None, None, t("unzips to more than {most:,} bytes", most=MAX_UNZIPPED_BYTES))
+            )
             return
         for member in members:
             read_named(f"{name}!{member.filename}", archive.read(member), reading)
     except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-        reading.problems.append(Problem(name, None, None, f"not a readable zip file ({exc})"))
+        reading.problems.append(Problem(name, None, None, t("not a readable zip file ({exc})", exc=str(exc))))
 
 
 def _read_csv(name: str, table: RuleTable, data: bytes, reading: Reading) -> None:
@@ -106,10 +108,10 @@ def _read_csv(name: str, table: RuleTable, data: bytes, reading: Reading) -> Non
         except UnicodeDecodeError:
             continue
     else:
-        reading.problems.append(Problem(name, None, None, "not text in UTF-8 or GBK: save it as CSV UTF-8"))
+        reading.problems.append(Problem(name, None, None, t("not text in UTF-8 or GBK: save it as CSV UTF-8")))
         return
     if "\x00" in text:
-        reading.problems.append(Problem(name, None, None, "holds the NUL character: it is not a CSV file"))
+        reading.problems.append(Problem(name, None, None, t("holds the NUL character: it is not a CSV file")))
         return
     _add_sheet(name, table, list(csv.reader(io.StringIO(text, newline=""))), reading)
 
@@ -123,7 +125,7 @@ def _read_xlsx(name: str, data: bytes, reading: Reading) -> None:
     except BaseException as exc:  # calamine's errors, and a Rust panic (not an Exception), on a broken file
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        reading.problems.append(Problem(name, None, None, f"not a readable .xlsx workbook ({exc})"))
+        reading.problems.append(Problem(name, None, None, t("not a readable .xlsx workbook ({exc})", exc=str(exc))))
         return
     for title, lines in sheets:
         table = table_named(title)
@@ -136,7 +138,7 @@ def _read_xlsx(name: str, data: bytes, reading: Reading) -> None:
 
 def _add_sheet(name: str, table: RuleTable, lines: list[list], reading: Reading) -> None:
     if not lines or not any(as_text(v) for v in lines[0]):
-        reading.problems.append(Problem(name, None, None, "empty: the first row must name the columns"))
+        reading.problems.append(Problem(name, None, None, t("empty: the first row must name the columns")))
         return
     header = [(as_text(v) or "").lower() for v in lines[0]]
     while header and not header[-1]:  # Excel's trailing blank columns
@@ -148,7 +150,16 @@ def _add_sheet(name: str, table: RuleTable, lines: list[list], reading: Reading)
             continue
         if any(cells[len(header) :]):
             reading.problems.append(
-                Problem(name, number, None, f"has {len(cells)} cells but the header names {len(header)} columns")
+                Problem(
+                    name,
+                    number,
+                    None,
+                    t(
+                        "has {cells} cells but the header names {columns} columns",
+                        cells=len(cells),
+                        columns=len(header),
+                    ),
+                )
             )
             continue
         rows.append(Row(number, dict(zip(header, cells + [None] * (len(header) - len(cells)), strict=False))))
@@ -161,19 +172,24 @@ def header_problems(sheet: Sheet) -> list[Problem]:
     for column in table.columns:
         if column not in sheet.header:
             problems.append(
-                Problem(sheet.file, None, column, f"missing column; {table.name} needs {', '.join(table.columns)}")
+                Problem(
+                    sheet.file,
+                    None,
+                    column,
+                    t("missing column; {table} needs {columns}", table=table.name, columns=", ".join(table.columns)),
+                )
             )
     seen: set[str] = set()
     for column in sheet.header:
         if column in seen:
-            problems.append(Problem(sheet.file, None, column, "the column is named twice"))
+            problems.append(Problem(sheet.file, None, column, t("the column is named twice")))
         elif column not in table.columns and column not in table.extra:
             problems.append(
                 Problem(
                     sheet.file,
                     None,
                     column or "(blank)",
-                    f"unknown column; {table.name} has {', '.join(table.columns)}",
+                    t("unknown column; {table} has {columns}", table=table.name, columns=", ".join(table.columns)),
                 )
             )
         seen.add(column)

@@ -2,7 +2,8 @@
 
 Each table is named as its default file is (``geo_service/rules/time_limits.csv`` holds the
 ``time_limit_rules`` table). Rows arrive as text (a CSV cell, an Excel cell, a JSON value made
-text) and leave here typed as the database stores them, or with a reason per column in plain words.
+text) and leave here typed as the database stores them, or with a reason per column in plain words:
+a message of the catalogue (``geo_service.i18n.t``), read in the reader's language.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from geo_service.i18n import Language, Message, render, t
 from geo_service.rules.cells import (  # noqa: F401 - the readers, and names other modules import from here
     _COLOUR_WORDS,
     _DUTY_WORDS,
@@ -74,6 +77,7 @@ class RuleTable:
         return tuple(self.parsers)
 
 
+LIMIT_HOURS = t("the limit in hours")
 # In the order rows are written: a table before those that refer to it.
 TABLES: dict[str, RuleTable] = {
     t.name: t
@@ -102,8 +106,8 @@ TABLES: dict[str, RuleTable] = {
                 "code": code(10),
                 "name_zh": words(),
                 "name_en": words(),
-                "fov_deg": real(0, 360, "the field of view in degrees"),
-                "range_m": real(0, MAX_CAMERA_RANGE_M, "the range in metres"),
+                "fov_deg": real(0, 360, t("the field of view in degrees")),
+                "range_m": real(0, MAX_CAMERA_RANGE_M, t("the range in metres")),
             },
             "code",
         ),
@@ -129,7 +133,7 @@ TABLES: dict[str, RuleTable] = {
             {
                 "tier": one_of(TIERS),
                 "risk_colour": one_of(RISK_COLOURS, optional=True),
-                "position": whole(1, 999, "the position"),
+                "position": whole(1, 999, t("the position")),
                 "role": code(40),
                 "core": boolean,
             },
@@ -142,7 +146,7 @@ TABLES: dict[str, RuleTable] = {
             {
                 "category": optional_code(40),
                 "risk_colour": one_of(RISK_COLOURS, optional=True),
-                "limit_hours": whole(1, MAX_LIMIT_HOURS, "the limit in hours"),
+                "limit_hours": whole(1, MAX_LIMIT_HOURS, LIMIT_HOURS),
             },
             "category NULLS FIRST, array_position(ARRAY['red','yellow','blue'], risk_colour) NULLS FIRST",
         ),
@@ -157,7 +161,7 @@ TABLES: dict[str, RuleTable] = {
                 "town_code": town_code,
                 "name_zh": words(),
                 "name_en": optional_words(),
-                "limit_hours": whole(1, MAX_LIMIT_HOURS, "the limit in hours"),
+                "limit_hours": whole(1, MAX_LIMIT_HOURS, LIMIT_HOURS),
             },
             "county_code, array_position(ARRAY['county_department','town_office'], kind), code",
             headers=_own(
@@ -255,49 +259,67 @@ class Row:
     cells: dict[str, str | None]
 
 
-def parse_row(table: RuleTable, row: Row) -> tuple[dict[str, Value], list[tuple[str, str]]]:
+def parse_row(table: RuleTable, row: Row) -> tuple[dict[str, Value], list[tuple[str, Message]]]:
     """The row's values typed as stored, and the (column, reason) of every cell that is wrong."""
     values: dict[str, Value] = {}
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, Message]] = []
     for column, parse in table.parsers.items():
         try:
             values[column] = parse(row.cells.get(column))
         except Bad as exc:
-            problems.append((column, str(exc)))
+            problems.append((column, exc.reason))
     return values, problems
 
 
-def references(table: RuleTable, values: dict[str, Value], known: dict[str, set[str]]) -> list[tuple[str, str]]:
+def references(table: RuleTable, values: dict[str, Value], known: dict[str, set[str]]) -> list[tuple[str, Message]]:
     """The (column, reason) of every value naming a role, category, source or kind of value that
     ``known`` (codes per rule table, as they will be) does not hold."""
-    problems = []
+    problems: list[tuple[str, Message]] = []
     if table.name in ("job_titles", "responsibility_rules") and values.get("role") is not None:
         if values["role"] not in known["roles"]:
-            problems.append(("role", f"unknown role {values['role']!r}: it is not in the roles table"))
+            problems.append(("role", _unknown("role", values["role"], "roles")))
     if table.name == "time_limits" and values.get("category") is not None:
         if values["category"] not in known["categories"]:
-            problems.append(("category", f"unknown category {values['category']!r}: it is not in the categories table"))
+            problems.append(("category", _unknown("category", values["category"], "categories")))
     problems += _department_references(table, values, known)
     if table.name == "value_aliases" and values.get("field") is not None:
         allowed = ALIAS_FIELDS.get(values["field"])
         if allowed is None:
             problems.append(
-                ("field", f"{values['field']!r} is not a field with aliases; known: {', '.join(ALIAS_FIELDS)}")
+                (
+                    "field",
+                    t(
+                        "{value!r} is not a field with aliases; known: {known}",
+                        value=values["field"],
+                        known=", ".join(ALIAS_FIELDS),
+                    ),
+                )
             )
         elif values.get("value") is not None:
             choices = sorted(known[allowed]) if isinstance(allowed, str) else allowed
             if values["value"] not in choices:
-                where = f"the {allowed} table" if isinstance(allowed, str) else ", ".join(choices)
-                problems.append(("value", f"{values['value']!r} is not a {values['field']} value (see {where})"))
+                said = {"value": values["value"], "field": values["field"]}
+                problems.append(
+                    (
+                        "value",
+                        t("{value!r} is not a {field} value (see the {table} table)", table=allowed, **said)
+                        if isinstance(allowed, str)
+                        else t("{value!r} is not a {field} value (see {choices})", choices=", ".join(choices), **said),
+                    )
+                )
     return problems
+
+
+def _unknown(column: str, value: Value, table: str) -> Message:
+    return t("unknown {column} {value!r}: it is not in the {table} table", column=column, value=value, table=table)
 
 
 def _department_references(
     table: RuleTable, values: dict[str, Value], known: dict[str, set[str]]
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, Message]]:
     """What the department tables name (departments, matters, categories) must exist, and a town
     office must name its town, in its county; a county department names none."""
-    problems = []
+    problems: list[tuple[str, Message]] = []
     for name, column, referred in (
         ("matters", "category", "categories"),
         ("department_staff", "department", "departments"),
@@ -306,15 +328,15 @@ def _department_references(
     ):
         value = values.get(column)
         if table.name == name and value is not None and value not in known.get(referred, set()):
-            problems.append((column, f"unknown {column} {value!r}: it is not in the {referred} table"))
+            problems.append((column, _unknown(column, value, referred)))
     if table.name == "departments":
         kind, town, county = values.get("kind"), values.get("town_code"), values.get("county_code")
         if kind == "town_office" and town is None:
-            problems.append(("town_code", "empty: a town office names its town's code"))
+            problems.append(("town_code", t("empty: a town office names its town's code")))
         elif kind == "county_department" and town is not None:
-            problems.append(("town_code", "a county department serves the whole county: leave town_code empty"))
+            problems.append(("town_code", t("a county department serves the whole county: leave town_code empty")))
         elif town is not None and county is not None and town[:6] != county[:6]:
-            problems.append(("town_code", f"town {town} is not in county {county}"))
+            problems.append(("town_code", t("town {town} is not in county {county}", town=town, county=county)))
     return problems
 
 
@@ -372,11 +394,30 @@ class Problem:
     file: str
     row: int | None
     column: str | None
-    reason: str
+    reason: Message
 
     def to_dict(self) -> dict:
+        """As an error's ``problems`` list it (the reason still a message: ``in_language`` renders it)."""
         return {"file": self.file, "row": self.row, "column": self.column, "reason": self.reason}
 
+    def where(self) -> str | Message:
+        """``time_limits.csv row 3, column limit_hours``, as much of it as the problem has."""
+        where: str | Message = self.file
+        if self.row is not None:
+            where = t("{file} row {row}", file=self.file, row=self.row)
+        if self.column:
+            where = t("{where}, column {column}", where=where, column=self.column)
+        return where
+
+    def said(self) -> Message:
+        """Where and what: ``time_limits.csv row 3, column limit_hours: '-1' is out of range ...``."""
+        return t("{where}: {problem}", where=self.where(), problem=self.reason)
+
     def __str__(self) -> str:
-        where = self.file + (f" row {self.row}" if self.row is not None else "")
-        return f"{where}{f', column {self.column}' if self.column else ''}: {self.reason}"
+        return str(self.said())
+
+
+def in_language(items: list[dict[str, Any]], language: Language) -> list[dict[str, Any]]:
+    """Problems or skipped files as a client reads them (``{..., "reason"}``), each reason in
+    ``language``."""
+    return [{**item, "reason": render(item["reason"], language)} for item in items]
