@@ -1,4 +1,5 @@
-"""Progress for long work: rich bars on a terminal, silence in a library call."""
+"""Progress for long work: rich bars on a terminal, in Chinese (the county's language), silence in a
+library call. Steps and tasks are named by messages of the catalogue (``geo_service.i18n.t``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from geo_service.i18n import render
 
 
 class Reporter(Protocol):
@@ -33,10 +37,10 @@ class RichReporter:
         self.progress = progress
 
     def step(self, message: str) -> None:
-        self.progress.console.log(message)
+        self.progress.console.log(render(message, "zh"), markup=False)
 
     def task(self, description: str, total: int) -> Callable[[int], None]:
-        task_id = self.progress.add_task(description, total=total)
+        task_id = self.progress.add_task(escape(render(description, "zh")), total=total)
         return lambda n: self.progress.advance(task_id, n)
 
 

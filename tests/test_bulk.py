@@ -149,7 +149,7 @@ def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_pat
     assert done.returncode == 0, done.stderr
     assert "11 rows: 4 assigned, 1 outside every grid" in done.stderr
     assert "row 4: lon 'abc' is not a number" in done.stderr
-    assert "assigning to grids" in done.stderr
+    assert "分配到网格" in done.stderr  # the progress, in Chinese
     assert len(gpd.read_parquet(out)) == len(rows)
     strict = subprocess.run(
         [

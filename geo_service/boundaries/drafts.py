@@ -117,7 +117,7 @@ def import_draft(
             )
         else:
             draft = _new_draft(connection, name, note, base_version.county_code, settings)
-        reporter.step(f"draft {draft.name!r} from version {base_version.name!r}")
+        reporter.step(t("draft {draft!r} from version {base!r}", draft=draft.name, base=base_version.name))
         _copy_admin_units(connection, base_version.id, draft.id)
         villages = _require_villages(connection, draft.id, grids, boundary_file.source)
         replaced = tuple(sorted(villages)) if partial else None
@@ -127,7 +127,7 @@ def import_draft(
         count = connection.execute(
             text("SELECT count(*) FROM grids WHERE version_id = :v"), {"v": draft.id}
         ).scalar_one()
-        reporter.step(f"checking {count} grids ...")
+        reporter.step(t("checking {count} grids ...", count=count))
         report = check_version(connection, draft.id, settings=settings)
         draft = find_version(connection, draft.id)
         audit.record(
@@ -328,7 +328,7 @@ def _write_grids(connection: Connection, draft_id: int, base_id: int, grids, rep
         "import_grids",
         grids,
         ["feature", "code", "name", "level", "kind", "households", "population", "geom"],
-        advance=reporter.task("grids", len(grids)),
+        advance=reporter.task(t("grids"), len(grids)),
     )
     connection.execute(_ESTIMATE, {"base": base_id})
     for level in (1, 2, 3):

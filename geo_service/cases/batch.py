@@ -178,7 +178,7 @@ def _write(
     todo = (rows["status"] == "created").to_numpy()
     rows.loc[todo, "id"] = rows.loc[todo, "external_id"].map(made)
     rows.loc[todo & rows["id"].isna().to_numpy(), "status"] = "existing"
-    reporter.step(f"{int(rows['row'].iloc[-1]) if len(rows) else 0:,} rows done")
+    reporter.step(t("{count:,} rows done", count=int(rows["row"].iloc[-1]) if len(rows) else 0))
     return _kept(rows)
 
 
@@ -274,7 +274,7 @@ def import_file(
         raise InvalidInput(
             t("{name}: each row's outcome is written to a .csv or .parquet file", name=out.name), field="out"
         )
-    (reporter or Silent()).step(f"reading {source} ...")
+    (reporter or Silent()).step(t("reading {source} ...", source=str(source)))
     chunks = _file_chunks(source, crs, crs_column, lon_column, lat_column)
     result = import_chunks(
         engine, chunks, all_or_nothing=all_or_nothing, actor=actor, settings=settings, reporter=reporter, scope=scope

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from geo_service.cases.responsibility import Responsible, responsible, unit_chain
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import NO_COUNTY, generic_key_checks
+from geo_service.i18n import t
 from geo_service.progress import Reporter, Silent
 from geo_service.times import local_day
 from geo_service.vocabulary import TIERS
@@ -75,7 +76,7 @@ def bind(
             "incident_officers",
             rows,
             ["incident_id", "county_code", "tier", "position", "role", "officer_id", "unit_code", "bound_at"],
-            advance=(reporter or Silent()).task("binding officers", len(rows)),
+            advance=(reporter or Silent()).task(t("binding officers"), len(rows)),
         )
     return bound
 

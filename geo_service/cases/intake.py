@@ -38,6 +38,7 @@ from geo_service.cases.writer import (
 )
 from geo_service.db.copy import copy_frame
 from geo_service.db.partitions import NO_COUNTY, generic_key_checks
+from geo_service.i18n import t
 from geo_service.progress import Reporter, Silent
 from geo_service.times import local_day
 
@@ -168,8 +169,8 @@ def record_new(
     cursor = connection.connection.cursor()
     columns = {**INCIDENT_COLUMNS, **EXTRA_COLUMNS}
     cursor.execute(f"CREATE TEMP TABLE {STAGING} ({', '.join(f'{c} {t}' for c, t in columns.items())}) ON COMMIT DROP")
-    copy_frame(cursor, STAGING, rows, list(rows.columns), advance=reporter.task("staging incidents", len(rows)))
-    reporter.step(f"writing {len(rows):,} incidents with their timelines and people ...")
+    copy_frame(cursor, STAGING, rows, list(rows.columns), advance=reporter.task(t("staging incidents"), len(rows)))
+    reporter.step(t("writing {count:,} incidents with their timelines and people ...", count=len(rows)))
     with generic_key_checks(connection), _no_jit(connection):
         cursor.execute(WRITE, {"now": now, **places})
         new = pd.DataFrame(cursor.fetchall(), columns=["id", "external_id"])

@@ -161,8 +161,8 @@ def insert_incidents(connection: Connection, incidents: pd.DataFrame, reporter: 
     cursor.execute(
         f"CREATE TEMP TABLE {STAGING} ({', '.join(f'{c} {t}' for c, t in INCIDENT_COLUMNS.items())}) ON COMMIT DROP"
     )
-    copy_frame(cursor, STAGING, incidents, columns, advance=reporter.task("staging incidents", len(incidents)))
-    reporter.step("writing incidents ...")
+    copy_frame(cursor, STAGING, incidents, columns, advance=reporter.task(t("staging incidents"), len(incidents)))
+    reporter.step(t("writing incidents ..."))
     cursor.execute(INSERT)
     new = pd.DataFrame(cursor.fetchall(), columns=["id", "external_id"])
     if "id" in columns and not new.empty:  # numbered by the caller: the sequence continues after them
@@ -195,7 +195,7 @@ def add_events(connection: Connection, events: pd.DataFrame, reporter: Reporter 
             ]
         )
     columns = [c for c in EVENT_COLUMNS if c in events.columns]
-    advance = (reporter or Silent()).task("timeline", len(events))
+    advance = (reporter or Silent()).task(t("timeline"), len(events))
     with generic_key_checks(connection):
         return copy_frame(connection.connection.cursor(), "incident_events", events, columns, advance=advance)
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from geo_service.cli.errors import both, reported
+from geo_service.i18n import t
 from geo_service.settings import get_settings
 
 app = typer.Typer(
@@ -69,7 +70,7 @@ def import_command(
     settings = get_settings()
     try:
         with rich_reporter() as reporter:
-            reporter.step(f"reading {source} ...")
+            reporter.step(t("reading {source} ...", source=str(source)))
             boundary_file = read_boundary_file(
                 source, crs=crs, layer=layer, max_features=settings.planning.boundary_import_max_features
             )

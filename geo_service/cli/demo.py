@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from geo_service.cli.errors import reported
+from geo_service.i18n import t
 from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
 
@@ -29,7 +30,7 @@ def generate(
     with rich_reporter() as reporter:
         demo = generate_county(seed or settings.demo.demo_seed, progress=reporter.step)
         for path in write_outputs(demo, out or settings.demo.demo_dir):
-            reporter.step(f"wrote {path}")
+            reporter.step(t("wrote {path}", path=str(path)))
 
 
 @app.command()

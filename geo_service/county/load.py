@@ -90,7 +90,7 @@ def import_county(
 
     reporter = reporter or Silent()
     report = ImportReport(dry_run=dry_run)
-    reporter.step("reading the files ...")
+    reporter.step(t("reading the files ..."))
     tables = read_sources(list(paths), crs_default=crs, crs_by_file=crs_by_file or {}, report=report)
     detect_offsets(tables, report)
     usable = [t for t in tables if t.kind is not None and not t.report.fatal()]
@@ -160,7 +160,7 @@ def _load(
         )
         return
     if places is not None:
-        reporter.step("writing and checking the boundaries ...")
+        reporter.step(t("writing and checking the boundaries ..."))
         towns_report = next(t.report for t in tables if t.kind == "towns")
         written = write_places(
             connection,
@@ -192,14 +192,14 @@ def _load(
 
     today = local_day(now(zone), zone)
     for table in by_kind["roster"]:
-        reporter.step(f"people of {table.path} ...")
+        reporter.step(t("people of {file} ...", file=table.path))
         prepared = roster.prepare_roster(connection, table, units=levels, zone=zone)
         counts = roster.write_roster(connection, prepared, effective=today, actor=actor)
         report.summary.setdefault("roster", {}).update(counts)
         table.report.loaded = len(table.frame) - len(table.report.bad_rows())
         changed |= _changed(counts)
     for table in by_kind["cameras"]:
-        reporter.step(f"cameras of {table.path} ...")
+        reporter.step(t("cameras of {file} ...", file=table.path))
         prepared = cameras.prepare_cameras(connection, table, units=levels)
         counts = cameras.write_cameras(connection, prepared, actor=actor)
         report.summary.setdefault("cameras", {}).update(counts)
@@ -214,7 +214,7 @@ def _load(
                 t("no grids were loaded (see the grids file's problems): past cases cannot be placed in their grids"),
             )
             continue
-        reporter.step(f"cases of {table.path} ...")
+        reporter.step(t("cases of {file} ...", file=table.path))
         prepared = history.prepare_history(connection, table, settings=settings, county_units=set(levels))
         counts = history.write_history(
             connection, prepared, settings=settings, actor=actor, notify_open=notify_open, reporter=reporter

@@ -23,6 +23,7 @@ from geo_service.cases.states import HANDLING
 from geo_service.db.copy import copy_frame
 from geo_service.db.migrate import current_revision, head_revision
 from geo_service.db.partitions import NO_COUNTY, ensure_county_partitions
+from geo_service.i18n import t
 from geo_service.lookup.bulk_assign import assign_points, snapshot
 from geo_service.progress import Reporter, Silent
 from geo_service.rules.seed import seed_rules
@@ -139,16 +140,16 @@ def load_demo(
                 "load the demo into an empty database, or pass --force to replace them"
             )
     if loaded_fingerprint(engine) == wanted and not force:
-        reporter.step(f"demo county (seed {seed}) already loaded")
+        reporter.step(t("demo county (seed {seed}) already loaded", seed=seed))
         return LoadResult(False, wanted, table_counts(engine))
 
     from geo_service.demo.generator import generate, write_outputs
 
-    reporter.step(f"generating the demo county from seed {seed} ...")
+    reporter.step(t("generating the demo county from seed {seed} ...", seed=seed))
     demo = generate(seed, progress=reporter.step)
     if output_dir is not None:
         for path in write_outputs(demo, output_dir):
-            reporter.step(f"wrote {path}")
+            reporter.step(t("wrote {path}", path=str(path)))
     with engine.begin() as connection:
         # COPY goes through the DBAPI cursor of the same connection, in the same transaction.
         _write(connection, connection.connection.cursor(), demo, seed, wanted, settings, reporter)
@@ -158,7 +159,7 @@ def load_demo(
 
 
 def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings, reporter: Reporter) -> None:
-    reporter.step("clearing the previous contents ...")
+    reporter.step(t("clearing the previous contents ..."))
     cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
     seed_rules(cursor)
 
@@ -190,7 +191,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
         "admin_units",
         units,
         ["id", "version_id", "code", "level", "kind", "name", "parent_id", "urban", "population", "households", "geom"],
-        advance=reporter.task("admin units", len(units)),
+        advance=reporter.task(t("admin units"), len(units)),
     )
 
     grids = demo.grids.sort_values(["level", "code"]).reset_index(drop=True)
@@ -218,7 +219,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
             "households",
             "geom",
         ],
-        advance=reporter.task("grids", len(grids)),
+        advance=reporter.task(t("grids"), len(grids)),
     )
     cursor.execute(
         "UPDATE boundary_versions SET status = 'published', effective_from = %s, published_at = now() WHERE id = %s",
@@ -232,7 +233,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
         "officers",
         officers,
         ["id", "code", "name", "phone", "gender"],
-        advance=reporter.task("officers", len(officers)),
+        advance=reporter.task(t("officers"), len(officers)),
     )
     assignments = demo.assignments.copy()
     assignments["officer_id"] = assignments["officer_code"].map(dict(zip(officers["code"], officers["id"])))
@@ -241,7 +242,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
         "officer_assignments",
         assignments,
         ["officer_id", "role", "unit_code", "valid_from", "valid_to"],
-        advance=reporter.task("responsibilities", len(assignments)),
+        advance=reporter.task(t("responsibilities"), len(assignments)),
     )
 
     copy_frame(
@@ -249,7 +250,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
         "cameras",
         demo.cameras,
         ["device_code", "name", "kind", "heading_deg", "fov_deg", "range_m", "status", "installed_on", "geom"],
-        advance=reporter.task("cameras", len(demo.cameras)),
+        advance=reporter.task(t("cameras"), len(demo.cameras)),
     )
 
     # The incidents, their timelines and the people of the cases still being handled, written as

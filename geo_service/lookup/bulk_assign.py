@@ -214,7 +214,7 @@ def assign_points(
     error[usable] = coverage_errors(snap.coverage, lon[usable], lat[usable], datums[usable], x[usable], y[usable])[0]
     ok = error == ""
     found = np.full(n, -1)
-    found[ok] = snap.index.assign(x[ok], y[ok], progress=reporter.task("assigning to grids", int(ok.sum())))
+    found[ok] = snap.index.assign(x[ok], y[ok], progress=reporter.task(t("assigning to grids"), int(ok.sum())))
     no_grid = ok & (found < 0)
     distance = np.full(n, np.nan)
     if no_grid.any():
@@ -294,7 +294,7 @@ def assign_file(
     """
     reporter = reporter or Silent()
     file_format(destination)
-    reporter.step(f"reading {source} ...")
+    reporter.step(t("reading {source} ...", source=str(source)))
     frame, lon, lat, problems = read_points(source, lon_column, lat_column)
     if crs_column:
         if crs_column not in frame.columns:
@@ -306,13 +306,13 @@ def assign_file(
         datums = np.asarray(crs)
     with engine.connect() as connection:
         snap = snapshot(connection, at, settings)
-    reporter.step(f"{len(frame):,} rows; boundaries {snap.boundaries.name()}")
+    reporter.step(t("{count:,} rows; boundaries {name}", count=len(frame), name=snap.boundaries.name()))
     result = assign_points(snap, lon, lat, datums, reporter, problems)
     bad = result["status"] == "error"
     errors = pd.DataFrame({"row": np.flatnonzero(bad.to_numpy()) + 1, "error": result.loc[bad, "error"].to_numpy()})
     written = not (all_or_nothing and len(errors))
     if written:
-        reporter.step(f"writing {destination} ...")
+        reporter.step(t("writing {destination} ...", destination=str(destination)))
         write_assigned(frame, result, destination)
     return FileSummary(
         len(frame),
