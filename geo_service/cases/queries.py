@@ -14,6 +14,7 @@ from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
 from geo_service.cases.attachments import attachments_of
 from geo_service.cases.states import allowed_actions
 from geo_service.db.partitions import NO_COUNTY
+from geo_service.db.prepared import execute_prepared
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import t
 from geo_service.times import optional_aware
@@ -101,15 +102,27 @@ def require_visible(connection: Connection, incident_id: int, scope: Jurisdictio
         raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
 
 
+_OFFICERS = """
+    SELECT b.tier, b.position, b.role, r.name_zh AS role_name, b.officer_id IS NULL AS vacant,
+           o.code AS officer_code, o.name, o.phone, b.unit_code
+      FROM incident_officers b JOIN roles r ON r.code = b.role
+      LEFT JOIN officers o ON o.id = b.officer_id
+     WHERE b.incident_id = :id AND b.released_at IS NULL
+     ORDER BY array_position(CAST(:tiers AS text[]), b.tier), b.position, b.role, o.code
+"""
+
+
 def get_incident(
     connection: Connection, incident_id: int, *, timeline: bool = True, scope: Jurisdiction | None = None
 ) -> dict:
     """One incident with its bound officers, its photos and videos and, if asked, its timeline
     (NotFound outside ``scope``)."""
     scope = scope or EVERYTHING
+    # Prepared: planning the joins took 2.7 ms, running them 0.15 (every case opened, every post).
     row = (
-        connection.execute(
-            text(INCIDENT_SELECT.format(incidents="incidents") + f" WHERE i.id = :id AND {scope.incidents('i')}"),
+        execute_prepared(
+            connection,
+            INCIDENT_SELECT.format(incidents="incidents") + f" WHERE i.id = :id AND {scope.incidents('i')}",
             {"id": incident_id, **scope.params()},
         )
         .mappings()
@@ -120,15 +133,9 @@ def get_incident(
     incident = incident_dict(row)
     incident["officers"] = [
         dict(r)
-        for r in connection.execute(
-            text("""
-        SELECT b.tier, b.position, b.role, r.name_zh AS role_name, b.officer_id IS NULL AS vacant,
-               o.code AS officer_code, o.name, o.phone, b.unit_code
-          FROM incident_officers b JOIN roles r ON r.code = b.role
-          LEFT JOIN officers o ON o.id = b.officer_id
-         WHERE b.incident_id = :id AND b.released_at IS NULL
-         ORDER BY array_position(CAST(:tiers AS text[]), b.tier), b.position, b.role, o.code
-    """),
+        for r in execute_prepared(
+            connection,
+            _OFFICERS,
             {"id": incident_id, "tiers": list(TIERS)},
         ).mappings()
     ]
