@@ -14,12 +14,23 @@ keep-alive connection per client, every request with `Accept-Encoding: gzip` as 
     list       1 client,  GET /incidents, 100 a page
     analysis   1 client,  GET /analysis/hotspots?unit=grid, one every --analysis-every seconds
 
-First each of tiles, locate and analysis runs alone (the baseline), then all of them at once for
---seconds. The same is done against the service as it ran before (one worker, analyses in the
-worker's own threads: `GEO_SERVICE_WORKERS=1 GEO_SERVICE_ANALYSIS_WORKERS=0`), side by side. It
-prints per kind p50, p99, count and errors, the ratio of p99 under the mix to p99 alone for
-lookups and tiles, and the analyses' latency alone and mixed; and the memory of the service's
-processes (proportional set size, which counts pages shared by forked processes once).
+The load is run twice, as two phases:
+
+    saturating  every client sends its next request the moment its answer arrives (a closed
+                loop): the machine is always saturated, and a request's wait is its share of it
+    paced       each client waits between requests (PACE): four map screens panning without
+                pause (40 tiles a second each), two dispatchers locating ten places a second
+                each, two intakes posting two reports a second each (4 a second; a county's
+                236,500 events a year are 0.0075 a second, so this is about five times the peak
+                hour of a city of twenty counties), a list a second, an analysis every 3 s
+
+In each phase, each of tiles and locate first runs alone at that phase's pace (the baseline),
+then everything at once for --seconds; analyses alone run once. The same is done against the
+service as it ran before (one worker, analyses in the worker's own threads:
+`GEO_SERVICE_WORKERS=1 GEO_SERVICE_ANALYSIS_WORKERS=0`), side by side. It prints per phase and
+kind p50, p99, count and errors, the ratio of p99 under the mix to p99 alone for lookups and
+tiles, and the analyses' latency alone and mixed; and the memory of the service's processes
+(proportional set size, which counts pages shared by forked processes once).
 """
 
 from __future__ import annotations
@@ -47,10 +58,14 @@ from scale import add_scale_argument, scale_database, scales
 from signin import bench_headers
 from sqlalchemy import create_engine, text
 
+from geo_service.tiles.mvt import Tile
+
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = {"GEO_SERVICE_WORKERS": "1", "GEO_SERVICE_ANALYSIS_WORKERS": "0"}
 CLIENTS = {"tiles": 4, "locate": 2, "post": 2, "list": 1, "analysis": 1}
 HOTSPOTS = "/analysis/hotspots?unit=grid"
+# Seconds from one request of a client to its next (the analysis's from --analysis-every).
+PACE = {"tiles": 0.025, "locate": 0.1, "post": 0.5, "list": 1.0}
 
 
 @dataclass
@@ -77,10 +92,8 @@ def draw_inputs(url: str, n: int = 3000, seed: int = 7) -> Inputs:
     rng = random.Random(seed)
     tiles = []
     for lon, lat in points:
-        z = rng.randint(11, 15)
-        x = int((lon + 180) / 360 * 2**z)
-        y = int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * 2**z)
-        tiles.append(f"/tiles/grids/{z}/{x}/{y}.mvt")
+        tile = Tile.at(lon, lat, rng.randint(11, 15))
+        tiles.append(f"/tiles/grids/{tile.z}/{tile.x}/{tile.y}.mvt")
     return Inputs([(float(a), float(b)) for a, b in points], tiles, list(categories), list(sources))
 
 
@@ -135,7 +148,7 @@ def client(port: int, kind: str, inputs: Inputs, headers: dict, until: float, ev
     return results
 
 
-def generator(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: float, every: float, out) -> None:
+def generator(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: float, every: dict, out) -> None:
     until = time.time() + seconds
     jobs = [(kind, i) for kind, count in mix.items() for i in range(count)]
     seeds = {job: n for n, job in enumerate(jobs)}
@@ -143,7 +156,7 @@ def generator(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: floa
         with ThreadPoolExecutor(len(jobs)) as pool:
             futures = {
                 (kind, i): pool.submit(
-                    client, port, kind, inputs, headers, until, every if kind == "analysis" else 0.0, seeds[(kind, i)]
+                    client, port, kind, inputs, headers, until, every.get(kind, 0.0), seeds[(kind, i)]
                 )
                 for kind, i in jobs
             }
@@ -156,8 +169,9 @@ def generator(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: floa
         raise
 
 
-def load(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: float, every: float) -> dict:
-    """Run ``mix`` (clients per kind) from a second process for ``seconds``; figures per kind."""
+def load(port: int, mix: dict, inputs: Inputs, headers: dict, seconds: float, every: dict) -> dict:
+    """Run ``mix`` (clients per kind, each waiting ``every[kind]`` seconds from one request to its
+    next, none if absent) from a second process for ``seconds``; figures per kind."""
     out: mp.Queue = mp.Queue()
     process = mp.Process(target=generator, args=(port, mix, inputs, headers, seconds, every, out))
     process.start()
@@ -267,42 +281,48 @@ def stop(server: subprocess.Popen) -> None:
 def measure(url: str, inputs: Inputs, headers: dict, extra_env: dict, args) -> dict:
     port = free_port()
     server = start_service(url, port, extra_env)
+    analysis = {"analysis": args.analysis_every}
     try:
         # Warm every worker: connections, caches, the analysis process (untimed).
-        load(port, {"tiles": 4, "locate": 4, "analysis": 1}, inputs, headers, 5, 0.0)
-        alone = {}
-        for kind in ("locate", "tiles"):
-            alone.update(load(port, {kind: CLIENTS[kind]}, inputs, headers, args.baseline_seconds, 0.0))
-        alone.update(load(port, {"analysis": 1}, inputs, headers, args.baseline_seconds, 0.0))
-        mixed = load(port, CLIENTS, inputs, headers, args.seconds, args.analysis_every)
+        load(port, {"tiles": 4, "locate": 4, "analysis": 1}, inputs, headers, 5, {})
+        phases = {}
+        for phase, every in (("saturating", analysis), ("paced", {**PACE, **analysis})):
+            alone = {}
+            for kind in ("locate", "tiles"):
+                alone.update(load(port, {kind: CLIENTS[kind]}, inputs, headers, args.baseline_seconds, every))
+            phases[phase] = {"alone": alone, "mixed": load(port, CLIENTS, inputs, headers, args.seconds, every)}
+        analysis_alone = load(port, {"analysis": 1}, inputs, headers, args.baseline_seconds, {})["analysis"]
         processes, rss, pss = memory_mb(server.pid)
         if server.poll() is not None:
             print(f"  the service exited during the run ({server.returncode}):\n{tail(server)}")
     finally:
         stop(server)
-    return {"alone": alone, "mixed": mixed, "memory": (processes, rss, pss)}
+    return {"phases": phases, "analysis_alone": analysis_alone, "memory": (processes, rss, pss)}
 
 
 def report(name: str, figures: dict) -> None:
-    alone, mixed = figures["alone"], figures["mixed"]
     print(f"  {name}")
-    print(
-        f"    {'kind':<9} {'clients':>7} {'n':>6} {'errors':>6} {'p50 ms':>9} {'p99 ms':>9} {'p99 alone':>10} {'ratio':>6}"
-    )
-    for kind, clients in CLIENTS.items():
-        m = mixed.get(kind, {"n": 0, "errors": 0, "p50": float("nan"), "p99": float("nan")})
-        base = alone.get(kind)
-        ratio = f"{m['p99'] / base['p99']:6.2f}" if base and kind != "analysis" else ""
-        base_p99 = f"{base['p99']:10.1f}" if base else ""
+    for phase, runs in figures["phases"].items():
+        alone, mixed = runs["alone"], runs["mixed"]
         print(
-            f"    {kind:<9} {clients:>7} {m['n']:>6} {m['errors']:>6} {m['p50']:9.1f} {m['p99']:9.1f} {base_p99:>10} {ratio:>6}"
+            f"    {phase:<11} {'kind':<9} {'clients':>7} {'n':>6} {'errors':>6} {'p50 ms':>9} {'p99 ms':>9} "
+            f"{'p99 alone':>10} {'ratio':>6}"
         )
-    a, m = alone["analysis"], mixed.get("analysis", {"p50": float("nan")})
+        for kind, clients in CLIENTS.items():
+            m = mixed.get(kind, {"n": 0, "errors": 0, "p50": float("nan"), "p99": float("nan")})
+            base = alone.get(kind)
+            ratio = f"{m['p99'] / base['p99']:6.2f}" if base else ""
+            base_p99 = f"{base['p99']:10.1f}" if base else ""
+            print(
+                f"    {'':<11} {kind:<9} {clients:>7} {m['n']:>6} {m['errors']:>6} {m['p50']:9.1f} {m['p99']:9.1f} "
+                f"{base_p99:>10} {ratio:>6}"
+            )
+        a, m = figures["analysis_alone"], mixed.get("analysis", {"p50": float("nan")})
+        print(
+            f"    {'':<11} hot spots (grid): {a['p50']:.0f} ms alone, {m['p50']:.0f} ms under the mix ({m['p50'] / a['p50']:.1f}x)"
+        )
     processes, rss, pss = figures["memory"]
-    print(
-        f"    hot spots (grid): {a['p50']:.0f} ms alone, {m['p50']:.0f} ms under the mix ({m['p50'] / a['p50']:.1f}x); "
-        f"memory: {processes} processes, {rss:,.0f} MB resident, {pss:,.0f} MB proportional"
-    )
+    print(f"    memory: {processes} processes, {rss:,.0f} MB resident, {pss:,.0f} MB proportional")
 
 
 def main() -> None:
@@ -314,7 +334,8 @@ def main() -> None:
     add_scale_argument(parser)
     args = parser.parse_args()
     print(
-        f"mixed load from a second process: {CLIENTS}, {args.seconds:g} s; each kind alone {args.baseline_seconds:g} s"
+        f"mixed load from a second process: {CLIENTS}, {args.seconds:g} s; each kind alone {args.baseline_seconds:g} s; "
+        f"paced: seconds between a client's requests {PACE}, analyses every {args.analysis_every:g} s"
     )
     for scale in scales(args.scale):
         with scale_database(scale, writable=True) as url, bench_headers(database_url=url) as headers:
@@ -326,13 +347,14 @@ def main() -> None:
             for name, figures in runs.items():
                 report(name, figures)
             if len(runs) == 2:
-                now, before = runs.values()
-                for kind in ("locate", "tiles"):
-                    print(
-                        f"  {kind} p99 under the mix: now {now['mixed'][kind]['p99']:.1f} ms, "
-                        f"before {before['mixed'][kind]['p99']:.1f} ms "
-                        f"({before['mixed'][kind]['p99'] / now['mixed'][kind]['p99']:.1f}x better)"
-                    )
+                now, before = (figures["phases"] for figures in runs.values())
+                for phase in now:
+                    for kind in ("locate", "tiles"):
+                        was, is_now = before[phase]["mixed"][kind]["p99"], now[phase]["mixed"][kind]["p99"]
+                        print(
+                            f"  {phase}: {kind} p99 under the mix: now {is_now:.1f} ms, before {was:.1f} ms "
+                            f"({was / is_now:.1f}x better)"
+                        )
 
 
 if __name__ == "__main__":
