@@ -157,11 +157,9 @@ def test_each_place_gets_the_people_one_place_at_a_time_gets(engine, settings):
             tier = next((t for t in TIERS if any(p.officer_code for p in one[t])), TIERS[-1])
             assert many.tiers[n] == tier
             assert many.people[n] == one[tier]
-            bound = many.bound[many.bound["place"] == n]
+            bound = [(b.tier, b.role, b.unit_code) for b in many.bound if b.place == n]
             expected = [p for t in TIERS[: TIERS.index(tier) + 1] for p in one[t]]
-            assert list(
-                zip(bound["tier"], bound["role"], bound["unit_code"].where(bound["unit_code"].notna(), None))
-            ) == [(p.tier, p.role, p.unit_code) for p in expected]
+            assert bound == [(p.tier, p.role, p.unit_code) for p in expected]
 
 
 def _tiny_rows(count: int) -> pd.DataFrame:

@@ -240,13 +240,13 @@ def _places(connection: Connection, cases: pd.DataFrame, rows: pd.DataFrame, day
             else _json(with_note({"from_tier": "village", "to_tier": tier, "unattended": alone}, note))
             for tier, note, alone in zip(resolved.tiers, raised, unattended, strict=True)
         ],
-        "bound_places": bound["place"].astype(int).tolist(),
+        "bound_places": [b.place for b in bound],
         "bound_order": list(range(len(bound))),
-        "bound_tiers": bound["tier"].tolist(),
-        "bound_positions": bound["position"].astype(int).tolist(),
-        "bound_roles": bound["role"].tolist(),
-        "bound_officers": [None if pd.isna(o) else int(o) for o in bound["officer_id"]],
-        "bound_units": [None if pd.isna(u) else u for u in bound["unit_code"]],
+        "bound_tiers": [b.tier for b in bound],
+        "bound_positions": [b.position for b in bound],
+        "bound_roles": [b.role for b in bound],
+        "bound_officers": [b.officer_id for b in bound],
+        "bound_units": [b.unit_code for b in bound],
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import text
@@ -27,15 +28,26 @@ PLACE = ["grid_code", "grid_name", "village_code", "town_code", "county_code", "
 FEW_PLACES = 4
 
 
+class Bound(NamedTuple):
+    """One post bound to the cases of a place (a vacancy's ``officer_id`` and ``unit_code`` None)."""
+
+    place: int
+    tier: str
+    position: int
+    role: str
+    officer_id: int | None
+    unit_code: str | None
+
+
 @dataclass(frozen=True)
 class Resolved:
     """What binding gives the cases of each place (numbered as the rows of the places asked
-    for): the tier they end at, the people named at that tier, and the rows bound (every tier
+    for): the tier they end at, the people named at that tier, and the posts bound (every tier
     from the village up to that one, vacancies included, in the order ``bind`` writes them)."""
 
     tiers: list[str]
     people: dict[int, list[Responsible]]
-    bound: pd.DataFrame  # place, tier, position, role, officer_id, unit_code
+    bound: list[Bound]
 
 
 def resolve_places(connection: Connection, places: pd.DataFrame, day: date) -> Resolved:
@@ -43,7 +55,7 @@ def resolve_places(connection: Connection, places: pd.DataFrame, day: date) -> R
     the county's ``day``, as ``geo_service.cases.binding.bind_up`` binds them from the village
     tier: the next tier up while every post of a tier is vacant, up to the county."""
     if places.empty:
-        return Resolved([], {}, pd.DataFrame(columns=["place", "tier", "position", "role", "officer_id", "unit_code"]))
+        return Resolved([], {}, [])
     asked = [
         (unit_chain(row.grid_code, row.village_code, row.town_code, row.county_code), row.risk_colour)
         for row in places[PLACE].itertuples(index=False)
@@ -53,31 +65,35 @@ def resolve_places(connection: Connection, places: pd.DataFrame, day: date) -> R
         result = execute_prepared(connection, RESOLVE, resolve_params(asked, day))
     else:
         result = connection.execute(text(RESOLVE), resolve_params(asked, day))
-    found = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    found["officer_id"] = found["officer_id"].astype("Int64")
-    for column in ("officer_code", "name", "phone", "unit_code"):  # a vacancy's are None, as one place's are
-        found[column] = found[column].astype(object).where(found[column].notna(), None)
-    # Set-wise (a city has tens of thousands of places): a place's cases stop at the first tier
-    # where someone holds a post, or at the county when no one does.
-    level = found["tier"].map({tier: n for n, tier in enumerate(TIERS)}).to_numpy()
-    held = found.assign(level=level)[found["officer_code"].notna().to_numpy()].groupby("place")["level"].min()
-    final = held.reindex(range(len(places))).fillna(len(TIERS) - 1).astype(int).to_numpy()
-    own = final[found["place"].to_numpy()]
-    bound = found[level <= own]
+    # In plain Python, row by row: a report's place gives about ten rows, a city's file tens of
+    # thousands, and a frame's fixed cost per step was most of a report's recording.
+    found = result.fetchall()
+    level = {tier: n for n, tier in enumerate(TIERS)}
+    levels = [level[row.tier] for row in found]
+    # A place's cases stop at the first tier where someone holds a post, or at the county when
+    # no one does.
+    final = [len(TIERS) - 1] * len(places)
+    for row, at in zip(found, levels, strict=True):
+        if row.officer_code is not None and at < final[row.place]:
+            final[row.place] = at
     people: dict[int, list[Responsible]] = {place: [] for place in range(len(places))}
-    for row in found[level == own].itertuples(index=False):
-        people[row.place].append(
-            Responsible(
-                tier=row.tier,
-                position=row.position,
-                role=row.role,
-                role_name=row.name_zh,
-                core=row.core,
-                officer_code=row.officer_code,
-                name=row.name,
-                phone=row.phone,
-                unit_code=row.unit_code,
+    bound: list[Bound] = []
+    for row, at in zip(found, levels, strict=True):
+        if at > final[row.place]:
+            continue
+        bound.append(Bound(row.place, row.tier, row.position, row.role, row.officer_id, row.unit_code))
+        if at == final[row.place]:
+            people[row.place].append(
+                Responsible(
+                    tier=row.tier,
+                    position=row.position,
+                    role=row.role,
+                    role_name=row.name_zh,
+                    core=row.core,
+                    officer_code=row.officer_code,
+                    name=row.name,
+                    phone=row.phone,
+                    unit_code=row.unit_code,
+                )
             )
-        )
-    columns = ["place", "tier", "position", "role", "officer_id", "unit_code"]
-    return Resolved([TIERS[f] for f in final], people, bound[columns].reset_index(drop=True))
+    return Resolved([TIERS[f] for f in final], people, bound)
