@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.api.json_bodies import shown
 from geo_service.errors import GeoServiceError, Unauthenticated
-from geo_service.i18n import Language, Message, label, negotiate, render, t
+from geo_service.i18n import Language, Message, label, negotiate, render, rendered, t
 
 # Browsers and scripts send a bearer token, GIS desktop clients Basic. Basic is offered only to a
 # request that tried it: to a page's fetch it would bring up the browser's own password dialog.
@@ -36,8 +36,9 @@ def _language(request: Request) -> Language:
 
 
 def _answer(body: dict[str, Any], status_code: int, language: Language, headers: dict | None = None) -> JSONResponse:
-    """An error answer: ``body`` with its message in ``language``, saying so in Content-Language."""
-    body = {**body, "message": render(body["message"], language)}
+    """An error answer: ``body`` with its message, and any message in its details (the reasons of
+    a list of problems), in ``language``, saying so in Content-Language."""
+    body = rendered(body, language)
     return JSONResponse(body, status_code=status_code, headers={**(headers or {}), "Content-Language": language})
 
 

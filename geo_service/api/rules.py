@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Literal
@@ -22,10 +20,9 @@ from fastapi.responses import JSONResponse, Response
 
 from geo_service.api.dependencies import ReaderLanguage, allow
 from geo_service.auth.principal import Principal
-from geo_service.errors import GeoServiceError
 from geo_service.i18n import Language
 from geo_service.rules.admin import RulesChange, export_rules, import_uploads, read_rules, replace_table
-from geo_service.rules.tables import TABLES, in_language
+from geo_service.rules.tables import TABLES
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 ADMIN = Depends(allow("rules.admin", whole="changing the rules"))
@@ -85,7 +82,7 @@ def post_import(
     principal: Principal = ADMIN,
 ) -> JSONResponse:
     uploads = [(upload.filename or "upload", upload.file.read()) for upload in files]
-    with _reasons_in(language), request.app.state.engine.begin() as connection:
+    with request.app.state.engine.begin() as connection:
         change = import_uploads(connection, uploads, actor=principal.name, dry_run=dry_run)
     return _answer(change, language)
 
@@ -109,23 +106,10 @@ def put_table(
     dry_run: bool = Query(False, description="Check and say what would change; store nothing."),
     principal: Principal = ADMIN,
 ) -> JSONResponse:
-    with _reasons_in(language), request.app.state.engine.begin() as connection:
+    with request.app.state.engine.begin() as connection:
         change = replace_table(connection, table.value, rows, actor=principal.name, dry_run=dry_run)
     return _answer(change, language)
 
 
 def _answer(change: RulesChange, language: Language) -> JSONResponse:
     return JSONResponse(change.to_dict(language), headers={"Content-Language": language})
-
-
-@contextmanager
-def _reasons_in(language: Language) -> Iterator[None]:
-    """A refusal's list of problems (and of files skipped) with each reason in ``language``; the
-    errors' handler (``geo_service.api.errors``) renders its message, not the lists it carries."""
-    try:
-        yield
-    except GeoServiceError as exc:
-        for key in ("problems", "skipped"):
-            if key in exc.detail:
-                exc.detail[key] = in_language(exc.detail[key], language)
-        raise

@@ -178,6 +178,18 @@ def render(message: str, language: Language) -> str:
         return str(message)  # not give, or a format spec the value cannot take: the English, never a fault
 
 
+def rendered(value: Any, language: Language) -> Any:
+    """``value`` with every message in it (at any depth of dicts, lists and tuples) rendered in
+    ``language``, ready for JSON: an answer's message and the reasons listed beside it."""
+    if isinstance(value, Message):
+        return render(value, language)
+    if isinstance(value, Mapping):
+        return {key: rendered(item, language) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not isinstance(value, Codes):
+        return [rendered(item, language) for item in value]
+    return value
+
+
 def translated_templates() -> set[str]:
     """The English templates the catalogue translates (for the completeness test)."""
     return set(_messages())

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo_service.auth.audit import record
 from geo_service.errors import Conflict, InvalidInput, NotFound
-from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, t
+from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, rendered, t
 from geo_service.rules.files import Reading, Sheet, header_problems, read_path, read_uploads, write_csv, write_xlsx
 from geo_service.rules.tables import (
     MAX_ROWS,
@@ -31,7 +31,6 @@ from geo_service.rules.tables import (
     Value,
     as_text,
     county_words,
-    in_language,
     key_of,
     key_text,
     parse_row,
@@ -136,7 +135,7 @@ class RulesChange:
             "stored": self.stored,
             "summary": render(self.summary(), language),
             "tables": {name: change.to_dict() for name, change in self.tables.items()},
-            "skipped": in_language(self.skipped, language),
+            "skipped": rendered(self.skipped, language),
         }
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from geo_service.i18n import Language, Message, render, t
+from geo_service.i18n import Message, t
 from geo_service.rules.cells import (  # noqa: F401 - the readers, and names other modules import from here
     _COLOUR_WORDS,
     _DUTY_WORDS,
@@ -397,7 +396,7 @@ class Problem:
     reason: Message
 
     def to_dict(self) -> dict:
-        """As an error's ``problems`` list it (the reason still a message: ``in_language`` renders it)."""
+        """As an error's ``problems`` list it (the reason still a message, rendered in the reader's language by the answer)."""
         return {"file": self.file, "row": self.row, "column": self.column, "reason": self.reason}
 
     def where(self) -> str | Message:
@@ -415,9 +414,3 @@ class Problem:
 
     def __str__(self) -> str:
         return str(self.said())
-
-
-def in_language(items: list[dict[str, Any]], language: Language) -> list[dict[str, Any]]:
-    """Problems or skipped files as a client reads them (``{..., "reason"}``), each reason in
-    ``language``."""
-    return [{**item, "reason": render(item["reason"], language)} for item in items]
