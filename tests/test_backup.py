@@ -122,13 +122,15 @@ def test_restore_exits_non_zero_and_names_what_differs(tiny_url, tmp_path, resto
     dump = tmp_path / "county.dump"
     done = _cli("db", "backup", str(dump), DATABASE_URL=tiny_url)
     assert done.returncode == 0, done.stderr
-    assert "backed up to" in done.stderr
+    assert "已备份到" in done.stderr and "backed up to" in done.stderr
     kept = json.loads(check_file(dump).read_text())
     kept["answers"]["rows in incidents"] = "999,999"  # as if rows had been lost on the way
     check_file(dump).write_text(json.dumps(kept))
     done = _cli("db", "restore", str(dump), "--into", restored_names(), DATABASE_URL=tiny_url)
     assert done.returncode == 1, done.stdout + done.stderr
+    assert "  不一致  rows in incidents：备份时 999,999，恢复后 " in done.stdout  # Chinese, then the English
     assert "DIFFERENT  rows in incidents: backed up 999,999, restored" in done.stdout
+    assert "错误：" in done.stderr and "项核对中有 1 项不一致" in done.stderr
     assert "1 of" in done.stderr and "answers differ" in done.stderr
 
 

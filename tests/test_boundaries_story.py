@@ -10,6 +10,9 @@ the new grids. Expected figures come from shapely on the same edits, not from th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -327,3 +330,59 @@ def test_any_version_exports_and_imports_again(engine, published, datum, tmp_pat
     worst = max(again.loc[c, "geometry"].hausdorff_distance(stored.loc[c, "geom"]) for c in stored.index[:40])
     assert worst < 1e-7  # degrees: about a centimetre
     assert (again["households"] == stored.loc[again.index, "households"]).all()
+
+
+def test_the_planner_reads_the_command_line_in_chinese(module_demo_copy_url, redraw, published, tmp_path):
+    """`geo-service boundaries import`, `check`, `publish`, `retire` and `list` as a planner reads
+    them: Chinese first, the English in brackets after it (what scripts and log searches know)."""
+    env = {**os.environ, "DATABASE_URL": module_demo_copy_url, "COLUMNS": "200"}
+    env.pop("GEO_SERVICE_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "geo_service.cli.main", "boundaries", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+
+    flawed, clean = tmp_path / "flawed.geojson", tmp_path / "clean.geojson"
+    redraw.write(flawed, redraw.grids)  # with its overlap and its gap
+    redraw.write(clean, redraw.clean)
+
+    imported = cli("import", str(flawed), "--crs", "gcj02", "--partial", "--name", "flawed-2099")
+    assert imported.returncode == 0, imported.stderr
+    assert "草稿 flawed-2099（编号 " in imported.stdout and "范围：村（社区）" in imported.stdout
+    assert "（draft flawed-2099 (id " in imported.stdout
+    assert "检查结果" in imported.stdout and "网格重叠" in imported.stdout and "覆盖空隙" in imported.stdout
+    assert "详情：geo-service boundaries check " in imported.stdout
+
+    checked = cli("check", "flawed-2099")
+    assert checked.returncode == 1, checked.stderr
+    assert "flawed-2099 的检查结果" in checked.stdout and "检查项" in checked.stdout
+    assert "  网格重叠 " in checked.stdout  # each error led by its check's Chinese name
+
+    weighed = cli("impact", "flawed-2099")
+    assert weighed.returncode == 0, weighed.stderr
+    assert "flawed-2099 与 " in weighed.stdout and "新增网格" in weighed.stdout and "划转户数" in weighed.stdout
+    load = cli("workload", "flawed-2099")
+    assert load.returncode == 0, load.stderr
+    assert "网格员工作量" in load.stdout and "每名网格员户数：中位数" in load.stdout
+
+    refused = cli("publish", "flawed-2099", "--from", "2099-01-01T00:00:00")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("错误：草稿 'flawed-2099' 存在错误（网格重叠")
+    assert "draft 'flawed-2099' has errors" in refused.stderr
+    retired = cli("retire", "flawed-2099")
+    assert retired.returncode == 0, retired.stderr
+    assert retired.stdout.strip() == "flawed-2099 已停用（flawed-2099 is retired）"
+
+    assert cli("import", str(clean), "--crs", "gcj02", "--partial", "--name", "clean-2099").returncode == 0
+    done = cli("publish", "clean-2099", "--from", "2099-01-01T00:00:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "clean-2099 已发布，自 2099-01-01T00:00:00+08:00 起生效"
+        "（clean-2099 is published and takes effect at 2099-01-01T00:00:00+08:00）"
+    )
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {
+        line.split("│")[2].strip(): line.split("│")[3].strip() for line in listed.stdout.splitlines() if "│" in line
+    }
+    assert rows["flawed-2099"] == "已停用" and rows["clean-2099"] == "待生效"

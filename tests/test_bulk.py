@@ -147,8 +147,12 @@ def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_pat
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "11 rows: 4 assigned, 1 outside every grid" in done.stderr
-    assert "row 4: lon 'abc' is not a number" in done.stderr
+    # The summary and each row's problem in Chinese, the English after it in brackets for scripts.
+    summary = next(line for line in done.stderr.splitlines() if line.startswith("共 11 行"))
+    assert summary.startswith("共 11 行：4 行已分配到网格，1 行不在任何网格内（已给出最近的网格），")
+    assert "（11 rows: 4 assigned, 1 outside every grid (nearest given), " in summary
+    assert "  第 4 行：" in done.stderr and "row 4: lon 'abc' is not a number" in done.stderr
+    assert "未知的坐标系 'itrf2014'" in done.stderr  # a row's reason the assignment gives, in Chinese too
     assert "分配到网格" in done.stderr  # the progress, in Chinese
     assert len(gpd.read_parquet(out)) == len(rows)
     strict = subprocess.run(
@@ -169,5 +173,6 @@ def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_pat
         env=env,
         timeout=120,
     )
-    assert strict.returncode == 1 and "nothing written" in strict.stderr
+    assert strict.returncode == 1 and "未写入任何内容：指定了 --all-or-nothing" in strict.stderr
+    assert "nothing written" in strict.stderr
     assert not (tmp_path / "strict.csv").exists()

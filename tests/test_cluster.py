@@ -24,7 +24,7 @@ def test_up_twice_is_harmless_and_status_reports_running(cluster):
     assert status.running and status.postgis and status.initialised
     done = _cli("db", "status")
     assert done.returncode == 0
-    assert "running" in done.stderr
+    assert "本地数据库集群正在运行" in done.stderr and "running" in done.stderr
 
 
 def test_status_reports_an_unreachable_database():
@@ -36,7 +36,7 @@ def test_status_reports_an_unreachable_database():
         env={**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:9/none"},
     )
     assert done.returncode == 1
-    assert "unreachable" in done.stderr
+    assert "无法连接数据库" in done.stderr and "unreachable" in done.stderr
 
 
 def test_the_service_database_is_spatial(cluster):

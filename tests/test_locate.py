@@ -310,7 +310,8 @@ def test_the_command_line_locates_a_point(tiny_url):
         base + ["104.12", "30.0", "--at", "2026-01-15T10:00:00"], capture_output=True, text=True, env=env, timeout=60
     )
     assert summary.returncode == 0, summary.stderr
-    assert "grid 511421100202001" in summary.stdout and "vacant" in summary.stdout
+    assert "网格 511421100202001（第 1 级）（grid 511421100202001 (level 1)）" in summary.stdout
+    assert "应联系的人员" in summary.stdout and "空缺" in summary.stdout
     refused = subprocess.run(base + ["30.0", "104.12"], capture_output=True, text=True, env=env, timeout=60)
     assert refused.returncode == 2 and "swapped" in refused.stderr
 

@@ -119,7 +119,7 @@ def test_a_new_case_reaches_its_officers_by_itself_in_chinese(demo_copy_url, gat
     process = _run(demo_copy_url, gateway.url, 4)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
-    assert "outbox stopped" in stderr
+    assert "通知发送服务已停止" in stderr and "outbox stopped" in stderr
 
     mine = [m for m in gateway.received if m.get("incident_id") == incident["id"]]
     assert len(mine) == queued, stderr

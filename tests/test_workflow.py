@@ -349,7 +349,8 @@ def test_the_sla_command_lists_by_town_and_village(tiny_url, tiny_client):
     )
     assert done.returncode == 0, done.stderr
     assert "单元202" in done.stdout and case["external_id"] in done.stdout
-    assert " overdue," in done.stdout and not done.stdout.strip().endswith("0 overdue, 0 due soon")
+    totals = next(line for line in done.stdout.splitlines() if "件已超期" in line)
+    assert " overdue," in totals and not totals.startswith("0 件已超期，0 件即将到期")
 
 
 # -- extensions and duplicates -----------------------------------------------------------------
@@ -461,6 +462,7 @@ def test_the_command_line_drives_the_loop(tiny_url, tiny_client):
     accepted = run("accept", str(case["id"]), "--actor", "网格员乙")
     assert accepted.returncode == 0, accepted.stderr
     assert "accepted" in accepted.stdout and "allowed now: start, resolve" in accepted.stdout
+    assert "已受理" in accepted.stdout and "当前可执行：开始办理、办结、" in accepted.stdout
     refused = run("close", str(case["id"]), "--actor", "回访员", "--satisfaction", "5")
     assert refused.returncode == 2 and "it is accepted" in refused.stderr
     asked = run("request_extension", str(case["id"]), "--actor", "网格员乙", "--hours", "24")

@@ -29,7 +29,7 @@ from geo_service.cases.batch_rows import Chunk, Known, Seen, check_rows
 from geo_service.cases.intake import record_new
 from geo_service.cases.transfers import route_new
 from geo_service.errors import InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import Message, t
 from geo_service.lookup.point_files import read_point_chunks
 from geo_service.progress import Reporter, Silent
 from geo_service.settings import Settings
@@ -61,11 +61,16 @@ class ImportResult:
         """The rows in error: ``row`` (1-based) and ``error``."""
         return self.rows.loc[self.rows["status"] == "error", ["row", "error"]]
 
-    def summary(self) -> str:
+    def summary(self) -> Message:
         """One line on what became of the rows."""
-        return (
-            f"{len(self.rows):,} rows: {self.count('created'):,} recorded, {self.count('existing'):,} already "
-            f"stored, {self.count('duplicate'):,} repeated in the file, {self.count('error'):,} in error"
+        return t(
+            "{rows:,} rows: {created:,} recorded, {existing:,} already stored, {duplicate:,} repeated in the file, "
+            "{errors:,} in error",
+            rows=len(self.rows),
+            created=self.count("created"),
+            existing=self.count("existing"),
+            duplicate=self.count("duplicate"),
+            errors=self.count("error"),
         )
 
 

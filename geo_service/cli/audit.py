@@ -7,9 +7,10 @@ from datetime import datetime
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import cell, cells, table
+from geo_service.i18n import t
 
 out = Console()
 
@@ -43,14 +44,18 @@ def audit_command(
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False, default=str))
         return
-    table = Table("at", "actor", "action", "entity", "id", "after", title=f"{len(rows)} of {total} entries")
+    entries = table(
+        t("at"),
+        t("actor"),
+        t("action"),
+        t("entity"),
+        t("id"),
+        t("after"),
+        title=t("{count:,} of {total:,} entries", count=len(rows), total=total),
+    )
     for r in rows:
-        table.add_row(
-            r["at"][:19],
-            r["actor"],
-            r["action"],
-            r["entity"],
-            r["entity_id"] or "",
-            json.dumps(r["after"], ensure_ascii=False)[:60] if r["after"] else "",
+        entries.add_row(
+            *cells(r["at"][:19], r["actor"], r["action"], r["entity"], r["entity_id"]),
+            cell(json.dumps(r["after"], ensure_ascii=False)[:60] if r["after"] else ""),
         )
-    out.print(table)
+    out.print(entries)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import fail, say
 from geo_service.db.backup import backup as dump_database
 from geo_service.db.backup import restore as restore_database
 from geo_service.db.cluster import ClusterError, LocalCluster
@@ -20,8 +21,7 @@ console = Console(stderr=True, log_path=False, soft_wrap=True)
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+    fail(console, message)
 
 
 def _megabytes(size: int) -> str:
@@ -35,10 +35,16 @@ def backup(
     with reported():
         done = dump_database(get_settings(), out)
     answers = done.kept["answers"]
-    console.print(
-        f"backed up to {done.path} ({_megabytes(done.size_bytes)}) in {done.seconds:.1f} s, as at "
-        f"{done.kept['taken_at']}; {len(answers)} answers kept in {done.path.name}.check.json"
+    said = t(
+        "backed up to {path} ({size}) in {seconds:.1f} s, as at {taken_at}; {count} answers kept in {kept}",
+        path=str(done.path),
+        size=_megabytes(done.size_bytes),
+        seconds=done.seconds,
+        taken_at=done.kept["taken_at"],
+        count=len(answers),
+        kept=f"{done.path.name}.check.json",
     )
+    say(console, said)
 
 
 def restore(
@@ -49,28 +55,48 @@ def restore(
     """Restore a backup into a new database and check it answers as the backed-up one did."""
     with reported():
         done = restore_database(get_settings(), dump, into, check=check)
-    console.print(f"restored {dump} into the database {done.database} in {done.seconds:.1f} s")
+    said = t(
+        "restored {dump} into the database {database} in {seconds:.1f} s",
+        dump=str(dump),
+        database=done.database,
+        seconds=done.seconds,
+    )
+    say(console, said)
     if not check:
         return
     out = Console(highlight=False, soft_wrap=True)
-    out.print(f"{done.database} against the backup:")
+    say(out, t("{database} against the backup:", database=done.database))
     for c in done.checks:
         if c.same:
-            out.print(f"  [green]same[/green]       {c.what}: {c.restored}")
+            say(out, t("  same       {what}: {restored}", what=c.what, restored=c.restored), "green", len("  一致"))
         else:
-            out.print(f"  [red]DIFFERENT[/red]  {c.what}: backed up {c.backed_up}, restored {c.restored}")
+            said = t(
+                "  DIFFERENT  {what}: backed up {backed_up}, restored {restored}",
+                what=c.what,
+                backed_up=c.backed_up,
+                restored=c.restored,
+            )
+            say(out, said, "red", len("  不一致"))
     different = [c for c in done.checks if not c.same]
     if different:
-        _fail(f"{len(different)} of {len(done.checks)} answers differ: the restore is not the backed-up database")
-    console.print(f"all {len(done.checks)} answers are the same: the restore holds what was backed up")
+        _fail(
+            t(
+                "{count} of {total} answers differ: the restore is not the backed-up database",
+                count=len(different),
+                total=len(done.checks),
+            )
+        )
+    say(console, t("all {total} answers are the same: the restore holds what was backed up", total=len(done.checks)))
 
 
 def _local_cluster() -> LocalCluster:
     settings = get_settings()
     if not settings.database.uses_local_cluster:
         _fail(
-            "DATABASE_URL is set: base backups and point-in-time recovery are for the local cluster; "
-            "an external database's are its administrator's (`geo-service db backup` works for both)"
+            t(
+                "DATABASE_URL is set: base backups and point-in-time recovery are for the local cluster; "
+                "an external database's are its administrator's (`geo-service db backup` works for both)"
+            )
         )
     return LocalCluster(settings.database, log=lambda message: console.log(message))
 
@@ -85,10 +111,14 @@ def basebackup(
         done = base_backup(_local_cluster(), out)
     except ClusterError as exc:
         _fail(str(exc))
-    console.print(
-        f"base backup in {done.folder} ({_megabytes(done.size_bytes)}), finished {done.finished_at.isoformat()}; "
-        f"recovery replays the WAL archived in {done.archive_dir} after it"
+    said = t(
+        "base backup in {folder} ({size}), finished {finished}; recovery replays the WAL archived in {archive} after it",
+        folder=str(done.folder),
+        size=_megabytes(done.size_bytes),
+        finished=done.finished_at.isoformat(),
+        archive=str(done.archive_dir),
     )
+    say(console, said)
 
 
 def recover(
@@ -113,13 +143,19 @@ def recover(
     except ClusterError as exc:
         _fail(str(exc))
     env = f"GEO_SERVICE_PG_DIR={into} GEO_SERVICE_PG_PORT={port}"
-    console.print(
-        f"recovered to {moment.isoformat()}: a cluster in {cluster.root} on 127.0.0.1:{port}, database "
-        f"{cluster.url()}\n"
-        f"  look:  {env} geo-service db status   (or DATABASE_URL={cluster.url()} geo-service ...)\n"
-        f"  keep what you need: DATABASE_URL={cluster.url()} geo-service db backup FILE\n"
-        f"  stop it: {env} geo-service db down"
+    url = cluster.url()
+    said = dict(moment=moment.isoformat(), root=str(cluster.root), port=port, url=url)
+    say(console, t("recovered to {moment}: a cluster in {root} on 127.0.0.1:{port}, database {url}", **said))
+    say(
+        console,
+        t(
+            "  look:  {command}   (or {other})",
+            command=f"{env} geo-service db status",
+            other=f"DATABASE_URL={url} geo-service ...",
+        ),
     )
+    say(console, t("  keep what you need: {command}", command=f"DATABASE_URL={url} geo-service db backup FILE"))
+    say(console, t("  stop it: {command}", command=f"{env} geo-service db down"))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,17 +8,53 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from geo_service.cli.errors import both, reported
-from geo_service.i18n import t
+from geo_service.cli.terminal import cell, echo, say, table, zh
+from geo_service.i18n import Codes, label, t
 from geo_service.settings import get_settings
 
 app = typer.Typer(
     help="Boundary versions: import a draft, check it, weigh it, publish it, export any version.", no_args_is_help=True
 )
 out_console = Console()
+# A version's phase now (``versions.phases``), as the list shows it.
+PHASES = {
+    "draft": t("draft"),
+    "scheduled": t("scheduled"),
+    "in force": t("in force"),
+    "superseded": t("superseded"),
+    "retired": t("retired"),
+}
+# The lines of a draft's impact (``DraftImpact.summary``).
+IMPACT_LINES = {
+    "villages_changed": t("villages changed"),
+    "grids_added": t("grids added"),
+    "grids_removed": t("grids removed"),
+    "grids_reshaped": t("grids reshaped"),
+    "area_moved_m2": t("area moved (m²)"),
+    "households_moved": t("households moved"),
+    "incidents_moved": t("incidents moved"),
+    "cameras_moved": t("cameras moved"),
+    "officers_to_reassign": t("officers to reassign"),
+    "grids_without_worker": t("grids without a grid worker"),
+}
+# The lines of the load per grid worker (``Workload.summary``, ``spread``).
+WORKLOAD_LINES = {
+    "grids": t("grids"),
+    "grid_workers": t("grid workers"),
+    "vacant_grids": t("grids without a grid worker"),
+    "households_in_vacant_grids": t("households in grids without a grid worker"),
+    "households_per_worker": t("households per grid worker"),
+    "incidents_per_worker": t("incidents per grid worker"),
+}
+SPREAD = {
+    "median": t("median"),
+    "top_decile_mean": t("mean of the top tenth"),
+    "top_decile_to_median": t("top tenth to median"),
+    "cv": t("coefficient of variation"),
+}
 
 
 def _engine():
@@ -34,19 +70,29 @@ def list_command() -> None:
 
     with reported(), _engine().connect() as connection:
         versions = with_phases_now(connection)
-    table = Table("id", "name", "phase", "takes effect", "note")
+    listed = table(t("id"), t("name"), t("phase"), t("takes effect"), t("note"), right=(0,))
     for v, phase in versions:
-        table.add_row(str(v.id), v.name, phase, v.effective_from.isoformat() if v.effective_from else "", v.note or "")
-    out_console.print(table)
+        shown = zh(PHASES[phase]) if phase in PHASES else phase
+        listed.add_row(
+            str(v.id),
+            cell(v.name),
+            shown,
+            v.effective_from.isoformat() if v.effective_from else "",
+            cell(v.note),
+        )
+    out_console.print(listed)
 
 
 def _print_summary(title: str, counts: dict[str, int]) -> None:
-    table = Table(title=title)
-    table.add_column("check")
-    table.add_column("problems", justify="right")
+    """How many problems each check found, the checks by their Chinese names."""
+    summary = table(t("check"), t("problems"), title=title, right=(1,))
     for check, n in counts.items():
-        table.add_row(check.replace("_", " "), str(n))
-    out_console.print(table)
+        summary.add_row(label(check, "zh", "check"), str(n))
+    out_console.print(summary)
+
+
+def _wrote(path: Path | str) -> None:
+    say(out_console, t("wrote {path}", path=str(path)))
 
 
 @app.command("import")
@@ -86,19 +132,37 @@ def import_command(
             )
     except GeoServiceError as exc:
         for problem in exc.detail.get("problems", [])[:50]:
-            typer.echo(
-                f"  feature {problem['feature']} ({problem['code']}): {problem['field']}: {problem['reason']}", err=True
+            said = t(
+                "  feature {feature} ({code}): {field}: {reason}",
+                feature=problem["feature"],
+                code=problem["code"],
+                field=problem["field"],
+                reason=problem["reason"],
             )
+            echo(said, err=True)
         with reported():
             raise
-    scope = "villages " + ", ".join(result.replaced_villages) if result.replaced_villages else "the whole county"
-    out_console.print(
-        f"draft [bold]{result.version.name}[/] (id {result.version.id}): {result.grids} grids, "
-        f"{scope}, read as {result.datum}"
-        + (f"; {' and '.join(result.estimated)} estimated from {result.base.name}" if result.estimated else "")
+    scope = (
+        t("villages {codes}", codes=", ".join(result.replaced_villages))
+        if result.replaced_villages
+        else t("the whole county")
     )
-    _print_summary("checks", result.problems)
-    out_console.print(f"details: geo-service boundaries check {result.version.id} --out checks.geojson")
+    drafted = dict(name=result.version.name, id=result.version.id, grids=result.grids, scope=scope, datum=result.datum)
+    if result.estimated:
+        said = t(
+            "draft {name} (id {id}): {grids} grids, {scope}, read as {datum}; {estimated} estimated from {base}",
+            **drafted,
+            estimated=Codes(result.estimated),
+            base=result.base.name,
+        )
+    else:
+        said = t("draft {name} (id {id}): {grids} grids, {scope}, read as {datum}", **drafted)
+    say(out_console, said)
+    _print_summary(t("checks"), result.problems)
+    say(
+        out_console,
+        t("details: {command}", command=f"geo-service boundaries check {result.version.id} --out checks.geojson"),
+    )
 
 
 @app.command()
@@ -115,15 +179,16 @@ def check(
         with engine.connect() as connection:
             found = find_version(connection, version)
         report = check_version(engine, found.id, settings=get_settings())
-    _print_summary(f"checks of {found.name}", report.summary())
+    _print_summary(t("checks of {name}", name=found.name), report.summary())
     shown = report.problems[report.problems["severity"] == "error"].head(30)
     for row in shown.itertuples():
-        out_console.print(
-            f"  [red]{row.check}[/] {escape(row.grid_code or row.unit_code)}: {escape(both(row.message))}"
+        line = Text.assemble(
+            "  ", (label(row.check, "zh", "check"), "red"), f" {row.grid_code or row.unit_code}：{both(row.message)}"
         )
+        out_console.print(line, soft_wrap=True)
     if out:
         out.write_text(json.dumps(report.to_geojson(), ensure_ascii=False))
-        out_console.print(f"wrote {out}")
+        _wrote(out)
     if report.errors:
         raise typer.Exit(1)
 
@@ -138,7 +203,10 @@ def repair(
 
     with reported():
         repaired = repair_draft(_engine(), version, code or None)
-    out_console.print(f"repaired {len(repaired)} grids" + (f": {', '.join(repaired)}" if repaired else ""))
+    if repaired:
+        say(out_console, t("repaired {count} grids: {codes}", count=len(repaired), codes=", ".join(repaired)))
+    else:
+        say(out_console, t("repaired {count} grids", count=0))
 
 
 @app.command()
@@ -156,18 +224,21 @@ def impact(
     engine = _engine()
     with reported():
         result = draft_impact(engine, version, base=base, months=months, settings=get_settings())
-    table = Table(title=f"{result.draft.name} against {result.base.name}")
-    table.add_column("")
-    table.add_column("", justify="right")
+    changes = table(
+        t("change"),
+        t("how much"),
+        title=t("{draft} against {base}", draft=result.draft.name, base=result.base.name),
+        right=(1,),
+    )
     for key, value in result.summary().items():
-        table.add_row(key.replace("_", " "), str(value))
-    out_console.print(table)
+        changes.add_row(zh(IMPACT_LINES[key]) if key in IMPACT_LINES else key.replace("_", " "), f"{value:,}")
+    out_console.print(changes)
     if out:
         out.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1, default=str))
-        out_console.print(f"wrote {out}")
+        _wrote(out)
     if map_out:
         save_html(impact_map(engine, result), map_out)
-        out_console.print(f"wrote {map_out}")
+        _wrote(map_out)
 
 
 @app.command()
@@ -181,20 +252,19 @@ def workload(
     from geo_service.boundaries.workload import compare_workload
 
     with reported():
-        both = compare_workload(
+        compared = compare_workload(
             _engine(), version, base=base, months=months, villages=village or None, settings=get_settings()
         )
-    table = Table("", "now", "draft", title="load per grid worker")
+    now, draft = compared["now"], compared["draft"]
+    load = table(t("measure"), t("now"), t("draft"), title=t("load per grid worker"), right=(1, 2))
     for key in ("grids", "grid_workers", "vacant_grids", "households_in_vacant_grids"):
-        table.add_row(key.replace("_", " "), str(both["now"][key]), str(both["draft"][key]))
+        load.add_row(zh(WORKLOAD_LINES[key]), str(now[key]), str(draft[key]))
     for measure in ("households_per_worker", "incidents_per_worker"):
         for stat in ("median", "top_decile_mean", "top_decile_to_median", "cv"):
-            table.add_row(
-                f"{measure.replace('_', ' ')}: {stat.replace('_', ' ')}",
-                str(both["now"][measure][stat]),
-                str(both["draft"][measure][stat]),
+            load.add_row(
+                f"{zh(WORKLOAD_LINES[measure])}：{zh(SPREAD[stat])}", str(now[measure][stat]), str(draft[measure][stat])
             )
-    out_console.print(table)
+    out_console.print(load)
 
 
 @app.command()
@@ -207,7 +277,12 @@ def publish(
 
     with reported():
         published = publish_version(_engine(), version, effective_from, settings=get_settings())
-    out_console.print(f"{published.name} is published and takes effect at {published.effective_from.isoformat()}")
+    said = t(
+        "{name} is published and takes effect at {moment}",
+        name=published.name,
+        moment=published.effective_from.isoformat(),
+    )
+    say(out_console, said)
 
 
 @app.command()
@@ -217,7 +292,7 @@ def retire(version: str = typer.Argument(..., help="Draft id or name.")) -> None
 
     with reported():
         retired = retire_draft(_engine(), version)
-    out_console.print(f"{retired.name} is retired")
+    say(out_console, t("{name} is retired", name=retired.name))
 
 
 @app.command()
@@ -231,4 +306,4 @@ def export(
 
     with reported():
         path = export_version(_engine(), version, out, datum=crs)
-    out_console.print(f"wrote {path}")
+    _wrote(path)

@@ -7,8 +7,10 @@ from rich.console import Console
 
 from geo_service.cli import backup
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import fail, say
 from geo_service.db import migrate, wal
-from geo_service.db.cluster import ClusterError, LocalCluster
+from geo_service.db.cluster import ClusterError, ClusterStatus, LocalCluster
+from geo_service.i18n import Message, t
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
@@ -20,8 +22,23 @@ def _cluster() -> LocalCluster:
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(1)
+    fail(console, str(exc))
+
+
+def _describe(status: ClusterStatus) -> Message:
+    """The local cluster's state in one line (the words of ``ClusterStatus.describe``)."""
+    if not status.initialised:
+        state = t("not initialised")
+    else:
+        state = t("running") if status.running else t("stopped")
+    return t(
+        "local cluster {state}: data {data_dir}, port {port}, binaries {bindir}, PostGIS {postgis}",
+        state=state,
+        data_dir=str(status.data_dir),
+        port=status.port,
+        bindir=str(status.bindir) if status.bindir else t("not found"),
+        postgis=t("available") if status.postgis else t("missing"),
+    )
 
 
 @app.command()
@@ -29,20 +46,20 @@ def up() -> None:
     """Install what is missing, start the local cluster and create the database (idempotent)."""
     settings = get_settings()
     if not settings.database.uses_local_cluster:
-        console.print("DATABASE_URL is set: the service uses that database, no local cluster is started")
+        say(console, t("DATABASE_URL is set: the service uses that database, no local cluster is started"))
         return
     try:
         status = _cluster().up()
     except ClusterError as exc:
         _fail(exc)
-    console.print(status.describe())
+    say(console, _describe(status))
 
 
 @app.command()
 def down() -> None:
     """Stop the local cluster (its data stays)."""
     try:
-        console.print(_cluster().down().describe())
+        say(console, _describe(_cluster().down()))
     except ClusterError as exc:
         _fail(exc)
 
@@ -54,17 +71,27 @@ def status() -> None:
     if settings.database.uses_local_cluster:
         cluster = _cluster()
         state = cluster.status()
-        console.print(state.describe())
+        say(console, _describe(state))
         if state.running:
             console.print(wal.describe_archiver(wal.archiver_state(cluster)))
     try:
         current = migrate.current_revision(settings.database.url)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised
-        console.print(f"database unreachable: {str(exc).splitlines()[0]}")
+        say(console, t("database unreachable: {reason}", reason=str(exc).splitlines()[0]))
         raise typer.Exit(1) from None
     head = migrate.head_revision()
-    state = "up to date" if current == head else f"behind: run `geo-service db migrate` (head is {head})"
-    console.print(f"schema revision {current or 'none'}, {state}")
+    revision = current or t("none")
+    if current == head:
+        say(console, t("schema revision {revision}, up to date", revision=revision))
+    else:
+        say(
+            console,
+            t(
+                "schema revision {revision}, behind: run `geo-service db migrate` (head is {head})",
+                revision=revision,
+                head=head,
+            ),
+        )
 
 
 @app.command("migrate")
@@ -72,7 +99,7 @@ def migrate_command(revision: str = typer.Argument("head", help="Target revision
     """Upgrade the schema to a revision (default: the newest)."""
     with reported():
         migrate.upgrade(get_settings().database.url, revision)
-    console.print(f"schema at {migrate.current_revision(get_settings().database.url)}")
+    say(console, t("schema at {revision}", revision=migrate.current_revision(get_settings().database.url)))
 
 
 @app.command()
@@ -80,7 +107,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
     """Downgrade the schema to a revision."""
     with reported():
         migrate.downgrade(get_settings().database.url, revision)
-    console.print(f"schema at {migrate.current_revision(get_settings().database.url) or 'base'}")
+    say(console, t("schema at {revision}", revision=migrate.current_revision(get_settings().database.url) or "base"))
 
 
 backup.register(app)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import fail, table
 from geo_service.i18n import t
 from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
@@ -54,14 +54,16 @@ def load(
                 reporter=reporter,
             )
     except DemoLoadError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    table = Table(
-        "table", "rows", title=f"demo county {'loaded' if result.loaded else 'already loaded'} ({result.fingerprint})"
+        fail(console, str(exc))
+    title = (
+        t("demo county loaded ({fingerprint})", fingerprint=result.fingerprint)
+        if result.loaded
+        else t("demo county already loaded ({fingerprint})", fingerprint=result.fingerprint)
     )
+    counts = table(t("table"), t("rows"), title=title, right=(1,))
     for name, count in result.counts.items():
-        table.add_row(name, f"{count:,}")
-    Console().print(table)
+        counts.add_row(name, f"{count:,}")  # the database's own table names
+    Console().print(counts)
 
 
 @app.command("users")

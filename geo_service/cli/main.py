@@ -9,8 +9,10 @@ from pathlib import Path
 import typer
 
 from geo_service.cli import audit, boundaries, county, db, demo, rules, systemd, users
-from geo_service.cli.errors import reported
+from geo_service.cli.errors import error_line, reported
 from geo_service.cli.outbox import outbox_app
+from geo_service.cli.terminal import echo
+from geo_service.i18n import Codes, t
 
 app = typer.Typer(
     help="geo_service: grids, officers, cameras and incidents of a county on PostGIS.",
@@ -79,7 +81,7 @@ def assign(
     from geo_service.progress import rich_reporter
 
     if out is None and not load:
-        typer.echo("error: give --out FILE, --load, or both", err=True)
+        typer.echo(error_line(t("give --out FILE, --load, or both")), err=True)
         raise typer.Exit(2)
     options = dict(
         crs=crs,
@@ -95,23 +97,21 @@ def assign(
             errors, summary_line, written = result.errors, result.summary(), result.committed
         else:
             summary = assign_file(cli_engine(), source, out, at=at, reporter=reporter, **options)
-            errors, written = summary.errors, summary.written
-            summary_line = (
-                f"{summary.rows:,} rows: {summary.assigned:,} assigned, {summary.outside_grids:,} "
-                f"outside every grid (nearest given), {len(errors):,} in error; "
-                f"boundaries {summary.version}"
-            )
-    typer.echo(summary_line, err=True)
+            errors, summary_line, written = summary.errors, summary.summary(), summary.written
+    echo(summary_line, err=True)
     for row in errors.head(20).itertuples():
-        typer.echo(f"  row {row.row}: {row.error}", err=True)
+        echo(t("  row {row}: {problem}", row=row.row, problem=row.error), err=True)
     if len(errors) > 20:
-        typer.echo(f"  ... and {len(errors) - 20:,} more", err=True)
+        echo(t("  ... and {count:,} more", count=len(errors) - 20), err=True)
     if errors_out is not None:
         errors.to_csv(errors_out, index=False)
     if not written:
-        typer.echo(
-            f"nothing {'loaded' if load else 'written'}: --all-or-nothing and {len(errors):,} rows in error", err=True
+        said = (
+            t("nothing loaded: --all-or-nothing and {count:,} rows in error", count=len(errors))
+            if load
+            else t("nothing written: --all-or-nothing and {count:,} rows in error", count=len(errors))
         )
+        echo(said, err=True)
         raise typer.Exit(1)
 
 
@@ -156,11 +156,25 @@ def case(
         with engine.connect() as connection:
             incident = get_incident(connection, incident_id)
     last = incident["timeline"][-1]
-    typer.echo(
-        f"incident {incident_id} ({incident['external_id']}): {status}, tier {incident['tier']}; "
-        f"{last['action']}: {last['note'] or ''}".rstrip("; :")
+    said = dict(
+        incident_id=incident_id,
+        external_id=incident["external_id"],
+        status=status,
+        tier=incident["tier"],
+        action=last["action"],
     )
-    typer.echo(f"allowed now: {', '.join(incident['allowed_actions']) or 'nothing'}")
+    if last["note"]:
+        echo(
+            t(
+                "incident {incident_id} ({external_id}): {status}, tier {tier}; {action}: {note}",
+                **said,
+                note=last["note"],
+            )
+        )
+    else:
+        echo(t("incident {incident_id} ({external_id}): {status}, tier {tier}; {action}", **said))
+    allowed = Codes(incident["allowed_actions"], none="nothing (the case is finished)")
+    echo(t("allowed now: {actions}", actions=allowed))
 
 
 @app.command()
@@ -173,11 +187,12 @@ def sla(
 ) -> None:
     """What is overdue or about to be, by town and village."""
     from rich.console import Console
-    from rich.table import Table
 
     from geo_service.cases.sla import sla_report
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings
+    from geo_service.cli.terminal import cell, cells, say, table
+    from geo_service.i18n import label
 
     settings = cli_settings()
     with reported(), cli_engine().connect() as connection:
@@ -185,18 +200,18 @@ def sla(
     villages, listed = report["villages"], report.get("cases", [])
     moment = datetime.fromisoformat(report["at"])
     within = timedelta(hours=report["due_within_hours"])
-    table = Table(
-        "town",
-        "village",
-        "overdue",
-        f"due in {within.total_seconds() / 3600:g} h",
-        "worst (h late)",
-        title=f"time limits as at {moment:%Y-%m-%d %H:%M} (county time)",
+    by_village = table(
+        t("town"),
+        t("village"),
+        t("overdue"),
+        t("due in {hours:g} h", hours=within.total_seconds() / 3600),
+        t("worst (h late)"),
+        title=t("time limits as at {moment} (county time)", moment=f"{moment:%Y-%m-%d %H:%M}"),
+        right=(2, 3, 4),
     )
     for v in villages:
-        table.add_row(
-            v["town_name"],
-            v["village_name"],
+        by_village.add_row(
+            *cells(v["town_name"], v["village_name"]),
             f"{v['overdue']:,}",
             f"{v['due_soon']:,}",
             ""
@@ -204,18 +219,31 @@ def sla(
             else f"{v['worst_overdue_hours']:,}",
         )
     console = Console()
-    console.print(table)
-    console.print(f"{report['overdue']:,} overdue, {report['due_soon']:,} due soon")
+    console.print(by_village)
+    say(
+        console, t("{overdue:,} overdue, {due_soon:,} due soon", overdue=report["overdue"], due_soon=report["due_soon"])
+    )
     if listed:
-        detail = Table("id", "external id", "status", "tier", "category", "colour", "deadline", "h late", "urged")
+        detail = table(
+            t("id"),
+            t("external id"),
+            t("status"),
+            t("tier"),
+            t("category"),
+            t("colour"),
+            t("deadline"),
+            t("h late"),
+            t("urged"),
+            right=(0, 7, 8),
+        )
         for c in listed:
             detail.add_row(
                 str(c["id"]),
-                c["external_id"],
-                c["status"],
-                c["tier"],
-                c["category"],
-                c["risk_colour"],
+                cell(c["external_id"]),
+                label(c["status"], "zh", "status"),
+                label(c["tier"], "zh", "tier"),
+                cell(c["category"]),
+                label(c["risk_colour"], "zh", "risk"),
                 c["deadline"][:16],
                 f"{c['hours_past_deadline']}",
                 str(c["urge_count"]),

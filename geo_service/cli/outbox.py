@@ -9,6 +9,8 @@ from datetime import timedelta
 import typer
 
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import echo
+from geo_service.i18n import t
 
 outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
 
@@ -35,9 +37,11 @@ def outbox_send(
     sender, log = _sender(webhook)
     with reported():
         done = deliver(cli_engine(), sender, limit, zone=cli_settings().place.timezone)
-    typer.echo(
-        f"{done.sent:,} sent, {done.failed:,} failed (to be retried){f'; written to {log}' if log else ''}", err=True
-    )
+    counts = dict(sent=done.sent, failed=done.failed)
+    if log:
+        echo(t("{sent:,} sent, {failed:,} failed (to be retried); written to {log}", **counts, log=str(log)), err=True)
+    else:
+        echo(t("{sent:,} sent, {failed:,} failed (to be retried)", **counts), err=True)
 
 
 @outbox_app.command("remind")
@@ -53,7 +57,7 @@ def outbox_remind(
     within = timedelta(hours=due_within or settings.cases.due_soon_hours)
     with reported(), cli_engine().begin() as connection:
         count = remind_due(connection, None, within, settings.place.timezone)
-    typer.echo(f"{count:,} cases reminded; `geo-service outbox send` delivers the messages", err=True)
+    echo(t("{count:,} cases reminded; `geo-service outbox send` delivers the messages", count=count), err=True)
 
 
 @outbox_app.command("run")
@@ -75,11 +79,16 @@ def outbox_run(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    typer.echo(
-        f"outbox running: sending every {interval:g} s, reminders every {remind_every:g} s"
-        f"{f', written to {log}' if log else ''}",
-        err=True,
-    )
+    every = dict(interval=interval, remind_every=remind_every)
+    if log:
+        said = t(
+            "outbox running: sending every {interval:g} s, reminders every {remind_every:g} s, written to {log}",
+            **every,
+            log=str(log),
+        )
+    else:
+        said = t("outbox running: sending every {interval:g} s, reminders every {remind_every:g} s", **every)
+    echo(said, err=True)
     with reported():
         totals = run(
             cli_engine(),
@@ -92,8 +101,11 @@ def outbox_run(
             duration_s=duration,
             report=lambda line: typer.echo(line, err=True),
         )
-    typer.echo(
-        f"outbox stopped after {totals.rounds:,} rounds: {totals.sent:,} sent, {totals.failed:,} failed, "
-        f"{totals.reminded:,} cases reminded",
-        err=True,
+    said = t(
+        "outbox stopped after {rounds:,} rounds: {sent:,} sent, {failed:,} failed, {reminded:,} cases reminded",
+        rounds=totals.rounds,
+        sent=totals.sent,
+        failed=totals.failed,
+        reminded=totals.reminded,
     )
+    echo(said, err=True)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import typer
 
+from geo_service.cli.terminal import echo
+from geo_service.i18n import t
 from geo_service.settings import PROJECT_ROOT, Settings, get_settings
 
 ENV_FILE = "/etc/default/geo-service"
@@ -106,10 +108,12 @@ def systemd_command(
     enable = ["geo-service.service", "geo-service-outbox.service"]
     if "geo-service-db.service" in units:
         enable.insert(0, "geo-service-db.service")
-    typer.echo(
-        f"wrote {len(units)} units to {out}; install them with\n"
-        f"  sudo cp {out}/geo-service* /etc/systemd/system/ && sudo systemctl daemon-reload\n"
-        f"  sudo systemctl enable --now {' '.join(enable)}\n"
-        f"settings: {PROJECT_ROOT / '.env'} or {ENV_FILE} (GEO_SERVICE_*=..., DATABASE_URL=...)",
-        err=True,
+    echo(t("wrote {count} units to {out}; install them with", count=len(units), out=str(out)), err=True)
+    typer.echo(f"  sudo cp {out}/geo-service* /etc/systemd/system/ && sudo systemctl daemon-reload", err=True)
+    typer.echo(f"  sudo systemctl enable --now {' '.join(enable)}", err=True)
+    said = t(
+        "settings: {env} or {env_file} (GEO_SERVICE_*=..., DATABASE_URL=...)",
+        env=str(PROJECT_ROOT / ".env"),
+        env_file=str(ENV_FILE),
     )
+    echo(said, err=True)

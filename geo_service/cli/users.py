@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from geo_service.cli.errors import reported
+from geo_service.cli.terminal import cell, cells, echo, say, table
+from geo_service.i18n import label, t
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="Users: add (prints the token, once), list, revoke.", no_args_is_help=True)
@@ -38,9 +39,11 @@ def add(
         user, token = add_user(
             _engine(), name, role, jurisdiction, note=note, settings=get_settings(), department=department
         )
-    out.print(
-        f"{user.name}: {user.role} over {user.jurisdiction}" + (f", {user.department}" if user.department else "")
-    )
+    said = dict(name=user.name, role=user.role, jurisdiction=user.jurisdiction)
+    if user.department:
+        say(out, t("{name}: {role} over {jurisdiction}, {department}", **said, department=user.department))
+    else:
+        say(out, t("{name}: {role} over {jurisdiction}", **said))
     typer.echo(token)
 
 
@@ -51,18 +54,22 @@ def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked
 
     with reported():
         users = list_users(_engine(), include_revoked=all_)
-    table = Table("name", "role", "jurisdiction", "department", "created", "revoked", "note")
+    listed = table(
+        t("full name"), t("user role"), t("jurisdiction"), t("department"), t("created"), t("revoked"), t("note")
+    )
     for u in users:
-        table.add_row(
-            u.name,
-            u.role,
-            u.jurisdiction,
-            u.department or "",
-            u.created_at.strftime("%Y-%m-%d %H:%M"),
-            u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "",
-            u.note or "",
+        listed.add_row(
+            cell(u.name),
+            label(u.role, "zh", "access_role"),
+            *cells(
+                u.jurisdiction,
+                u.department,
+                u.created_at.strftime("%Y-%m-%d %H:%M"),
+                u.revoked_at.strftime("%Y-%m-%d %H:%M") if u.revoked_at else "",
+                u.note,
+            ),
         )
-    out.print(table)
+    out.print(listed)
 
 
 @app.command()
@@ -72,7 +79,7 @@ def revoke(name: str = typer.Argument(..., help="The user whose token stops work
 
     with reported():
         user = revoke_user(_engine(), name)
-    out.print(f"{user.name} is revoked")
+    say(out, t("{name} is revoked", name=user.name))
 
 
 def demo_users_command() -> None:
@@ -93,6 +100,6 @@ def demo_users_command() -> None:
             ).one()
         issued = demo_users(engine, county, town, village, grid, settings=get_settings())
     # Plain lines, never a table: a token cut short by the terminal's width would be useless.
-    typer.echo("demo users (sign in on the map page, or send 'Authorization: Bearer <token>'):")
+    echo(t("demo users (sign in on the map page, or send 'Authorization: Bearer <token>'):"))
     for user, token in issued:
         typer.echo(f"  {user.name:<25} {user.role:<12} {user.jurisdiction:<16} {token}")

@@ -30,7 +30,7 @@ from geo_service.coordinates.coverage import Coverage, coverage, coverage_errors
 from geo_service.coordinates.projection import metric_srid_of
 from geo_service.db.engine import database_name
 from geo_service.errors import InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import Message, t
 from geo_service.lookup.grid_index import GridIndex
 from geo_service.lookup.hierarchy import GRID_HIERARCHY
 from geo_service.lookup.place import Place
@@ -174,7 +174,10 @@ def snapshot_of(connection: Connection, boundaries: InForce, settings: Settings)
 def _errors_for(lon: np.ndarray, lat: np.ndarray, datums: np.ndarray) -> np.ndarray:
     """Per-row reason a row cannot be used (empty string where it can)."""
     known = np.isin(datums, DATUMS)
-    unknown = np.array([f"unknown datum {d!r}; use one of {', '.join(DATUMS)}" for d in datums[~known]], dtype=object)
+    named = ", ".join(DATUMS)
+    unknown = np.array(
+        [t("unknown datum {value!r}; use one of {datums}", value=d, datums=named) for d in datums[~known]], dtype=object
+    )
     error = number_errors(lon, lat)
     error[~known] = unknown
     return error
@@ -222,7 +225,9 @@ def assign_points(
     result = pd.DataFrame(
         {
             "status": np.where(~ok, "error", np.where(no_grid, "outside_grids", "assigned")),
-            "error": np.where(ok, None, error),
+            # Kept as objects: each reason stays a message (``t``), to be read in Chinese where a
+            # person reads it (the command line), and as its English text in a file or an answer.
+            "error": pd.Series(np.where(ok, None, error), dtype=object),
         }
     )
     table = snap.table
@@ -263,6 +268,18 @@ class FileSummary:
     errors: pd.DataFrame  # row (1-based), error
     version: str
     written: bool
+
+    def summary(self) -> Message:
+        """One line on what became of the rows."""
+        return t(
+            "{rows:,} rows: {assigned:,} assigned, {outside:,} outside every grid (nearest given), "
+            "{errors:,} in error; boundaries {version}",
+            rows=self.rows,
+            assigned=self.assigned,
+            outside=self.outside_grids,
+            errors=len(self.errors),
+            version=self.version,
+        )
 
 
 def assign_file(
@@ -309,7 +326,12 @@ def assign_file(
     reporter.step(t("{count:,} rows; boundaries {name}", count=len(frame), name=snap.boundaries.name()))
     result = assign_points(snap, lon, lat, datums, reporter, problems)
     bad = result["status"] == "error"
-    errors = pd.DataFrame({"row": np.flatnonzero(bad.to_numpy()) + 1, "error": result.loc[bad, "error"].to_numpy()})
+    errors = pd.DataFrame(
+        {
+            "row": np.flatnonzero(bad.to_numpy()) + 1,
+            "error": pd.Series(result.loc[bad, "error"].to_numpy(), dtype=object),
+        }
+    )
     written = not (all_or_nothing and len(errors))
     if written:
         reporter.step(t("writing {destination} ...", destination=str(destination)))
