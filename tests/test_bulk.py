@@ -151,7 +151,7 @@ def test_the_command_line_reports_rows_and_progress(tiny_url, mixed_csv, tmp_pat
     summary = next(line for line in done.stderr.splitlines() if line.startswith("共 11 行"))
     assert summary.startswith("共 11 行：4 行已分配到网格，1 行不在任何网格内（已给出最近的网格），")
     assert "（11 rows: 4 assigned, 1 outside every grid (nearest given), " in summary
-    assert "  第 4 行：" in done.stderr and "row 4: lon 'abc' is not a number" in done.stderr
+    assert "  第 4 行：lon 的值 'abc' 不是数字" in done.stderr and "row 4: lon 'abc' is not a number" in done.stderr
     assert "未知的坐标系 'itrf2014'" in done.stderr  # a row's reason the assignment gives, in Chinese too
     assert "分配到网格" in done.stderr  # the progress, in Chinese
     assert len(gpd.read_parquet(out)) == len(rows)

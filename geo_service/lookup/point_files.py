@@ -103,7 +103,12 @@ def _csv_coordinates(
         raw = frame[column].str.strip()
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         bad = np.isnan(values) & (problems == "")
-        problems[bad] = [f"{column} is empty" if not v else f"{column} {v!r} is not a number" for v in raw[bad]]
+        problems[bad] = [
+            t("{column} is empty", column=column)
+            if not v
+            else t("{column} {value!r} is not a number", column=column, value=v)
+            for v in raw[bad]
+        ]
         columns.append(values)
     return columns[0], columns[1], problems
 
