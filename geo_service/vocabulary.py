@@ -14,6 +14,8 @@ from geo_service.cases.states import ACTIONS, OPEN, STATUSES
 
 # Everything is stored in CGCS2000 (EPSG:4490): lookups, checks and tiles decide in it.
 STORAGE_SRID = 4490
+# The largest id a table's bigint key holds: an id above it names nothing.
+LARGEST_ID = 2**63 - 1
 STORAGE_CRS = f"EPSG:{STORAGE_SRID}"
 
 # The datums coordinates arrive in; ``geo_service.coordinates.datum`` converts between them.

@@ -275,6 +275,14 @@ def test_point_in_time_recovery_stops_just_before_a_mistaken_mass_change(archivi
 
 
 @pytest.mark.slow
+def test_recovery_from_a_folder_without_a_base_backup_is_refused_in_chinese_at_the_terminal(tmp_path):
+    done = _cli("db", "recover", str(tmp_path), "--to", "2026-11-10T09:30:00", "--into", str(tmp_path / "r"))
+    assert done.returncode == 1, done.stderr
+    assert "错误：" in done.stderr and "中没有由 `geo-service db basebackup` 生成的基础备份" in done.stderr
+    assert "holds no base backup made by `geo-service db basebackup`" in done.stderr  # the English after it
+    assert not (tmp_path / "r").exists()
+
+
 def test_recovery_refuses_a_moment_before_the_backup_and_a_folder_in_use(archiving_cluster, tmp_path):
     live, recovered = archiving_cluster
     base = base_backup(live, tmp_path / "base")

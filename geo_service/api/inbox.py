@@ -28,13 +28,12 @@ from geo_service.cases.inbox import (
 )
 from geo_service.i18n import negotiate, render
 from geo_service.times import as_aware, optional_aware
-from geo_service.vocabulary import RiskColour
+from geo_service.vocabulary import LARGEST_ID, RiskColour
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 
 Bucket = Literal[BUCKETS]  # type: ignore[valid-type]
 OpenStatus = Literal[OPEN_STATUSES]  # type: ignore[valid-type]
-LARGEST_ID = 2**63 - 1
 
 
 @router.get("", summary="Open cases that need someone, in buckets with their counts, red first")

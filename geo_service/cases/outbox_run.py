@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from geo_service.cases.outbox import Sender, deliver
 from geo_service.cases.sla import remind_due
+from geo_service.i18n import t
 
 
 @dataclass
@@ -53,13 +54,13 @@ def run(
             totals.reminded += reminded
             next_reminder = now + remind_every_s
             if reminded:
-                report(f"{reminded:,} cases reminded of their deadlines")
+                report(t("{count:,} cases reminded of their deadlines", count=reminded))
         done = deliver(engine, sender, zone=zone)
         totals.rounds += 1
         totals.sent += done.sent
         totals.failed += done.failed
         if done.sent or done.failed:
-            report(f"{done.sent:,} sent, {done.failed:,} failed (to be retried)")
+            report(t("{sent:,} sent, {failed:,} failed (to be retried)", sent=done.sent, failed=done.failed))
         if duration_s is not None and time.monotonic() - started >= duration_s:
             break
         wait = interval_s

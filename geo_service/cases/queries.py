@@ -18,7 +18,7 @@ from geo_service.db.prepared import execute_prepared
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import t
 from geo_service.times import optional_aware
-from geo_service.vocabulary import STORAGE_SRID, TIERS
+from geo_service.vocabulary import LARGEST_ID, STORAGE_SRID, TIERS
 
 # ``{incidents}``: the table, or a page of it (the names are joined for the rows shown only).
 INCIDENT_SELECT = """
@@ -118,6 +118,8 @@ def get_incident(
     """One incident with its bound officers, its photos and videos and, if asked, its timeline
     (NotFound outside ``scope``)."""
     scope = scope or EVERYTHING
+    if not 0 < incident_id <= LARGEST_ID:  # a prepared statement's bigint parameter would refuse it
+        raise NotFound(t("no incident with id {incident_id}", incident_id=incident_id), field="id")
     # Prepared: planning the joins took 2.7 ms, running them 0.15 (every case opened, every post).
     row = (
         execute_prepared(

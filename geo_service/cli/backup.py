@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
-from geo_service.cli.terminal import fail, say
+from geo_service.cli.terminal import fail, line, reason, say
 from geo_service.db.backup import backup as dump_database
 from geo_service.db.backup import restore as restore_database
 from geo_service.db.cluster import ClusterError, LocalCluster
@@ -98,7 +98,7 @@ def _local_cluster() -> LocalCluster:
                 "an external database's are its administrator's (`geo-service db backup` works for both)"
             )
         )
-    return LocalCluster(settings.database, log=lambda message: console.log(message))
+    return LocalCluster(settings.database, log=lambda message: console.log(line(message)))
 
 
 def basebackup(
@@ -110,7 +110,7 @@ def basebackup(
     try:
         done = base_backup(_local_cluster(), out)
     except ClusterError as exc:
-        _fail(str(exc))
+        _fail(reason(exc))
     said = t(
         "base backup in {folder} ({size}), finished {finished}; recovery replays the WAL archived in {archive} after it",
         folder=str(done.folder),
@@ -139,9 +139,9 @@ def recover(
                 t("--to {to!r} is not a time: give e.g. 2026-11-10T09:30:00 or 2026-11-10 09:30+08:00", to=to)
             )
     try:
-        cluster = recover_cluster(base, moment, into, port, archive_dir=archive, log=lambda m: console.log(m))
+        cluster = recover_cluster(base, moment, into, port, archive_dir=archive, log=lambda m: console.log(line(m)))
     except ClusterError as exc:
-        _fail(str(exc))
+        _fail(reason(exc))
     env = f"GEO_SERVICE_PG_DIR={into} GEO_SERVICE_PG_PORT={port}"
     url = cluster.url()
     said = dict(moment=moment.isoformat(), root=str(cluster.root), port=port, url=url)

@@ -7,10 +7,10 @@ from rich.console import Console
 
 from geo_service.cli import backup
 from geo_service.cli.errors import reported
-from geo_service.cli.terminal import fail, say
+from geo_service.cli.terminal import fail, line, reason, say
 from geo_service.db import migrate, wal
-from geo_service.db.cluster import ClusterError, ClusterStatus, LocalCluster
-from geo_service.i18n import Message, t
+from geo_service.db.cluster import ClusterError, LocalCluster
+from geo_service.i18n import t
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
@@ -18,27 +18,11 @@ console = Console(stderr=True, log_path=False)
 
 
 def _cluster() -> LocalCluster:
-    return LocalCluster(get_settings().database, log=lambda message: console.log(message))
+    return LocalCluster(get_settings().database, log=lambda message: console.log(line(message)))
 
 
 def _fail(exc: Exception) -> None:
-    fail(console, str(exc))
-
-
-def _describe(status: ClusterStatus) -> Message:
-    """The local cluster's state in one line (the words of ``ClusterStatus.describe``)."""
-    if not status.initialised:
-        state = t("not initialised")
-    else:
-        state = t("running") if status.running else t("stopped")
-    return t(
-        "local cluster {state}: data {data_dir}, port {port}, binaries {bindir}, PostGIS {postgis}",
-        state=state,
-        data_dir=str(status.data_dir),
-        port=status.port,
-        bindir=str(status.bindir) if status.bindir else t("not found"),
-        postgis=t("available") if status.postgis else t("missing"),
-    )
+    fail(console, reason(exc))
 
 
 @app.command()
@@ -52,14 +36,14 @@ def up() -> None:
         status = _cluster().up()
     except ClusterError as exc:
         _fail(exc)
-    say(console, _describe(status))
+    say(console, status.describe())
 
 
 @app.command()
 def down() -> None:
     """Stop the local cluster (its data stays)."""
     try:
-        say(console, _describe(_cluster().down()))
+        say(console, _cluster().down().describe())
     except ClusterError as exc:
         _fail(exc)
 
@@ -71,9 +55,9 @@ def status() -> None:
     if settings.database.uses_local_cluster:
         cluster = _cluster()
         state = cluster.status()
-        say(console, _describe(state))
+        say(console, state.describe())
         if state.running:
-            console.print(wal.describe_archiver(wal.archiver_state(cluster)))
+            say(console, wal.describe_archiver(wal.archiver_state(cluster)))
     try:
         current = migrate.current_revision(settings.database.url)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised

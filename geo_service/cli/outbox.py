@@ -99,7 +99,7 @@ def outbox_run(
             remind_every_s=remind_every,
             stop=stop,
             duration_s=duration,
-            report=lambda line: typer.echo(line, err=True),
+            report=lambda line: echo(line, err=True),
         )
     said = t(
         "outbox stopped after {rounds:,} rounds: {sent:,} sent, {failed:,} failed, {reminded:,} cases reminded",

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from geo_service.cli.errors import both, error_line
-from geo_service.i18n import render, t
+from geo_service.i18n import Message, render, t
 
 
 def zh(message: str) -> str:
@@ -61,6 +61,12 @@ def cell(value: object) -> Text:
 def cells(*values: object) -> list[Text]:
     """Each value of a row as it is (see :func:`cell`)."""
     return [cell(value) for value in values]
+
+
+def reason(exc: BaseException) -> str:
+    """What an exception says, as the message it was raised with (read in Chinese) if it was one."""
+    said = exc.args[0] if exc.args else None
+    return said if isinstance(said, Message) else str(exc)
 
 
 def fail(console: Console, message: str, status: int = 1) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from geo_service.i18n import Message, t
 from geo_service.settings import DatabaseSettings
 
 SUPERUSER = "postgres"
@@ -59,14 +60,19 @@ class ClusterStatus:
     bindir: Path | None
     postgis: bool
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
+        """The cluster's state in one line."""
         if not self.initialised:
-            state = "not initialised"
+            state = t("not initialised")
         else:
-            state = "running" if self.running else "stopped"
-        return (
-            f"local cluster {state}: data {self.data_dir}, port {self.port}, "
-            f"binaries {self.bindir or 'not found'}, PostGIS {'available' if self.postgis else 'missing'}"
+            state = t("running") if self.running else t("stopped")
+        return t(
+            "local cluster {state}: data {data_dir}, port {port}, binaries {bindir}, PostGIS {postgis}",
+            state=state,
+            data_dir=str(self.data_dir),
+            port=self.port,
+            bindir=str(self.bindir) if self.bindir else t("not found"),
+            postgis=t("available") if self.postgis else t("missing"),
         )
 
 
@@ -107,21 +113,26 @@ def install_packages(log=print) -> None:
     command = ["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PACKAGES]
     if not _is_root():
         raise ClusterError(
-            "PostgreSQL with PostGIS is not installed and installing it needs root: run\n"
-            f"  sudo apt-get update && sudo {' '.join(command)}\n"
-            "or point DATABASE_URL at an existing PostGIS database."
+            t(
+                "PostgreSQL with PostGIS is not installed and installing it needs root: run\n"
+                "  sudo apt-get update && sudo {command}\n"
+                "or point DATABASE_URL at an existing PostGIS database.",
+                command=" ".join(command),
+            )
         )
     if shutil.which("apt-get") is None:
         raise ClusterError(
-            "PostgreSQL with PostGIS is not installed and this system has no apt-get: install them "
-            "with the system's package manager, or set DATABASE_URL to an existing PostGIS database."
+            t(
+                "PostgreSQL with PostGIS is not installed and this system has no apt-get: install them "
+                "with the system's package manager, or set DATABASE_URL to an existing PostGIS database."
+            )
         )
-    log("installing PostgreSQL and PostGIS from the distribution's packages ...")
+    log(t("installing PostgreSQL and PostGIS from the distribution's packages ..."))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for step in (["apt-get", "update", "-q"], command):
         done = subprocess.run(step, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise ClusterError(f"`{' '.join(step)}` failed:\n{done.stderr[-2000:]}")
+            raise ClusterError(t("`{command}` failed:\n{output}", command=" ".join(step), output=done.stderr[-2000:]))
 
 
 class LocalCluster:
@@ -158,12 +169,19 @@ class LocalCluster:
             command = ["runuser", "-u", SUPERUSER, "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, cwd="/")
         if check and done.returncode != 0:
-            raise ClusterError(f"`{' '.join(command)}` failed:\n{done.stdout[-1500:]}{done.stderr[-2500:]}")
+            output = done.stdout[-1500:] + done.stderr[-2500:]
+            raise ClusterError(t("`{command}` failed:\n{output}", command=" ".join(command), output=output))
         return done
 
     def _prepare_folders(self) -> None:
         if self.root != self.settings.pg_dir.resolve():
-            self.log(f"the postgres user cannot reach {self.settings.pg_dir}: the cluster lives in {self.root}")
+            self.log(
+                t(
+                    "the postgres user cannot reach {asked}: the cluster lives in {root}",
+                    asked=str(self.settings.pg_dir),
+                    root=str(self.root),
+                )
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if not _is_root():
@@ -171,7 +189,7 @@ class LocalCluster:
         try:
             account = pwd.getpwnam(SUPERUSER)
         except KeyError as exc:  # the packages create this user; without it we cannot drop root
-            raise ClusterError("there is no `postgres` system user: install the postgresql package") from exc
+            raise ClusterError(t("there is no `postgres` system user: install the postgresql package")) from exc
         for path in _tree(self.root, self.socket_dir):
             try:
                 if os.lstat(path).st_uid != account.pw_uid:
@@ -181,8 +199,11 @@ class LocalCluster:
         probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-w", str(self.root)])
         if probe.returncode != 0:
             raise ClusterError(
-                f"the `postgres` user cannot reach {self.root} (a parent folder is private, such as "
-                "/root): set GEO_SERVICE_PG_DIR to a folder it can reach, e.g. /var/tmp/geo_service"
+                t(
+                    "the `postgres` user cannot reach {root} (a parent folder is private, such as "
+                    "/root): set GEO_SERVICE_PG_DIR to a folder it can reach, e.g. /var/tmp/geo_service",
+                    root=str(self.root),
+                )
             )
 
     # -- state ---------------------------------------------------------------------------------
@@ -205,10 +226,10 @@ class LocalCluster:
             install_packages(self.log)
             bindir, postgis = find_bindir()
             if bindir is None or not postgis:
-                raise ClusterError("PostgreSQL or PostGIS still missing after installing the packages")
+                raise ClusterError(t("PostgreSQL or PostGIS still missing after installing the packages"))
         self._prepare_folders()
         if not (self.data_dir / "PG_VERSION").exists():
-            self.log(f"initialising a PostgreSQL cluster in {self.data_dir} ...")
+            self.log(t("initialising a PostgreSQL cluster in {folder} ...", folder=str(self.data_dir)))
             self._run(
                 [
                     bindir / "initdb",
@@ -235,8 +256,8 @@ class LocalCluster:
         """Start the server of an initialised data folder (on this cluster's port and socket)."""
         bindir, _ = find_bindir()
         if bindir is None:
-            raise ClusterError("PostgreSQL is not installed: run `geo-service db up`")
-        self.log(f"starting PostgreSQL on 127.0.0.1:{self.port} ...")
+            raise ClusterError(t("PostgreSQL is not installed: run `geo-service db up`"))
+        self.log(t("starting PostgreSQL on 127.0.0.1:{port} ...", port=self.port))
         self._run(
             [
                 bindir / "pg_ctl",
@@ -257,7 +278,7 @@ class LocalCluster:
         bindir, _ = find_bindir()
         status = self.status()
         if status.running and bindir is not None:
-            self.log("stopping PostgreSQL ...")
+            self.log(t("stopping PostgreSQL ..."))
             self._run([bindir / "pg_ctl", "-D", self.data_dir, "-m", "fast", "-w", "stop"])
         return self.status()
 
@@ -265,7 +286,7 @@ class LocalCluster:
         """Stop and start the server (fast shutdown: clients are disconnected)."""
         bindir, _ = find_bindir()
         if bindir is None:
-            raise ClusterError("PostgreSQL is not installed")
+            raise ClusterError(t("PostgreSQL is not installed"))
         self._run(
             [
                 bindir / "pg_ctl",
@@ -317,8 +338,11 @@ class LocalCluster:
             connection = psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=database)
         except psycopg2.OperationalError as exc:
             raise ClusterError(
-                f"cannot connect to the local cluster on 127.0.0.1:{self.port}: run `geo-service db up` "
-                f"({str(exc).strip()})"
+                t(
+                    "cannot connect to the local cluster on 127.0.0.1:{port}: run `geo-service db up` ({reason})",
+                    port=self.port,
+                    reason=str(exc).strip(),
+                )
             ) from exc
         connection.autocommit = True
         return connection
@@ -334,7 +358,7 @@ class LocalCluster:
                 cur.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(role)))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cur.fetchone() is None:
-                self.log(f"creating database {database} ...")
+                self.log(t("creating database {database} ...", database=database))
                 cur.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
                 )

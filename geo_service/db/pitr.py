@@ -22,6 +22,7 @@ from pathlib import Path
 
 from geo_service.db.cluster import SUPERUSER, ClusterError, LocalCluster, find_bindir
 from geo_service.db.wal import archiver_state, switch_segment
+from geo_service.i18n import t
 from geo_service.settings import DatabaseSettings
 
 INFO = "geo_service_base_backup.json"
@@ -57,7 +58,9 @@ def _size(folder: Path) -> int:
 
 def _empty_or_absent(folder: Path, what: str) -> None:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ClusterError(f"{folder} exists and is not empty: {what} goes into a new folder")
+        raise ClusterError(
+            t("{folder} exists and is not empty: {what!v} goes into a new folder", folder=str(folder), what=what)
+        )
 
 
 def base_backup(cluster: LocalCluster, out: Path) -> BaseBackup:
@@ -66,13 +69,15 @@ def base_backup(cluster: LocalCluster, out: Path) -> BaseBackup:
     archive = cluster.settings.wal_archive_dir
     if archive is None or archiver_state(cluster) is None:
         raise ClusterError(
-            "a base backup is only useful with the WAL archived after it: set GEO_SERVICE_WAL_ARCHIVE_DIR "
-            "and run `geo-service db up` (it restarts the cluster to turn archiving on)"
+            t(
+                "a base backup is only useful with the WAL archived after it: set GEO_SERVICE_WAL_ARCHIVE_DIR "
+                "and run `geo-service db up` (it restarts the cluster to turn archiving on)"
+            )
         )
     _empty_or_absent(out, "a base backup")
     bindir, _ = find_bindir()
     if bindir is None:
-        raise ClusterError("PostgreSQL is not installed: run `geo-service db up`")
+        raise ClusterError(t("PostgreSQL is not installed: run `geo-service db up`"))
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     done = _client(
@@ -81,10 +86,16 @@ def base_backup(cluster: LocalCluster, out: Path) -> BaseBackup:
     )
     if done.returncode != 0:
         shutil.rmtree(data, ignore_errors=True)
-        raise ClusterError(f"pg_basebackup failed: {done.stderr.strip()[-2000:]}")
+        raise ClusterError(t("pg_basebackup failed: {output}", output=done.stderr.strip()[-2000:]))
     checked = _client([bindir / "pg_verifybackup", str(data)])
     if checked.returncode != 0:
-        raise ClusterError(f"the base backup in {data} does not verify: {checked.stderr.strip()[-2000:]}")
+        raise ClusterError(
+            t(
+                "the base backup in {folder} does not verify: {output}",
+                folder=str(data),
+                output=checked.stderr.strip()[-2000:],
+            )
+        )
     switch_segment(cluster)  # the backup's last segment goes to the archive now, not when it fills
     backup = BaseBackup(out.resolve(), datetime.now(UTC), archive.resolve(), cluster.port, _size(data))
     (out / INFO).write_text(json.dumps(backup.to_dict(), indent=2) + "\n")
@@ -95,7 +106,13 @@ def read_base_backup(folder: Path) -> BaseBackup:
     """The base backup in ``folder``, as ``base_backup`` wrote it."""
     info = folder / INFO
     if not (folder / "data" / "PG_VERSION").exists() or not info.exists():
-        raise ClusterError(f"{folder} holds no base backup made by `geo-service db basebackup` (no data/, no {INFO})")
+        raise ClusterError(
+            t(
+                "{folder} holds no base backup made by `geo-service db basebackup` (no data/, no {info})",
+                folder=str(folder),
+                info=INFO,
+            )
+        )
     values = json.loads(info.read_text())
     return BaseBackup(
         folder.resolve(),
@@ -147,13 +164,18 @@ def recover(
         raise ValueError("the recovery target must be an aware datetime")
     if to < backup.finished_at:
         raise ClusterError(
-            f"{to.isoformat()} is before this base backup was finished ({backup.finished_at.isoformat()}): "
-            "recover from an earlier base backup"
+            t(
+                "{to} is before this base backup was finished ({finished}): recover from an earlier base backup",
+                to=to.isoformat(),
+                finished=backup.finished_at.isoformat(),
+            )
         )
     if not archive.is_dir() or not any(archive.iterdir()):
-        raise ClusterError(f"the WAL archive {archive} is missing or empty: give the folder with --archive")
+        raise ClusterError(
+            t("the WAL archive {archive} is missing or empty: give the folder with --archive", archive=str(archive))
+        )
     if not _port_free(port):
-        raise ClusterError(f"port {port} is in use on 127.0.0.1: give another with --port")
+        raise ClusterError(t("port {port} is in use on 127.0.0.1: give another with --port", port=port))
     target = LocalCluster(DatabaseSettings(pg_dir=into, pg_port=port), log=log)
     _empty_or_absent(target.data_dir, "a recovered cluster")
     target.prepare_folders()
@@ -173,11 +195,11 @@ def recover(
     (target.data_dir / "postmaster.pid").unlink(missing_ok=True)
     target.data_dir.chmod(0o700)
     target.prepare_folders()  # everything copied now belongs to the server's user
-    log(f"replaying the archived WAL up to {to.isoformat()} ...")
+    log(t("replaying the archived WAL up to {to} ...", to=to.isoformat()))
     try:
         target.start(timeout_s=RECOVERY_TIMEOUT_S)
     except ClusterError as exc:
-        raise ClusterError(f"recovery failed: {_log_tail(target)}") from exc
+        raise ClusterError(t("recovery failed: {output}", output=_log_tail(target))) from exc
     _wait_for_promotion(target)
     return target
 

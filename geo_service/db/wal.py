@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from psycopg2 import sql
 
 from geo_service.db.cluster import SUPERUSER, ClusterError, _is_root
+from geo_service.i18n import Message, t
 
 if TYPE_CHECKING:
     from geo_service.db.cluster import LocalCluster
@@ -60,8 +61,11 @@ def prepare_archive(cluster: LocalCluster) -> None:
     os.chown(folder, account.pw_uid, account.pw_gid)
     if subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-w", str(folder)]).returncode != 0:
         raise ClusterError(
-            f"the `postgres` user cannot write to the WAL archive {folder} (a parent folder is private, "
-            "such as /root): set GEO_SERVICE_WAL_ARCHIVE_DIR to a folder it can reach"
+            t(
+                "the `postgres` user cannot write to the WAL archive {folder} (a parent folder is private, "
+                "such as /root): set GEO_SERVICE_WAL_ARCHIVE_DIR to a folder it can reach",
+                folder=str(folder),
+            )
         )
 
 
@@ -79,8 +83,12 @@ def apply_archiving(cluster: LocalCluster) -> None:
         if changed:
             cur.execute("SELECT pg_reload_conf()")
     if AT_START & set(changed):
-        state = f"on (into {archive.resolve()})" if archive else "off"
-        cluster.log(f"restarting PostgreSQL to turn WAL archiving {state} ...")
+        if archive:
+            cluster.log(
+                t("restarting PostgreSQL to turn WAL archiving on (into {archive}) ...", archive=str(archive.resolve()))
+            )
+        else:
+            cluster.log(t("restarting PostgreSQL to turn WAL archiving off ..."))
         cluster.restart()
 
 
@@ -100,21 +108,28 @@ def archiver_state(cluster: LocalCluster) -> dict | None:
         return {"archive_command": command, **dict(zip(names, cur.fetchone()))}
 
 
-def describe_archiver(state: dict | None) -> str:
+def describe_archiver(state: dict | None) -> Message:
     """One line on the archiver, for ``geo-service db status``."""
     if state is None:
-        return "WAL archiving off (set GEO_SERVICE_WAL_ARCHIVE_DIR and run `geo-service db up` to turn it on)"
-    line = f"WAL archiving on: {state['archived_count']:,} segments archived"
+        return t("WAL archiving off (set GEO_SERVICE_WAL_ARCHIVE_DIR and run `geo-service db up` to turn it on)")
+    said = t("WAL archiving on: {count:,} segments archived", count=state["archived_count"])
     if state["last_archived_time"]:
-        line += f", the last {state['last_archived_wal']} at {state['last_archived_time']:%Y-%m-%d %H:%M:%S %Z}"
+        said = t(
+            "{said}, the last {segment} at {at}",
+            said=said,
+            segment=state["last_archived_wal"],
+            at=f"{state['last_archived_time']:%Y-%m-%d %H:%M:%S %Z}",
+        )
     if state["failed_count"] and (
         state["last_archived_time"] is None or state["last_failed_time"] > state["last_archived_time"]
     ):
-        line += (
-            f"; FAILING since {state['last_failed_time']:%Y-%m-%d %H:%M:%S %Z} on {state['last_failed_wal']}: "
-            "see the cluster's postgres.log"
+        said = t(
+            "{said}; FAILING since {at} on {segment}: see the cluster's postgres.log",
+            said=said,
+            at=f"{state['last_failed_time']:%Y-%m-%d %H:%M:%S %Z}",
+            segment=state["last_failed_wal"],
         )
-    return line
+    return said
 
 
 def switch_segment(cluster: LocalCluster) -> str:

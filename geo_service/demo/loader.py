@@ -131,13 +131,19 @@ def load_demo(
     revision = current_revision(engine.url.render_as_string(hide_password=False))
     if revision != head_revision():
         raise DemoLoadError(
-            f"the database schema is at {revision or 'nothing'}, not {head_revision()}: run `geo-service db migrate`"
+            t(
+                "the database schema is at {revision}, not {head}: run `geo-service db migrate`",
+                revision=revision or t("nothing"),
+                head=head_revision(),
+            )
         )
     with engine.connect() as connection:
         if not force and _holds_other_data(connection):
             raise DemoLoadError(
-                "the database holds grids, officers or incidents that are not the demo's; "
-                "load the demo into an empty database, or pass --force to replace them"
+                t(
+                    "the database holds grids, officers or incidents that are not the demo's; "
+                    "load the demo into an empty database, or pass --force to replace them"
+                )
             )
     if loaded_fingerprint(engine) == wanted and not force:
         reporter.step(t("demo county (seed {seed}) already loaded", seed=seed))
@@ -201,7 +207,7 @@ def _write(connection, cursor, demo, seed: int, wanted: str, settings: Settings,
     grids["village_id"] = grids["village_code"].map(unit_ids)
     grids["version_id"] = version_id
     if grids["village_id"].isna().any():
-        raise DemoLoadError("the generator produced grids whose village is unknown")
+        raise DemoLoadError(t("the generator produced grids whose village is unknown"))
     copy_frame(
         cursor,
         "grids",
