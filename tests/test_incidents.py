@@ -165,6 +165,10 @@ def test_get_one_incident_and_a_404_for_an_unknown_id(tiny_client):
     assert tiny_client.get(f"/incidents/{created['id']}").json()["external_id"] == "T-get"
     missing = tiny_client.get("/incidents/987654")
     assert missing.status_code == 404 and "987654" in missing.json()["message"]
+    # Ids no bigint holds name nothing either (the read is a prepared statement with a bigint id).
+    for beyond in (2**63, -(2**63) - 1, 0):
+        answer = tiny_client.get(f"/incidents/{beyond}")
+        assert answer.status_code == 404 and str(beyond) in answer.json()["message"], answer.text
 
 
 def test_list_filters_and_pages(tiny_client, tiny_engine):
