@@ -433,12 +433,14 @@ class Work:
     span: dict[str, str]  # the demo year, as query parameters
 
 
-def county_tiles(zoom: int, bounds: tuple[float, float, float, float], n: int, rng: np.random.Generator) -> list:
+def county_tiles(zoom: int, bounds: list[float], n: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """``n`` tiles of ``zoom`` drawn at random from those over ``bounds`` (west, south, east,
+    north), as (z, x, y) in the order drawn (this benchmark and bench_tiles.py draw them so)."""
     west, south, east, north = bounds
     first, last = Tile.at(west, north, zoom), Tile.at(east, south, zoom)
     tiles = [(zoom, x, y) for x in range(first.x, last.x + 1) for y in range(first.y, last.y + 1)]
     picks = rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)
-    return [tiles[i] for i in sorted(picks)]
+    return [tiles[i] for i in picks]
 
 
 def make_work(one: Side, points: int, bulk: int, tiles: int, seed: int) -> Work:
@@ -473,7 +475,7 @@ def make_work(one: Side, points: int, bulk: int, tiles: int, seed: int) -> Work:
     return Work(
         points=np.array(inside, dtype=float)[picks],
         bulk=np.array(located, dtype=float),
-        tiles={z: county_tiles(z, tuple(bounds), tiles, rng) for z in (11, 12, 13, 14)},
+        tiles={z: sorted(county_tiles(z, list(bounds), tiles, rng)) for z in (11, 12, 13, 14)},
         span={"start": first.isoformat(), "end": (last + timedelta(days=1)).isoformat()},
     )
 

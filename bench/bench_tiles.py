@@ -31,11 +31,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from bench_city import CITY_CODE
+from bench_city import CITY_CODE, county_tiles
 from scale import add_scale_argument, scale_database, scales
 from signin import bench_headers
-
-from geo_service.tiles.mvt import Tile
 
 OURS = """
 from geo_service.serving import serve
@@ -85,14 +83,6 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def county_tiles(zoom: int, bounds: list[float], n: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
-    west, south, east, north = bounds
-    first, last = Tile.at(west, north, zoom), Tile.at(east, south, zoom)
-    tiles = [(zoom, x, y) for x in range(first.x, last.x + 1) for y in range(first.y, last.y + 1)]
-    picks = rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)
-    return [tiles[i] for i in picks]
 
 
 def fetch_all(port: int, paths: list[str], headers: dict) -> tuple[list[float], int]:
