@@ -8,12 +8,12 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
-from geo_service.cli.terminal import fail, line, reason, say
+from geo_service.cli.terminal import fail, line, say
 from geo_service.db.backup import backup as dump_database
 from geo_service.db.backup import restore as restore_database
 from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.errors import InvalidInput
-from geo_service.i18n import t
+from geo_service.i18n import reason_of, t
 from geo_service.settings import get_settings
 from geo_service.times import read_time
 
@@ -110,7 +110,7 @@ def basebackup(
     try:
         done = base_backup(_local_cluster(), out)
     except ClusterError as exc:
-        _fail(reason(exc))
+        _fail(reason_of(exc))
     said = t(
         "base backup in {folder} ({size}), finished {finished}; recovery replays the WAL archived in {archive} after it",
         folder=str(done.folder),
@@ -141,7 +141,7 @@ def recover(
     try:
         cluster = recover_cluster(base, moment, into, port, archive_dir=archive, log=lambda m: console.log(line(m)))
     except ClusterError as exc:
-        _fail(reason(exc))
+        _fail(reason_of(exc))
     env = f"GEO_SERVICE_PG_DIR={into} GEO_SERVICE_PG_PORT={port}"
     url = cluster.url()
     said = dict(moment=moment.isoformat(), root=str(cluster.root), port=port, url=url)

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from geo_service.cli.errors import both, reported
+from geo_service.cli.errors import reported
+from geo_service.cli.terminal import cell, say, table, zh
 from geo_service.county.fields import KIND_NAMES
 from geo_service.county.report import ImportReport, Problem
-from geo_service.i18n import Message, render, t
+from geo_service.i18n import Message, t
 
 app = typer.Typer(help="A county's own data: import its files.", no_args_is_help=True)
 out = Console()
@@ -69,37 +68,28 @@ def import_command(
 def show(report: ImportReport) -> None:
     """The report for a terminal, in Chinese with the English after it (``both``): the files, the
     first problems, the gaps, and what was stored."""
-    # The table's words in Chinese alone: both languages would leave no room for the files' names.
-    files = Table(title=render(t("files"), "zh"))
-    files.add_column(render(t("file"), "zh"), overflow="fold")
-    for header in (t("kind"), t("datum"), t("rows"), t("loaded"), t("errors"), t("warnings")):
-        files.add_column(render(header, "zh"))
+    headers = (t("file"), t("kind"), t("datum"), t("rows"), t("loaded"), t("errors"), t("warnings"))
+    files = table(*headers, title=t("files"))
+    files.columns[0].overflow = "fold"  # a long path wraps within its column
     for f in report.files:
         errors = len(f.errors)
-        kind = render(KIND_NAMES[f.kind], "zh") if f.kind in KIND_NAMES else "?"
+        kind = zh(KIND_NAMES[f.kind]) if f.kind in KIND_NAMES else "?"
         files.add_row(
-            Text(f.path), kind, f.datum or "", str(f.rows), str(f.loaded), str(errors), str(len(f.problems) - errors)
+            cell(f.path), kind, f.datum or "", str(f.rows), str(f.loaded), str(errors), str(len(f.problems) - errors)
         )
     out.print(files)
     shown = 0
     for f in report.files:
         for p in f.problems[: MAX_PROBLEMS_SHOWN - shown]:
-            line = Text(both(_problem_line(f.path, p)))
-            line.stylize("red" if p.severity == "error" else "yellow", 0, 2)  # 错误 or 警告
-            _say(line)
+            say(out, _problem_line(f.path, p), "red" if p.severity == "error" else "yellow", 2)  # 错误 or 警告
             shown += 1
     total = report.error_count + report.warning_count
     if total > shown:
-        _say(t("... and {count} more problems (--report FILE.json lists them all)", count=total - shown))
+        say(out, t("... and {count} more problems (--report FILE.json lists them all)", count=total - shown))
     for gap, items in report.gaps.items():
         if items:
-            _say(t("gap: {gap}: {count}", gap=GAP_NAMES.get(gap, gap), count=len(items)))
-    _say(_verdict(report))
-
-
-def _say(line: Message | Text) -> None:
-    """A line as it is (no markup read in a file's words, no breaks put in: a log keeps it whole)."""
-    out.print(line if isinstance(line, Text) else Text(both(line)), soft_wrap=True)
+            say(out, t("gap: {gap}: {count}", gap=GAP_NAMES.get(gap, gap), count=len(items)))
+    say(out, _verdict(report))
 
 
 def _problem_line(path: str, problem: Problem) -> Message:

@@ -7,10 +7,10 @@ from rich.console import Console
 
 from geo_service.cli import backup
 from geo_service.cli.errors import reported
-from geo_service.cli.terminal import fail, line, reason, say
+from geo_service.cli.terminal import fail, line, say
 from geo_service.db import migrate, wal
 from geo_service.db.cluster import ClusterError, LocalCluster
-from geo_service.i18n import t
+from geo_service.i18n import reason_of, t
 from geo_service.settings import get_settings
 
 app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
@@ -22,7 +22,7 @@ def _cluster() -> LocalCluster:
 
 
 def _fail(exc: Exception) -> None:
-    fail(console, reason(exc))
+    fail(console, reason_of(exc))
 
 
 @app.command()

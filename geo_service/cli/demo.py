@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
-from geo_service.cli.terminal import fail, reason, table
-from geo_service.i18n import t
+from geo_service.cli.terminal import fail, table
+from geo_service.i18n import reason_of, t
 from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
 
@@ -54,7 +54,7 @@ def load(
                 reporter=reporter,
             )
     except DemoLoadError as exc:
-        fail(console, reason(exc))
+        fail(console, reason_of(exc))
     title = (
         t("demo county loaded ({fingerprint})", fingerprint=result.fingerprint)
         if result.loaded

@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from geo_service.cli.errors import both, error_line
-from geo_service.i18n import Message, render, t
+from geo_service.i18n import joined as i18n_joined
+from geo_service.i18n import render, t
 
 
 def zh(message: str) -> str:
@@ -63,12 +64,6 @@ def cells(*values: object) -> list[Text]:
     return [cell(value) for value in values]
 
 
-def reason(exc: BaseException) -> str:
-    """What an exception says, as the message it was raised with (read in Chinese) if it was one."""
-    said = exc.args[0] if exc.args else None
-    return said if isinstance(said, Message) else str(exc)
-
-
 def fail(console: Console, message: str, status: int = 1) -> None:
     """Print ``message`` as a failure (``错误：...``, the word in red) and exit with ``status``."""
     say(console, error_line(message), "red", len("错误"))
@@ -76,10 +71,5 @@ def fail(console: Console, message: str, status: int = 1) -> None:
 
 
 def joined(items: list[str]) -> str:
-    """Messages (or plain words) as one list: ``a, b`` in English, ``a、b`` in Chinese."""
-    if not items:
-        return t("nobody")
-    said: str = items[-1]
-    for item in reversed(items[:-1]):
-        said = t("{head}, {tail}", head=item, tail=said)
-    return said
+    """Messages (or plain words) as one list (``i18n.joined``), or "nobody" when there are none."""
+    return i18n_joined(items) if items else t("nobody")

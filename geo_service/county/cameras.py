@@ -48,9 +48,8 @@ from sqlalchemy.engine import Connection
 from geo_service.auth import audit
 from geo_service.county import unit_codes
 from geo_service.county.people_values import cell
-from geo_service.county.report import reason_of
 from geo_service.db.copy import copy_frame
-from geo_service.i18n import Message, t
+from geo_service.i18n import Message, reason_of, t
 from geo_service.times import read_written_day
 from geo_service.vocabulary import CAMERA_STATES, MAX_CAMERA_RANGE_M
 

@@ -19,8 +19,8 @@ from geo_service.coordinates.datum import convert, convert_geometry, parse_datum
 from geo_service.county import cells
 from geo_service.county.fields import KIND_NAMES, SPATIAL_KINDS
 from geo_service.county.formats import RawTable
-from geo_service.county.report import FileReport, reason_of
-from geo_service.i18n import Message, t
+from geo_service.county.report import FileReport
+from geo_service.i18n import Message, reason_of, t
 
 CHINA = (73.0, 3.0, 136.0, 54.0)  # lon/lat box of the data a county can hold
 CHOICES = t("cgcs2000, wgs84, gcj02 or bd09")

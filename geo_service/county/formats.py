@@ -30,8 +30,8 @@ import pyogrio
 from pyproj import CRS
 
 from geo_service.county import cells
-from geo_service.county.report import ImportReport, reason_of
-from geo_service.i18n import Message, t
+from geo_service.county.report import ImportReport
+from geo_service.i18n import Message, reason_of, t
 
 TABLE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
 # Files that belong to a Shapefile beside them.

@@ -128,12 +128,6 @@ class ImportReport:
         path.write_text(body, encoding="utf-8")
 
 
-def reason_of(exc: BaseException) -> Message:
-    """The message a reader's ValueError or FileError was raised with: ``str(exc)`` would be its
-    English text alone, no longer a message to translate."""
-    return exc.args[0]
-
-
 def brief(names: list[str], limit: int = 12) -> str | Message:
     """The first ``limit`` of ``names`` for a reason, and how many there are in all when more."""
     shown = ", ".join(names[:limit])

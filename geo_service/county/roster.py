@@ -30,9 +30,9 @@ from sqlalchemy.engine import Connection
 
 from geo_service.auth import audit
 from geo_service.county.people_values import cell, generated_code, phone_number, unit_code
-from geo_service.county.report import brief, reason_of
+from geo_service.county.report import brief
 from geo_service.db.copy import copy_frame
-from geo_service.i18n import Message, t
+from geo_service.i18n import Message, reason_of, t
 from geo_service.times import read_written_day
 
 LEVEL_NAMES = {

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from geo_service.county import cells, formats
-from geo_service.county.report import ImportReport, reason_of
-from geo_service.i18n import t
+from geo_service.county.report import ImportReport
+from geo_service.i18n import reason_of, t
 
 
 def read_csv(path: Path, shown: str, keys: tuple[str, ...], max_rows: int) -> formats.RawTable:

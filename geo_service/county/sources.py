@@ -21,7 +21,7 @@ from geo_service.county import cells, datums, fields, formats
 from geo_service.county.fields import KIND_NAMES
 from geo_service.county.offsets import detect_offsets
 from geo_service.county.report import FileReport, ImportReport
-from geo_service.i18n import Message, t
+from geo_service.i18n import Message, joined, t
 
 __all__ = ["SourceTable", "detect_offsets", "read_sources", "recognise"]
 
@@ -279,16 +279,16 @@ def _has_key_field(kind: str, assigned: dict[str, str]) -> bool:
 
 def _unknown(names: list[str], geometry: str, candidates: tuple[str, ...]) -> Message:
     shapes = {"polygons": t("areas"), "points": t("points"), "none": t("no shapes")}[geometry]
-    needs: Message | None = None
-    for kind in reversed(candidates):
+    said = []
+    for kind in candidates:
         labels = ", ".join(_label(f, kind) for f in fields.REQUIRED[kind] if f != "geometry")
         if not labels:
-            need = t("a county outline is one area")
+            said.append(t("a county outline is one area"))
         elif kind == "roster":
-            need = t("a roster needs {columns}", columns=labels)
+            said.append(t("a roster needs {columns}", columns=labels))
         else:
-            need = t("{kind} need {columns}", kind=KIND_NAMES[kind], columns=labels)
-        needs = need if needs is None else t("{first}; {rest}", first=need, rest=needs)
+            said.append(t("{kind} need {columns}", kind=KIND_NAMES[kind], columns=labels))
+    needs = joined(said, ";") if said else None
     return t(
         "cannot tell what this file holds: it has {shapes} and the columns {columns}, "
         "none of which say it; {needs} (column names: README, 'Bringing your own county')",

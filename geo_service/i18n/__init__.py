@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -176,6 +176,25 @@ def render(message: str, language: Language) -> str:
         return _Formatter(language).format(translated, **message.params)
     except (KeyError, IndexError, ValueError, TypeError):  # a translation naming a value the code does
         return str(message)  # not give, or a format spec the value cannot take: the English, never a fault
+
+
+def reason_of(exc: BaseException) -> str:
+    """What an exception says: the message it was raised with, still to be read in any language
+    (``str(exc)`` is its English text alone), or its text when it was raised with plain words."""
+    said = exc.args[0] if exc.args else None
+    return said if isinstance(said, Message) else str(exc)
+
+
+def joined(items: Sequence[str], separator: Literal[",", ";"] = ",") -> str:
+    """Messages (or plain words) as one list, each said in the reader's language: ``a, b, c`` (in
+    Chinese ``a、b、c``), or with ``;`` ``a; b; c``. ``items`` is not empty."""
+    said = items[-1]
+    for item in reversed(items[:-1]):
+        if separator == ";":
+            said = t("{first}; {rest}", first=item, rest=said)
+        else:
+            said = t("{head}, {tail}", head=item, tail=said)
+    return said
 
 
 def rendered(value: Any, language: Language) -> Any:

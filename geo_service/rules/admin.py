@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo_service.auth.audit import record
 from geo_service.errors import Conflict, InvalidInput, NotFound
-from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, render, rendered, t
+from geo_service.i18n import DEFAULT_LANGUAGE, Language, Message, joined, render, rendered, t
 from geo_service.rules.files import Reading, Sheet, header_problems, read_path, read_uploads, write_csv, write_xlsx
 from geo_service.rules.tables import (
     MAX_ROWS,
@@ -90,9 +90,7 @@ class TableChange:
             parts.append(t("{count} removed ({keys})", count=len(self.removed), keys=_first_keys(self.removed)))
         if self.changed:
             parts.append(t("{count} changed ({keys})", count=len(self.changed), keys=_first_keys(self.changed)))
-        changes = parts[-1]
-        for part in reversed(parts[:-1]):  # "a; b; c", each part said in the reader's language
-            changes = t("{first}; {rest}", first=part, rest=changes)
+        changes = joined(parts, ";")
         return t("{table}: {changes}; {count} unchanged", table=self.table, changes=changes, count=self.unchanged)
 
 
