@@ -19,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -30,6 +31,7 @@ from geo_service.db import migrate
 from geo_service.db.engine import dispose_engines, get_engine
 from geo_service.i18n import Message, translated_templates
 from geo_service.settings import Settings
+from geo_service.tiles.mvt import Tile
 
 from .conftest import scalar
 from .county_files import make_county, write_bad_files, write_county_files
@@ -61,16 +63,25 @@ def manifest(xianyou, tmp_path_factory):
     return write_county_files(xianyou, tmp_path_factory.mktemp("xianyou"))
 
 
-@pytest.fixture(scope="module")
-def fresh_url(cluster):
-    """An empty database, migrated: no demo, no rules beyond the migrations' own."""
-    name = f"geo_service_county_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def migrated_database(cluster, prefix: str) -> Iterator[str]:
+    """The URL of an empty database, migrated: no demo, no rules beyond the migrations' own;
+    dropped afterwards."""
+    name = f"geo_service_{prefix}_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    migrate.upgrade(url)
-    yield url
-    dispose_engines()
-    cluster.drop_database(name)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        dispose_engines()
+        cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def fresh_url(cluster):
+    with migrated_database(cluster, "county") as url:
+        yield url
 
 
 def counts(engine) -> dict[str, int]:
@@ -195,15 +206,9 @@ def test_a_dispatcher_and_an_analyst_work_on_the_county(fresh_url, xianyou):
     assert total == scalar(
         get_engine(fresh_url), "SELECT count(*) FROM incidents WHERE status NOT IN ('rejected', 'merged')"
     )
-    tile = client.get("/tiles/grids/14/{}/{}.mvt".format(*_tile(point.x, point.y, 14)))
+    at = Tile.at(point.x, point.y, 14)
+    tile = client.get(f"/tiles/grids/14/{at.x}/{at.y}.mvt")
     assert tile.status_code == 200 and len(tile.content) > 100
-
-
-def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * n)
-    return x, y
 
 
 def test_each_kind_of_bad_file_is_refused_and_nothing_is_half_loaded(cluster, xianyou, manifest, tmp_path):
@@ -215,11 +220,7 @@ def test_each_kind_of_bad_file_is_refused_and_nothing_is_half_loaded(cluster, xi
             if entry.replaces in (good.name, good.stem):
                 good.unlink()
         shutil.copy(bad.folder / entry.path, folder / entry.path)
-        name = f"geo_service_bad_{uuid.uuid4().hex[:8]}"
-        cluster.create_database(name)
-        url = cluster.url(name)
-        try:
-            migrate.upgrade(url)
+        with migrated_database(cluster, "bad") as url:
             before = counts(get_engine(url))
             default, by_file = crs_options(manifest.crs_options()[1::2] + bad.crs_options()[1::2])
             present = {path.name for path in folder.iterdir()}
@@ -237,9 +238,6 @@ def test_each_kind_of_bad_file_is_refused_and_nothing_is_half_loaded(cluster, xi
             expected = {(entry.report_path, p.row, p.column) for p in entry.problems}
             assert expected <= errors_of(report), (entry.path, sorted(errors_of(report))[:10])
             assert not report.stored and counts(get_engine(url)) == before, entry.path
-        finally:
-            dispose_engines()
-            cluster.drop_database(name)
 
 
 def test_the_command_line_loads_a_fresh_database(cluster, manifest, tmp_path):
@@ -377,11 +375,7 @@ def test_every_reason_of_the_messy_and_the_bad_files_is_a_message_said_in_chines
     shutil.copytree(manifest.folder, folder)
     for entry in bad.files:
         shutil.copy(bad.folder / entry.path, folder / entry.path)
-    name = f"geo_service_reasons_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        migrate.upgrade(url)
+    with migrated_database(cluster, "reasons") as url:
         default, by_file = crs_options(manifest.crs_options()[1::2] + bad.crs_options()[1::2])
         no_datum = next(e.path for e in bad.files if e.problems[0].what == "no_datum")
         by_file.pop(no_datum, None)
@@ -394,9 +388,6 @@ def test_every_reason_of_the_messy_and_the_bad_files_is_a_message_said_in_chines
             crs_by_file=by_file,
             dry_run=True,
         )
-    finally:
-        dispose_engines()
-        cluster.drop_database(name)
     problems = [p for f in report.files for p in f.problems]
     assert len({p.reason.template for p in problems}) >= 10, "too few kinds of problem to tell anything"
     wrong = {(f.path, p.row, p.column): untranslated(p.reason) for f in report.files for p in f.problems}
