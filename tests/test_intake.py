@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from geo_service.cases import batch
 from geo_service.cases.batch import import_file, import_incidents
-from geo_service.cases.places import PLACE, resolve_places
+from geo_service.cases.places import PLACE, Place, resolve_places
 from geo_service.cases.responsibility import responsible, unit_chain
 from geo_service.db.engine import get_engine
 from geo_service.lookup.bulk_assign import assign_points, snapshot
@@ -146,7 +146,7 @@ def test_each_place_gets_the_people_one_place_at_a_time_gets(engine, settings):
             }
         )[PLACE]
         day = pd.Timestamp.now(tz="Asia/Shanghai").date()
-        many = resolve_places(connection, places, day)
+        many = resolve_places(connection, [Place(*row) for row in places.itertuples(index=False)], day)
         for n, place in enumerate(places.itertuples(index=False)):
             one = responsible(
                 connection,

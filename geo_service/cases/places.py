@@ -9,11 +9,11 @@ statement (``responsibility.RESOLVE``), asked of all the places at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -21,8 +21,20 @@ from geo_service.cases.responsibility import RESOLVE, Responsible, resolve_param
 from geo_service.db.prepared import execute_prepared
 from geo_service.vocabulary import TIERS
 
-# The columns that make a place: where a case lies and its colour (the name only for its note).
-PLACE = ["grid_code", "grid_name", "village_code", "town_code", "county_code", "risk_colour"]
+
+class Place(NamedTuple):
+    """Where a case lies and its colour: what makes its people (the name only for its note)."""
+
+    grid_code: str
+    grid_name: str
+    village_code: str
+    town_code: str
+    county_code: str
+    risk_colour: str
+
+
+# A case's columns that make its place.
+PLACE = list(Place._fields)
 # Up to this many places (a report, a small batch) are resolved by the statement prepared once
 # per connection; more, by the statement planned for the batch's size.
 FEW_PLACES = 4
@@ -50,15 +62,15 @@ class Resolved:
     bound: list[Bound]
 
 
-def resolve_places(connection: Connection, places: pd.DataFrame, day: date) -> Resolved:
-    """For each row of ``places`` (the columns of ``PLACE``), the people its cases are bound to on
-    the county's ``day``, as ``geo_service.cases.binding.bind_up`` binds them from the village
-    tier: the next tier up while every post of a tier is vacant, up to the county."""
-    if places.empty:
+def resolve_places(connection: Connection, places: Sequence[Place], day: date) -> Resolved:
+    """For each of ``places``, the people its cases are bound to on the county's ``day``, as
+    ``geo_service.cases.binding.bind_up`` binds them from the village tier: the next tier up while
+    every post of a tier is vacant, up to the county."""
+    if not places:
         return Resolved([], {}, [])
     asked = [
-        (unit_chain(row.grid_code, row.village_code, row.town_code, row.county_code), row.risk_colour)
-        for row in places[PLACE].itertuples(index=False)
+        (unit_chain(place.grid_code, place.village_code, place.town_code, place.county_code), place.risk_colour)
+        for place in places
     ]
     # Planning costs more than running for a few places; a prepared plan suits only a few.
     if len(asked) <= FEW_PLACES:

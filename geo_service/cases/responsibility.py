@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -180,7 +179,7 @@ def time_limits(connection: Connection, pairs: Iterable[tuple[str, str]]) -> dic
     """The time allowed from dispatch for each (category, risk colour), from the time-limit rules
     in the database, read once for all of them."""
     result = connection.execute(text("SELECT category, risk_colour, limit_hours FROM time_limit_rules"))
-    limits = pd.DataFrame(result.all(), columns=["category", "risk_colour", "limit_hours"], dtype=object)
+    limits = result.all()
     return {pair: timedelta(hours=time_limit_hours(limits, *pair)) for pair in set(pairs)}
 
 

@@ -31,16 +31,14 @@ def copy_frame(
 
     Missing values become NULL. Returns the number of rows written.
     """
-    frame = frame.copy()
     if isinstance(frame, gpd.GeoDataFrame):
-        geometry_name = frame.geometry.name
-        frame["geom"] = ewkb_hex(frame.geometry.values, srid)
-        frame = pd.DataFrame(frame.drop(columns=geometry_name))
+        geometry = ewkb_hex(frame.geometry.values, srid)
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name)).assign(geom=geometry)
     columns = list(columns or frame.columns)
-    frame = frame[columns].copy()
-    for column in columns:
-        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-            frame[column] = _utc_text(frame[column])
+    # The caller's frame is left as it was; a new one is made once (a report's is one row, and
+    # each copy of a frame costs about as much as writing it).
+    stamps = {c: _utc_text(frame[c]) for c in columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)}
+    frame = frame[columns].assign(**stamps)
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     for start in range(0, len(frame), BATCH):
         part = frame.iloc[start : start + BATCH]

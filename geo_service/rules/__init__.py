@@ -6,6 +6,7 @@ the tables are the truth and an administrator changes them there, not here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 
 import pandas as pd
@@ -48,21 +49,20 @@ def read_rule_table(name: str) -> pd.DataFrame:
     return frame
 
 
-def time_limit_hours(limits: pd.DataFrame, category: str, risk_colour: str) -> int:
-    """The time limit for a case: the most specific matching row of ``limits`` wins.
+def time_limit_hours(
+    limits: pd.DataFrame | Iterable[tuple[str | None, str | None, int]], category: str, risk_colour: str
+) -> int:
+    """The time limit for a case: the most specific matching row of ``limits`` (a frame of the
+    table's columns, or its rows as ``(category, risk_colour, limit_hours)``) wins.
 
     Specificity: category and colour, then category alone, then colour alone, then the default.
     """
-    for want_category, want_colour in (
-        (category, risk_colour),
-        (category, None),
-        (None, risk_colour),
-        (None, None),
-    ):
-        rows = limits[
-            (limits["category"].isna() if want_category is None else limits["category"] == want_category)
-            & (limits["risk_colour"].isna() if want_colour is None else limits["risk_colour"] == want_colour)
-        ]
-        if len(rows):
-            return int(rows["limit_hours"].iloc[0])
+    if isinstance(limits, pd.DataFrame):
+        limits = limits[["category", "risk_colour", "limit_hours"]].itertuples(index=False, name=None)
+    table: dict[tuple[str | None, str | None], int] = {}
+    for row_category, row_colour, hours in limits:
+        table.setdefault((row_category, row_colour), hours)  # the first of equal rows, as the table reads
+    for key in ((category, risk_colour), (category, None), (None, risk_colour), (None, None)):
+        if key in table:
+            return int(table[key])
     raise LookupError("the time-limit table has no default row (category and colour both empty)")
