@@ -307,6 +307,31 @@ def test_escalation_binds_the_town_then_the_county(tiny_client, tiny_engine):
     )
 
 
+def test_the_message_of_an_escalation_says_its_note_in_the_language_it_is_sent_in(tiny_client, tiny_engine, tmp_path):
+    deliver(tiny_engine, LogSender(tmp_path / "earlier.log"))  # send what earlier tests left
+    case = new_case(tiny_client, "E-2", risk_colour="red")  # a red case has a county leader to tell
+    act(tiny_client, case["id"], "escalate", actor="指挥中心")
+    act(tiny_client, case["id"], "escalate", actor="指挥中心", note="请县里协调处理")  # a note typed by a person
+
+    def escalations(language: str) -> list[str]:
+        log = tmp_path / f"{language}.log"
+        with tiny_engine.begin() as connection:  # sent once already or not: due again, for this reading
+            connection.execute(
+                text("UPDATE outbox SET sent_at = NULL, attempts = 0 WHERE incident_id = :id"), {"id": case["id"]}
+            )
+        deliver(tiny_engine, LogSender(log), language=language)
+        sent = [json.loads(line) for line in log.read_text().splitlines()]
+        assert all("note_t" not in m for m in sent)  # a receiver gets the words, not how they are made
+        return [m["text"] for m in sent if m["incident_id"] == case["id"] and m["kind"] == "escalate"]
+
+    chinese, english = escalations("zh"), escalations("en")
+    by_service = [m for m in chinese if "已由村（社区）提级至乡镇（街道）" in m]
+    assert by_service and all(m.startswith("【提级】") and "escalated" not in m for m in by_service)
+    assert all("escalated from village to town" in m for m in english if "协调" not in m)
+    assert [m for m in chinese if m.endswith("请县里协调处理")] and [m for m in english if m.endswith("请县里协调处理")]
+    assert len(chinese) == len(english) == len(by_service) + len([m for m in chinese if "协调" in m])
+
+
 def test_overdue_cases_are_found_across_their_deadline(tiny_client, tiny_engine):
     case = new_case(tiny_client, "S-1", lon=104.12, lat=30.0)
     deadline = datetime.fromisoformat(case["deadline"])

@@ -95,9 +95,10 @@ bound AS (
 told AS (
     INSERT INTO outbox (incident_id, county_code, kind, officer_id, role, payload)
     SELECT id, county_code, 'dispatch', officer_id, role,
-           {bound_payload("'dispatch'", case="", person="", role="role", note="note")}
+           {bound_payload("'dispatch'", case="", person="", role="role", note="note", note_t="note_t")}
       FROM (SELECT n.id, n.county_code, n.external_id, n.category, n.risk_colour, n.grid_code, n.status, n.tier,
-                   n.deadline, o.id AS officer_id, o.name, o.phone, b.role, p.dispatch_note AS note
+                   n.deadline, o.id AS officer_id, o.name, o.phone, b.role, p.dispatch_note AS note,
+                   p.dispatch_data -> 'note_t' AS note_t
               FROM new n
               JOIN places p ON p.place = n.place
               JOIN people b ON b.place = n.place AND b.tier = n.tier

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo_service.cases.notes import note_in
 from geo_service.i18n import Language, label
 from geo_service.rules.tables import NOTICE_FIELDS
 
@@ -66,7 +67,7 @@ def notice_text(row: Any, known: dict[str, dict[str, str]], zone: str, language:
         "risk": label(payload.get("risk_colour") or "", language, "risk"),
         "place": place or payload.get("grid_code") or "",
         "deadline": _when(payload.get("deadline"), zone, language),
-        "note": payload.get("note") or "",
+        "note": note_in(payload.get("note"), payload.get("note_t"), language) or "",
         "action": label(row.kind, language, "action"),
         "status": label(payload.get("status") or "", language, "status"),
     }

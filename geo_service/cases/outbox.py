@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from geo_service.cases.notes import kept_note
 from geo_service.cases.notices import DUE_MESSAGE, notice_text, templates
 from geo_service.db.partitions import generic_key_checks
 from geo_service.i18n import Language
@@ -28,20 +29,23 @@ from geo_service.times import DEFAULT_ZONE
 MAX_ATTEMPTS = 8
 
 
-def bound_payload(kind: str, case: str = "i.", person: str = "o.", role: str = "b.role", note: str = "") -> str:
+def bound_payload(
+    kind: str, case: str = "i.", person: str = "o.", role: str = "b.role", note: str = "", note_t: str = "NULL"
+) -> str:
     """SQL for the message to a person bound to a case: the one statement of what it says. The
     case's columns are read with the prefix ``case``, the person's (name, phone) with ``person``;
-    ``kind``, ``role`` and ``note`` are SQL expressions."""
+    ``kind``, ``role``, ``note`` and ``note_t`` (what is kept of a note the service wrote,
+    ``geo_service.cases.notes``) are SQL expressions."""
     return f"""jsonb_build_object(
                'kind', {kind}, 'incident_id', {case}id, 'external_id', {case}external_id, 'to', {person}name,
                'phone', {person}phone, 'role', {role}, 'category', {case}category,
                'risk_colour', {case}risk_colour, 'grid_code', {case}grid_code, 'status', {case}status,
-               'tier', {case}tier, 'deadline', {case}deadline, 'note', {note})"""
+               'tier', {case}tier, 'deadline', {case}deadline, 'note', {note}, 'note_t', {note_t})"""
 
 
 NOTIFY_BOUND = text(f"""
     INSERT INTO outbox (incident_id, county_code, kind, officer_id, role, payload)
-    SELECT i.id, i.county_code, :kind, o.id, b.role, {bound_payload(":kind", note="CAST(:note AS text)")}
+    SELECT i.id, i.county_code, :kind, o.id, b.role, {bound_payload(":kind", note="CAST(:note AS text)", note_t="CAST(:note_t AS jsonb)")}
       FROM incident_officers b
       JOIN incidents i ON i.id = b.incident_id
       JOIN officers o ON o.id = b.officer_id
@@ -50,13 +54,21 @@ NOTIFY_BOUND = text(f"""
 """)
 
 
+def _note_params(note: str | None) -> dict:
+    """A message's note as its payload keeps it: the English, and what renders it in Chinese."""
+    kept = kept_note(note)
+    return {"note": None if note is None else str(note), "note_t": None if kept is None else json.dumps(kept)}
+
+
 def notify_bound(connection: Connection, incident_ids: list[int], kind: str, note: str | None = None) -> int:
     """Queue a message to every person bound to each case at its tier (a vacancy gets none).
 
     Runs in the caller's transaction; returns the number of messages queued.
     """
     with generic_key_checks(connection):
-        return connection.execute(NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
+        return connection.execute(
+            NOTIFY_BOUND, {"ids": list(incident_ids), "kind": kind, **_note_params(note)}
+        ).rowcount
 
 
 # Each department person bound to the cases, one message each, the head first.
@@ -68,7 +80,7 @@ NOTIFY_STAFF = text("""
                'phone', p.phone, 'role', d.name_zh, 'department', d.code, 'duty', s.duty,
                'category', i.category, 'matter', i.matter, 'risk_colour', i.risk_colour,
                'grid_code', i.grid_code, 'status', i.status, 'tier', i.tier, 'deadline', i.deadline,
-               'note', CAST(:note AS text))
+               'note', CAST(:note AS text), 'note_t', CAST(:note_t AS jsonb))
       FROM incident_staff s
       JOIN incidents i ON i.id = s.incident_id AND i.county_code = s.county_code
       JOIN department_staff p ON p.id = s.staff_id
@@ -82,7 +94,9 @@ def notify_staff(connection: Connection, incident_ids: list[int], kind: str, not
     """Queue a message to each department person bound to the cases (the outbox's rows have no
     officer: the person's name, phone and department are in the payload). Returns messages queued."""
     with generic_key_checks(connection):
-        return connection.execute(NOTIFY_STAFF, {"ids": list(incident_ids), "kind": kind, "note": note}).rowcount
+        return connection.execute(
+            NOTIFY_STAFF, {"ids": list(incident_ids), "kind": kind, **_note_params(note)}
+        ).rowcount
 
 
 class Sender(Protocol):
@@ -152,7 +166,9 @@ def deliver(
                 break
             words = notice_text(row, known, zone, language)
             try:
-                sender.send({"id": row.id, **row.payload, "text": words})
+                # What renders a note is the service's own business: a receiver gets the words.
+                shown = {key: value for key, value in row.payload.items() if key != "note_t"}
+                sender.send({"id": row.id, **shown, "text": words})
             except (OSError, RuntimeError, urllib.error.URLError) as exc:
                 connection.execute(
                     text("""

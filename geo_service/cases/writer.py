@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from geo_service.auth import audit
 from geo_service.cases.binding import bind as bind  # re-exported: every writer of cases binds through it
 from geo_service.cases.binding import nobody
+from geo_service.cases.notes import kept_note
 from geo_service.cases.outbox import notify_bound, notify_staff
 from geo_service.cases.responsibility import Responsible
 from geo_service.db.copy import copy_frame
@@ -136,12 +137,11 @@ def raised_note(from_tier: str, to_tier: str, people: list[Responsible]) -> Mess
 
 
 def with_note(data: dict | None, note: object) -> dict | None:
-    """An event's ``data`` with what a timeline keeps of a note the service wrote (a ``Message``),
-    so that it can be shown in the reader's language (``geo_service.cases.notes``): its template
-    and values. Taken before the note goes into a frame, which keeps only its text."""
-    if not isinstance(note, Message):
+    """An event's ``data`` with what a timeline keeps of a note the service wrote
+    (``geo_service.cases.notes.kept_note``), so that it can be shown in the reader's language."""
+    kept = kept_note(note)
+    if kept is None:
         return data or None
-    kept = {"template": note.template, "params": json.loads(json.dumps(note.params, default=str))}
     return {**(data or {}), "note_t": kept}
 
 
@@ -248,9 +248,8 @@ def record_step(
         after={"status": after, **(data or {})},
     )
     if notify:
-        said = str(note) if note is not None else None
-        notify_bound(connection, [incident_id], action, said)
-        notify_staff(connection, [incident_id], action, said)  # a department's people, when it holds the case
+        notify_bound(connection, [incident_id], action, note)
+        notify_staff(connection, [incident_id], action, note)  # a department's people, when it holds the case
 
 
 def remind(connection: Connection, due: list[tuple[int, str | Message]], now: datetime) -> int:
