@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import fail, line, say
 from geo_service.db.backup import backup as dump_database
 from geo_service.db.backup import restore as restore_database
@@ -29,9 +30,11 @@ def _megabytes(size: int) -> str:
 
 
 def backup(
-    out: Path = typer.Argument(..., help="The file to write (pg_dump's custom format); never overwritten."),
+    out: Path = typer.Argument(
+        ..., help=help_text(t("The file to write (pg_dump's custom format); never overwritten"))
+    ),
 ) -> None:
-    """Back up the database with pg_dump; what it answers is kept beside it (OUT.check.json)."""
+    """``geo-service db backup`` (its help: in :func:`register`)."""
     with reported():
         done = dump_database(get_settings(), out)
     answers = done.kept["answers"]
@@ -48,11 +51,15 @@ def backup(
 
 
 def restore(
-    dump: Path = typer.Argument(..., help="A file made by `geo-service db backup`."),
-    into: str = typer.Option(..., "--into", help="Name of the new database to restore into (on the same server)."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Compare the restored database with the backup."),
+    dump: Path = typer.Argument(..., help=help_text(t("A file made by `geo-service db backup`"))),
+    into: str = typer.Option(
+        ..., "--into", help=help_text(t("Name of the new database to restore into (on the same server)"))
+    ),
+    check: bool = typer.Option(
+        True, "--check/--no-check", help=help_text(t("Compare the restored database with the backup"))
+    ),
 ) -> None:
-    """Restore a backup into a new database and check it answers as the backed-up one did."""
+    """``geo-service db restore`` (its help: in :func:`register`)."""
     with reported():
         done = restore_database(get_settings(), dump, into, check=check)
     said = t(
@@ -102,9 +109,9 @@ def _local_cluster() -> LocalCluster:
 
 
 def basebackup(
-    out: Path = typer.Argument(..., help="A new folder for the copy of the cluster (OUT/data)."),
+    out: Path = typer.Argument(..., help=help_text(t("A new folder for the copy of the cluster (OUT/data)"))),
 ) -> None:
-    """Copy the whole running local cluster (pg_basebackup), the start of point-in-time recovery."""
+    """``geo-service db basebackup`` (its help: in :func:`register`)."""
     from geo_service.db.pitr import base_backup
 
     try:
@@ -122,13 +129,17 @@ def basebackup(
 
 
 def recover(
-    base: Path = typer.Argument(..., help="A folder made by `geo-service db basebackup`."),
-    to: str = typer.Option(..., "--to", help="The moment to recover to (without a zone: the county's time)."),
-    into: Path = typer.Option(..., "--into", help="A new folder for the recovered cluster."),
-    port: int = typer.Option(55433, help="Port of the recovered cluster (127.0.0.1)."),
-    archive: Path = typer.Option(None, help="The WAL archive (default: the one the base backup recorded)."),
+    base: Path = typer.Argument(..., help=help_text(t("A folder made by `geo-service db basebackup`"))),
+    to: str = typer.Option(
+        ..., "--to", help=help_text(t("The moment to recover to (without a zone: the county's time)"))
+    ),
+    into: Path = typer.Option(..., "--into", help=help_text(t("A new folder for the recovered cluster"))),
+    port: int = typer.Option(55433, help=help_text(t("Port of the recovered cluster (127.0.0.1)"))),
+    archive: Path = typer.Option(
+        None, help=help_text(t("The WAL archive (default: the one the base backup recorded)"))
+    ),
 ) -> None:
-    """Build a second cluster as the local one was at a moment (point-in-time recovery)."""
+    """``geo-service db recover`` (its help: in :func:`register`)."""
     from geo_service.db.pitr import recover as recover_cluster
 
     settings = get_settings()
@@ -159,8 +170,12 @@ def recover(
 
 
 def register(app: typer.Typer) -> None:
-    """Add these commands to ``geo-service db``."""
-    app.command()(backup)
-    app.command()(restore)
-    app.command()(basebackup)
-    app.command()(recover)
+    """Add these commands to ``geo-service db``, with their help."""
+    said = t("Back up the database with pg_dump; what it answers is kept beside it (OUT.check.json)")
+    app.command(help=help_text(said))(backup)
+    said = t("Restore a backup into a new database and check it answers as the backed-up one did")
+    app.command(help=help_text(said))(restore)
+    said = t("Copy the whole running local cluster (pg_basebackup), the start of point-in-time recovery")
+    app.command(help=help_text(said))(basebackup)
+    said = t("Build a second cluster as the local one was at a moment (point-in-time recovery)")
+    app.command(help=help_text(said))(recover)

@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.text import Text
 
 from geo_service.cli.errors import both, reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import cell, echo, say, table, zh
 from geo_service.i18n import Codes, label, t
 from geo_service.settings import get_settings
 
 app = typer.Typer(
-    help="Boundary versions: import a draft, check it, weigh it, publish it, export any version.", no_args_is_help=True
+    help=help_text(t("Boundary versions: import a draft, check it, weigh it, publish it, export any version")),
+    no_args_is_help=True,
 )
 out_console = Console()
 # A version's phase now (``versions.phases``), as the list shows it.
@@ -49,6 +51,10 @@ WORKLOAD_LINES = {
     "households_per_worker": t("households per grid worker"),
     "incidents_per_worker": t("incidents per grid worker"),
 }
+# Help texts several commands share.
+DRAFT = help_text(t("Draft id or name"))
+VERSION = help_text(t("Version id or name"))
+BASE = help_text(t("Compare with this version (default the one in force)"))
 SPREAD = {
     "median": t("median"),
     "top_decile_mean": t("mean of the top tenth"),
@@ -63,9 +69,11 @@ def _engine():
     return cli_engine()
 
 
-@app.command("list")
+@app.command(
+    "list",
+    help=help_text(t("Every version with its phase now (draft, scheduled, in force, superseded, retired)")),
+)
 def list_command() -> None:
-    """Every version with its phase now (draft, scheduled, in force, superseded, retired)."""
     from geo_service.boundaries.versions import with_phases_now
 
     with reported(), _engine().connect() as connection:
@@ -95,19 +103,22 @@ def _wrote(path: Path | str) -> None:
     say(out_console, t("wrote {path}", path=str(path)))
 
 
-@app.command("import")
+@app.command("import", help=help_text(t("Import a file of grids as a draft, all or nothing, and report its checks")))
 def import_command(
-    source: Path = typer.Argument(..., help="GeoJSON, GeoPackage or zipped Shapefile of grids."),
+    source: Path = typer.Argument(..., help=help_text(t("GeoJSON, GeoPackage or zipped Shapefile of grids"))),
     crs: str = typer.Option(
-        None, help="Datum of the coordinates (cgcs2000, wgs84, gcj02, bd09); default the file's CRS."
+        None, help=help_text(t("Datum of the coordinates (cgcs2000, wgs84, gcj02, bd09); default the file's CRS"))
     ),
-    layer: str = typer.Option(None, help="The layer holding the grids, if the file has several."),
-    name: str = typer.Option(None, help="Name of the new draft."),
-    note: str = typer.Option(None, help="A note kept with the draft."),
-    partial: bool = typer.Option(False, "--partial", help="The file redraws only the villages it has grids in."),
-    into: str = typer.Option(None, help="Replace the grids of this draft (id or name) instead of making a new one."),
+    layer: str = typer.Option(None, help=help_text(t("The layer holding the grids, if the file has several"))),
+    name: str = typer.Option(None, help=help_text(t("Name of the new draft"))),
+    note: str = typer.Option(None, help=help_text(t("A note kept with the draft"))),
+    partial: bool = typer.Option(
+        False, "--partial", help=help_text(t("The file redraws only the villages it has grids in"))
+    ),
+    into: str = typer.Option(
+        None, help=help_text(t("Replace the grids of this draft (id or name) instead of making a new one"))
+    ),
 ) -> None:
-    """Import a file of grids as a draft, all or nothing, and report its checks."""
     from geo_service.boundaries.drafts import import_draft
     from geo_service.boundaries.file_reading import read_boundary_file
     from geo_service.errors import GeoServiceError
@@ -165,12 +176,13 @@ def import_command(
     )
 
 
-@app.command()
+@app.command(help=help_text(t("What is wrong with a version, per grid, with where each problem is")))
 def check(
-    version: str = typer.Argument(..., help="Version id or name."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write the located problems as GeoJSON (open in QGIS)."),
+    version: str = typer.Argument(..., help=VERSION),
+    out: Path = typer.Option(
+        None, "--out", "-o", help=help_text(t("Write the located problems as GeoJSON (open in QGIS)"))
+    ),
 ) -> None:
-    """What is wrong with a version, per grid, with where each problem is."""
     from geo_service.boundaries.checks import check_version
     from geo_service.boundaries.versions import find_version
 
@@ -193,12 +205,11 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=help_text(t("Accept the repaired shapes the checks offer for a draft's invalid grids")))
 def repair(
-    version: str = typer.Argument(..., help="Draft id or name."),
-    code: list[str] = typer.Option(None, help="Only these grids (default every invalid one)."),
+    version: str = typer.Argument(..., help=DRAFT),
+    code: list[str] = typer.Option(None, help=help_text(t("Only these grids (default every invalid one)"))),
 ) -> None:
-    """Accept the repaired shapes the checks offer for a draft's invalid grids."""
     from geo_service.boundaries.publishing import repair_draft
 
     with reported():
@@ -209,15 +220,18 @@ def repair(
         say(out_console, t("repaired {count} grids", count=0))
 
 
-@app.command()
+@app.command(
+    help=help_text(t("What publishing a draft would change: grids, area, incidents, cameras, households, officers"))
+)
 def impact(
-    version: str = typer.Argument(..., help="Draft id or name."),
-    base: str = typer.Option(None, help="Compare with this version (default the one in force)."),
-    months: int = typer.Option(None, help="Count incidents of this many recent months (default settings)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write the full impact as JSON."),
-    map_out: Path = typer.Option(None, "--map", help="Write a map of the changed grids (HTML)."),
+    version: str = typer.Argument(..., help=DRAFT),
+    base: str = typer.Option(None, help=BASE),
+    months: int = typer.Option(
+        None, help=help_text(t("Count incidents of this many recent months (default settings)"))
+    ),
+    out: Path = typer.Option(None, "--out", "-o", help=help_text(t("Write the full impact as JSON"))),
+    map_out: Path = typer.Option(None, "--map", help=help_text(t("Write a map of the changed grids (HTML)"))),
 ) -> None:
-    """What publishing a draft would change: grids, area, incidents, cameras, households, officers."""
     from geo_service.boundaries.impact import draft_impact, impact_map
     from geo_service.maps import save_html
 
@@ -241,14 +255,13 @@ def impact(
         _wrote(map_out)
 
 
-@app.command()
+@app.command(help=help_text(t("Households and incidents per grid worker, now and under the draft, with their spread")))
 def workload(
-    version: str = typer.Argument(..., help="Draft id or name."),
-    base: str = typer.Option(None, help="Compare with this version (default the one in force)."),
-    months: int = typer.Option(None, help="Count incidents of this many recent months."),
-    village: list[str] = typer.Option(None, help="Only these villages."),
+    version: str = typer.Argument(..., help=DRAFT),
+    base: str = typer.Option(None, help=BASE),
+    months: int = typer.Option(None, help=help_text(t("Count incidents of this many recent months"))),
+    village: list[str] = typer.Option(None, help=help_text(t("Only these villages"))),
 ) -> None:
-    """Households and incidents per grid worker, now and under the draft, with their spread."""
     from geo_service.boundaries.workload import compare_workload
 
     with reported():
@@ -267,12 +280,13 @@ def workload(
     out_console.print(load)
 
 
-@app.command()
+@app.command(help=help_text(t("Publish a draft from a moment on (refused while its checks find errors)")))
 def publish(
-    version: str = typer.Argument(..., help="Draft id or name."),
-    effective_from: datetime = typer.Option(..., "--from", help="When it takes effect (no zone = the county's time)."),
+    version: str = typer.Argument(..., help=DRAFT),
+    effective_from: datetime = typer.Option(
+        ..., "--from", help=help_text(t("When it takes effect (no zone = the county's time)"))
+    ),
 ) -> None:
-    """Publish a draft from a moment on (refused while its checks find errors)."""
     from geo_service.boundaries.publishing import publish as publish_version
 
     with reported():
@@ -285,9 +299,8 @@ def publish(
     say(out_console, said)
 
 
-@app.command()
-def retire(version: str = typer.Argument(..., help="Draft id or name.")) -> None:
-    """Set a draft aside for good (kept for the record)."""
+@app.command(help=help_text(t("Set a draft aside for good (kept for the record)")))
+def retire(version: str = typer.Argument(..., help=DRAFT)) -> None:
     from geo_service.boundaries.drafts import retire_draft
 
     with reported():
@@ -295,13 +308,14 @@ def retire(version: str = typer.Argument(..., help="Draft id or name.")) -> None
     say(out_console, t("{name} is retired", name=retired.name))
 
 
-@app.command()
+@app.command(help=help_text(t("Write any version to a file in the datum the planner's tools use")))
 def export(
-    version: str = typer.Argument(..., help="Version id or name."),
-    out: Path = typer.Option(..., "--out", "-o", help=".geojson (grids) or .gpkg (county, towns, villages, grids)."),
-    crs: str = typer.Option("cgcs2000", help="Datum of the file: cgcs2000, wgs84, gcj02 or bd09."),
+    version: str = typer.Argument(..., help=VERSION),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help=help_text(t(".geojson (grids) or .gpkg (county, towns, villages, grids)"))
+    ),
+    crs: str = typer.Option("cgcs2000", help=help_text(t("Datum of the file: cgcs2000, wgs84, gcj02 or bd09"))),
 ) -> None:
-    """Write any version to a file in the datum the planner's tools use."""
     from geo_service.boundaries.export import export_version
 
     with reported():

@@ -8,12 +8,13 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import cell, say, table, zh
 from geo_service.county.fields import KIND_NAMES
 from geo_service.county.report import ImportReport, Problem
 from geo_service.i18n import Message, t
 
-app = typer.Typer(help="A county's own data: import its files.", no_args_is_help=True)
+app = typer.Typer(help=help_text(t("A county's own data: import its files")), no_args_is_help=True)
 out = Console()
 MAX_PROBLEMS_SHOWN = 60
 # The gaps of a report as a line names them (the English is the gap's own key).
@@ -24,22 +25,32 @@ GAP_NAMES = {
 }
 
 
-@app.command("import")
-def import_command(
-    paths: list[Path] = typer.Argument(..., exists=True, help="Files, or folders of them."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, store nothing."),
-    crs: list[str] = typer.Option(
-        [], "--crs", help="DATUM for files that do not say theirs, or FILE=DATUM for one file (repeatable)."
+@app.command(
+    "import",
+    help=help_text(
+        t(
+            "Load a county from its files: outline, towns, villages, grids, roster, cameras, past cases. "
+            "Each file's kind is recognised from its columns; every problem is listed with its file, row "
+            "and column. Nothing is stored when any row is in error, unless --skip-bad-rows"
+        )
     ),
-    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Load the good rows, list the others."),
-    report_path: Path = typer.Option(None, "--report", help="Write the whole report here as JSON."),
-    notify_open: bool = typer.Option(False, "--notify-open", help="Tell the people bound to open cases imported."),
+)
+def import_command(
+    paths: list[Path] = typer.Argument(..., exists=True, help=help_text(t("Files, or folders of them"))),
+    dry_run: bool = typer.Option(False, "--dry-run", help=help_text(t("Check everything, store nothing"))),
+    crs: list[str] = typer.Option(
+        [],
+        "--crs",
+        help=help_text(t("DATUM for files that do not say theirs, or FILE=DATUM for one file (repeatable)")),
+    ),
+    skip_bad_rows: bool = typer.Option(
+        False, "--skip-bad-rows", help=help_text(t("Load the good rows, list the others"))
+    ),
+    report_path: Path = typer.Option(None, "--report", help=help_text(t("Write the whole report here as JSON"))),
+    notify_open: bool = typer.Option(
+        False, "--notify-open", help=help_text(t("Tell the people bound to open cases imported"))
+    ),
 ) -> None:
-    """Load a county from its files: outline, towns, villages, grids, roster, cameras, past cases.
-
-    Each file's kind is recognised from its columns; every problem is listed with its file, row
-    and column. Nothing is stored when any row is in error, unless --skip-bad-rows.
-    """
     from geo_service.cli.context import engine, settings
     from geo_service.county.load import crs_options, import_county
     from geo_service.progress import rich_reporter

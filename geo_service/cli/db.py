@@ -7,13 +7,14 @@ from rich.console import Console
 
 from geo_service.cli import backup
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import fail, line, say
 from geo_service.db import migrate, wal
 from geo_service.db.cluster import ClusterError, LocalCluster
 from geo_service.i18n import reason_of, t
 from geo_service.settings import get_settings
 
-app = typer.Typer(help="The database: the local PostgreSQL cluster and the schema.", no_args_is_help=True)
+app = typer.Typer(help=help_text(t("The database: the local PostgreSQL cluster and the schema")), no_args_is_help=True)
 console = Console(stderr=True, log_path=False)
 
 
@@ -25,9 +26,8 @@ def _fail(exc: Exception) -> None:
     fail(console, reason_of(exc))
 
 
-@app.command()
+@app.command(help=help_text(t("Install what is missing, start the local cluster and create the database (idempotent)")))
 def up() -> None:
-    """Install what is missing, start the local cluster and create the database (idempotent)."""
     settings = get_settings()
     if not settings.database.uses_local_cluster:
         say(console, t("DATABASE_URL is set: the service uses that database, no local cluster is started"))
@@ -39,18 +39,16 @@ def up() -> None:
     say(console, status.describe())
 
 
-@app.command()
+@app.command(help=help_text(t("Stop the local cluster (its data stays)")))
 def down() -> None:
-    """Stop the local cluster (its data stays)."""
     try:
         say(console, _cluster().down().describe())
     except ClusterError as exc:
         _fail(exc)
 
 
-@app.command()
+@app.command(help=help_text(t("Say whether the local cluster runs and which schema revision the database is at")))
 def status() -> None:
-    """Say whether the local cluster runs and which schema revision the database is at."""
     settings = get_settings()
     if settings.database.uses_local_cluster:
         cluster = _cluster()
@@ -78,17 +76,17 @@ def status() -> None:
         )
 
 
-@app.command("migrate")
-def migrate_command(revision: str = typer.Argument("head", help="Target revision.")) -> None:
-    """Upgrade the schema to a revision (default: the newest)."""
+@app.command("migrate", help=help_text(t("Upgrade the schema to a revision (default: the newest)")))
+def migrate_command(revision: str = typer.Argument("head", help=help_text(t("Target revision")))) -> None:
     with reported():
         migrate.upgrade(get_settings().database.url, revision)
     say(console, t("schema at {revision}", revision=migrate.current_revision(get_settings().database.url)))
 
 
-@app.command()
-def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base' for an empty schema.")) -> None:
-    """Downgrade the schema to a revision."""
+@app.command(help=help_text(t("Downgrade the schema to a revision")))
+def downgrade(
+    revision: str = typer.Argument(..., help=help_text(t("Target revision, or 'base' for an empty schema"))),
+) -> None:
     with reported():
         migrate.downgrade(get_settings().database.url, revision)
     say(console, t("schema at {revision}", revision=migrate.current_revision(get_settings().database.url) or "base"))

@@ -8,21 +8,26 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import fail, table
 from geo_service.i18n import reason_of, t
 from geo_service.progress import rich_reporter
 from geo_service.settings import get_settings
 
-app = typer.Typer(help="The demo county (Renshou, 仁寿县, synthetic grids on its real outline).", no_args_is_help=True)
+app = typer.Typer(
+    help=help_text(t("The demo county (Renshou, 仁寿县, synthetic grids on its real outline)")), no_args_is_help=True
+)
+SEED = help_text(t("Generator seed (default: the settings' demo_seed)"))
 console = Console(stderr=True, log_path=False)
 
 
-@app.command()
+@app.command(help=help_text(t("Write the demo county's boundaries (GeoPackage) and ground truth without loading them")))
 def generate(
-    seed: int = typer.Option(None, help="Generator seed (default: the settings' demo_seed)."),
-    out: Path = typer.Option(None, help="Folder for the GeoPackage and ground truth (default boundaries/demo)."),
+    seed: int = typer.Option(None, help=SEED),
+    out: Path = typer.Option(
+        None, help=help_text(t("Folder for the GeoPackage and ground truth (default boundaries/demo)"))
+    ),
 ) -> None:
-    """Write the demo county's boundaries (GeoPackage) and ground truth without loading them."""
     from geo_service.demo.generator import generate as generate_county
     from geo_service.demo.generator import write_outputs
 
@@ -33,12 +38,13 @@ def generate(
             reporter.step(t("wrote {path}", path=str(path)))
 
 
-@app.command()
+@app.command(help=help_text(t("Generate the demo county and load it into the database (a no-op if already loaded)")))
 def load(
-    seed: int = typer.Option(None, help="Generator seed (default: the settings' demo_seed)."),
-    force: bool = typer.Option(False, help="Replace the database's contents even if they are not a demo's."),
+    seed: int = typer.Option(None, help=SEED),
+    force: bool = typer.Option(
+        False, help=help_text(t("Replace the database's contents even if they are not a demo's"))
+    ),
 ) -> None:
-    """Generate the demo county and load it into the database (a no-op if already loaded)."""
     from geo_service.cli.context import engine as cli_engine
     from geo_service.demo.loader import DemoLoadError, load_demo
 
@@ -66,9 +72,11 @@ def load(
     Console().print(counts)
 
 
-@app.command("users")
+@app.command(
+    "users",
+    help=help_text(t("One user per role on the demo county, with fresh tokens printed (earlier demo tokens revoked)")),
+)
 def users_command() -> None:
-    """One user per role on the demo county, with fresh tokens printed (earlier demo tokens revoked)."""
     from geo_service.cli.users import demo_users_command
 
     demo_users_command()

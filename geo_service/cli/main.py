@@ -10,12 +10,14 @@ import typer
 
 from geo_service.cli import audit, boundaries, county, db, demo, rules, systemd, users
 from geo_service.cli.errors import error_line, reported
+from geo_service.cli.help_text import HelpedGroup, help_text
 from geo_service.cli.outbox import outbox_app
 from geo_service.cli.terminal import echo
 from geo_service.i18n import Codes, t
 
 app = typer.Typer(
-    help="geo_service: grids, officers, cameras and incidents of a county on PostGIS.",
+    cls=HelpedGroup,
+    help=help_text(t("geo_service: grids, officers, cameras and incidents of a county on PostGIS")),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -25,20 +27,19 @@ app.add_typer(boundaries.app, name="boundaries")
 app.add_typer(users.app, name="users")
 app.add_typer(rules.app, name="rules")
 app.add_typer(county.app, name="county")
-app.command("audit")(audit.audit_command)
-app.command("systemd")(systemd.systemd_command)
+app.command("audit", help=audit.HELP)(audit.audit_command)
+app.command("systemd", help=systemd.HELP)(systemd.systemd_command)
 
 
-@app.command()
+@app.command(help=help_text(t("Where is this point: grid, village, town, officers to call and cameras that see it")))
 def locate(
-    lon: float = typer.Argument(..., help="Longitude."),
-    lat: float = typer.Argument(..., help="Latitude."),
-    crs: str = typer.Option("cgcs2000", help="Datum: cgcs2000, wgs84, gcj02 or bd09."),
-    at: datetime = typer.Option(None, help="Moment whose boundaries and officers apply (default now)."),
-    risk_colour: str = typer.Option("blue", help="Risk colour of the case: red, yellow or blue."),
-    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON instead of a summary."),
+    lon: float = typer.Argument(..., help=help_text(t("Longitude"))),
+    lat: float = typer.Argument(..., help=help_text(t("Latitude"))),
+    crs: str = typer.Option("cgcs2000", help=help_text(t("Datum: cgcs2000, wgs84, gcj02 or bd09"))),
+    at: datetime = typer.Option(None, help=help_text(t("Moment whose boundaries and officers apply (default now)"))),
+    risk_colour: str = typer.Option("blue", help=help_text(t("Risk colour of the case: red, yellow or blue"))),
+    as_json: bool = typer.Option(False, "--json", help=help_text(t("Print the API's JSON instead of a summary"))),
 ) -> None:
-    """Where is this point: grid, village, town, officers to call and cameras that see it."""
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings
     from geo_service.cli.show import print_location
@@ -52,28 +53,41 @@ def locate(
         print_location(location.to_dict())
 
 
-@app.command()
+@app.command(
+    help=help_text(
+        t("Assign every point of a file to its grid, village and town; write them out or load them as incidents")
+    )
+)
 def assign(
-    source: Path = typer.Argument(..., help="CSV (lon, lat columns), GeoJSON, GeoPackage or GeoParquet of points."),
+    source: Path = typer.Argument(
+        ..., help=help_text(t("CSV (lon, lat columns), GeoJSON, GeoPackage or GeoParquet of points"))
+    ),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)."
+        None,
+        "--out",
+        "-o",
+        help=help_text(t("Where to write the rows with their grids (.csv, .geojson, .gpkg, .parquet)")),
     ),
     load: bool = typer.Option(
-        False, "--load", help="Record the rows as incidents (columns external_id, category, source, reported_at)."
+        False,
+        "--load",
+        help=help_text(t("Record the rows as incidents (columns external_id, category, source, reported_at)")),
     ),
-    crs: str = typer.Option("cgcs2000", help="Datum of every row: cgcs2000, wgs84, gcj02 or bd09."),
-    crs_column: str = typer.Option(None, help="Column giving each row's datum instead of --crs."),
+    crs: str = typer.Option("cgcs2000", help=help_text(t("Datum of every row: cgcs2000, wgs84, gcj02 or bd09"))),
+    crs_column: str = typer.Option(None, help=help_text(t("Column giving each row's datum instead of --crs"))),
     at: datetime = typer.Option(
-        None, help="Use the boundaries in force at this moment (default now; --load uses each row's reported_at)."
+        None,
+        help=help_text(
+            t("Use the boundaries in force at this moment (default now; --load uses each row's reported_at)")
+        ),
     ),
     all_or_nothing: bool = typer.Option(
-        False, "--all-or-nothing", help="Write or load nothing if any row is in error."
+        False, "--all-or-nothing", help=help_text(t("Write or load nothing if any row is in error"))
     ),
-    lon_column: str = typer.Option("lon", help="CSV column of longitudes."),
-    lat_column: str = typer.Option("lat", help="CSV column of latitudes."),
-    errors_out: Path = typer.Option(None, help="Also write the rows in error (row, error) to this CSV."),
+    lon_column: str = typer.Option("lon", help=help_text(t("CSV column of longitudes"))),
+    lat_column: str = typer.Option("lat", help=help_text(t("CSV column of latitudes"))),
+    errors_out: Path = typer.Option(None, help=help_text(t("Also write the rows in error (row, error) to this CSV"))),
 ) -> None:
-    """Assign every point of a file to its grid, village and town; write them out or load them as incidents."""
     from geo_service.cases.batch import import_file
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings
@@ -115,22 +129,29 @@ def assign(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(
+    help=help_text(t("Take a step of a case's loop, as {request} does", request="POST /incidents/{id}/{action}"))
+)
 def case(
     action: str = typer.Argument(
         ...,
-        help="dispatch, accept, start, resolve, close, reject, merge, reopen, urge, "
-        "escalate, request_extension or decide_extension.",
+        help=help_text(
+            t(
+                "dispatch, accept, start, resolve, close, reject, merge, reopen, urge, "
+                "escalate, request_extension or decide_extension"
+            )
+        ),
     ),
-    incident_id: int = typer.Argument(..., help="The case's id."),
-    actor: str = typer.Option(..., help="Who takes the step (recorded on the timeline)."),
-    note: str = typer.Option(None, help="A note for the timeline."),
-    satisfaction: int = typer.Option(None, min=1, max=5, help="close: the follow-up visit's satisfaction, 1 to 5."),
-    into: int = typer.Option(None, help="merge: the case this one duplicates."),
-    hours: int = typer.Option(None, min=1, help="request_extension: how many hours more."),
-    grant: bool = typer.Option(None, "--grant/--refuse", help="decide_extension: grant or refuse."),
+    incident_id: int = typer.Argument(..., help=help_text(t("The case's id"))),
+    actor: str = typer.Option(..., help=help_text(t("Who takes the step (recorded on the timeline)"))),
+    note: str = typer.Option(None, help=help_text(t("A note for the timeline"))),
+    satisfaction: int = typer.Option(
+        None, min=1, max=5, help=help_text(t("close: the follow-up visit's satisfaction, 1 to 5"))
+    ),
+    into: int = typer.Option(None, help=help_text(t("merge: the case this one duplicates"))),
+    hours: int = typer.Option(None, min=1, help=help_text(t("request_extension: how many hours more"))),
+    grant: bool = typer.Option(None, "--grant/--refuse", help=help_text(t("decide_extension: grant or refuse"))),
 ) -> None:
-    """Take a step of a case's loop, as POST /incidents/{id}/{action} does."""
     from geo_service.cases.queries import get_incident
     from geo_service.cases.steps import take_step
     from geo_service.cli.context import engine as cli_engine
@@ -177,15 +198,16 @@ def case(
     echo(t("allowed now: {actions}", actions=allowed))
 
 
-@app.command()
+@app.command(help=help_text(t("What is overdue or about to be, by town and village")))
 def sla(
     due_within: float = typer.Option(
-        None, help="Also list what is due within this many hours (default: settings, 24)."
+        None, help=help_text(t("Also list what is due within this many hours (default: settings, 24)"))
     ),
-    at: datetime = typer.Option(None, help="As at this moment (default now)."),
-    cases: bool = typer.Option(False, "--cases", help="List the cases themselves, the most overdue first."),
+    at: datetime = typer.Option(None, help=help_text(t("As at this moment (default now)"))),
+    cases: bool = typer.Option(
+        False, "--cases", help=help_text(t("List the cases themselves, the most overdue first"))
+    ),
 ) -> None:
-    """What is overdue or about to be, by town and village."""
     from rich.console import Console
 
     from geo_service.cases.sla import sla_report
@@ -254,15 +276,20 @@ def sla(
 app.add_typer(outbox_app, name="outbox")
 
 
-@app.command()
+@app.command(
+    help=help_text(
+        t("Serve the API (and its OpenAPI document at /docs); SIGTERM finishes the requests in flight and exits 0")
+    )
+)
 def serve(
-    host: str = typer.Option(None, help="Address to listen on (default: settings)."),
-    port: int = typer.Option(None, help="Port (default: settings)."),
+    host: str = typer.Option(None, help=help_text(t("Address to listen on (default: settings)"))),
+    port: int = typer.Option(None, help=help_text(t("Port (default: settings)"))),
     workers: int = typer.Option(
-        None, min=0, help="Worker processes (default: settings, GEO_SERVICE_WORKERS; 0: one per core)."
+        None,
+        min=0,
+        help=help_text(t("Worker processes (default: settings, GEO_SERVICE_WORKERS; 0: one per core)")),
     ),
 ) -> None:
-    """Serve the API (and its OpenAPI document at /docs); SIGTERM finishes the requests in flight and exits 0."""
     from geo_service.cli.context import settings as cli_settings
     from geo_service.serving import serve as run
     from geo_service.serving import worker_count

@@ -9,10 +9,14 @@ from datetime import timedelta
 import typer
 
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import echo
 from geo_service.i18n import t
 
-outbox_app = typer.Typer(help="The outbox of notifications.", no_args_is_help=True)
+outbox_app = typer.Typer(help=help_text(t("The outbox of notifications")), no_args_is_help=True)
+# Help texts two commands share.
+WEBHOOK = help_text(t("POST to this URL instead of the settings' (default: the log file)"))
+DUE_WITHIN = help_text(t("Remind of deadlines within this many hours (default: settings, 24)"))
 
 
 def _sender(webhook: str | None):
@@ -24,12 +28,13 @@ def _sender(webhook: str | None):
     return (WebhookSender(url) if url else LogSender(rules.outbox_log)), (None if url else rules.outbox_log)
 
 
-@outbox_app.command("send")
+@outbox_app.command(
+    "send", help=help_text(t("Deliver the notifications that are due, with retries for those that fail"))
+)
 def outbox_send(
-    limit: int = typer.Option(1000, help="Send at most this many messages."),
-    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
+    limit: int = typer.Option(1000, help=help_text(t("Send at most this many messages"))),
+    webhook: str = typer.Option(None, help=WEBHOOK),
 ) -> None:
-    """Deliver the notifications that are due, with retries for those that fail."""
     from geo_service.cases.outbox import deliver
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings
@@ -44,11 +49,10 @@ def outbox_send(
         echo(t("{sent:,} sent, {failed:,} failed (to be retried)", **counts), err=True)
 
 
-@outbox_app.command("remind")
-def outbox_remind(
-    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
-) -> None:
-    """Queue reminders for the cases whose deadline draws near (once per deadline)."""
+@outbox_app.command(
+    "remind", help=help_text(t("Queue reminders for the cases whose deadline draws near (once per deadline)"))
+)
+def outbox_remind(due_within: float = typer.Option(None, help=DUE_WITHIN)) -> None:
     from geo_service.cases.sla import remind_due
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings
@@ -60,16 +64,24 @@ def outbox_remind(
     echo(t("{count:,} cases reminded; `geo-service outbox send` delivers the messages", count=count), err=True)
 
 
-@outbox_app.command("run")
+@outbox_app.command(
+    "run",
+    help=help_text(
+        t(
+            "Deliver notifications and queue reminders on schedule until stopped (SIGTERM or Ctrl-C): "
+            "the sender as a service (`geo-service systemd` writes its unit)"
+        )
+    ),
+)
 def outbox_run(
-    interval: float = typer.Option(10.0, help="Seconds between rounds of sending."),
-    remind_every: float = typer.Option(600.0, help="Seconds between rounds of reminders."),
-    due_within: float = typer.Option(None, help="Remind of deadlines within this many hours (default: settings, 24)."),
-    webhook: str = typer.Option(None, help="POST to this URL instead of the settings' (default: the log file)."),
-    duration: float = typer.Option(None, "--for", help="Stop after this many seconds (default: run until stopped)."),
+    interval: float = typer.Option(10.0, help=help_text(t("Seconds between rounds of sending"))),
+    remind_every: float = typer.Option(600.0, help=help_text(t("Seconds between rounds of reminders"))),
+    due_within: float = typer.Option(None, help=DUE_WITHIN),
+    webhook: str = typer.Option(None, help=WEBHOOK),
+    duration: float = typer.Option(
+        None, "--for", help=help_text(t("Stop after this many seconds (default: run until stopped)"))
+    ),
 ) -> None:
-    """Deliver notifications and queue reminders on schedule until stopped (SIGTERM or Ctrl-C):
-    the sender as a service (`geo-service systemd` writes its unit)."""
     from geo_service.cases.outbox_run import run
     from geo_service.cli.context import engine as cli_engine
     from geo_service.cli.context import settings as cli_settings

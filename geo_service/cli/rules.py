@@ -8,11 +8,14 @@ from pathlib import Path
 import typer
 
 from geo_service.cli.errors import both, error_line, reported
+from geo_service.cli.help_text import help_text
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.i18n import t
 from geo_service.rules.tables import Problem
 
-app = typer.Typer(help="Rules: export to CSV or xlsx files, edit them, import them back.", no_args_is_help=True)
+app = typer.Typer(
+    help=help_text(t("Rules: export to CSV or xlsx files, edit them, import them back")), no_args_is_help=True
+)
 
 
 def _engine():
@@ -21,12 +24,13 @@ def _engine():
     return cli_engine()
 
 
-@app.command()
+@app.command(help=help_text(t("Write the rule tables as files to edit and import back")))
 def export(
-    folder: Path = typer.Argument(..., help="Folder to write into (made if missing)."),
-    fmt: str = typer.Option("csv", "--format", help="csv: a file per table; xlsx: rules.xlsx, a sheet per table."),
+    folder: Path = typer.Argument(..., help=help_text(t("Folder to write into (made if missing)"))),
+    fmt: str = typer.Option(
+        "csv", "--format", help=help_text(t("csv: a file per table; xlsx: rules.xlsx, a sheet per table"))
+    ),
 ) -> None:
-    """Write the rule tables as files to edit and import back."""
     from geo_service.rules.admin import export_rules
 
     with reported(), _engine().connect() as connection:
@@ -35,13 +39,21 @@ def export(
         typer.echo(path)
 
 
-@app.command("import")
+@app.command(
+    "import",
+    help=help_text(
+        t("Make the rule tables given the county's rules (tables not given stay as they are); all or nothing")
+    ),
+)
 def import_command(
-    path: Path = typer.Argument(..., help="A folder of CSV/xlsx files named after the tables, or one such file."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and say what would change; store nothing."),
-    actor: str = typer.Option("cli", help="Who makes the change (recorded in the audit log)."),
+    path: Path = typer.Argument(
+        ..., help=help_text(t("A folder of CSV/xlsx files named after the tables, or one such file"))
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help=help_text(t("Check and say what would change; store nothing"))
+    ),
+    actor: str = typer.Option("cli", help=help_text(t("Who makes the change (recorded in the audit log)"))),
 ) -> None:
-    """Make the rule tables given the county's rules (tables not given stay as they are); all or nothing."""
     from geo_service.rules.admin import import_rules
 
     with reported():

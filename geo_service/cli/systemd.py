@@ -23,11 +23,13 @@ from pathlib import Path
 
 import typer
 
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import echo
 from geo_service.i18n import t
 from geo_service.settings import PROJECT_ROOT, Settings, get_settings
 
 ENV_FILE = "/etc/default/geo-service"
+HELP = help_text(t("Write systemd units for the service, the outbox sender and reminders (and the local cluster)"))
 
 
 def _common(root: Path, user: str) -> str:
@@ -95,10 +97,10 @@ WantedBy=multi-user.target
 
 
 def systemd_command(
-    out: Path = typer.Option(..., "--out", help="Folder to write the unit files into."),
-    user: str = typer.Option(None, help="The user the units run as (default: you)."),
+    out: Path = typer.Option(..., "--out", help=help_text(t("Folder to write the unit files into"))),
+    user: str = typer.Option(None, help=help_text(t("The user the units run as (default: you)"))),
 ) -> None:
-    """Write systemd units for the service, the outbox sender and reminders (and the local cluster)."""
+    """``geo-service systemd`` (its help: :data:`HELP`)."""
     settings = get_settings()
     executable = shutil.which("geo-service") or str(Path(sys.executable).with_name("geo-service"))
     units = unit_files(executable, PROJECT_ROOT, user or getpass.getuser(), settings)

@@ -6,11 +6,12 @@ import typer
 from rich.console import Console
 
 from geo_service.cli.errors import reported
+from geo_service.cli.help_text import help_text
 from geo_service.cli.terminal import cell, cells, echo, say, table
 from geo_service.i18n import label, t
 from geo_service.settings import get_settings
 
-app = typer.Typer(help="Users: add (prints the token, once), list, revoke.", no_args_is_help=True)
+app = typer.Typer(help=help_text(t("Users: add (prints the token, once), list, revoke")), no_args_is_help=True)
 out = Console()
 
 
@@ -20,19 +21,21 @@ def _engine():
     return cli_engine()
 
 
-@app.command()
+@app.command(help=help_text(t("Add a user and print their bearer token (shown only now; only its digest is kept)")))
 def add(
-    name: str = typer.Argument(..., help="The user's name (unique)."),
-    role: str = typer.Option(..., help="admin, planner, dispatcher, analyst, grid_worker or leader."),
+    name: str = typer.Argument(..., help=help_text(t("The user's name (unique)"))),
+    role: str = typer.Option(..., help=help_text(t("admin, planner, dispatcher, analyst, grid_worker or leader"))),
     jurisdiction: str = typer.Option(
-        None, help="The code of the county, a town, a village or a grid (a department's user: its county by default)."
+        None,
+        help=help_text(
+            t("The code of the county, a town, a village or a grid (a department's user: its county by default)")
+        ),
     ),
     department: str = typer.Option(
-        None, help="The code of the user's department: they see only the cases routed to it."
+        None, help=help_text(t("The code of the user's department: they see only the cases routed to it"))
     ),
-    note: str = typer.Option(None, help="A note kept with the user."),
+    note: str = typer.Option(None, help=help_text(t("A note kept with the user"))),
 ) -> None:
-    """Add a user and print their bearer token (shown only now; only its digest is kept)."""
     from geo_service.auth.users import add_user
 
     with reported():
@@ -47,9 +50,8 @@ def add(
     typer.echo(token)
 
 
-@app.command("list")
-def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked users.")) -> None:
-    """Users with their role and jurisdiction (never their tokens)."""
+@app.command("list", help=help_text(t("Users with their role and jurisdiction (never their tokens)")))
+def list_command(all_: bool = typer.Option(False, "--all", help=help_text(t("Include revoked users")))) -> None:
     from geo_service.auth.users import list_users
 
     with reported():
@@ -72,9 +74,8 @@ def list_command(all_: bool = typer.Option(False, "--all", help="Include revoked
     out.print(listed)
 
 
-@app.command()
-def revoke(name: str = typer.Argument(..., help="The user whose token stops working now.")) -> None:
-    """Revoke a user's token at once (the user stays on record)."""
+@app.command(help=help_text(t("Revoke a user's token at once (the user stays on record)")))
+def revoke(name: str = typer.Argument(..., help=help_text(t("The user whose token stops working now")))) -> None:
     from geo_service.auth.users import revoke_user
 
     with reported():
