@@ -151,6 +151,8 @@ def test_a_water_supply_case_goes_to_the_water_bureau_at_intake_and_its_people_a
     assert hours(stored["deadline"], transfer["transferred_at"]) == 48
     assert [e["action"] for e in stored["timeline"]] == ["report", "dispatch", "transfer"]
     assert stored["timeline"][-1]["note"] == "仁寿县水务局: rule water_supply/*/*"
+    chinese = dispatcher.get(f"/incidents/{case['id']}", headers={"Accept-Language": "zh-CN"}).json()
+    assert chinese["timeline"][-1]["note"] == "仁寿县水务局：依规则 water_supply/*/*"
 
     # The department's people are told, the head first; the village's people were told of the dispatch.
     told = outbox(engine, case["id"], "transfer")
@@ -268,6 +270,11 @@ def test_a_transfer_refused_is_sent_back_with_its_reason_to_the_territorial_peop
         ("transfer", "仁寿县住房和城乡建设局: 疑似房屋漏水，请住建局核查"),
         ("transfer_return", "仁寿县住房和城乡建设局: 经核查为供水管道问题，非住建局职责"),
     ]
+    chinese = dispatcher.get(f"/incidents/{case['id']}", headers={"Accept-Language": "zh-CN"}).json()
+    assert [e["note"] for e in chinese["timeline"] if e["action"].startswith("transfer")] == [
+        "仁寿县住房和城乡建设局：疑似房屋漏水，请住建局核查",
+        "仁寿县住房和城乡建设局：经核查为供水管道问题，非住建局职责",
+    ]
     assert stored["status"] == "dispatched" and transfers_of(dispatcher, case["id"])["department"] is None
     assert housing.get(f"/incidents/{case['id']}").status_code == 404
     assert housing.post(f"/transfers/{transfer['id']}/accept", json={}).status_code == 404
@@ -331,6 +338,7 @@ def test_the_departments_people_get_a_text_naming_the_case_and_the_deadline(disp
     )
     assert texts.count(case["external_id"]) == 2 and "周海" in texts and "吴婷" in texts
     assert "仁寿县交通运输局" in texts
+    assert texts.count("：依规则 roads/") == 2 and ": rule" not in texts  # the note in the text's language too
     assert "139****0031" in log.read_text(encoding="utf-8")  # the log masks the phone
 
 

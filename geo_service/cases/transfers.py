@@ -118,6 +118,11 @@ def _transfer_cases(
     ).scalars()
     staffed = set(bound)
     by_id = {x.incident_id: x for x in targets}
+    # The notes as messages, before they go into a frame (which keeps only their English).
+    notes = {
+        incident_id: _transfer_note(name, by_id[incident_id], incident_id in staffed)
+        for incident_id, _, _, name in deadlines
+    }
     events = pd.DataFrame(
         [
             {
@@ -128,20 +133,22 @@ def _transfer_cases(
                 "action": "transfer",
                 "from_status": before.get(incident_id),
                 "to_status": "dispatched",
-                "note": _transfer_note(name, by_id[incident_id], incident_id in staffed),
-                "data": {
-                    "department": by_id[incident_id].department,
-                    "transfer_id": transfer_ids[incident_id],
-                    "rule": by_id[incident_id].rule,
-                    "deadline": deadline.isoformat(),
-                },
+                "note": notes[incident_id],
+                "data": writer.with_note(
+                    {
+                        "department": by_id[incident_id].department,
+                        "transfer_id": transfer_ids[incident_id],
+                        "rule": by_id[incident_id].rule,
+                        "deadline": deadline.isoformat(),
+                    },
+                    notes[incident_id],
+                ),
             }
             for incident_id, county, deadline, name in deadlines
         ]
     )
     writer.add_events(connection, events)
-    notes = dict(zip(events["incident_id"], events["note"], strict=True))  # the message says what the timeline says
-    for note in set(notes.values()):
+    for note in set(notes.values()):  # the message says what the timeline says
         notify_staff(connection, [i for i, n in notes.items() if n == note], "transfer", note)
     after = {"department": targets[0].department, "transfer_id": transfer_ids[ids[0]]}
     if len(ids) > 1:
@@ -152,9 +159,17 @@ def _transfer_cases(
 
 def _transfer_note(department_name: str, target: Target, staffed: bool) -> str:
     """The timeline's note: where to, and why (the reason given, or the rule that chose it)."""
-    why = target.reason or (f"rule {target.rule}" if target.rule else "")
-    note = department_name + (f": {why}" if why else "")
-    return note + ("" if staffed else "; the department has no people on record: no one was told")
+    note = _department_note(department_name, target.reason)
+    if not target.reason and target.rule:
+        note = t("{department}: rule {rule}", department=department_name, rule=target.rule)
+    if staffed:
+        return note
+    return t("{note}; the department has no people on record: no one was told", note=note)
+
+
+def _department_note(department_name: str, said: str | None) -> str:
+    """A department's name with what a person said of the case, if anything."""
+    return t("{department}: {said}", department=department_name, said=said) if said else department_name
 
 
 def _release(connection: Connection, transfer_ids: list[int], now: datetime) -> None:
@@ -330,7 +345,7 @@ def accept(
         {"status": status, "now": now, "id": case["id"]},
     )
     name = department_of(connection, found["department"])["name_zh"]
-    _event(connection, case, now, actor, "transfer_accept", status, name + (f": {note}" if note else ""), found)
+    _event(connection, case, now, actor, "transfer_accept", status, _department_note(name, note), found)
     audit.record(connection, signed_in, "transfer_accept", "incident", case["id"], after={"transfer_id": transfer_id})
     return read_transfer(connection, transfer_id, scope)
 
@@ -374,7 +389,7 @@ def send_back(
     people = pd.DataFrame([dict(place)])
     writer.bind(connection, people.drop(columns="tier"), place["tier"], now, zone, release=True)
     name = department_of(connection, found["department"])["name_zh"]
-    note = f"{name}: {reason.strip()}"
+    note = _department_note(name, reason.strip())
     _event(connection, case, now, actor, "transfer_return", "dispatched", note, found)
     audit.record(
         connection,
@@ -402,7 +417,7 @@ def _event(connection, case: dict, now: datetime, actor: str, action: str, to: s
                     "from_status": case["status"],
                     "to_status": to,
                     "note": note,
-                    "data": {"department": found["department"], "transfer_id": found["id"]},
+                    "data": writer.with_note({"department": found["department"], "transfer_id": found["id"]}, note),
                 }
             ]
         ),

@@ -348,7 +348,7 @@ def write_history(
     bound = writer.bind(connection, handling, "village", now, settings.place.timezone, reporter=reporter)
     counts["bound"] = sum(len(people) for people in bound.values())
     if notify_open and bound:
-        note = f"an open case imported from {prepared.path}"
+        note = t("an open case imported from {path}", path=prepared.path)
         counts["notified"] = notify_bound(connection, list(bound), "dispatch", note)
     by_status = {s: int(k) for s, k in written["status"].value_counts().items()}
     counts |= by_status
