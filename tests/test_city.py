@@ -216,6 +216,46 @@ def test_a_province_ranks_its_counties_and_towns_across_them(users, counties):
 
 
 @pytest.mark.slow
+def test_a_report_in_a_county_nobody_here_drew_goes_to_its_own_people_and_says_so_in_chinese(city_url, users, counties):
+    xianyou = counties[XIANYOU_CODE]
+    made = users["xianyou"].post(
+        "/incidents",
+        json={
+            "external_id": f"CITY-REPORT-{uuid.uuid4().hex[:8]}",
+            "lon": xianyou.lon,
+            "lat": xianyou.lat,
+            "category": "dispute",
+            "source": "hotline_12345",
+            "reported_at": datetime.now(CST).isoformat(),
+        },
+    )
+    assert made.status_code == 201, made.text
+    case = made.json()
+    assert case["status"] == "dispatched" and case["county"]["code"] == XIANYOU_CODE
+    assert case["grid"]["code"].startswith(xianyou.grid)
+    # Bound to Xianyou's own people, from its roster; each told by a message.
+    with get_engine(city_url).connect() as c:
+        bound = (
+            c.execute(
+                text("""SELECT DISTINCT a.unit_code FROM incident_officers b
+                      JOIN officer_assignments a ON a.officer_id = b.officer_id
+                     WHERE b.incident_id = :id"""),
+                {"id": case["id"]},
+            )
+            .scalars()
+            .all()
+        )
+        told = c.execute(
+            text("SELECT count(*) FROM outbox WHERE incident_id = :id AND kind = 'dispatch'"), {"id": case["id"]}
+        ).scalar()
+    assert bound and all(code.startswith("350322") for code in bound)
+    assert told == sum(1 for o in case["officers"] if o["tier"] == case["tier"] and not o["vacant"]) > 0
+    chinese = users["xianyou"].get(f"/incidents/{case['id']}", headers={"Accept-Language": "zh-CN"}).json()
+    dispatch = next(e for e in chinese["timeline"] if e["action"] == "dispatch")
+    assert dispatch["note"].startswith(f"已分派至网格 {case['grid']['code']} {case['grid']['name']}")
+
+
+@pytest.mark.slow
 def test_distances_are_measured_in_each_countys_own_zone(users, counties):
     """A 500 m hexagon is 500 m on the ground in Fujian (120 E) as in Sichuan (105 E); drawn in the
     demo's zone a Xianyou hexagon would be 2.6% short."""
