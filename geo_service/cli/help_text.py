@@ -53,6 +53,21 @@ COMPLETION = {
 }
 
 
+# typer's own words around the help texts: the titles of its panels and its marks after an
+# option's help. Short, so both languages on one line; the marks are plain text, never markup.
+TYPER_WORDS = {
+    "ARGUMENTS_PANEL_TITLE": render(t("Arguments"), "zh") + "（Arguments）",
+    "OPTIONS_PANEL_TITLE": render(t("Options"), "zh") + "（Options）",
+    "COMMANDS_PANEL_TITLE": render(t("Commands"), "zh") + "（Commands）",
+    "ERRORS_PANEL_TITLE": render(t("Error"), "zh") + "（Error）",
+    "REQUIRED_LONG_STRING": render(t("[required]"), "zh"),
+    "DEFAULT_STRING": render(t("[default: {value}]", value="{}"), "zh"),
+    "ABORTED_TEXT": render(t("Aborted."), "zh"),
+}
+for _name, _said in TYPER_WORDS.items():
+    setattr(typer.rich_utils, _name, _said)
+
+
 def _commands(command: Any) -> Iterator[Any]:
     """``command`` and every command under it."""
     yield command
