@@ -32,6 +32,7 @@ from rich.measure import Measurement
 from rich.text import Text
 from typer.core import TyperGroup
 
+from geo_service.cli.errors import both
 from geo_service.i18n import render, t
 
 PARAGRAPH = "\n\n"
@@ -56,13 +57,13 @@ COMPLETION = {
 # typer's own words around the help texts: the titles of its panels and its marks after an
 # option's help. Short, so both languages on one line; the marks are plain text, never markup.
 TYPER_WORDS = {
-    "ARGUMENTS_PANEL_TITLE": render(t("Arguments"), "zh") + "（Arguments）",
-    "OPTIONS_PANEL_TITLE": render(t("Options"), "zh") + "（Options）",
-    "COMMANDS_PANEL_TITLE": render(t("Commands"), "zh") + "（Commands）",
-    "ERRORS_PANEL_TITLE": render(t("Error"), "zh") + "（Error）",
-    "REQUIRED_LONG_STRING": render(t("[required]"), "zh"),
-    "DEFAULT_STRING": render(t("[default: {value}]", value="{}"), "zh"),
-    "ABORTED_TEXT": render(t("Aborted."), "zh"),
+    "ARGUMENTS_PANEL_TITLE": both(t("Arguments")),
+    "OPTIONS_PANEL_TITLE": both(t("Options")),
+    "COMMANDS_PANEL_TITLE": both(t("Commands")),
+    "ERRORS_PANEL_TITLE": both(t("Error")),
+    "REQUIRED_LONG_STRING": f"[{both(t('required'))}]",
+    "DEFAULT_STRING": f"[{both(t('default'))}：{{}}]",  # {} takes the default, as typer formats it
+    "ABORTED_TEXT": both(t("Aborted")) + "。",
 }
 for _name, _said in TYPER_WORDS.items():
     setattr(typer.rich_utils, _name, _said)
