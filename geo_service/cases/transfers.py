@@ -159,8 +159,9 @@ def _transfer_cases(
 
 def _transfer_note(department_name: str, target: Target, staffed: bool) -> str:
     """The timeline's note: where to, and why (the reason given, or the rule that chose it)."""
-    note = _department_note(department_name, target.reason)
-    if not target.reason and target.rule:
+    if target.reason or not target.rule:
+        note = _department_note(department_name, target.reason)
+    else:
         note = t("{department}: rule {rule}", department=department_name, rule=target.rule)
     if staffed:
         return note
