@@ -17,11 +17,14 @@ own):
   (``record_new_before`` below: people resolved per place one query each, bound through a COPY,
   told by one query per routing note, notes built per row).
 
-Medians over ``--repeat`` runs of rows a second and peak resident memory, the ratio intake/before,
-and the stored rows counted both ways (they must agree); ``--only intake`` runs one way alone. ``--batch`` times the batch endpoint's
-largest request (``MAX_INCIDENTS`` rows through ``import_incidents``, the function it calls) the
+Medians over ``--repeat`` runs of rows a second and peak resident memory, the intake's ratio to
+each other way, and the stored rows counted each way (they must agree); ``--only intake`` runs
+one way alone. ``--batch`` times the batch endpoint's largest request (``MAX_INCIDENTS`` rows through ``import_incidents``, the function it calls) the
 same two ways. ``--ceiling`` times, for the same number of rows, what no writer of this schema can
 beat on the machine: the incidents alone, staged, inserted by one statement (:func:`ceiling`).
+``--keys`` also runs the intake on a copy with no foreign key on the four tables it writes
+(``unkeyed``): PostgreSQL checks each key of each row on its own, and the difference is what
+those checks cost; the service keeps its keys.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from scale import add_scale_argument, scale_database, scales
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-METHODS = ("intake", "before")
+METHODS = ("intake", "before", "unkeyed")
+WRITTEN = ("incidents", "incident_events", "incident_officers", "outbox")  # the tables the intake writes
 TEMPLATE, TEMPLATE_LOCK = "geo_service_test_template", 5114210  # the test suite's, and its lock
 COUNTS = {
     "incidents": "SELECT count(*) FROM incidents",
@@ -262,13 +266,13 @@ def child(method: str, url: str, path: Path, batch_rows: int) -> None:
     if batch_rows:  # the batch endpoint's largest request, through the function it calls
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=batch_rows)
         lon, lat = frame["lon"].astype(float).to_numpy(), frame["lat"].astype(float).to_numpy()
-        if method == "intake":
+        if method in ("intake", "unkeyed"):
             stored = import_incidents(engine, frame, lon, lat, "wgs84", actor="bench", settings=settings).count(
                 "created"
             )
         else:
             stored = import_before(engine, frame, lon, lat, "wgs84", settings)
-    elif method == "intake":
+    elif method in ("intake", "unkeyed"):
         stored = import_file(engine, path, crs="wgs84", actor="bench", settings=settings).count("created")
     else:
         frame, lon, lat, problems = read_points(path)
@@ -280,8 +284,25 @@ def child(method: str, url: str, path: Path, batch_rows: int) -> None:
     print(json.dumps({"seconds": seconds, "stored": stored, "peak_mb": peak_mb, "counts": counts}))
 
 
+def drop_keys(url: str) -> None:
+    """Drop every foreign key of the tables the intake writes (a partition's go with its parent's)."""
+    from geo_service.db.engine import dispose_engines, get_engine
+
+    with get_engine(url).begin() as connection:
+        keys = connection.execute(
+            text("""SELECT conrelid::regclass::text, conname FROM pg_constraint
+                     WHERE contype = 'f' AND conparentid = 0 AND conrelid::regclass::text = ANY(:tables)"""),
+            {"tables": list(WRITTEN)},
+        ).all()
+        for table, name in keys:
+            connection.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    dispose_engines()
+
+
 def run(method: str, scale: str, path: Path, batch_rows: int) -> dict:
     with scale_database(scale, writable=True) as url:
+        if method == "unkeyed":
+            drop_keys(url)
         done = subprocess.run(
             [
                 sys.executable,
@@ -321,10 +342,11 @@ def compare(scale: str, path: Path, rows: int, repeat: int, methods: list[str], 
             f"  {method:>6}  {stored[method] / medians[method]:>9,.0f} rows/s  ({medians[method]:.2f} s, "
             f"peak {peaks[method]:,.0f} MB; stored {results[method][-1]['counts']})"
         )
-    if len(results) == 2:
-        print(f"  intake / before: {medians['before'] / medians['intake']:.2f}x the rows a second")
-        if results["intake"][-1]["counts"] != results["before"][-1]["counts"]:
-            print("  the two ways stored different numbers of rows!")
+    if "intake" in results:
+        for other in set(results) - {"intake"}:
+            print(f"  intake / {other}: {medians[other] / medians['intake']:.2f}x the rows a second")
+            if results["intake"][-1]["counts"] != results[other][-1]["counts"]:
+                print(f"  intake and {other} stored different numbers of rows!")
 
 
 CEILING = """
@@ -362,6 +384,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--batch", action="store_true", help="also the batch endpoint's largest request")
     parser.add_argument("--ceiling", action="store_true", help="also the incidents alone, staged, as a ceiling")
+    parser.add_argument("--keys", action="store_true", help="also the intake with no foreign keys: what they cost")
     parser.add_argument(
         "--only", choices=METHODS, help="one way alone (the peak memory of a file of millions of rows, say)"
     )
@@ -381,7 +404,7 @@ def main() -> None:
             path = Path(folder) / "incidents.csv"
             with scale_database(scale) as url:
                 write_file(url, options.rows, path)
-            methods = [options.only] if options.only else list(METHODS)
+            methods = [options.only] if options.only else ["intake", "before", *(["unkeyed"] if options.keys else [])]
             compare(scale, path, options.rows, options.repeat, methods)
             if options.batch:
                 compare(scale, path, MAX_INCIDENTS, options.repeat, methods, batch_rows=MAX_INCIDENTS)
