@@ -22,10 +22,11 @@ from typer.testing import CliRunner
 
 from geo_service.cli.help_text import TYPER_WORDS
 from geo_service.cli.main import app
+from geo_service.cli.usage_errors import USAGE
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-# What typer shows of its own words, as far as its value (a default's) if it has one.
-TYPER_CHINESE = [word.split("{}")[0] for word in TYPER_WORDS.values()]
+# What typer shows of its own words (the usage line's too), as far as its value (a default's) if it has one.
+TYPER_CHINESE = [word.split("{}")[0] for word in TYPER_WORDS.values()] + [USAGE]
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{3,}")  # a code or an English word a line must not cut
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BOX = re.compile(r"[\s│─╭╮╰╯]")

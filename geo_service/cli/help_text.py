@@ -33,6 +33,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from geo_service.cli.errors import both
+from geo_service.cli.usage_errors import BilingualContext
 from geo_service.i18n import render, t
 
 PARAGRAPH = "\n\n"
@@ -85,6 +86,7 @@ class HelpedGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         for command in _commands(self):
+            command.context_class = BilingualContext  # its usage line in both languages
             option = command.get_help_option(typer.Context(command))
             if option is not None:
                 option.help = HELP_OPTION
