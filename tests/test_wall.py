@@ -102,6 +102,29 @@ def test_figures_are_the_counts_of_their_definitions(engine, summary):
             assert shown["last_year"] == 0 and shown["change_last_year"] is None
 
 
+def test_the_figures_hold_when_the_spans_lie_apart(engine, county):
+    """On the first of a month yesterday is in last month, apart from this month's and last
+    month's spans: every span's three counts are still those of their definitions (the wall looks
+    for each only where the spans lie, by its index)."""
+    answer = county.get("/wall/summary", params={"at": "2026-10-01T10:30:00+08:00"})
+    assert answer.status_code == 200, answer.text
+    figures = answer.json()["figures"]
+    assert figures["today"]["spans"]["previous"]["start"] == "2026-09-30T00:00:00+08:00"
+    assert figures["month"]["spans"]["previous"]["start"] == "2026-09-01T00:00:00+08:00"
+    checked = 0
+    for period in ("today", "month"):
+        for which, span in figures[period]["spans"].items():
+            start, end = (datetime.fromisoformat(span[edge]) for edge in ("start", "end"))
+            for measure, where in MEASURES.items():
+                assert figures[period][measure][which] == count(engine, where, start=start, end=end), (
+                    period,
+                    which,
+                    measure,
+                )
+                checked += figures[period][measure][which]
+    assert checked > 0
+
+
 def test_a_base_of_zero_gives_no_change_and_a_real_base_a_ratio(engine, county):
     """Five days after the demo's end: nothing today nor yesterday (环比 null), but the same day a
     year before had incidents (同比 -100%)."""

@@ -19,7 +19,10 @@ The spans come from :func:`geo_service.analysis.span.preset_spans`: today runs f
 midnight to ``at`` and is compared with yesterday up to the same time of day; this month runs
 from the first of the month and is compared with last month over the same elapsed time. 同比 is
 the current span one calendar year earlier. A change is ``(current - base) / base``, null when the
-base is 0. Every count is one query in the database, grouped with FILTER clauses.
+base is 0. Each measure is counted in the database over the rows its own index finds in the
+spans (the reported time's; the closed cases' closing time's; the (status, deadline) index), all
+of them in one statement with FILTER clauses: never over every incident of the jurisdiction,
+which for a city is millions of rows on each refresh of the screen.
 
 The lists beside the figures (open cases overdue by unit, the rankings, the open red cases and
 today's incidents for the map) are in :mod:`geo_service.analysis.dashboard_lists`.
@@ -27,6 +30,7 @@ today's incidents for the map) are in :mod:`geo_service.analysis.dashboard_lists
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
@@ -42,6 +46,7 @@ from geo_service.analysis.dashboard_lists import (
 from geo_service.analysis.span import NOT_COUNTED, Span, preset_spans
 from geo_service.analysis.units import no_jit
 from geo_service.auth.jurisdiction import EVERYTHING, Jurisdiction
+from geo_service.cases.states import STATUSES
 from geo_service.errors import InvalidInput
 from geo_service.i18n import t
 from geo_service.settings import PlaceSettings
@@ -50,16 +55,32 @@ from geo_service.times import as_aware, parse_moment
 
 PERIODS = {"today": "day", "month": "month"}  # the wall's periods -> preset_spans' kinds
 COMPARED = ("current", "previous", "last_year")  # the span itself, 环比's base, 同比's base
-MEASURES = ("received", "closed", "overdue")
 LONGEST_AT = 60  # characters of a bad ``at`` an error repeats
 YEARS = (1900, 2200)  # the years an ``at`` may fall in
 
-# What each measure counts within a span (its bounds bound as :<name>_start and :<name>_end).
-_MEASURE_SQL = {
-    "received": "i.reported_at >= :{p}_start AND i.reported_at < :{p}_end",
-    "closed": "i.status = 'closed' AND i.closed_at >= :{p}_start AND i.closed_at < :{p}_end",
-    "overdue": (
-        "i.deadline >= :{p}_start AND i.deadline < :{p}_end AND i.deadline < coalesce(i.resolved_at, :{p}_end)"
+# A rejected or merged case is not an incident of its own (``analysis.span``): never counted.
+COUNTED = tuple(status for status in STATUSES if status not in NOT_COUNTED)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a measure counts within a span (its bounds bound as :<name>_start and :<name>_end),
+    the time it is counted by, and which cases it looks at (the statuses, as its index has them)."""
+
+    within: str
+    column: str
+    cases: str
+
+
+MEASURE = {
+    "received": Measure(
+        "i.reported_at >= :{p}_start AND i.reported_at < :{p}_end", "reported_at", "i.status = ANY(:counted)"
+    ),
+    "closed": Measure("i.closed_at >= :{p}_start AND i.closed_at < :{p}_end", "closed_at", "i.status = 'closed'"),
+    "overdue": Measure(
+        "i.deadline >= :{p}_start AND i.deadline < :{p}_end AND i.deadline < coalesce(i.resolved_at, :{p}_end)",
+        "deadline",
+        "i.status = ANY(:counted)",
     ),
 }
 
@@ -119,32 +140,45 @@ def change(current: int, base: int) -> float | None:
     return None if not base else round((current - base) / base, 4)
 
 
+def merged(spans: list[Span]) -> list[tuple[datetime, datetime]]:
+    """The stretches of time the spans cover, overlapping ones joined: where to look."""
+    stretches: list[tuple[datetime, datetime]] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if stretches and span.start <= stretches[-1][1]:
+            stretches[-1] = (stretches[-1][0], max(stretches[-1][1], span.end))
+        else:
+            stretches.append((span.start, span.end))
+    return stretches
+
+
 def kpis(connection: Connection, spans: dict[str, dict[str, Span]], scope: Jurisdiction) -> dict:
     """The three measures of each period and its two bases, with the changes, in one query."""
-    columns, params = [], dict(scope.params())
-    for period, compared in spans.items():
-        for which, span in compared.items():
-            name = f"{period}_{which}"
-            params[f"{name}_start"], params[f"{name}_end"] = span.start, span.end
-            for measure in MEASURES:
-                condition = _MEASURE_SQL[measure].format(p=name)
-                columns.append(f"count(*) FILTER (WHERE {condition}) AS {measure}__{name}")
-    not_counted = ", ".join(f"'{status}'" for status in NOT_COUNTED)
-    sql = f"""
-        SELECT {", ".join(columns)}
-          FROM incidents i
-         WHERE {scope.incidents("i")} AND i.status NOT IN ({not_counted}) AND i.reported_at < :latest
-    """
-    # Whatever is counted was reported before the latest end: closing and deadlines come after reporting.
-    params["latest"] = max(span.end for compared in spans.values() for span in compared.values())
-    row = connection.execute(text(sql), params).mappings().one()
+    params: dict = {**scope.params(), "counted": list(COUNTED)}
+    names = {f"{period}_{which}": span for period, compared in spans.items() for which, span in compared.items()}
+    for name, span in names.items():
+        params[f"{name}_start"], params[f"{name}_end"] = span.start, span.end
+    stretches = merged(list(names.values()))
+    for k, (start, end) in enumerate(stretches):
+        params[f"stretch{k}_start"], params[f"stretch{k}_end"] = start, end
+    counts = []
+    for measure, how in MEASURE.items():
+        columns = ", ".join(
+            f"count(*) FILTER (WHERE {how.within.format(p=name)}) AS {measure}__{name}" for name in names
+        )
+        looked = " OR ".join(
+            f"(i.{how.column} >= :stretch{k}_start AND i.{how.column} < :stretch{k}_end)" for k in range(len(stretches))
+        )
+        counts.append(
+            f"(SELECT {columns} FROM incidents i WHERE {scope.incidents('i')} AND {how.cases} AND ({looked})) {measure}"
+        )
+    row = connection.execute(text("SELECT * FROM " + ", ".join(counts)), params).mappings().one()
     figures: dict[str, dict] = {}
     for period, compared in spans.items():
         figures[period] = {
             "spans": {which: span.to_dict() for which, span in compared.items()},
             **{
                 measure: _compared({which: row[f"{measure}__{period}_{which}"] for which in COMPARED})
-                for measure in MEASURES
+                for measure in MEASURE
             },
         }
     return figures

@@ -28,10 +28,14 @@ from geo_service.db.models.base import Base, geometry_column, one_of
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.vocabulary import (
     DATUMS,
+    OPEN,
     RISK_COLOURS,
     STATUSES,
     TIERS,
 )
+
+# The open red cases, which the wall lists: a partial index holds these few.
+OPEN_RED = "risk_colour = 'red' AND status IN (" + ", ".join(f"'{s}'" for s in STATUSES if s in OPEN) + ")"
 
 
 def _incident_key(match: str | None = None) -> ForeignKeyConstraint:
@@ -83,6 +87,9 @@ class Incident(Base):
         Index(
             "ix_incidents_department_status", "department", "status", postgresql_where=text("department IS NOT NULL")
         ),
+        # The wall screen's counts of cases closed in a span, and its open red cases (few).
+        Index("ix_incidents_closed_at", "closed_at", postgresql_where=text("status = 'closed'")),
+        Index("ix_incidents_open_red_reported_at", "reported_at", postgresql_where=text(OPEN_RED)),
         {"postgresql_partition_by": "LIST (county_code)"},
     )
 
