@@ -19,9 +19,10 @@ own):
 
 Medians over ``--repeat`` runs of rows a second and peak resident memory, the intake's ratio to
 each other way, and the stored rows counted each way (they must agree); ``--only intake`` runs
-one way alone. ``--batch`` times the batch endpoint's largest request (``MAX_INCIDENTS`` rows through ``import_incidents``, the function it calls) the
-same two ways. ``--ceiling`` times, for the same number of rows, what no writer of this schema can
-beat on the machine: the incidents alone, staged, inserted by one statement (:func:`ceiling`).
+one way alone. ``--batch`` times the batch endpoint's largest request (``MAX_INCIDENTS`` rows
+through ``import_incidents``, the function it calls) the same ways. ``--ceiling`` times, for the
+same number of rows, what no writer of this schema can beat on the machine: the incidents alone,
+staged, inserted by one statement (:func:`ceiling`).
 ``--keys`` also runs the intake on a copy with no foreign key on the four tables it writes
 (``unkeyed``): PostgreSQL checks each key of each row on its own, and the difference is what
 those checks cost; the service keeps its keys.
