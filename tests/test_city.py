@@ -31,6 +31,7 @@ from .conftest import FIGURES, SEED, signed_in
 from .county_files import make_county, write_county_files
 from .test_county_import import XIANYOU
 from .test_jurisdiction_matrix import _tile, refused_as_unknown
+from .test_wall import MEASURES as WALL_MEASURES
 
 DAAN = XIANYOU.parent / "510304.geojson"
 CST = timezone(timedelta(hours=8))
@@ -469,6 +470,20 @@ def test_the_console_inbox_and_the_wall_screen_hold_the_users_counties_alone(cit
     wall = client.get("/wall/summary").json()
     units = wall["overdue_by_unit"]["units"]
     assert units and {_county(u["code"]) for u in units} <= seen
+    # Its figures, each counted where its index finds it, are those of their definitions over
+    # the user's counties alone.
+    counted = 0
+    with get_engine(city_url).connect() as connection:
+        for period, figures in wall["figures"].items():
+            for which, span in figures["spans"].items():
+                for measure, condition in WALL_MEASURES.items():
+                    expected = connection.execute(
+                        text(f"SELECT count(*) FROM incidents WHERE county_code = ANY(:seen) AND {condition}"),
+                        {"seen": sorted(seen), "start": span["start"], "end": span["end"]},
+                    ).scalar_one()
+                    assert figures[measure][which] == expected, (user, period, which, measure)
+                    counted += expected
+    assert counted > 0
     assert wall["unit"] == ("county" if user == "sichuan" else "town")
     # A refusal reads in Chinese for a county of another province as for the demo.
     refused = client.get("/inbox", params={"bucket": "nonsense"}, headers={"Accept-Language": "zh-CN"})
