@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from geo_service.cases.states import ACTIONS, OPEN, STATUSES
+from geo_service.cases.states import ACTIONS, OPEN, OPEN_STATUSES, STATUSES
 
 # Everything is stored in CGCS2000 (EPSG:4490): lookups, checks and tiles decide in it.
 STORAGE_SRID = 4490
@@ -52,6 +52,7 @@ __all__ = [
     "GRID_KINDS",
     "MAX_CAMERA_RANGE_M",
     "OPEN",
+    "OPEN_STATUSES",
     "RISK_COLOURS",
     "STATUSES",
     "STORAGE_CRS",

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from geo_service.auth.jurisdiction import EVERYTHING, PREFIX_DIGITS, Jurisdiction
 from geo_service.cases.queries import require_visible
 from geo_service.cases.sla import RUNNING
-from geo_service.cases.states import OPEN, STATUSES
+from geo_service.cases.states import OPEN_STATUSES
 from geo_service.cases.steps import take_step
 from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.i18n import t
@@ -28,7 +28,6 @@ from geo_service.settings import Settings
 
 BUCKETS: tuple[str, ...] = ("new", "dispatched", "overdue", "due_soon")
 WAITING = ("reported", "reopened")  # open, and sent to nobody yet
-OPEN_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s in OPEN)  # in the loop's order
 BUCKET_SQL = {
     "new": "i.status = ANY(:waiting)",
     "dispatched": "i.status = ANY(:running)",

@@ -18,6 +18,7 @@ STATUSES: tuple[str, ...] = (
     "reopened",
 )
 OPEN = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
+OPEN_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s in OPEN)  # in the loop's order
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from geo_service.errors import GeoServiceError
 from geo_service.i18n import render, t
 
 
-def both(message: str) -> str:
-    """``message`` in Chinese, then in English in brackets (once, if they are the same)."""
+def both(message: str, between: str = "") -> str:
+    """``message`` in Chinese, then ``between`` and its English in brackets (once, if they are the
+    same): on one line, or (``between`` a line break) the English on a line or paragraph of its own."""
     chinese, english = render(message, "zh"), render(message, "en")
-    return chinese if chinese == english else f"{chinese}（{english}）"
+    return chinese if chinese == english else f"{chinese}{between}（{english}）"
 
 
 def error_line(message: str) -> str:

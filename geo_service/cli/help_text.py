@@ -34,7 +34,7 @@ from typer.core import TyperGroup
 
 from geo_service.cli.errors import both
 from geo_service.cli.usage_errors import BilingualContext
-from geo_service.i18n import render, t
+from geo_service.i18n import t
 
 PARAGRAPH = "\n\n"
 
@@ -42,9 +42,7 @@ PARAGRAPH = "\n\n"
 def help_text(message: str) -> str:
     """``message`` as a ``--help`` text: its Chinese, then its English in brackets as the next
     paragraph (the English alone if the catalogue has no Chinese for it, which the tests refuse)."""
-    chinese, english = render(message, "zh"), render(message, "en")
-    said = chinese if chinese == english else f"{chinese}{PARAGRAPH}（{english}）"
-    return escape(said)
+    return escape(both(message, PARAGRAPH))
 
 
 # What typer and click say themselves, in both languages.

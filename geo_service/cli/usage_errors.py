@@ -35,7 +35,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 USAGE = both(t("Usage")) + "："
 # The hint under the usage line, as a help text is: the Chinese, then the English on a line of its own.
 _TRY = t("Try {command} for help.", command="'{command_path} {help_option}'")
-typer.rich_utils.RICH_HELP = f"{render(_TRY, 'zh')}\n（{_TRY}）".replace(
+typer.rich_utils.RICH_HELP = both(_TRY, "\n").replace(
     "'{command_path} {help_option}'", "[blue]'{command_path} {help_option}'[/]"
 )
 
@@ -134,7 +134,7 @@ def in_chinese(english: str) -> str:
     if CJK.search(english):
         return english
     said = _first(COMPLAINTS, english)
-    chinese = render(said, "zh") if said is not None else render(t("the command line is not right"), "zh")
+    chinese = render(said if said is not None else t("the command line is not right"), "zh")
     return f"{chinese}（{english}）"
 
 

@@ -28,14 +28,14 @@ from geo_service.db.models.base import Base, geometry_column, one_of
 from geo_service.db.partitions import NO_COUNTY
 from geo_service.vocabulary import (
     DATUMS,
-    OPEN,
+    OPEN_STATUSES,
     RISK_COLOURS,
     STATUSES,
     TIERS,
 )
 
 # The open red cases, which the wall lists: a partial index holds these few.
-OPEN_RED = "risk_colour = 'red' AND status IN (" + ", ".join(f"'{s}'" for s in STATUSES if s in OPEN) + ")"
+OPEN_RED = "risk_colour = 'red' AND status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
 
 def _incident_key(match: str | None = None) -> ForeignKeyConstraint:
