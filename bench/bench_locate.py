@@ -10,7 +10,10 @@ on a thread as most routes are, and `/floor/async`, run on the event loop as /lo
 what it needs is kept in memory. A second process generates the load: one thread and keep-alive
 connection per concurrent client, each sending requests for random points of the county's grids
 in all four datums. For each number of concurrent clients it prints p50 and p99 latency and
-requests per second for /locate and for both floors, and the ratios to each.
+requests per second for /locate and for both floors, and the ratios to each. The three are loaded
+in turn on the same connections, and how those fell on the workers is printed: with two
+workers, two keep-alive connections land on one worker about half the time (each worker accepts
+whatever is waiting when it wakes), and two clients then share one core.
 Bounded: every client sends a fixed number of requests, and the server is stopped at the end.
 The signed-in user is an administrator of the first county, whose officers' phones are read (and
 so put on the audit log) by every lookup, as a dispatcher's are.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import multiprocessing as mp
 import os
 import signal
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,14 +54,15 @@ def make_app():
 
     app = create_app(start_analysis_pool=True)
 
+    # Each floor names the worker process that answered: the load tells how its connections fell.
     @app.get("/floor", include_in_schema=False)
     def floor() -> dict:
-        return {"ok": True}
+        return {"ok": True, "worker": os.getpid()}
 
     # /locate answers on the event loop when all it needs is kept: the same floor without a thread.
     @app.get("/floor/async", include_in_schema=False)
     async def floor_async() -> dict:
-        return {"ok": True}
+        return {"ok": True, "worker": os.getpid()}
 
     return app
 
@@ -94,11 +100,12 @@ def sample_queries(url: str, county: str, n: int, seed: int) -> list[str]:
     return queries
 
 
-def client(port: int, path: str, queries: list[str], start_at: float, headers: dict) -> tuple[list[float], int]:
+def client(
+    connection: http.client.HTTPConnection, path: str, queries: list[str], start_at: float, headers: dict
+) -> tuple[list[float], int]:
     """Send the queries in order on one keep-alive connection; latencies and the count of errors."""
     latencies: list[float] = []
     errors = 0
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.time() < start_at:
         time.sleep(0.001)
     for query in queries:
@@ -116,38 +123,53 @@ def client(port: int, path: str, queries: list[str], start_at: float, headers: d
     return latencies, errors
 
 
-def generator(port: int, path: str, queries: list[str], clients: int, out: mp.Queue, headers: dict) -> None:
-    """The load generator: one process, one thread and connection per concurrent client."""
+def worker_of(connection: http.client.HTTPConnection, headers: dict) -> int:
+    """The server process answering on ``connection`` (a keep-alive connection stays with one)."""
+    connection.request("GET", "/floor/async", headers=headers)
+    return json.loads(connection.getresponse().read())["worker"]
+
+
+def generator(port: int, paths: list[str], queries: list[str], clients: int, out: mp.Queue, headers: dict) -> None:
+    """The load generator: one process, one thread and connection per concurrent client. Every
+    path is loaded in turn on the same connections, so each meets the workers the same way: with
+    two workers, two connections may both fall on one of them (the kernel and asyncio place them)."""
     share = len(queries) // clients
-    start_at = time.time() + 0.3
     try:
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(clients)]
+        workers = [worker_of(c, headers) for c in connections]
+        results = {}
         with ThreadPoolExecutor(clients) as pool:
-            results = list(
-                pool.map(
-                    lambda i: client(port, path, queries[i * share : (i + 1) * share], start_at, headers),
-                    range(clients),
+            for path in paths:
+                start_at = time.time() + 0.3
+                slices = [queries[i * share : (i + 1) * share] for i in range(clients)]
+                runs = list(
+                    pool.map(client, connections, [path] * clients, slices, [start_at] * clients, [headers] * clients)
                 )
-            )
-        out.put((results, time.time() - start_at))
+                results[path] = (runs, time.time() - start_at)
+        out.put((results, sorted(Counter(workers).values(), reverse=True)))
     except BaseException as exc:  # the parent must hear back whatever happens
-        out.put(([([], len(queries))], 1.0))
+        out.put(({path: ([([], len(queries))], 1.0) for path in paths}, []))
         raise exc
 
 
-def load(port: int, path: str, queries: list[str], clients: int, headers: dict) -> dict:
+def load(port: int, paths: list[str], queries: list[str], clients: int, headers: dict) -> tuple[dict, list[int]]:
+    """Each path's p50, p99, rate and errors; and how many of the connections each worker served."""
     out: mp.Queue = mp.Queue()
-    process = mp.Process(target=generator, args=(port, path, queries, clients, out, headers))
+    process = mp.Process(target=generator, args=(port, paths, queries, clients, out, headers))
     process.start()
-    results, wall = out.get(timeout=600)
+    results, spread = out.get(timeout=600)
     process.join()
-    latencies = np.concatenate([r[0] for r in results]) * 1000
-    return {
-        "p50": np.percentile(latencies, 50),
-        "p99": np.percentile(latencies, 99),
-        "rps": len(latencies) / wall,
-        "errors": sum(r[1] for r in results),
-        "n": len(latencies),
-    }
+    measured = {}
+    for path, (runs, wall) in results.items():
+        latencies = np.concatenate([r[0] for r in runs]) * 1000
+        measured[path] = {
+            "p50": np.percentile(latencies, 50),
+            "p99": np.percentile(latencies, 99),
+            "rps": len(latencies) / wall,
+            "errors": sum(r[1] for r in runs),
+            "n": len(latencies),
+        }
+    return measured, spread
 
 
 def main() -> None:
@@ -193,18 +215,18 @@ def run_all(args, port: int, headers: dict, url: str, county: str, scale: str) -
     queries = sample_queries(url, county, args.requests, seed=7)
     # Warm every worker with every query once: a service up for a while has been asked about
     # every grid, and keeps its officers (the first lookup of a grid reads them on a thread).
-    load(port, "/locate", queries, max(args.workers * 2, 2), headers)
+    load(port, ["/locate"], queries, max(args.workers * 2, 2), headers)
     print(
         f"/locate, {scale} scale (points of county {county[:6]}), {args.requests:,} requests a run, "
         f"server: {args.workers} uvicorn worker(s); medians"
     )
     print(f"{'clients':>7} {'endpoint':>11} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for clients in [int(c) for c in args.clients.split(",")]:
-        floor = load(port, "/floor", queries, clients, headers)
-        floor_async = load(port, "/floor/async", queries, clients, headers)
-        found = load(port, "/locate", queries, clients, headers)
+        measured, spread = load(port, ["/floor", "/floor/async", "/locate"], queries, clients, headers)
+        floor, floor_async, found = measured["/floor"], measured["/floor/async"], measured["/locate"]
         for name, r in (("floor", floor), ("floor/async", floor_async), ("locate", found)):
             print(f"{clients:>7} {name:>11} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f} {r['errors']:>6}")
+        print(f"{'':>7} connections per worker: {' + '.join(map(str, spread))}")
         for name, r in (("floor", floor), ("async floor", floor_async)):
             print(
                 f"{'':>7} /locate costs {found['p50'] / r['p50']:.1f}x the {name} at p50; "

@@ -12,7 +12,7 @@ answered from memory or raises ``NotKept`` (``GET /locate`` then answers it on a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -145,10 +145,12 @@ def locate_with(
     camera_radius_m: float | None = None,
     settings: Settings,
     scope: Jurisdiction | None = None,
+    with_cameras: bool = True,
 ) -> Location:
     """Locate a point on an open connection: see :func:`locate`. Within a ``scope`` (a user's
     jurisdiction), a point whose grid lies outside it is not found, and only cameras inside it
-    are listed."""
+    are listed. ``with_cameras=False`` leaves the cameras to :func:`cameras_around`, for a
+    caller with other work to start once the officers are known."""
     place_settings = settings.place
     check_colour(risk_colour)
     stored = to_storage(lon, lat, crs)
@@ -168,9 +170,6 @@ def locate_with(
         officers = responsible_kept(
             connection, place.units, local_day(moment, place_settings.timezone), risk_colour, tier
         )
-    cameras = cameras_seeing(
-        connection, *stored, radius_m=camera_radius_m or place_settings.camera_radius_m, scope=scope
-    )
     query = {
         "lon": lon,
         "lat": lat,
@@ -179,7 +178,23 @@ def locate_with(
         "risk_colour": risk_colour,
         "tier": tier,
     }
-    return Location(query, stored[0], stored[1], moment, boundaries, place, inside, officers, cameras)
+    location = Location(query, stored[0], stored[1], moment, boundaries, place, inside, officers)
+    if not with_cameras:
+        return location
+    return replace(location, cameras=cameras_around(connection, location, camera_radius_m, settings, scope))
+
+
+def cameras_around(
+    connection: Connection,
+    location: Location,
+    camera_radius_m: float | None,
+    settings: Settings,
+    scope: Jurisdiction | None = None,
+) -> list[CameraView]:
+    """The cameras :func:`locate_with` lists for ``location``: those seeing the point, then
+    others within ``camera_radius_m`` (default ``settings.place.camera_radius_m``), in ``scope``."""
+    radius_m = camera_radius_m or settings.place.camera_radius_m
+    return cameras_seeing(connection, location.lon, location.lat, radius_m=radius_m, scope=scope)
 
 
 def locate(
