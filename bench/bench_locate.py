@@ -152,6 +152,25 @@ def generator(port: int, paths: list[str], queries: list[str], clients: int, out
         raise exc
 
 
+def warm(port: int, queries: list[str], workers: int, headers: dict, tries: int = 100) -> None:
+    """Send every query to each of the ``workers`` server processes: connections are opened until
+    one has reached each (where a connection lands is not ours to choose)."""
+    reached: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(tries):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        reached.setdefault(worker_of(connection, headers), connection)
+        if len(reached) == workers:
+            break
+    else:
+        raise SystemExit(f"{tries} connections reached {len(reached)} of the {workers} workers")
+    with ThreadPoolExecutor(workers) as pool:
+        for latencies, errors in pool.map(
+            client, reached.values(), ["/locate"] * workers, [queries] * workers, [0.0] * workers, [headers] * workers
+        ):
+            if errors:
+                raise SystemExit(f"warming: {errors} of {len(latencies)} lookups failed")
+
+
 def load(port: int, paths: list[str], queries: list[str], clients: int, headers: dict) -> tuple[dict, list[int]]:
     """Each path's p50, p99, rate and errors; and how many of the connections each worker served."""
     out: mp.Queue = mp.Queue()
@@ -215,7 +234,7 @@ def run_all(args, port: int, headers: dict, url: str, county: str, scale: str) -
     queries = sample_queries(url, county, args.requests, seed=7)
     # Warm every worker with every query once: a service up for a while has been asked about
     # every grid, and keeps its officers (the first lookup of a grid reads them on a thread).
-    load(port, ["/locate"], queries, max(args.workers * 2, 2), headers)
+    warm(port, queries, args.workers, headers)
     print(
         f"/locate, {scale} scale (points of county {county[:6]}), {args.requests:,} requests a run, "
         f"server: {args.workers} uvicorn worker(s); medians"
