@@ -134,6 +134,7 @@ def generator(port: int, paths: list[str], queries: list[str], clients: int, out
     path is loaded in turn on the same connections, so each meets the workers the same way: with
     two workers, two connections may both fall on one of them (the kernel and asyncio place them)."""
     share = len(queries) // clients
+    slices = [queries[i * share : (i + 1) * share] for i in range(clients)]
     try:
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(clients)]
         workers = [worker_of(c, headers) for c in connections]
@@ -141,7 +142,6 @@ def generator(port: int, paths: list[str], queries: list[str], clients: int, out
         with ThreadPoolExecutor(clients) as pool:
             for path in paths:
                 start_at = time.time() + 0.3
-                slices = [queries[i * share : (i + 1) * share] for i in range(clients)]
                 runs = list(
                     pool.map(client, connections, [path] * clients, slices, [start_at] * clients, [headers] * clients)
                 )
